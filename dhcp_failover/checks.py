@@ -1,0 +1,260 @@
+"""Rules stricter than ``dhcpd -t``: everything that relates several inventory fields.
+
+``dhcpd -t`` accepts a peer with no role, mclt on the secondary, split and hba together, load
+balancing silently off and pools that contain the router; dhcpd then misbehaves at run time.
+Each rule here names the site and the field and says what to do, in one line.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+
+from .model import Inventory, Member, Pool, Role, Site, Subnet
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+class InventoryError(ValueError):
+    """Bad input; ``str()`` is the one line shown to the user after ``error:``."""
+
+
+def check_inventory(inventory: Inventory) -> list[Problem]:
+    """All problems, in inventory order (the first one is what the CLI reports)."""
+    problems: list[Problem] = []
+    problems += _unique_names("sites", [s.name for s in inventory.sites], "site")
+    for site in inventory.sites:
+        problems += _check_site(site)
+    problems += _subnets_claimed_once(inventory)
+    return problems
+
+
+def validate(inventory: Inventory) -> Inventory:
+    """Return the inventory unchanged, or raise InventoryError with its first problem."""
+    problems = check_inventory(inventory)
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise InventoryError(f"{problems[0]}{more}")
+    return inventory
+
+
+def _check_site(site: Site) -> Iterator[Problem]:
+    where = f'site "{site.name}"'
+    checks = [_members(site), _failover(site), _omapi(site), _subnets(site), _relays(site), _placement(site)]
+    for problem in itertools.chain.from_iterable(checks):
+        yield Problem(f"{where}: {problem.where}", problem.message)
+
+
+def _members(site: Site) -> Iterator[Problem]:
+    roles = [m.role for m in site.members]
+    for role in Role:
+        count = roles.count(role)
+        if count != 1:
+            yield Problem(
+                "members",
+                f"has {count} {role.value} member(s); a failover pair needs exactly one primary and one secondary",
+            )
+    if len(site.members) != 2:
+        yield Problem("members", f"has {len(site.members)} members; list exactly two (one primary, one secondary)")
+    yield from _unique_names("members", [m.name for m in site.members], "member")
+    if len(site.members) == 2 and site.members[0].address == site.members[1].address:
+        yield Problem("members", f"both members use address {site.members[0].address}; give each its own")
+    for i, m in enumerate(site.members):
+        if m.address not in m.network:
+            yield Problem(f"members[{i}].address", f"{m.address} is not in the member's network {m.network}")
+        elif m.network.prefixlen < 31 and m.address in (m.network.network_address, m.network.broadcast_address):
+            yield Problem(f"members[{i}].address", f"{m.address} is the network or broadcast address of {m.network}")
+
+
+def _failover(site: Site) -> Iterator[Problem]:
+    f = site.failover
+    if f.split is not None and f.hba is not None:
+        yield Problem("failover", "sets both split and hba; keep exactly one of them")
+    if f.load_balancing and f.load_balance_max_seconds == 0:
+        yield Problem(
+            "failover.load_balance_max_seconds",
+            "is 0, which silently turns load balancing off; use 1 or more (3 is usual) or set load_balancing: false",
+        )
+    if not f.load_balancing and "load_balance_max_seconds" in f.model_fields_set and f.load_balance_max_seconds:
+        yield Problem("failover.load_balance_max_seconds", "is set but load_balancing is false; remove one of them")
+    if f.max_lease_ownership is not None and f.max_lease_misbalance is not None:
+        if f.max_lease_ownership >= f.max_lease_misbalance:
+            yield Problem(
+                "failover.max_lease_ownership",
+                f"({f.max_lease_ownership}) must be lower than max_lease_misbalance ({f.max_lease_misbalance})",
+            )
+    if f.min_balance is not None and f.max_balance is not None and f.min_balance > f.max_balance:
+        yield Problem("failover.min_balance", f"({f.min_balance}) must not exceed max_balance ({f.max_balance})")
+    for i, m in enumerate(site.members):
+        if m.failover_port == site.omapi.port:
+            yield Problem(
+                f"members[{i}].port",
+                f"failover port {m.failover_port} collides with the OMAPI port; use another port",
+            )
+
+
+def _omapi(site: Site) -> Iterator[Problem]:
+    for i, net in enumerate(site.omapi.admin_networks):
+        if net.prefixlen == 0:
+            yield Problem(
+                f"omapi.admin_networks[{i}]",
+                f"{net} opens OMAPI to everyone; list only your admin networks",
+            )
+
+
+def _subnets(site: Site) -> Iterator[Problem]:
+    nets = [s.network for s in site.subnets]
+    for (i, a), (j, b) in itertools.combinations(enumerate(nets), 2):
+        if a.overlaps(b):
+            yield Problem(f"subnets[{j}].network", f"{b} overlaps subnets[{i}] ({a}); subnets must be disjoint")
+    server_nets = {m.network for m in site.members}
+    for i, s in enumerate(site.subnets):
+        for net in server_nets:
+            if s.network != net and s.network.overlaps(net):
+                yield Problem(
+                    f"subnets[{i}].network",
+                    f"{s.network} partly overlaps the server network {net}; use the same network or a disjoint one",
+                )
+        yield from (Problem(f"subnets[{i}].{p.where}", p.message) for p in _subnet(site, s))
+
+
+def _subnet(site: Site, subnet: Subnet) -> Iterator[Problem]:
+    net = subnet.network
+    if net.prefixlen > 30:
+        yield Problem("network", f"{net} is too small to serve clients; use a /30 or larger")
+    for i, router in enumerate(subnet.routers):
+        if router not in net:
+            yield Problem(f"routers[{i}]", f"{router} is not in {net}")
+    if subnet.default_lease_time > subnet.max_lease_time:
+        yield Problem(
+            "default_lease_time",
+            f"({subnet.default_lease_time}) exceeds max_lease_time ({subnet.max_lease_time})",
+        )
+    reserved = _reserved_addresses(site, subnet)
+    for i, pool in enumerate(subnet.pools):
+        yield from (Problem(f"pools[{i}]", msg) for msg in _pool(pool, net, reserved))
+    for (i, a), (j, b) in itertools.combinations(enumerate(subnet.pools), 2):
+        if a.start <= b.end and b.start <= a.end:
+            yield Problem(f"pools[{j}]", f"{_span(b)} overlaps pools[{i}] ({_span(a)}); pools must be disjoint")
+    yield from _hosts(subnet)
+
+
+def _reserved_addresses(site: Site, subnet: Subnet) -> dict[IPv4Address, str]:
+    """Addresses in the subnet that a pool must never hand out, with what they are."""
+    net = subnet.network
+    reserved = {net.network_address: "the network address", net.broadcast_address: "the broadcast address"}
+    reserved |= {r: "a router" for r in subnet.routers}
+    reserved |= {m.address: f"server {m.name}" for m in site.members}
+    for relay in site.relays:
+        reserved[relay.source_address] = f"relay {relay.name}'s source address"
+        reserved |= {s.giaddr: f"relay {relay.name}'s giaddr" for s in relay.serves}
+    reserved |= {h.address: f"reserved for host {h.name}" for h in subnet.hosts}
+    return {addr: what for addr, what in reserved.items() if addr in net}
+
+
+def _pool(pool: Pool, net: IPv4Network, reserved: dict[IPv4Address, str]) -> Iterator[str]:
+    if pool.start > pool.end:
+        yield f"starts at {pool.start} after it ends at {pool.end}; swap start and end"
+        return
+    if pool.start not in net or pool.end not in net:
+        yield f"{_span(pool)} is not inside the subnet {net}"
+        return
+    for addr, what in sorted(reserved.items()):
+        if pool.start <= addr <= pool.end:
+            yield f"{_span(pool)} contains {addr} ({what}); move the pool's bounds to exclude it"
+
+
+def _hosts(subnet: Subnet) -> Iterator[Problem]:
+    yield from _unique_names("hosts", [h.name for h in subnet.hosts], "host")
+    yield from _unique_names("hosts", [h.mac.lower() for h in subnet.hosts], "MAC address")
+    yield from _unique_names("hosts", [str(h.address) for h in subnet.hosts], "address")
+    for i, h in enumerate(subnet.hosts):
+        if h.address not in subnet.network:
+            yield Problem(f"hosts[{i}].address", f"{h.address} is not in {subnet.network}")
+
+
+def _relays(site: Site) -> Iterator[Problem]:
+    yield from _unique_names("relays", [r.name for r in site.relays], "relay")
+    declared = {s.network for s in site.subnets}
+    relayed: set[IPv4Network] = set()
+    for i, relay in enumerate(site.relays):
+        if not relay.serves:
+            yield Problem(f"relays[{i}].serves", f"relay {relay.name} serves no subnet; list at least one")
+        for j, served in enumerate(relay.serves):
+            here = f"relays[{i}].serves[{j}]"
+            relayed.add(served.subnet)
+            if served.subnet not in declared:
+                yield Problem(f"{here}.subnet", f"{served.subnet} is not one of the site's subnets; declare it under subnets")
+            if served.giaddr not in served.subnet:
+                yield Problem(
+                    f"{here}.giaddr",
+                    f"{served.giaddr} is not in {served.subnet}; the giaddr is the relay's own address on that subnet",
+                )
+        yield from _unique_names(f"relays[{i}].serves", [str(s.subnet) for s in relay.serves], "subnet")
+    server_nets = {m.network for m in site.members}
+    for i, s in enumerate(site.subnets):
+        if s.pools and s.network not in relayed and s.network not in server_nets:
+            yield Problem(
+                f"subnets[{i}]",
+                f"{s.network} has pools but no relay serves it; add it to a relay's serves list",
+            )
+
+
+def _placement(site: Site) -> Iterator[Problem]:
+    for i, m in enumerate(site.members):
+        p = m.placement
+        if p is None:
+            continue
+        here = f"members[{i}].placement"
+        if p.subnet_id and p.availability_zone:
+            yield Problem(here, "sets both subnet_id and availability_zone; keep one (an existing subnet has its zone)")
+        elif not p.subnet_id and not p.availability_zone:
+            yield Problem(here, "needs subnet_id (with vpc_id) of an existing subnet, or an availability_zone")
+        if bool(p.subnet_id) != bool(p.vpc_id):
+            yield Problem(here, "subnet_id and vpc_id go together; give both or neither")
+        if p.availability_zone and not p.availability_zone.startswith(p.region):
+            yield Problem(f"{here}.availability_zone", f"{p.availability_zone} is not in region {p.region}")
+    placed = [m.placement is not None for m in site.members]
+    if any(placed) and not all(placed):
+        yield Problem("members", "only one member has a placement; give both members one, or neither")
+    if site.vpc_cidr is not None:
+        for m in _members_in_created_vpc(site):
+            if not m.network.subnet_of(site.vpc_cidr):
+                yield Problem("vpc_cidr", f"{site.vpc_cidr} does not contain member {m.name}'s network {m.network}")
+
+
+def _members_in_created_vpc(site: Site) -> list[Member]:
+    return [m for m in site.members if m.placement is not None and m.placement.subnet_id is None]
+
+
+def _subnets_claimed_once(inventory: Inventory) -> Iterator[Problem]:
+    claimed: list[tuple[str, IPv4Network]] = [
+        (site.name, subnet.network) for site in inventory.sites for subnet in site.subnets
+    ]
+    for (site_a, a), (site_b, b) in itertools.combinations(claimed, 2):
+        if site_a != site_b and a.overlaps(b):
+            yield Problem(
+                f'site "{site_b}": subnets',
+                f'{b} overlaps {a} of site "{site_a}"; a subnet is served by one pair only',
+            )
+
+
+def _unique_names(where: str, names: Iterable[str], what: str) -> Iterator[Problem]:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            yield Problem(where, f"{what} {name!r} appears twice; names must be unique")
+        seen.add(name)
+
+
+def _span(pool: Pool) -> str:
+    return f"{pool.start}-{pool.end}"
