@@ -1,0 +1,58 @@
+"""The names under which each site's secrets travel: key store entry, Terraform variable, SSM
+parameter. One table, so the ``keys`` command, the cdktf stacks and the bootstrap on the
+server can never disagree.
+
+Secrets reach AWS only as write-only SSM values fed from ephemeral Terraform variables
+(``TF_VAR_<name>``), so they are never in ``cdktf.out`` or Terraform state. Each secret has a
+companion version variable (``TF_VAR_<name>_version``, default 1): bumping it rotates the value.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from .model import Member, Site
+
+PARAMETER_ROOT = "/dhcp-failover"
+
+
+class SecretKind(str, enum.Enum):
+    OMAPI_KEY = "omapi-key"  # HMAC secret, 32 random bytes, base64; shared by both members
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    site: str
+    kind: SecretKind
+    member: str | None  # None: the pair's secret, readable by both members
+
+    @property
+    def key_store_name(self) -> str:
+        return self.kind.value if self.member is None else f"{self.member}/{self.kind.value}"
+
+    @property
+    def parameter_name(self) -> str:
+        return f"{PARAMETER_ROOT}/{self.site}/{self.key_store_name}"
+
+    @property
+    def variable_name(self) -> str:
+        """Terraform variable; the pipeline exports ``TF_VAR_<variable_name>``."""
+        parts = [self.site] + ([self.member] if self.member else []) + [self.kind.value]
+        return "_".join(parts).replace("-", "_")
+
+    @property
+    def version_variable_name(self) -> str:
+        return f"{self.variable_name}_version"
+
+    def readable_by(self, member: Member) -> bool:
+        return self.member is None or self.member == member.name
+
+
+def site_secrets(site: Site) -> tuple[SecretSpec, ...]:
+    """Every secret a site's members fetch at boot, in a stable order."""
+    return (SecretSpec(site.name, SecretKind.OMAPI_KEY, None),)
+
+
+def member_secrets(site: Site, member: Member) -> tuple[SecretSpec, ...]:
+    return tuple(s for s in site_secrets(site) if s.readable_by(member))
