@@ -55,6 +55,8 @@ def _check_site(site: Site) -> Iterator[Problem]:
 
 
 def _members(site: Site) -> Iterator[Problem]:
+    if len(site.members) != 2:
+        yield Problem("members", f"has {len(site.members)} members; list exactly two (one primary, one secondary)")
     roles = [m.role for m in site.members]
     for role in Role:
         count = roles.count(role)
@@ -63,8 +65,6 @@ def _members(site: Site) -> Iterator[Problem]:
                 "members",
                 f"has {count} {role.value} member(s); a failover pair needs exactly one primary and one secondary",
             )
-    if len(site.members) != 2:
-        yield Problem("members", f"has {len(site.members)} members; list exactly two (one primary, one secondary)")
     yield from _unique_names("members", [m.name for m in site.members], "member")
     if len(site.members) == 2 and site.members[0].address == site.members[1].address:
         yield Problem("members", f"both members use address {site.members[0].address}; give each its own")

@@ -1,0 +1,153 @@
+"""Bad input: every rule stricter than dhcpd -t ends in one `error:` line, exit 2, no traceback,
+and nothing written, whichever command the user ran."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from factories import REPO, inventory_data, site_data, write_inventory
+
+Site = dict[str, Any]
+
+
+def mutate(change: Callable[[Site], None]) -> dict[str, Any]:
+    site = site_data()
+    change(site)
+    return inventory_data(site)
+
+
+def member(i: int, **values: Any) -> Callable[[Site], None]:
+    return lambda s: s["members"][i].update(values)
+
+
+def failover(**values: Any) -> Callable[[Site], None]:
+    return lambda s: s.setdefault("failover", {}).update(values)
+
+
+def subnet(i: int, **values: Any) -> Callable[[Site], None]:
+    return lambda s: s["subnets"][i].update(values)
+
+
+def relay(i: int, **values: Any) -> Callable[[Site], None]:
+    return lambda s: s["relays"][i].update(values)
+
+
+def served(**values: Any) -> Callable[[Site], None]:
+    return lambda s: s["relays"][0]["serves"][0].update(values)
+
+
+def two_sites_same_subnet() -> dict[str, Any]:
+    other = site_data("other")
+    for m, addr in zip(other["members"], ("10.78.1.1", "10.78.1.2")):
+        m.update(address=addr, network="10.78.1.0/24")
+    other["subnets"] = [site_data()["subnets"][1]]
+    other["relays"][0].update(source_address="10.78.1.254")
+    return inventory_data(site_data(), other)
+
+
+HBA = "f" * 32 + "0" * 32
+
+CASES: list[tuple[str, Any, str]] = [
+    ("yaml-syntax", "sites: [\n  - name: lab\n", "YAML syntax error at line"),
+    ("not-a-mapping", "- just\n- a list\n", "must be a mapping with a 'sites' list"),
+    ("duplicate-key", "sites: []\nsites: []\n", "key 'sites' appears twice"),
+    ("no-sites", {"version": 1, "sites": []}, "sites"),
+    ("unknown-key-did-you-mean", mutate(lambda s: s.update(subnetz=s.pop("subnets"))), "did you mean 'subnets'"),
+    ("unknown-failover-key", mutate(failover(mlct=600)), "unknown key 'mlct'; did you mean 'mclt'"),
+    ("wrong-version", {"version": 2, "sites": [site_data()]}, "version"),
+    ("two-primaries", mutate(member(1, role="primary")), "has 2 primary member(s)"),
+    ("no-role", mutate(lambda s: s["members"][1].pop("role")), "missing required key 'role'"),
+    ("three-members", mutate(lambda s: s["members"].append({**s["members"][1], "name": "lab-c", "address": "10.77.1.3"})), "list exactly two"),
+    ("mclt-on-secondary", mutate(member(1, mclt=3600)), "mclt is a setting of the pair"),
+    ("split-on-member", mutate(member(0, split=128)), "split is a setting of the pair"),
+    ("split-too-big", mutate(failover(split=300)), "failover.split: 300"),
+    ("hba-short", mutate(failover(hba="ff00")), "failover.hba"),
+    ("split-and-hba", mutate(failover(split=128, hba=HBA)), "sets both split and hba"),
+    ("lb-silently-off", mutate(failover(load_balance_max_seconds=0)), "silently turns load balancing off"),
+    ("lb-off-but-seconds", mutate(failover(load_balancing=False, load_balance_max_seconds=5)), "load_balancing is false"),
+    ("port-out-of-range", mutate(member(0, port=70000)), "members[0].port"),
+    ("port-is-omapi", mutate(member(1, port=7911)), "collides with the OMAPI port"),
+    ("bad-key-algorithm", mutate(lambda s: s.update(omapi={"algorithm": "hmac-foo"})), "omapi.algorithm"),
+    ("omapi-open-to-all", mutate(lambda s: s.update(omapi={"admin_networks": ["0.0.0.0/0"]})), "opens OMAPI to everyone"),
+    ("pool-outside-subnet", mutate(subnet(1, pools=[{"start": "10.77.3.1", "end": "10.77.3.9"}])), "is not inside the subnet"),
+    ("pools-overlap", mutate(subnet(1, pools=[{"start": "10.77.2.10", "end": "10.77.2.50"}, {"start": "10.77.2.40", "end": "10.77.2.60"}])), "pools must be disjoint"),
+    ("pool-has-network-address", mutate(subnet(1, pools=[{"start": "10.77.2.0", "end": "10.77.2.50"}])), "the network address"),
+    ("pool-has-broadcast", mutate(subnet(1, pools=[{"start": "10.77.2.200", "end": "10.77.2.255"}])), "the broadcast address"),
+    ("pool-has-router", mutate(subnet(0, pools=[{"start": "10.77.1.200", "end": "10.77.1.254"}])), "10.77.1.254"),
+    ("pool-has-server", mutate(subnet(0, pools=[{"start": "10.77.1.1", "end": "10.77.1.50"}])), "server lab-a"),
+    ("pool-has-giaddr", mutate(served(giaddr="10.77.2.150")), "relay r1's giaddr"),
+    ("pool-reversed", mutate(subnet(1, pools=[{"start": "10.77.2.90", "end": "10.77.2.80"}])), "swap start and end"),
+    ("subnets-overlap", mutate(lambda s: s["subnets"].append({"network": "10.77.2.128/25"})), "subnets must be disjoint"),
+    ("subnet-host-bits", mutate(subnet(1, network="10.77.2.1/24")), "subnets[1].network"),
+    ("pool-not-relayed", mutate(lambda s: s["subnets"].append({"network": "10.77.3.0/24", "pools": [{"start": "10.77.3.10", "end": "10.77.3.20"}]})), "no relay serves it"),
+    ("relay-serves-nothing", mutate(relay(0, serves=[])), "serves no subnet"),
+    ("giaddr-outside-subnet", mutate(served(giaddr="10.77.9.1")), "is not in 10.77.2.0/24"),
+    ("relay-serves-undeclared", mutate(served(subnet="10.77.5.0/24", giaddr="10.77.5.1")), "declare it under subnets"),
+    ("duplicate-relay-names", mutate(lambda s: s["relays"].append(dict(s["relays"][0]))), "relay 'r1' appears twice"),
+    ("duplicate-site-names", inventory_data(site_data(), site_data()), "site 'lab' appears twice"),
+    ("two-sites-same-subnet", two_sites_same_subnet(), "a subnet is served by one pair only"),
+    ("unsafe-site-name", mutate(lambda s: s.update(name="Lab Site")), "lower-case letters"),
+    ("unsafe-peer-name", mutate(failover(peer_name='bad"name')), "failover.peer_name"),
+    ("address-not-in-network", mutate(member(1, address="10.77.9.2")), "is not in the member's network"),
+    ("router-outside-subnet", mutate(subnet(1, routers=["10.77.9.1"])), "routers[0]"),
+    ("lease-times-reversed", mutate(subnet(1, default_lease_time=9000, max_lease_time=600)), "exceeds max_lease_time"),
+    ("bad-mac", mutate(subnet(1, hosts=[{"name": "pc", "mac": "00:11:22", "address": "10.77.2.20"}])), "hosts[0].mac"),
+    ("host-in-pool", mutate(subnet(1, hosts=[{"name": "pc", "mac": "00:11:22:33:44:55", "address": "10.77.2.150"}])), "reserved for host pc"),
+    ("placement-zone-and-subnet", mutate(member(0, placement={"region": "eu-west-1", "availability_zone": "eu-west-1a", "subnet_id": "subnet-0123456789abcdef0", "vpc_id": "vpc-0123456789abcdef0", "ami": "ami-0123456789abcdef0"})), "keep one"),
+]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dhcp_failover", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_there_are_at_least_25_cases() -> None:
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize(("data", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_inventory_is_one_error_line_and_writes_nothing(tmp_path: Path, data: Any, expected: str) -> None:
+    inventory = write_inventory(tmp_path / "inventory.yaml", data)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("left as it was\n")
+
+    result = run_cli("render", "--inventory", str(inventory), "--out", str(out))
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    assert expected in lines[0]
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert (out / "keep.txt").read_text() == "left as it was\n"
+
+
+@pytest.mark.parametrize(("data", "expected"), [c[1:] for c in CASES[:8]], ids=[c[0] for c in CASES[:8]])
+def test_validate_reports_the_same_error(tmp_path: Path, data: Any, expected: str) -> None:
+    inventory = write_inventory(tmp_path / "inventory.yaml", data)
+    result = run_cli("validate", "--inventory", str(inventory))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and expected in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_missing_inventory_file(tmp_path: Path) -> None:
+    result = run_cli("validate", "--inventory", str(tmp_path / "absent.yaml"))
+    assert (result.returncode, result.stderr.strip()) == (2, f"error: {tmp_path / 'absent.yaml'}: no such inventory file")
+
+
+def test_usage_error_is_one_line() -> None:
+    result = run_cli("render", "--inventory")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
