@@ -1,0 +1,1 @@
+"""cdktf constructs for DHCP failover pairs; only ``main.py`` imports them (never the CLI)."""
