@@ -27,6 +27,9 @@ OMAPI_KEY_FILE = "/etc/dhcp/omapi.key"
 DHCPD_DEFAULTS = "/etc/default/isc-dhcp-server"
 CHRONY_CONF = "/etc/chrony/chrony.conf"
 RELAY_DEFAULTS = "/etc/default/isc-dhcp-relay"
+# Router snippets have no place on a file system; they sit at the top of the relay's folder.
+CISCO_IOS_SNIPPET = "cisco-ios.cfg"
+JUNOS_SNIPPET = "junos.conf"
 
 
 @dataclass(frozen=True)
@@ -169,21 +172,33 @@ def _addresses(addresses: Iterable[object]) -> str:
 
 
 def render_relay(site: Site, relay: Relay) -> FileTree:
-    """Linux isc-dhcp-relay defaults: forward to both servers, on the right interfaces."""
+    """What an engineer deploys or pastes for one relay, each flavour forwarding to both
+    servers: Linux isc-dhcp-relay defaults (at their on-disk path), Cisco IOS and Junos."""
+    servers = [str(site.primary.address), str(site.secondary.address)]
+    common = {"relay_name": relay.name, "site_name": site.name, "servers": servers}
     downstream = [s.interface for s in relay.serves]
     if relay.upstream_interface:
         interfaces: list[str] = []
         options = [f"-id {i}" for i in downstream] + [f"-iu {relay.upstream_interface}"]
     else:
         interfaces, options = downstream, []
-    content = _render(
-        "isc/isc-dhcp-relay.default.j2",
-        relay_name=relay.name,
-        servers=[str(site.primary.address), str(site.secondary.address)],
-        interfaces=interfaces,
-        options=options,
+    return (
+        RenderedFile(RELAY_DEFAULTS, _render("isc/isc-dhcp-relay.default.j2", interfaces=interfaces, options=options, **common)),
+        RenderedFile(
+            CISCO_IOS_SNIPPET,
+            _render("relay/cisco-ios.cfg.j2", serves=relay.serves, source_address=relay.source_address, **common),
+        ),
+        RenderedFile(
+            JUNOS_SNIPPET,
+            _render(
+                "relay/junos.conf.j2",
+                serves=relay.serves,
+                source_address=relay.source_address,
+                server_group=f"{site.name}-dhcp",
+                **common,
+            ),
+        ),
     )
-    return (RenderedFile(RELAY_DEFAULTS, content),)
 
 
 def render_inventory(inventory: Inventory, *, root: str = "") -> dict[str, FileTree]:

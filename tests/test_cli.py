@@ -34,7 +34,9 @@ def test_render_writes_each_host_as_on_disk(tmp_path: Path) -> None:
         "hq/dhcp-b/etc/chrony/chrony.conf",
         "hq/dhcp-b/etc/default/isc-dhcp-server",
         "hq/dhcp-b/etc/dhcp/dhcpd.conf",
+        "hq/relays/hq-core/cisco-ios.cfg",
         "hq/relays/hq-core/etc/default/isc-dhcp-relay",
+        "hq/relays/hq-core/junos.conf",
     ]
 
 

@@ -136,9 +136,27 @@ def test_default_clock_is_the_amazon_time_sync_service() -> None:
 
 def test_linux_relay_forwards_to_both_servers() -> None:
     site = lab_site()
-    (defaults,) = render_relay(site, site.relays[0])
+    defaults = render_relay(site, site.relays[0])[0]
     assert 'SERVERS="10.77.1.1 10.77.1.2"' in defaults.content
     assert 'OPTIONS="-id eth1 -iu eth0"' in defaults.content
+
+
+def test_cisco_snippet_helpers_both_servers_on_every_served_interface() -> None:
+    site = lab_site()
+    cisco = {f.path: f.content for f in render_relay(site, site.relays[0])}["cisco-ios.cfg"]
+    assert "interface eth1\n ip helper-address 10.77.1.1\n ip helper-address 10.77.1.2\n!" in cisco
+
+
+def test_junos_snippet_relays_to_a_group_of_both_servers() -> None:
+    site = lab_site()
+    junos = {f.path: f.content for f in render_relay(site, site.relays[0])}["junos.conf"]
+    commands = [line for line in junos.splitlines() if line.startswith("set ")]
+    assert commands == [
+        "set forwarding-options dhcp-relay server-group lab-dhcp 10.77.1.1",
+        "set forwarding-options dhcp-relay server-group lab-dhcp 10.77.1.2",
+        "set forwarding-options dhcp-relay group r1 active-server-group lab-dhcp",
+        "set forwarding-options dhcp-relay group r1 interface eth1",
+    ]
 
 
 def test_roles_come_from_the_inventory_not_the_order() -> None:
