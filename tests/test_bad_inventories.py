@@ -82,6 +82,7 @@ CASES: list[tuple[str, Any, str]] = [
     ("pool-has-router", mutate(subnet(0, pools=[{"start": "10.77.1.200", "end": "10.77.1.254"}])), "10.77.1.254"),
     ("pool-has-server", mutate(subnet(0, pools=[{"start": "10.77.1.1", "end": "10.77.1.50"}])), "server lab-a"),
     ("pool-has-giaddr", mutate(served(giaddr="10.77.2.150")), "relay r1's giaddr"),
+    ("pool-has-relay-source", mutate(relay(0, source_address="10.77.1.150")), "relay r1's source address"),
     ("pool-reversed", mutate(subnet(1, pools=[{"start": "10.77.2.90", "end": "10.77.2.80"}])), "swap start and end"),
     ("subnets-overlap", mutate(lambda s: s["subnets"].append({"network": "10.77.2.128/25"})), "subnets must be disjoint"),
     ("subnet-host-bits", mutate(subnet(1, network="10.77.2.1/24")), "subnets[1].network"),
