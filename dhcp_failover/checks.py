@@ -49,7 +49,15 @@ def validate(inventory: Inventory) -> Inventory:
 
 def _check_site(site: Site) -> Iterator[Problem]:
     where = f'site "{site.name}"'
-    checks = [_members(site), _failover(site), _omapi(site), _subnets(site), _relays(site), _placement(site)]
+    checks = [
+        _members(site),
+        _failover(site),
+        _omapi(site),
+        _subnets(site),
+        _relays(site),
+        _placement(site),
+        _wireguard(site),
+    ]
     for problem in itertools.chain.from_iterable(checks):
         yield Problem(f"{where}: {problem.where}", problem.message)
 
@@ -230,6 +238,34 @@ def _placement(site: Site) -> Iterator[Problem]:
         for m in _members_in_created_vpc(site):
             if not m.network.subnet_of(site.vpc_cidr):
                 yield Problem("vpc_cidr", f"{site.vpc_cidr} does not contain member {m.name}'s network {m.network}")
+
+
+def _wireguard(site: Site) -> Iterator[Problem]:
+    wg = site.wireguard
+    if wg is None:
+        if site.cross_region and site.wireguard_waiver is None:
+            regions = " and ".join(sorted({m.placement.region for m in site.members if m.placement}))
+            yield Problem(
+                "wireguard",
+                f"members are in {regions} but the failover dialogue is unencrypted; add a wireguard "
+                "section, or a wireguard_waiver with the reason",
+            )
+        return
+    if site.wireguard_waiver is not None:
+        yield Problem("wireguard_waiver", "is set although the tunnel is on; remove the waiver")
+    if wg.network.prefixlen not in (30, 31):
+        yield Problem("wireguard.network", f"{wg.network} must be a /31 or a /30 (two tunnel addresses)")
+    taken = [(f"subnet {s.network}", s.network) for s in site.subnets]
+    taken += [(f"member {m.name}'s network {m.network}", m.network) for m in site.members]
+    for what, net in taken:
+        if wg.network.overlaps(net):
+            yield Problem("wireguard.network", f"{wg.network} overlaps {what}; pick an unused range")
+    ports = {m.failover_port: "a failover port" for m in site.members} | {site.omapi.port: "the OMAPI port"}
+    if wg.listen_port in ports:
+        yield Problem(
+            "wireguard.listen_port",
+            f"{wg.listen_port} is also {ports[wg.listen_port]}; use another port (51820 is usual)",
+        )
 
 
 def _members_in_created_vpc(site: Site) -> list[Member]:

@@ -208,6 +208,29 @@ class Clock(Strict):
     )
 
 
+class WireGuard(Strict):
+    """An encrypted, authenticated tunnel for the failover dialogue, which ISC dhcpd neither
+    encrypts nor authenticates. The primary takes the tunnel network's first usable address."""
+
+    network: IPv4Network = Field(
+        default=IPv4Network("10.255.255.0/31"), description="Tunnel addressing: a /31 or /30."
+    )
+    listen_port: Port = 51820
+    mtu: Annotated[int, Field(ge=1280, le=9000)] = 1420
+    persistent_keepalive: Annotated[int, Field(ge=0, le=65535)] = 25
+
+    def address(self, role: Role) -> IPv4Address:
+        usable = [self.network.network_address, self.network.broadcast_address]
+        if self.network.prefixlen == 30:
+            usable = list(self.network.hosts())
+        return usable[0] if role is Role.PRIMARY else usable[1]
+
+    @staticmethod
+    def interface(role: Role) -> str:
+        # Distinct per role: wireguard-go's control sockets share one folder per machine.
+        return f"wg-{role.value}"
+
+
 class Software(Strict):
     """Package versions installed on both members (step 1 of the guide: the same dhcpd on both)."""
 
@@ -228,6 +251,13 @@ class Site(Strict):
     )
     subnets: tuple[Subnet, ...] = ()
     relays: tuple[Relay, ...] = ()
+    wireguard: WireGuard | None = Field(
+        default=None, description="Run the failover dialogue through a WireGuard tunnel."
+    )
+    wireguard_waiver: Annotated[str, Field(min_length=10, max_length=500)] | None = Field(
+        default=None,
+        description="Why members in different regions may talk failover without a tunnel.",
+    )
     vpc_cidr: IPv4Network | None = Field(
         default=None,
         description="CIDR of the VPC created for the site when members bring no subnet_id "
@@ -249,6 +279,15 @@ class Site(Strict):
     @property
     def secondary(self) -> Member:
         return self.member(Role.SECONDARY)
+
+    @property
+    def cross_region(self) -> bool:
+        regions = {m.placement.region for m in self.members if m.placement}
+        return len(regions) > 1
+
+    def failover_address(self, member: Member) -> IPv4Address:
+        """Where the member's failover listener binds: the tunnel address when there is one."""
+        return self.wireguard.address(member.role) if self.wireguard else member.address
 
     def partner_of(self, member: Member) -> Member:
         return self.secondary if member.role is Role.PRIMARY else self.primary

@@ -53,6 +53,22 @@ def two_sites_same_subnet() -> dict[str, Any]:
 
 HBA = "f" * 32 + "0" * 32
 
+
+def placed(region_a: str, region_b: str) -> Callable[[Site], None]:
+    def change(s: Site) -> None:
+        for m, region in zip(s["members"], (region_a, region_b)):
+            m["placement"] = {"region": region, "availability_zone": f"{region}a", "ami": "ami-0123456789abcdef0"}
+
+    return change
+
+
+def both(*changes: Callable[[Site], None]) -> Callable[[Site], None]:
+    def change(s: Site) -> None:
+        for c in changes:
+            c(s)
+
+    return change
+
 CASES: list[tuple[str, Any, str]] = [
     ("yaml-syntax", "sites: [\n  - name: lab\n", "YAML syntax error at line"),
     ("not-a-mapping", "- just\n- a list\n", "must be a mapping with a 'sites' list"),
@@ -100,6 +116,11 @@ CASES: list[tuple[str, Any, str]] = [
     ("lease-times-reversed", mutate(subnet(1, default_lease_time=9000, max_lease_time=600)), "exceeds max_lease_time"),
     ("bad-mac", mutate(subnet(1, hosts=[{"name": "pc", "mac": "00:11:22", "address": "10.77.2.20"}])), "hosts[0].mac"),
     ("host-in-pool", mutate(subnet(1, hosts=[{"name": "pc", "mac": "00:11:22:33:44:55", "address": "10.77.2.150"}])), "reserved for host pc"),
+    ("tunnel-overlaps-subnet", mutate(lambda s: s.update(wireguard={"network": "10.77.2.4/30"})), "overlaps subnet 10.77.2.0/24"),
+    ("tunnel-port-is-failover-port", mutate(lambda s: s.update(wireguard={"listen_port": 519})), "is also a failover port"),
+    ("tunnel-too-big", mutate(lambda s: s.update(wireguard={"network": "10.99.0.0/29"})), "must be a /31 or a /30"),
+    ("cross-region-unencrypted", mutate(placed("eu-west-1", "us-east-1")), "add a wireguard section, or a wireguard_waiver"),
+    ("waiver-with-tunnel", mutate(both(placed("eu-west-1", "us-east-1"), lambda s: s.update(wireguard={}, wireguard_waiver="private MPLS between regions"))), "remove the waiver"),
     ("placement-zone-and-subnet", mutate(member(0, placement={"region": "eu-west-1", "availability_zone": "eu-west-1a", "subnet_id": "subnet-0123456789abcdef0", "vpc_id": "vpc-0123456789abcdef0", "ami": "ami-0123456789abcdef0"})), "keep one"),
 ]
 

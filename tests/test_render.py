@@ -159,6 +159,29 @@ def test_junos_snippet_relays_to_a_group_of_both_servers() -> None:
     ]
 
 
+def test_tunnel_carries_the_failover_dialogue() -> None:
+    site = lab_site(wireguard={"network": "10.99.0.0/31", "listen_port": 51821, "mtu": 1400})
+    primary = peer_block(render_dhcpd_conf(site, site.primary))
+    assert "address 10.99.0.0;" in primary and "peer address 10.99.0.1;" in primary
+    secondary = peer_block(render_dhcpd_conf(site, site.secondary))
+    assert "address 10.99.0.1;" in secondary and "peer address 10.99.0.0;" in secondary
+
+
+def test_wg_quick_config_per_member_holds_no_key() -> None:
+    site = lab_site(wireguard={"network": "10.99.0.4/30"})
+    tree = {f.path: f.content for f in render_member(site, site.secondary, root="/r")}
+    conf = tree["/etc/wireguard/wg-secondary.conf"]
+    assert "Address = 10.99.0.6/30" in conf and "ListenPort = 51820" in conf and "MTU = 1420" in conf
+    assert "PrivateKey" not in conf and "PublicKey" not in conf
+    assert "private-key /r/etc/wireguard/wg-secondary.key" in conf
+    assert "allowed-ips 10.99.0.5/32 persistent-keepalive 25" in conf
+
+
+def test_no_tunnel_no_wireguard_file() -> None:
+    site = lab_site()
+    assert not [f for f in render_member(site, site.primary) if "wireguard" in f.path]
+
+
 def test_roles_come_from_the_inventory_not_the_order() -> None:
     data = site_data()
     data["members"].reverse()
