@@ -54,6 +54,7 @@ def _check_site(site: Site) -> Iterator[Problem]:
         _failover(site),
         _omapi(site),
         _subnets(site),
+        _hosts(site),
         _relays(site),
         _placement(site),
         _wireguard(site),
@@ -153,7 +154,9 @@ def _subnet(site: Site, subnet: Subnet) -> Iterator[Problem]:
     for (i, a), (j, b) in itertools.combinations(enumerate(subnet.pools), 2):
         if a.start <= b.end and b.start <= a.end:
             yield Problem(f"pools[{j}]", f"{_span(b)} overlaps pools[{i}] ({_span(a)}); pools must be disjoint")
-    yield from _hosts(subnet)
+    for i, h in enumerate(subnet.hosts):
+        if h.address not in subnet.network:
+            yield Problem(f"hosts[{i}].address", f"{h.address} is not in {subnet.network}")
 
 
 def _reserved_addresses(site: Site, subnet: Subnet) -> dict[IPv4Address, str]:
@@ -181,13 +184,12 @@ def _pool(pool: Pool, net: IPv4Network, reserved: dict[IPv4Address, str]) -> Ite
             yield f"{_span(pool)} contains {addr} ({what}); move the pool's bounds to exclude it"
 
 
-def _hosts(subnet: Subnet) -> Iterator[Problem]:
-    yield from _unique_names("hosts", [h.name for h in subnet.hosts], "host")
-    yield from _unique_names("hosts", [h.mac.lower() for h in subnet.hosts], "MAC address")
-    yield from _unique_names("hosts", [str(h.address) for h in subnet.hosts], "address")
-    for i, h in enumerate(subnet.hosts):
-        if h.address not in subnet.network:
-            yield Problem(f"hosts[{i}].address", f"{h.address} is not in {subnet.network}")
+def _hosts(site: Site) -> Iterator[Problem]:
+    """Host declarations are global in dhcpd, so names, MACs and addresses are unique per site."""
+    hosts = [h for subnet in site.subnets for h in subnet.hosts]
+    yield from _unique_names("subnets[].hosts", [h.name for h in hosts], "host")
+    yield from _unique_names("subnets[].hosts", [h.mac.lower() for h in hosts], "MAC address")
+    yield from _unique_names("subnets[].hosts", [str(h.address) for h in hosts], "address")
 
 
 def _relays(site: Site) -> Iterator[Problem]:

@@ -121,6 +121,10 @@ CASES: list[tuple[str, Any, str]] = [
     ("tunnel-too-big", mutate(lambda s: s.update(wireguard={"network": "10.99.0.0/29"})), "must be a /31 or a /30"),
     ("cross-region-unencrypted", mutate(placed("eu-west-1", "us-east-1")), "add a wireguard section, or a wireguard_waiver"),
     ("waiver-with-tunnel", mutate(both(placed("eu-west-1", "us-east-1"), lambda s: s.update(wireguard={}, wireguard_waiver="private MPLS between regions"))), "remove the waiver"),
+    ("host-name-twice-across-subnets", mutate(both(
+        subnet(0, hosts=[{"name": "pc", "mac": "00:11:22:33:44:55", "address": "10.77.1.20"}]),
+        subnet(1, hosts=[{"name": "pc", "mac": "00:11:22:33:44:66", "address": "10.77.2.20"}]),
+    )), "host 'pc' appears twice"),
     ("placement-zone-and-subnet", mutate(member(0, placement={"region": "eu-west-1", "availability_zone": "eu-west-1a", "subnet_id": "subnet-0123456789abcdef0", "vpc_id": "vpc-0123456789abcdef0", "ami": "ami-0123456789abcdef0"})), "keep one"),
 ]
 
