@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from . import keystore
 from .checks import InventoryError
 from .inventory import inventory_json_schema, load_inventory
 from .render import render_inventory, write_trees
@@ -48,6 +49,21 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace) -> int:
+    inventory_path = Path(args.inventory)
+    inventory = load_inventory(inventory_path)
+    if args.names_only:
+        print(json.dumps(keystore.describe(inventory), indent=2))
+        return 0
+    store = keystore.KeyStore.load(Path(args.key_store) if args.key_store else keystore.default_path(inventory_path))
+    changed = [spec for site in inventory.sites for spec in store.ensure(site, rotate=args.rotate)]
+    if changed:
+        store.save()
+    print(f"{store.path}: {len(changed)} secret(s) generated or rotated", file=sys.stderr)
+    print("\n".join(keystore.export_lines(store, inventory)))
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     print(json.dumps(inventory_json_schema(), indent=2, sort_keys=True))
     return 0
@@ -65,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--inventory", required=True, metavar="FILE")
     render.add_argument("--out", required=True, metavar="DIR", help="writes DIR/<site>/<member>/etc/...")
     render.set_defaults(run=_render)
+
+    keys = commands.add_parser(
+        "keys", help="generate missing secrets into the local key store; print TF_VAR_ export lines"
+    )
+    keys.add_argument("--inventory", required=True, metavar="FILE")
+    keys.add_argument("--key-store", metavar="FILE", help="default: .dhcp-failover-keys/<inventory>.json beside it")
+    keys.add_argument("--rotate", action="store_true", help="replace every secret and bump its version")
+    keys.add_argument(
+        "--names-only", action="store_true", help="print SSM parameter and TF_VAR names as JSON, no values"
+    )
+    keys.set_defaults(run=_keys)
 
     schema = commands.add_parser("schema", help="print the inventory's JSON Schema (for editors)")
     schema.set_defaults(run=_schema)

@@ -58,7 +58,8 @@ def _environment() -> jinja2.Environment:
 _ENV = _environment()
 
 
-def _render(template: str, **values: Any) -> str:
+def render_template(template: str, **values: Any) -> str:
+    """Render one of the templates with the common banner (every file format goes through here)."""
     return _ENV.get_template(template).render(banner=BANNER, **values)
 
 
@@ -67,8 +68,8 @@ def render_member(site: Site, member: Member, *, root: str = "") -> FileTree:
     include), so tests can run the configs from a scratch folder; file paths stay absolute."""
     tree = (
         RenderedFile(DHCPD_CONF, render_dhcpd_conf(site, member, root=root)),
-        RenderedFile(DHCPD_DEFAULTS, _render("isc/isc-dhcp-server.default.j2", address=member.address)),
-        RenderedFile(CHRONY_CONF, _render("isc/chrony.conf.j2", ntp_servers=site.clock.ntp_servers)),
+        RenderedFile(DHCPD_DEFAULTS, render_template("isc/isc-dhcp-server.default.j2", address=member.address)),
+        RenderedFile(CHRONY_CONF, render_template("isc/chrony.conf.j2", ntp_servers=site.clock.ntp_servers)),
     )
     if site.wireguard:
         tree += (RenderedFile(wireguard_paths(member).config, render_wireguard(site, member, root=root)),)
@@ -96,7 +97,7 @@ def render_wireguard(site: Site, member: Member, *, root: str = "") -> str:
     if wg is None:
         raise ValueError(f"site {site.name} has no wireguard tunnel")
     paths = wireguard_paths(member, root)
-    return _render(
+    return render_template(
         "wireguard/wg-quick.conf.j2",
         site_name=site.name,
         role=member.role.value,
@@ -113,7 +114,7 @@ def render_wireguard(site: Site, member: Member, *, root: str = "") -> str:
 
 
 def render_dhcpd_conf(site: Site, member: Member, *, root: str = "") -> str:
-    return _render(
+    return render_template(
         "isc/dhcpd.conf.j2",
         site_name=site.name,
         member={"name": member.name, "role": member.role.value},
@@ -130,7 +131,7 @@ def render_dhcpd_conf(site: Site, member: Member, *, root: str = "") -> str:
 def render_omapi_key(site: Site, secret: str) -> str:
     """The OMAPI key file dhcpd.conf includes. Only the bootstrap on the server (and tests)
     produce it, with the secret from the secret store."""
-    return _render(
+    return render_template(
         "isc/omapi.key.j2",
         key_name=site.omapi.key_name,
         algorithm=site.omapi.algorithm.value,
@@ -223,14 +224,14 @@ def render_relay(site: Site, relay: Relay) -> FileTree:
     else:
         interfaces, options = downstream, []
     return (
-        RenderedFile(RELAY_DEFAULTS, _render("isc/isc-dhcp-relay.default.j2", interfaces=interfaces, options=options, **common)),
+        RenderedFile(RELAY_DEFAULTS, render_template("isc/isc-dhcp-relay.default.j2", interfaces=interfaces, options=options, **common)),
         RenderedFile(
             CISCO_IOS_SNIPPET,
-            _render("relay/cisco-ios.cfg.j2", serves=relay.serves, source_address=relay.source_address, **common),
+            render_template("relay/cisco-ios.cfg.j2", serves=relay.serves, source_address=relay.source_address, **common),
         ),
         RenderedFile(
             JUNOS_SNIPPET,
-            _render(
+            render_template(
                 "relay/junos.conf.j2",
                 serves=relay.serves,
                 source_address=relay.source_address,

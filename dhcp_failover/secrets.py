@@ -19,6 +19,8 @@ PARAMETER_ROOT = "/dhcp-failover"
 
 class SecretKind(str, enum.Enum):
     OMAPI_KEY = "omapi-key"  # HMAC secret, 32 random bytes, base64; shared by both members
+    WIREGUARD_PRIVATE_KEY = "wireguard-private-key"  # X25519, read by its own member only
+    WIREGUARD_PUBLIC_KEY = "wireguard-public-key"  # read by the partner, to authenticate this member
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,21 @@ class SecretSpec:
         return f"{self.variable_name}_version"
 
     def readable_by(self, member: Member) -> bool:
-        return self.member is None or self.member == member.name
+        if self.member is None:
+            return True
+        if self.kind is SecretKind.WIREGUARD_PUBLIC_KEY:
+            return self.member != member.name
+        return self.member == member.name
 
 
 def site_secrets(site: Site) -> tuple[SecretSpec, ...]:
     """Every secret a site's members fetch at boot, in a stable order."""
-    return (SecretSpec(site.name, SecretKind.OMAPI_KEY, None),)
+    specs = [SecretSpec(site.name, SecretKind.OMAPI_KEY, None)]
+    if site.wireguard:
+        for member in site.members:
+            specs.append(SecretSpec(site.name, SecretKind.WIREGUARD_PRIVATE_KEY, member.name))
+            specs.append(SecretSpec(site.name, SecretKind.WIREGUARD_PUBLIC_KEY, member.name))
+    return tuple(specs)
 
 
 def member_secrets(site: Site, member: Member) -> tuple[SecretSpec, ...]:

@@ -1,0 +1,125 @@
+"""Each member's EC2 user-data: a #cloud-config with the rendered file tree, pinned packages and
+the bootstrap that fetches the secrets at boot. No secret is ever part of it."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from dataclasses import dataclass
+
+import yaml
+
+from .checks import InventoryError
+from .model import Member, Site
+from .render import (
+    DHCPD_CONF,
+    OMAPI_KEY_FILE,
+    render_member,
+    render_template,
+    wireguard_paths,
+)
+from .secrets import SecretKind, SecretSpec, member_secrets
+
+BOOTSTRAP_PATH = "/usr/local/sbin/dhcp-failover-bootstrap"
+USER_DATA_LIMIT = 16384  # bytes, EC2's limit on raw user-data
+# Top-level keys we emit; cloud-init's schema check does not catch a misspelt top-level key.
+ALLOWED_TOP_LEVEL_KEYS = frozenset({"package_update", "packages", "write_files", "runcmd"})
+
+
+@dataclass(frozen=True)
+class UserData:
+    """A member's user-data: the #cloud-config text, gzip-compressed when it would not fit."""
+
+    cloud_config: str
+    compressed: bool
+
+    def terraform_args(self) -> dict[str, str]:
+        """Keyword arguments for aws_instance: {"user_data": ...} or {"user_data_base64": ...}."""
+        if not self.compressed:
+            return {"user_data": self.cloud_config}
+        return {"user_data_base64": base64.b64encode(_gzip(self.cloud_config)).decode()}
+
+
+def _gzip(text: str) -> bytes:
+    # mtime=0: the same text always compresses to the same bytes (deterministic synth).
+    return gzip.compress(text.encode(), compresslevel=9, mtime=0)
+
+
+def peer_endpoint_parameter(site: Site, member: Member) -> str:
+    """Where the member's tunnel endpoint (public ADDRESS:PORT) is published for its partner."""
+    return f"/dhcp-failover/{site.name}/{member.name}/wireguard-endpoint"
+
+
+def render_bootstrap(site: Site, member: Member) -> str:
+    specs = {(s.kind, s.member): s for s in member_secrets(site, member)}
+    partner = site.partner_of(member)
+    region = member.placement.region if member.placement else "us-east-1"
+    wireguard = None
+    if site.wireguard:
+        paths = wireguard_paths(member)
+        wireguard = {
+            "private_parameter": _spec(specs, SecretKind.WIREGUARD_PRIVATE_KEY, member).parameter_name,
+            "peer_public_parameter": _spec(specs, SecretKind.WIREGUARD_PUBLIC_KEY, partner).parameter_name,
+            "peer_endpoint_parameter": peer_endpoint_parameter(site, partner),
+            "peer_region": partner.placement.region if partner.placement else region,
+            "private_key_file": paths.private_key,
+            "peer_public_key_file": paths.peer_public_key,
+            "peer_endpoint_file": paths.peer_endpoint,
+            "interface": site.wireguard.interface(member.role),
+        }
+    return render_template(
+        "bootstrap/dhcp-failover-bootstrap.sh.j2",
+        site_name=site.name,
+        member_name=member.name,
+        role=member.role.value,
+        region=region,
+        omapi_parameter=_spec(specs, SecretKind.OMAPI_KEY, None).parameter_name,
+        omapi_key_file=OMAPI_KEY_FILE,
+        key_name=site.omapi.key_name,
+        algorithm=site.omapi.algorithm.value,
+        dhcpd_conf=DHCPD_CONF,
+        wireguard=wireguard,
+    )
+
+
+def _spec(specs: dict[tuple[SecretKind, str | None], SecretSpec], kind: SecretKind, owner: Member | None) -> SecretSpec:
+    return specs[(kind, owner.name if owner else None)]
+
+
+def render_cloud_config(site: Site, member: Member) -> str:
+    files = [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in render_member(site, member)]
+    files.append({"path": BOOTSTRAP_PATH, "permissions": "0755", "content": render_bootstrap(site, member)})
+    # Step 1 of the ISC guide: the same dhcpd version on both members, pinned from the site.
+    packages = [f'[isc-dhcp-server, "{site.software.isc_dhcp_server}"]', "chrony", "awscli"]
+    if site.wireguard:
+        packages.append("wireguard-tools")
+    text = render_template(
+        "cloud-init/user-data.yaml.j2",
+        site_name=site.name,
+        member_name=member.name,
+        role=member.role.value,
+        packages=packages,
+        files=files,
+        bootstrap_path=BOOTSTRAP_PATH,
+    )
+    _check_top_level_keys(text, site, member)
+    return text
+
+
+def _check_top_level_keys(text: str, site: Site, member: Member) -> None:
+    unknown = set(yaml.safe_load(text)) - ALLOWED_TOP_LEVEL_KEYS
+    if unknown:
+        raise ValueError(f"site {site.name} member {member.name}: unexpected cloud-config keys {sorted(unknown)}")
+
+
+def render_user_data(site: Site, member: Member) -> UserData:
+    text = render_cloud_config(site, member)
+    if len(text.encode()) <= USER_DATA_LIMIT:
+        return UserData(text, compressed=False)
+    compressed = len(_gzip(text))
+    if compressed > USER_DATA_LIMIT:
+        raise InventoryError(
+            f'site "{site.name}": member {member.name}: user-data is {compressed} bytes even gzip-compressed, '
+            f"over EC2's {USER_DATA_LIMIT}; split the site's subnets across more pairs"
+        )
+    return UserData(text, compressed=True)

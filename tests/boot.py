@@ -1,0 +1,70 @@
+"""Booting a member as EC2 would, minus systemd: apply its synthesized cloud-config's
+write_files under a scratch root and run its bootstrap against a local AWS API (moto)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
+from dhcp_failover.model import Member, Site
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server on loopback for the whole session (it keeps state per account/region)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def ssm(endpoint: str, region: str) -> Any:
+    return boto3.client("ssm", region_name=region, endpoint_url=endpoint, aws_access_key_id="test",
+                        aws_secret_access_key="test")
+
+
+def put_secret(endpoint: str, region: str, name: str, value: str, kind: str = "SecureString") -> None:
+    ssm(endpoint, region).put_parameter(Name=name, Value=value, Type=kind, Overwrite=True)
+
+
+def write_files(cloud_config: str, root: Path) -> dict[str, Path]:
+    """Apply write_files under ``root``; returns path on the host → file under root."""
+    written = {}
+    for entry in yaml.safe_load(cloud_config)["write_files"]:
+        target = root / entry["path"].lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(entry["content"])
+        target.chmod(int(entry["permissions"], 8))
+        written[entry["path"]] = target
+    return written
+
+
+def boot(site: Site, member: Member, root: Path, endpoint: str) -> subprocess.CompletedProcess[str]:
+    """Lay down the member's files and run its bootstrap in no-start mode."""
+    files = write_files(render_user_data(site, member).cloud_config, root)
+    return subprocess.run(
+        [str(files[BOOTSTRAP_PATH]), "--root", str(root), "--endpoint", endpoint, "--no-start"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **CREDENTIALS},
+    )

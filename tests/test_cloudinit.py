@@ -1,0 +1,101 @@
+"""User-data: a valid #cloud-config (real `cloud-init schema`) carrying exactly the rendered
+tree, the same pinned dhcpd on both members, no secret, under EC2's 16 KB (gzip beyond)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dhcp_failover.checks import InventoryError
+from dhcp_failover.cloudinit import ALLOWED_TOP_LEVEL_KEYS, BOOTSTRAP_PATH, USER_DATA_LIMIT, render_user_data
+from dhcp_failover.inventory import inventory_from_data, load_inventory
+from dhcp_failover.render import render_member
+from factories import EXAMPLES, inventory_data, site_data
+from tools import require
+
+
+def sites():
+    return [site for example in EXAMPLES for site in load_inventory(example).sites]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.stem for e in EXAMPLES])
+def test_every_members_user_data_passes_cloud_init_schema(tmp_path: Path, example: Path) -> None:
+    for site in load_inventory(example).sites:
+        for member in site.members:
+            path = tmp_path / f"{member.name}.yaml"
+            path.write_text(render_user_data(site, member).cloud_config)
+            result = subprocess.run([require("cloud-init"), "schema", "--config-file", str(path)],
+                                    capture_output=True, text=True)
+            assert result.returncode == 0 and "Valid cloud-config" in result.stdout, result.stdout + result.stderr
+
+
+def test_top_level_keys_are_only_the_known_ones() -> None:
+    for site in sites():
+        for member in site.members:
+            assert set(yaml.safe_load(render_user_data(site, member).cloud_config)) <= ALLOWED_TOP_LEVEL_KEYS
+
+
+def test_write_files_carry_exactly_the_rendered_tree_and_the_bootstrap() -> None:
+    for site in sites():
+        for member in site.members:
+            config = yaml.safe_load(render_user_data(site, member).cloud_config)
+            written = {f["path"]: f["content"] for f in config["write_files"]}
+            rendered = {f.path: f.content for f in render_member(site, member)}
+            assert {k: v for k, v in written.items() if k != BOOTSTRAP_PATH} == rendered
+            assert written[BOOTSTRAP_PATH].startswith("#!/bin/bash")
+            assert config["runcmd"] == [[BOOTSTRAP_PATH]]
+
+
+def test_both_members_pin_the_same_dhcpd_version() -> None:
+    site = inventory_from_data(inventory_data(site_data(software={"isc_dhcp_server": "4.4.3-P1-2"}))).sites[0]
+    pins = [yaml.safe_load(render_user_data(site, m).cloud_config)["packages"][0] for m in site.members]
+    assert pins == [["isc-dhcp-server", "4.4.3-P1-2"]] * 2
+
+
+def test_tunnel_sites_install_wireguard_tools() -> None:
+    site = load_inventory(next(e for e in EXAMPLES if e.stem == "two-regions")).sites[0]
+    assert "wireguard-tools" in yaml.safe_load(render_user_data(site, site.primary).cloud_config)["packages"]
+
+
+def big_site(hosts: int):
+    """A site with many reservations; random names and MACs so gzip cannot shrink them away."""
+    rng = random.Random(hosts)
+    reservations = [
+        {
+            "name": f"host-{rng.getrandbits(64):016x}",
+            "mac": ":".join(f"{b:02x}" for b in [2, *rng.randbytes(5)]),
+            "address": f"10.77.{4 + i // 250}.{1 + i % 250}",
+        }
+        for i in range(hosts)
+    ]
+    data = site_data()
+    data["subnets"].append({"network": "10.77.4.0/22", "hosts": reservations})
+    return inventory_from_data(inventory_data(data)).sites[0]
+
+
+def test_examples_fit_uncompressed() -> None:
+    for site in sites():
+        for member in site.members:
+            user_data = render_user_data(site, member)
+            assert not user_data.compressed and len(user_data.cloud_config.encode()) <= USER_DATA_LIMIT
+
+
+def test_a_large_site_is_gzipped_and_still_identical() -> None:
+    site = big_site(250)
+    user_data = render_user_data(site, site.primary)
+    assert user_data.compressed
+    raw = base64.b64decode(user_data.terraform_args()["user_data_base64"])
+    assert len(raw) <= USER_DATA_LIMIT
+    assert gzip.decompress(raw).decode() == user_data.cloud_config
+
+
+def test_a_site_too_large_even_compressed_is_a_clear_error() -> None:
+    site = big_site(1000)
+    with pytest.raises(InventoryError, match=r'site "lab": member lab-a: user-data is \d+ bytes even gzip-compressed'):
+        render_user_data(site, site.primary)

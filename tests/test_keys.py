@@ -1,0 +1,73 @@
+"""`keys`: secrets generated with cryptography into a 0600 key store, never overwritten unless
+rotated (a version bump), printed as the exact TF_VAR_ lines a deploy needs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from dhcp_failover.wgkeys import public_key
+from factories import REPO, inventory_data, site_data, write_inventory
+
+
+def keys(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dhcp_failover", "keys", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+
+
+def exports(stdout: str) -> dict[str, str]:
+    pairs = [line.removeprefix("export ").split("=", 1) for line in stdout.splitlines()]
+    return {name: value.strip("'") for name, value in pairs}
+
+
+def test_keys_creates_a_private_store_and_prints_export_lines(tmp_path: Path) -> None:
+    inventory = write_inventory(tmp_path / "sites.yaml", inventory_data(site_data()))
+    result = keys("--inventory", str(inventory))
+    assert result.returncode == 0, result.stderr
+    store = tmp_path / ".dhcp-failover-keys" / "sites.json"
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.parent.stat().st_mode) == 0o700
+    values = exports(result.stdout)
+    assert sorted(values) == ["TF_VAR_lab_omapi_key", "TF_VAR_lab_omapi_key_version"]
+    assert len(base64.b64decode(values["TF_VAR_lab_omapi_key"], validate=True)) == 32
+    assert values["TF_VAR_lab_omapi_key_version"] == "1"
+
+
+def test_keys_never_overwrites_and_rotation_bumps_the_version(tmp_path: Path) -> None:
+    inventory = write_inventory(tmp_path / "sites.yaml", inventory_data(site_data()))
+    first = exports(keys("--inventory", str(inventory)).stdout)
+    again = exports(keys("--inventory", str(inventory)).stdout)
+    assert again == first
+    rotated = exports(keys("--inventory", str(inventory), "--rotate").stdout)
+    assert rotated["TF_VAR_lab_omapi_key"] != first["TF_VAR_lab_omapi_key"]
+    assert rotated["TF_VAR_lab_omapi_key_version"] == "2"
+
+
+def test_tunnel_sites_get_wireguard_key_pairs(tmp_path: Path) -> None:
+    inventory = write_inventory(tmp_path / "sites.yaml", inventory_data(site_data(wireguard={})))
+    values = exports(keys("--inventory", str(inventory), "--key-store", str(tmp_path / "k.json")).stdout)
+    for member in ("lab_a", "lab_b"):
+        private = values[f"TF_VAR_lab_{member}_wireguard_private_key"]
+        assert values[f"TF_VAR_lab_{member}_wireguard_public_key"] == public_key(private)
+
+
+def test_names_only_lists_parameters_and_variables_without_values(tmp_path: Path) -> None:
+    inventory = write_inventory(tmp_path / "sites.yaml", inventory_data(site_data()))
+    result = keys("--inventory", str(inventory), "--names-only")
+    assert json.loads(result.stdout) == [{
+        "site": "lab", "secret": "omapi-key", "ssm_parameter": "/dhcp-failover/lab/omapi-key",
+        "tf_var": "TF_VAR_lab_omapi_key", "tf_var_version": "TF_VAR_lab_omapi_key_version",
+    }]
+    assert not (tmp_path / ".dhcp-failover-keys").exists()
+
+
+def test_a_corrupt_store_is_one_error_line(tmp_path: Path) -> None:
+    inventory = write_inventory(tmp_path / "sites.yaml", inventory_data(site_data()))
+    (tmp_path / "k.json").write_text("{not json")
+    result = keys("--inventory", str(inventory), "--key-store", str(tmp_path / "k.json"))
+    assert result.returncode == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert (tmp_path / "k.json").read_text() == "{not json"
