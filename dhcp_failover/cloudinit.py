@@ -102,11 +102,14 @@ def render_cloud_config(site: Site, member: Member) -> str:
         files=files,
         bootstrap_path=BOOTSTRAP_PATH,
     )
-    _check_top_level_keys(text, site, member)
+    _check_cloud_config(text, site, member)
     return text
 
 
-def _check_top_level_keys(text: str, site: Site, member: Member) -> None:
+def _check_cloud_config(text: str, site: Site, member: Member) -> None:
+    if "${" in text or "%{" in text:
+        # Terraform would evaluate these as its own template syntax inside user_data.
+        raise ValueError(f"site {site.name} member {member.name}: user-data contains Terraform template syntax")
     unknown = set(yaml.safe_load(text)) - ALLOWED_TOP_LEVEL_KEYS
     if unknown:
         raise ValueError(f"site {site.name} member {member.name}: unexpected cloud-config keys {sorted(unknown)}")

@@ -1,0 +1,101 @@
+"""Where a site's pieces go in AWS: regions, construct-made VPCs, and the AWS-only limits.
+
+Pure Python (no cdktf): the app checks these limits before it creates anything, so a site AWS
+would refuse fails with one line and nothing written. Everything inventory-level is already
+checked by ``checks``; only what AWS itself imposes is here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+
+from ..model import Member, Site
+
+# AWS accepts VPC CIDRs from /16 to /28.
+_VPC_PREFIXES = range(16, 29)
+
+
+@dataclass(frozen=True)
+class RegionLayout:
+    """The part of a site in one region."""
+
+    region: str
+    members: tuple[Member, ...]
+    created: tuple[Member, ...]
+    """Members in the VPC the construct makes (no subnet_id); empty: no VPC in this region."""
+    vpc_cidr: IPv4Network | None
+    """CIDR of that VPC, when there is one."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalAwsApi:
+    """A local AWS API (moto, LocalStack) that replaces every AWS endpoint.
+
+    The providers then use moto's test credentials and skip what needs real AWS (credential
+    validation, account-id lookup, the EC2 metadata API, region validation).
+    """
+
+    url: str
+    """Base URL of the API, e.g. ``http://127.0.0.1:5000``."""
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition of a region, known at synth time (no ``data aws_partition`` call)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def is_placed(site: Site) -> bool:
+    """Whether the site runs in AWS (checks ensures both members have a placement, or none)."""
+    return all(m.placement is not None for m in site.members)
+
+
+def region_of(member: Member) -> str:
+    assert member.placement is not None, f"member {member.name} has no placement"
+    return member.placement.region
+
+
+def default_vpc_cidr(members: Sequence[Member]) -> IPv4Network:
+    """The smallest network holding every member's network (the model's documented default)."""
+    cidr = members[0].network
+    while not all(m.network.subnet_of(cidr) for m in members):
+        cidr = cidr.supernet()
+    return cidr
+
+
+def site_regions(site: Site) -> tuple[RegionLayout, ...]:
+    """One layout per region, the primary's first (its provider is the stack's default)."""
+    regions = list(dict.fromkeys(region_of(m) for m in (site.primary, site.secondary)))
+    layouts = []
+    for region in regions:
+        members = tuple(m for m in (site.primary, site.secondary) if region_of(m) == region)
+        created = tuple(m for m in members if m.placement is not None and m.placement.subnet_id is None)
+        cidr = (site.vpc_cidr or default_vpc_cidr(created)) if created else None
+        layouts.append(RegionLayout(region, members, created, cidr))
+    return tuple(layouts)
+
+
+def aws_problems(site: Site) -> Iterator[str]:
+    """What AWS would refuse about a placed, validated site, each as one line."""
+    where = f'site "{site.name}"'
+    for layout in site_regions(site):
+        if layout.vpc_cidr is not None and layout.vpc_cidr.prefixlen not in _VPC_PREFIXES:
+            yield (
+                f"{where}: the VPC for its members in {layout.region} would be {layout.vpc_cidr}, but AWS "
+                "accepts /16 to /28; set vpc_cidr, or give the members networks closer together"
+            )
+        zones: dict[IPv4Network, set[str]] = {}
+        for m in layout.created:
+            assert m.placement is not None and m.placement.availability_zone is not None
+            zones.setdefault(m.network, set()).add(m.placement.availability_zone)
+        for net, found in zones.items():
+            if len(found) > 1:
+                yield (
+                    f"{where}: both members are in network {net} but in zones {', '.join(sorted(found))}; "
+                    "an AWS subnet lives in one zone: give them separate networks or the same zone"
+                )

@@ -1,0 +1,233 @@
+"""A DHCP failover pair in AWS: one shared stack and one stack per member.
+
+Stack layout (stack names and construct ids are API: Terraform state is keyed by them):
+
+- ``<site>-shared``: KMS key, SSM parameters and the VPC per region, security groups, IAM.
+- ``<site>-secondary``: the secondary's instance.
+- ``<site>-primary``: the primary's instance; depends on ``<site>-secondary``, so
+  ``cdktf deploy '*'`` changes one member at a time (shared, then secondary, then primary)
+  and the other keeps serving.
+
+Members have fixed addresses from the inventory, so no member stack reads the other's
+outputs; both read the shared stack's (subnet, security group, instance profile, EIP).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cdktf import LocalBackend, TerraformOutput, TerraformProvider, TerraformStack
+from constructs import Construct
+
+from ..cloudinit import render_user_data
+from ..model import Member, Role, Site
+from ..secrets import member_secrets, site_secrets
+from .aws_extra import data_aws_caller_identity
+from .aws_modules import eip
+from .layout import LocalAwsApi, aws_problems, is_placed, partition_of, region_of, site_regions
+from .naming import SiteNames, member_stack_name, merged_tags, shared_stack_name, state_path
+from .parameters import secret_variables
+from .providers import aws_provider
+from .region import SiteRegion, SiteRegionProps
+from .security_groups import DhcpSecurityGroups, DhcpSecurityGroupsProps
+from .server import DhcpServer, DhcpServerProps
+from .server_role import ServerRole, ServerRoleProps
+
+
+@dataclass(frozen=True, kw_only=True)
+class DhcpFailoverPairProps:
+    site: Site
+    """A validated site whose two members have a placement."""
+    inventory_tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of the whole inventory; the site's tags override them. Default: none."""
+    user_data: Mapping[Role, Mapping[str, str]] | None = None
+    """Each member's aws_instance user-data arguments. Default: ``render_user_data``'s."""
+    local_api: LocalAwsApi | None = None
+    """Point every provider at a local AWS API (moto, LocalStack). Default: real AWS."""
+
+
+def _default_user_data(site: Site) -> dict[Role, Mapping[str, str]]:
+    return {m.role: render_user_data(site, m).terraform_args() for m in (site.primary, site.secondary)}
+
+
+class DhcpFailoverPair(Construct):
+    """Composes the shared stack and the two member stacks of one site (id: the site name).
+
+    Typed children: ``shared_stack``, ``member_stacks``, ``regions`` (per region: key,
+    parameters, network), ``security_groups``, ``roles`` and ``servers``.
+    """
+
+    shared_stack: TerraformStack
+    member_stacks: dict[Role, TerraformStack]
+    regions: dict[str, SiteRegion]
+    security_groups: DhcpSecurityGroups
+    roles: dict[Role, ServerRole]
+    servers: dict[Role, DhcpServer]
+
+    def __init__(self, scope: Construct, id: str, *, props: DhcpFailoverPairProps) -> None:
+        super().__init__(scope, id)
+        site = props.site
+        if not is_placed(site):
+            raise ValueError(f'site "{site.name}": members have no placement; nothing to deploy to AWS')
+        for problem in aws_problems(site):
+            raise ValueError(problem)
+        names = SiteNames(site.name, merged_tags(props.inventory_tags, site.tags))
+        user_data = props.user_data if props.user_data is not None else _default_user_data(site)
+
+        self.shared_stack = shared = _stack(self, shared_stack_name(site.name))
+        layouts = site_regions(site)
+        providers: dict[str, TerraformProvider] = {}
+        for i, layout in enumerate(layouts):
+            # The primary's region is the default provider; another region gets an alias.
+            alias = None if i == 0 else layout.region.replace("-", "_")
+            providers[layout.region] = aws_provider(
+                shared,
+                "aws" if alias is None else f"aws-{layout.region}",
+                region=layout.region,
+                alias=alias,
+                default_tags=names.common_tags,
+                local_api=props.local_api,
+            )
+        home = providers[layouts[0].region]
+        account = data_aws_caller_identity.DataAwsCallerIdentity(shared, "account", provider=home)
+        partition = partition_of(layouts[0].region)
+        inputs = secret_variables(shared, site_secrets(site))
+
+        self.regions = {
+            layout.region: SiteRegion(
+                shared,
+                layout.region,
+                props=SiteRegionProps(
+                    layout=layout,
+                    names=names,
+                    inputs=inputs,
+                    partition=partition,
+                    account_id=account.account_id,
+                    provider=providers[layout.region],
+                ),
+            )
+            for layout in layouts
+        }
+        members = (site.primary, site.secondary)
+        member_provider = {m.role: providers[region_of(m)] for m in members}
+        placements = {m.role: self._placement(m) for m in members}
+        egress_ips: dict[Role, eip.Eip] = {}
+        for region in self.regions.values():
+            if region.network is not None:
+                egress_ips.update(region.network.egress_ips)
+        self.security_groups = DhcpSecurityGroups(
+            shared,
+            "sg",
+            props=DhcpSecurityGroupsProps(
+                site=site,
+                names=names,
+                vpc_ids={role: vpc_id for role, (vpc_id, _) in placements.items()},
+                providers=member_provider,
+                tunnel_endpoints={role: ip.public_ip for role, ip in egress_ips.items()},
+            ),
+        )
+        iam = Construct(shared, "iam")
+        self.roles = {}
+        for m in members:
+            region = self.regions[region_of(m)]
+            self.roles[m.role] = ServerRole(
+                iam,
+                m.role.value,
+                props=ServerRoleProps(
+                    member=m,
+                    names=names,
+                    parameter_arns=region.parameters.arns(member_secrets(site, m)),
+                    key_arn=region.key_arn,
+                    provider=home,
+                ),
+            )
+        _shared_outputs(shared, site, egress_ips)
+
+        self.member_stacks = {}
+        self.servers = {}
+        # The secondary first: the primary's stack depends on it.
+        for m in (site.secondary, site.primary):
+            stack = _stack(self, member_stack_name(site.name, m.role))
+            provider = aws_provider(
+                stack, "aws", region=region_of(m), default_tags=names.common_tags, local_api=props.local_api
+            )
+            egress_ip = egress_ips.get(m.role)
+            self.servers[m.role] = server = DhcpServer(
+                stack,
+                "server",
+                props=DhcpServerProps(
+                    member=m,
+                    names=names,
+                    subnet_id=placements[m.role][1],
+                    security_group_id=self.security_groups.group_id(m.role),
+                    instance_profile_name=self.roles[m.role].profile.name,
+                    user_data=user_data[m.role],
+                    egress_ip_allocation_id=egress_ip.allocation_id if egress_ip is not None else None,
+                    provider=provider,
+                ),
+            )
+            _member_outputs(stack, site, m, server)
+            self.member_stacks[m.role] = stack
+        self.member_stacks[Role.PRIMARY].add_dependency(self.member_stacks[Role.SECONDARY])
+
+    def _placement(self, member: Member) -> tuple[str, str]:
+        """(vpc_id, subnet_id): the inventory's existing subnet, or the construct-made one."""
+        placement = member.placement
+        assert placement is not None
+        if placement.subnet_id is not None and placement.vpc_id is not None:
+            return placement.vpc_id, placement.subnet_id
+        made = self.regions[placement.region].placement_of(member.role)
+        assert made is not None, f"member {member.name} is in no construct-made subnet"
+        return made
+
+
+def _stack(scope: Construct, name: str) -> TerraformStack:
+    stack = TerraformStack(scope, name)
+    LocalBackend(stack, path=state_path(name))
+    return stack
+
+
+def _shared_outputs(stack: TerraformStack, site: Site, egress_ips: Mapping[Role, eip.Eip]) -> None:
+    members = (site.primary, site.secondary)
+    TerraformOutput(
+        stack,
+        "server_addresses",
+        value={m.name: str(m.address) for m in members},
+        description="Each server's fixed address: the relays' helper addresses (forward to both).",
+    )
+    TerraformOutput(
+        stack,
+        "omapi_endpoints",
+        value={m.name: f"{m.address}:{site.omapi.port}" for m in members},
+        description="OMAPI address:port per server (reachable from omapi.admin_networks only).",
+    )
+    TerraformOutput(
+        stack,
+        "ssm_parameter_names",
+        value={spec.key_store_name: spec.parameter_name for spec in site_secrets(site)},
+        description="SSM SecureString parameter per secret (the same name in each member's region).",
+    )
+    if egress_ips:
+        TerraformOutput(
+            stack,
+            "egress_ips",
+            value={m.name: egress_ips[m.role].public_ip for m in members if m.role in egress_ips},
+            description="Each server's Elastic IP: its source address towards the internet.",
+        )
+
+
+def _member_outputs(stack: TerraformStack, site: Site, member: Member, server: DhcpServer) -> None:
+    TerraformOutput(
+        stack,
+        "address",
+        value=server.private_ip,
+        description=f"{member.name}'s address: point relays (ip helper-address) at it.",
+    )
+    TerraformOutput(
+        stack,
+        "omapi_endpoint",
+        value=f"{member.address}:{site.omapi.port}",
+        description=f"{member.name}'s OMAPI address:port.",
+    )
+    TerraformOutput(stack, "instance_id", value=server.instance.id, description=f"{member.name}'s EC2 instance.")

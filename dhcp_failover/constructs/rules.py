@@ -1,0 +1,175 @@
+"""The security-group rule table of a DHCP server: what may reach it and what it may reach.
+
+Pure Python (no cdktf): ``DhcpSecurityGroups`` turns each rule into one
+``aws_vpc_security_group_ingress_rule`` / ``egress_rule``, and tests and docs read the table
+directly. Every rule names its peer as a CIDR, never as a security-group reference: peers are
+fixed addresses from the inventory, references drift under moto (a perpetual in-place diff),
+and a cross-region partner has no group to reference.
+
+Not in the table because security groups do not filter it: the Amazon DNS resolver, the
+instance metadata service and the Amazon Time Sync Service (169.254.169.123).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+
+from ..model import Member, Role, Site
+from .naming import cidr_slug
+
+ANYWHERE = "0.0.0.0/0"
+# Security groups never see link-local traffic (metadata, Time Sync), so no rule for it.
+_LINK_LOCAL = IPv4Network("169.254.0.0/16")
+
+
+class Direction(str, enum.Enum):
+    INGRESS = "ingress"
+    EGRESS = "egress"
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    """One row of the named table. ``port`` None: the port comes from the site (failover,
+    OMAPI, WireGuard). For ICMP, ``port`` is the ICMP type and ``icmp_code`` its code."""
+
+    direction: Direction
+    protocol: str
+    port: int | None
+    description: str  # why the rule exists; "{peer}" is replaced by who is on the other side
+    icmp_code: int | None = None
+
+
+IN, OUT = Direction.INGRESS, Direction.EGRESS
+
+# The table. Keys are API: with the peer's label appended they become construct ids (and so
+# Terraform addresses) and the rules' Name tags.
+RULE_KINDS: Mapping[str, RuleKind] = {
+    "dhcp-udp-67-from-relay": RuleKind(IN, "udp", 67, "DHCP requests forwarded by relay {peer}"),
+    "dhcp-udp-67-from-clients": RuleKind(IN, "udp", 67, "DHCP renewals unicast by clients in {peer}"),
+    "dhcp-udp-67-to-giaddr": RuleKind(OUT, "udp", 67, "DHCP replies to the relay agent at giaddr {peer}"),
+    "dhcp-udp-68-to-clients": RuleKind(OUT, "udp", 68, "DHCP replies unicast to renewing clients in {peer}"),
+    "icmp-echo-to-clients": RuleKind(OUT, "icmp", 8, "ping-check of an address before offering it in {peer}", 0),
+    "failover-tcp-from-partner": RuleKind(IN, "tcp", None, "failover dialogue from the partner at {peer}"),
+    "failover-tcp-to-partner": RuleKind(OUT, "tcp", None, "failover dialogue to the partner at {peer}"),
+    "wireguard-udp-from-partner": RuleKind(IN, "udp", None, "WireGuard tunnel from {peer}"),
+    "wireguard-udp-to-partner": RuleKind(OUT, "udp", None, "WireGuard tunnel to {peer}"),
+    "omapi-tcp-from-admins": RuleKind(IN, "tcp", None, "OMAPI from admin network {peer}"),
+    "ntp-udp-123-to-server": RuleKind(OUT, "udp", 123, "clock synchronization with {peer}"),
+    "https-tcp-443-to-any": RuleKind(OUT, "tcp", 443, "SSM Parameter Store, KMS and package mirrors over HTTPS"),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One security-group rule of one member, ready to wire."""
+
+    key: str  # construct id and Name-tag suffix: "<kind>" or "<kind>-<peer label>"
+    kind: str
+    cidr: str  # may hold an unresolved token (a partner's Elastic IP) followed by "/32"
+    from_port: int
+    to_port: int
+    description: str
+
+    @property
+    def direction(self) -> Direction:
+        return RULE_KINDS[self.kind].direction
+
+    @property
+    def protocol(self) -> str:
+        return RULE_KINDS[self.kind].protocol
+
+
+def _rule(kind: str, cidr: str, *, label: str | None, peer: str, port: int | None = None) -> Rule:
+    spec = RULE_KINDS[kind]
+    if spec.protocol == "icmp":
+        from_port, to_port = spec.port, spec.icmp_code
+    else:
+        from_port = to_port = spec.port if spec.port is not None else port
+    assert from_port is not None and to_port is not None, f"{kind} needs a port"
+    return Rule(
+        key=kind if label is None else f"{kind}-{label}",
+        kind=kind,
+        cidr=cidr,
+        from_port=from_port,
+        to_port=to_port,
+        description=spec.description.format(peer=peer),
+    )
+
+
+def _host(address: IPv4Address) -> str:
+    return f"{address}/32"
+
+
+def member_rules(
+    site: Site, member: Member, *, tunnel_endpoints: Mapping[Role, str] | None = None
+) -> tuple[Rule, ...]:
+    """Every rule of ``member``'s security group, in a stable order, without duplicates.
+
+    ``tunnel_endpoints``: each member's underlay address for WireGuard (an Elastic IP, maybe a
+    token); a member missing from it is reached at its fixed private address.
+    """
+    rules: dict[str, Rule] = {}
+    for rule in _member_rules(site, member, tunnel_endpoints or {}):
+        rules.setdefault(rule.key, rule)
+    return tuple(rules.values())
+
+
+def _member_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> Iterator[Rule]:
+    for relay in site.relays:
+        yield _rule("dhcp-udp-67-from-relay", _host(relay.source_address), label=relay.name, peer=relay.name)
+    for subnet in site.subnets:
+        net = str(subnet.network)
+        yield _rule("dhcp-udp-67-from-clients", net, label=cidr_slug(net), peer=net)
+    for giaddr in sorted({served.giaddr for relay in site.relays for served in relay.serves}):
+        yield _rule("dhcp-udp-67-to-giaddr", _host(giaddr), label=cidr_slug(giaddr), peer=str(giaddr))
+    for subnet in site.subnets:
+        net = str(subnet.network)
+        yield _rule("dhcp-udp-68-to-clients", net, label=cidr_slug(net), peer=net)
+        if site.ping_check:
+            yield _rule("icmp-echo-to-clients", net, label=cidr_slug(net), peer=net)
+    yield from _partner_rules(site, member, endpoints)
+    for net in site.omapi.admin_networks:
+        yield _rule("omapi-tcp-from-admins", str(net), label=cidr_slug(net), peer=str(net), port=site.omapi.port)
+    yield from _ntp_rules(site)
+    yield _rule("https-tcp-443-to-any", ANYWHERE, label=None, peer="anywhere")
+
+
+def _partner_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> Iterator[Rule]:
+    partner = site.partner_of(member)
+    if site.wireguard is None:
+        # Each side listens on its own port and connects to the partner's.
+        cidr = _host(partner.address)
+        yield _rule("failover-tcp-from-partner", cidr, label=None, peer=cidr, port=member.failover_port)
+        yield _rule("failover-tcp-to-partner", cidr, label=None, peer=cidr, port=partner.failover_port)
+        return
+    # With a tunnel the failover ports are never reachable on the underlay: only WireGuard is.
+    endpoint = endpoints.get(partner.role)
+    cidr = f"{endpoint}/32" if endpoint is not None else _host(partner.address)
+    peer = f"the tunnel endpoint of {partner.name}"
+    port = site.wireguard.listen_port
+    yield _rule("wireguard-udp-from-partner", cidr, label=None, peer=peer, port=port)
+    yield _rule("wireguard-udp-to-partner", cidr, label=None, peer=peer, port=port)
+
+
+def _ntp_rules(site: Site) -> Iterator[Rule]:
+    for server in site.clock.ntp_servers:
+        address = _as_address(server)
+        if address is None:
+            # A name resolves to addresses we cannot know at synth time (pool.ntp.org rotates).
+            name = str(server)
+            yield _rule("ntp-udp-123-to-server", ANYWHERE, label=name.replace(".", "-"), peer=name)
+        elif address not in _LINK_LOCAL:
+            yield _rule("ntp-udp-123-to-server", _host(address), label=cidr_slug(address), peer=str(address))
+
+
+def _as_address(server: IPv4Address | str) -> IPv4Address | None:
+    # The model keeps an address given in YAML as text (it also fits the domain-name type).
+    if isinstance(server, IPv4Address):
+        return server
+    try:
+        return IPv4Address(server)
+    except ValueError:
+        return None

@@ -1,0 +1,104 @@
+"""One security group per member, its rules wired one resource each from ``rules.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cdktf import TerraformProvider
+from constructs import Construct
+
+from ..model import Member, Role, Site
+from .aws_modules import security_group, vpc_security_group_egress_rule, vpc_security_group_ingress_rule
+from .naming import SiteNames
+from .rules import Direction, Rule, member_rules
+
+
+@dataclass(frozen=True, kw_only=True)
+class DhcpSecurityGroupsProps:
+    site: Site
+    """The validated site."""
+    names: SiteNames
+    """Names and tags of the site."""
+    vpc_ids: Mapping[Role, str]
+    """Each member's VPC."""
+    providers: Mapping[Role, TerraformProvider]
+    """The provider of each member's region."""
+    tunnel_endpoints: Mapping[Role, str] = field(default_factory=dict)
+    """WireGuard underlay address per member (its Elastic IP); absent: its fixed private address."""
+
+
+class MemberSecurityGroup(Construct):
+    """``aws_security_group`` without inline rules, plus one rule resource per table entry."""
+
+    group: security_group.SecurityGroup
+    rules: tuple[Rule, ...]
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        member: Member,
+        rules: tuple[Rule, ...],
+        vpc_id: str,
+        names: SiteNames,
+        provider: TerraformProvider,
+    ) -> None:
+        super().__init__(scope, id)
+        name = names.name(member.role.value)
+        self.rules = rules
+        self.group = security_group.SecurityGroup(
+            self,
+            "group",
+            name=f"dhcp-failover-{name}",
+            description=f"DHCP server {member.name} ({member.role.value}) of site {names.site}",
+            vpc_id=vpc_id,
+            # Rules are separate resources; inline rules would fight them on every apply.
+            tags=names.tags(member.role.value),
+            provider=provider,
+        )
+        group_id = self.group.id  # one jsii round trip, not one per rule
+        for rule in rules:
+            rule_class = (
+                vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule
+                if rule.direction is Direction.INGRESS
+                else vpc_security_group_egress_rule.VpcSecurityGroupEgressRule
+            )
+            rule_class(
+                self,
+                rule.key,
+                security_group_id=group_id,
+                ip_protocol=rule.protocol,
+                from_port=rule.from_port,
+                to_port=rule.to_port,
+                cidr_ipv4=rule.cidr,
+                description=rule.description,
+                tags=names.tags(member.role.value, rule.key),
+                provider=provider,
+            )
+
+
+class DhcpSecurityGroups(Construct):
+    """The pair's security groups: child ids are the member roles (``primary``, ``secondary``)."""
+
+    groups: dict[Role, MemberSecurityGroup]
+
+    def __init__(self, scope: Construct, id: str, *, props: DhcpSecurityGroupsProps) -> None:
+        super().__init__(scope, id)
+        site = props.site
+        self.groups = {
+            member.role: MemberSecurityGroup(
+                self,
+                member.role.value,
+                member=member,
+                rules=member_rules(site, member, tunnel_endpoints=props.tunnel_endpoints),
+                vpc_id=props.vpc_ids[member.role],
+                names=props.names,
+                provider=props.providers[member.role],
+            )
+            for member in (site.primary, site.secondary)
+        }
+
+    def group_id(self, role: Role) -> str:
+        return self.groups[role].group.id

@@ -1,0 +1,92 @@
+"""One DHCP server: an EC2 instance at the member's fixed address, booted by its user data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cdktf import TerraformProvider
+from constructs import Construct
+
+from ..model import Member
+from .aws_extra import eip_association
+from .aws_modules import instance
+from .naming import SiteNames
+
+
+@dataclass(frozen=True, kw_only=True)
+class DhcpServerProps:
+    member: Member
+    """The validated member; needs a placement."""
+    names: SiteNames
+    subnet_id: str
+    """The subnet holding ``member.address`` (an existing one or the site network's)."""
+    security_group_id: str
+    instance_profile_name: str
+    user_data: Mapping[str, str]
+    """``{"user_data": text}`` or ``{"user_data_base64": ...}``: ``render_user_data(...).terraform_args()``."""
+    provider: TerraformProvider
+    egress_ip_allocation_id: str | None = None
+    """Elastic IP to associate (construct-made VPC: the way out). Default: none."""
+    user_data_replace_on_change: bool = True
+    """Replace the instance when its user data changes. True: cloud-init runs only at first
+    boot, so an in-place change would leave the running server on the old configuration. The
+    replacement keeps the address; its leases come back from the partner (failover recover)."""
+
+
+class DhcpServer(Construct):
+    """``aws_instance`` with IMDSv2 required, an encrypted root volume of explicit size, the
+    member's fixed private address as the instance's own ``private_ip``, and the AMI from the
+    inventory. The address is not on a separately managed ENI: the primary interface (device 0)
+    cannot be detached, so such an ENI never destroys cleanly; ``private_ip`` survives
+    replacement just as well."""
+
+    instance: instance.Instance
+
+    def __init__(self, scope: Construct, id: str, *, props: DhcpServerProps) -> None:
+        super().__init__(scope, id)
+        member, names = props.member, props.names
+        placement = member.placement
+        assert placement is not None, f"member {member.name} has no placement"
+        self.instance = instance.Instance(
+            self,
+            "instance",
+            ami=placement.ami,
+            instance_type=placement.instance_type,
+            subnet_id=props.subnet_id,
+            private_ip=str(member.address),
+            vpc_security_group_ids=[props.security_group_id],
+            iam_instance_profile=props.instance_profile_name,
+            associate_public_ip_address=False,
+            metadata_options=instance.InstanceMetadataOptions(
+                http_endpoint="enabled",
+                http_tokens="required",
+                # The server itself reads metadata; no container hop in between.
+                http_put_response_hop_limit=1,
+                instance_metadata_tags="disabled",
+            ),
+            root_block_device=instance.InstanceRootBlockDevice(
+                encrypted=True,
+                volume_type="gp3",
+                volume_size=placement.root_volume_gib,
+                delete_on_termination=True,
+            ),
+            monitoring=True,
+            ebs_optimized=True,
+            user_data_replace_on_change=props.user_data_replace_on_change,
+            tags=names.tags(member.role.value),
+            provider=props.provider,
+            **props.user_data,  # type: ignore[arg-type]
+        )
+        if props.egress_ip_allocation_id is not None:
+            eip_association.EipAssociation(
+                self,
+                "egress-ip",
+                allocation_id=props.egress_ip_allocation_id,
+                instance_id=self.instance.id,
+                provider=props.provider,
+            )
+
+    @property
+    def private_ip(self) -> str:
+        return self.instance.private_ip

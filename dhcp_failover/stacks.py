@@ -1,0 +1,135 @@
+"""From a validated inventory to the cdktf app, in two steps.
+
+``plan_synth`` is pure: it picks the sites that run in AWS, checks what AWS itself would
+refuse, reads the synth-time settings from the environment and renders every member's user
+data. Any failure there is one line for the user, raised before anything exists on disk.
+``build_app`` then wires one ``DhcpFailoverPair`` per site; only it loads cdktf (a second or
+two), so bad input fails fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from .checks import InventoryError
+from .cloudinit import render_user_data
+from .constructs.layout import LocalAwsApi, aws_problems, is_placed
+from .constructs.naming import member_stack_name, shared_stack_name
+from .model import Inventory, Member, Role, Site
+
+if TYPE_CHECKING:
+    import cdktf
+
+ENDPOINT_ENV = "DHCP_FAILOVER_AWS_ENDPOINT"
+
+UserDataArgs = Mapping[str, str]
+UserDataRenderer = Callable[[Site, Member], UserDataArgs]
+
+
+class SettingsError(ValueError):
+    """A bad synth-time setting (environment); ``str()`` is the line shown after ``error:``."""
+
+
+@dataclass(frozen=True)
+class SitePlan:
+    site: Site
+    user_data: Mapping[Role, UserDataArgs]
+
+
+@dataclass(frozen=True)
+class SynthPlan:
+    """Everything ``build_app`` needs, already checked."""
+
+    inventory: Inventory
+    sites: tuple[SitePlan, ...]
+    local_api: LocalAwsApi | None
+    unplaced: tuple[str, ...]
+    """Sites without placement: rendered by ``python -m dhcp_failover render``, not deployed."""
+
+    @property
+    def stack_names(self) -> list[str]:
+        """Every stack ``build_app`` makes, in construct order (secondary before primary)."""
+        return [
+            name
+            for plan in self.sites
+            for name in (
+                shared_stack_name(plan.site.name),
+                member_stack_name(plan.site.name, Role.SECONDARY),
+                member_stack_name(plan.site.name, Role.PRIMARY),
+            )
+        ]
+
+
+def local_api_from_env(environ: Mapping[str, str]) -> LocalAwsApi | None:
+    """``$DHCP_FAILOVER_AWS_ENDPOINT``, e.g. ``http://127.0.0.1:5000``: every AWS endpoint of
+    every stack goes there, with test credentials. Unset or empty: real AWS."""
+    url = environ.get(ENDPOINT_ENV, "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise SettingsError(f"${ENDPOINT_ENV}={url!r}: the port is not a number from 0 to 65535") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise SettingsError(
+            f"${ENDPOINT_ENV}={url!r} is not a base URL; use the form http://127.0.0.1:5000"
+        )
+    return LocalAwsApi(url=url.rstrip("/"))
+
+
+def _rendered_user_data(site: Site, member: Member) -> UserDataArgs:
+    return render_user_data(site, member).terraform_args()
+
+
+def plan_synth(
+    inventory: Inventory,
+    environ: Mapping[str, str] | None = None,
+    *,
+    user_data: UserDataRenderer = _rendered_user_data,
+) -> SynthPlan:
+    """Check and prepare the synth of a validated inventory; raise InventoryError or
+    SettingsError with one line when it cannot be deployed as is."""
+    local_api = local_api_from_env(os.environ if environ is None else environ)
+    placed = [site for site in inventory.sites if is_placed(site)]
+    if not placed:
+        raise InventoryError(
+            "no site has a placement, so there is nothing to deploy; give both members of a site "
+            "a placement (region, availability_zone or subnet_id, ami)"
+        )
+    for site in placed:
+        for problem in aws_problems(site):
+            raise InventoryError(problem)
+    sites = tuple(
+        SitePlan(site, {m.role: user_data(site, m) for m in (site.primary, site.secondary)}) for site in placed
+    )
+    unplaced = tuple(site.name for site in inventory.sites if not is_placed(site))
+    return SynthPlan(inventory, sites, local_api, unplaced)
+
+
+def build_app(plan: SynthPlan, *, outdir: str | None = None) -> cdktf.App:
+    """The cdktf app: one ``DhcpFailoverPair`` (three stacks) per placed site.
+
+    ``outdir`` None: cdktf's choice (``$CDKTF_OUTDIR``, set by the cdktf CLI, else cdktf.out).
+    """
+    import cdktf
+
+    from .constructs.pair import DhcpFailoverPair, DhcpFailoverPairProps
+
+    app = cdktf.App(outdir=outdir) if outdir is not None else cdktf.App()
+    for site_plan in plan.sites:
+        DhcpFailoverPair(
+            app,
+            site_plan.site.name,
+            props=DhcpFailoverPairProps(
+                site=site_plan.site,
+                inventory_tags=plan.inventory.tags,
+                user_data=site_plan.user_data,
+                local_api=plan.local_api,
+            ),
+        )
+    return app

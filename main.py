@@ -1,0 +1,67 @@
+#!/usr/bin/env python
+"""cdktf app: inventory → stacks (three per site: <site>-shared, <site>-secondary, <site>-primary).
+
+    python main.py [--inventory FILE]          # or: npx cdktf synth
+
+The inventory is --inventory, else $DHCP_FAILOVER_INVENTORY (``cdktf synth`` runs this file
+without arguments), else examples/minimal.yaml next to this file. Bad input ends in one
+``error:`` line on stderr, exit status 2, and nothing written: everything is checked before
+the cdktf app exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from dhcp_failover.checks import InventoryError
+from dhcp_failover.inventory import load_inventory
+from dhcp_failover.stacks import SettingsError, build_app, plan_synth
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_INVENTORY = HERE / "examples" / "minimal.yaml"
+INVENTORY_ENV = "DHCP_FAILOVER_INVENTORY"
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise SettingsError(f"{message} (see 'python main.py --help')")
+
+
+def _inventory_path(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    from_env = os.environ.get(INVENTORY_ENV, "").strip()
+    return Path(from_env) if from_env else DEFAULT_INVENTORY
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _Parser(prog="main.py", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--inventory",
+        metavar="FILE",
+        help=f"inventory YAML (default: ${INVENTORY_ENV}, else {DEFAULT_INVENTORY.relative_to(HERE)})",
+    )
+    try:
+        args = parser.parse_args(argv)
+        plan = plan_synth(load_inventory(_inventory_path(args.inventory)))
+    except (InventoryError, SettingsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    app = build_app(plan)
+    app.synth()
+    for site in plan.unplaced:
+        print(f"note: site {site} has no placement; not synthesized", file=sys.stderr)
+    stacks = plan.stack_names
+    shown = ", ".join(stacks) if len(stacks) <= 9 else f"{', '.join(stacks[:3])}, ..."
+    print(f"synthesized {len(stacks)} stack(s) into {app.outdir}: {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""main.py as users and `cdktf synth` run it: inventory selection, one-line errors with nothing
+written, byte-identical output from any checkout folder, and no key material in cdktf.out."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from conftest import ENDPOINT_ENV, INVENTORY_ENV, REPO, copy_checkout, placed_site, run_main, tree
+from dhcp_failover.inventory import load_inventory
+from dhcp_failover.secrets import site_secrets
+from factories import inventory_data, site_data, write_inventory
+
+
+def test_two_checkouts_synthesize_byte_identical_output(tmp_path: Path, synthesized_examples: dict[str, Path]) -> None:
+    outputs = []
+    for name in ("checkout-one", "elsewhere/checkout-two"):
+        checkout = copy_checkout(tmp_path / name)
+        result = run_main(checkout)  # no arguments: the default inventory, examples/minimal.yaml
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "synthesized 3 stack(s) into cdktf.out: hq-shared, hq-secondary, hq-primary"
+        outputs.append(tree(checkout / "cdktf.out"))
+    assert outputs[0] == outputs[1]
+    assert set(outputs[0]) == {
+        "manifest.json",
+        "stacks/hq-shared/cdk.tf.json",
+        "stacks/hq-secondary/cdk.tf.json",
+        "stacks/hq-primary/cdk.tf.json",
+    }
+    assert not any(str(tmp_path).encode() in content for content in outputs[0].values())
+    # The in-process synth every other test reads is the same bytes.
+    assert tree(synthesized_examples["minimal"]) == outputs[0]
+
+
+def test_inventory_comes_from_the_option_then_the_environment(tmp_path: Path) -> None:
+    env = {INVENTORY_ENV: str(REPO / "examples" / "multi-site.yaml"), "CDKTF_OUTDIR": str(tmp_path / "env.out")}
+    result = run_main(tmp_path, env=env, script=REPO / "main.py")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "env.out" / "stacks").iterdir())[:3] == [
+        "berlin-primary", "berlin-secondary", "berlin-shared"
+    ]
+    env["CDKTF_OUTDIR"] = str(tmp_path / "option.out")
+    result = run_main(tmp_path, "--inventory", str(REPO / "examples" / "two-regions.yaml"), env=env, script=REPO / "main.py")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "option.out" / "stacks").iterdir()) == [
+        "transatlantic-primary", "transatlantic-secondary", "transatlantic-shared"
+    ]
+
+
+BAD_INPUTS = {
+    "missing file": (["--inventory", "nope.yaml"], {}, "nope.yaml: no such inventory file"),
+    "missing file from env": ([], {INVENTORY_ENV: "gone.yaml"}, "gone.yaml: no such inventory file"),
+    "yaml syntax": (["--inventory", "broken.yaml"], {}, "YAML syntax error"),
+    "semantic": (["--inventory", "semantic.yaml"], {}, "a failover pair needs exactly one primary"),
+    "no placement": (["--inventory", "unplaced.yaml"], {}, "no site has a placement"),
+    "aws limit": (["--inventory", "wide.yaml"], {}, "AWS accepts /16 to /28"),
+    "bad endpoint": ([], {ENDPOINT_ENV: "localhost:5000"}, f"${ENDPOINT_ENV}="),
+    "bad option": (["--inventroy", "x.yaml"], {}, "unrecognized arguments"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+def test_bad_input_is_one_error_line_exit_2_and_nothing_written(tmp_path: Path, case: str) -> None:
+    args, env, message = BAD_INPUTS[case]
+    write_inventory(tmp_path / "broken.yaml", "sites: [\n")
+    semantic = site_data()
+    semantic["members"][1]["role"] = "primary"
+    write_inventory(tmp_path / "semantic.yaml", inventory_data(semantic))
+    write_inventory(tmp_path / "unplaced.yaml", inventory_data())
+    wide = placed_site()
+    wide["members"][1].update(address="10.200.3.2", network="10.200.3.0/24")
+    write_inventory(tmp_path / "wide.yaml", inventory_data(wide))
+    result = run_main(tmp_path, *args, env=env, script=REPO / "main.py")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert not (tmp_path / "cdktf.out").exists()
+
+
+def test_planted_key_material_never_reaches_cdktf_out(tmp_path: Path) -> None:
+    """Known key material sits everywhere a secret lives on the synth machine (the key store
+    folder, TF_VAR_*); no byte sequence of it may show up in any synthesized file."""
+    checkout = copy_checkout(tmp_path / "checkout")
+    raw = bytes(range(7, 39))  # 32 bytes, the size of an OMAPI HMAC key
+    secret = base64.b64encode(raw).decode()
+    site = load_inventory(checkout / "examples" / "minimal.yaml").sites[0]
+    env = {}
+    for spec in site_secrets(site):
+        stored = checkout / ".dhcp-failover-keys" / spec.site / spec.key_store_name
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        stored.write_text(secret + "\n")
+        env[f"TF_VAR_{spec.variable_name}"] = secret
+    result = run_main(checkout, env=env)
+    assert result.returncode == 0, result.stderr
+    forms = {
+        "base64": secret.encode(),
+        "base64url": base64.urlsafe_b64encode(raw),
+        "hex": raw.hex().encode(),
+        "raw": raw,
+    }
+    # Any 12-character window of the text: a partial or re-wrapped leak is caught too.
+    windows = {secret[i : i + 12].encode() for i in range(len(secret) - 11)}
+    for name, content in tree(checkout / "cdktf.out").items():
+        for form, needle in forms.items():
+            assert needle not in content, f"{form} form of the key in {name}"
+        assert not [w for w in windows if w in content], f"part of the key in {name}"
