@@ -22,6 +22,10 @@ from dhcp_failover.checks import InventoryError
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.stacks import SettingsError, build_app, plan_synth
 
+# Before cdktf starts its node kernel: no end-of-life banner, no telemetry lookup (offline).
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("CHECKPOINT_DISABLE", "1")
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_INVENTORY = HERE / "examples" / "minimal.yaml"
 INVENTORY_ENV = "DHCP_FAILOVER_INVENTORY"
