@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from boot import CREDENTIALS, boot, moto_endpoint, put_secret, write_files  # noqa: F401  (a fixture)
-from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
+from dhcp_failover.cloudinit import BOOTSTRAP_PATH, peer_endpoint_parameter, render_user_data
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
-from dhcp_failover.render import OMAPI_KEY_FILE, render_omapi_key
+from dhcp_failover.keystore import KeyStore
+from dhcp_failover.render import OMAPI_KEY_FILE, render_omapi_key, wireguard_paths
 from dhcp_failover.secrets import site_secrets
 from factories import inventory_data, site_data
 from tools import require
@@ -86,3 +87,28 @@ def test_bootstrap_refuses_a_config_dhcpd_rejects(tmp_path: Path, moto_endpoint:
     result = subprocess.run([str(files[BOOTSTRAP_PATH]), "--root", str(tmp_path), "--endpoint", moto_endpoint,
                              "--no-start"], capture_output=True, text=True, env={**os.environ, **CREDENTIALS})
     assert result.returncode != 0 and "dhcpd -t rejected" in result.stderr
+
+
+def test_tunnel_member_gets_its_key_the_partners_public_key_and_endpoint(tmp_path: Path, moto_endpoint: str) -> None:
+    data = site_data("boot-wg", wireguard={})
+    regions = ("eu-west-1", "us-east-1")
+    for m, region in zip(data["members"], regions):
+        m["placement"] = {"region": region, "availability_zone": f"{region}a", "ami": "ami-0123456789abcdef0"}
+    site = inventory_from_data(inventory_data(data)).sites[0]
+    store = KeyStore(tmp_path / "keys.json", {})
+    store.ensure(site)
+    for spec in site_secrets(site):
+        for region in regions:  # every secret has a copy in each member's region
+            put_secret(moto_endpoint, region, spec.parameter_name, store.require(spec).value)
+    put_secret(moto_endpoint, "us-east-1", peer_endpoint_parameter(site, site.secondary), "203.0.113.7:51820", "String")
+
+    result = boot(site, site.primary, tmp_path / "root", moto_endpoint)
+    assert result.returncode == 0, result.stderr
+    paths = wireguard_paths(site.primary, str(tmp_path / "root"))
+    private = [s for s in site_secrets(site) if s.key_store_name == "boot-wg-a/wireguard-private-key"][0]
+    peer_public = [s for s in site_secrets(site) if s.key_store_name == "boot-wg-b/wireguard-public-key"][0]
+    assert Path(paths.private_key).read_text() == store.require(private).value + "\n"
+    assert Path(paths.peer_public_key).read_text() == store.require(peer_public).value + "\n"
+    assert Path(paths.peer_endpoint).read_text() == "203.0.113.7:51820\n"
+    for path in (paths.private_key, paths.peer_public_key, paths.peer_endpoint):
+        assert stat.S_IMODE(Path(path).stat().st_mode) == 0o600

@@ -56,8 +56,35 @@ def test_each_region_of_a_split_pair_has_its_own_copy(synthesized_examples: dict
     import json
 
     stack = json.loads((synthesized_examples["two-regions"] / "stacks/transatlantic-shared/cdk.tf.json").read_text())
-    parameters = list(stack["resource"]["aws_ssm_parameter"].values())
+    parameters = [p for p in stack["resource"]["aws_ssm_parameter"].values() if p["type"] == "SecureString"]
     omapi = [p for p in parameters if p["value_wo"] == "${var.transatlantic_omapi_key}"]
     # One variable feeds both copies: the pipeline exports one TF_VAR per secret.
     assert sorted(p.get("provider", "aws") for p in omapi) == ["aws", "aws.us_east_1"]
     assert len(parameters) == 2 * 5  # omapi key + two wireguard key pairs, in each region
+
+
+def test_tunnel_endpoints_are_published_for_the_partner(synthesized_examples: dict[str, Any]) -> None:
+    import json
+
+    stack = json.loads((synthesized_examples["two-regions"] / "stacks/transatlantic-shared/cdk.tf.json").read_text())
+    endpoints = {p["name"]: p for p in stack["resource"]["aws_ssm_parameter"].values() if p["type"] == "String"}
+    assert sorted(endpoints) == [
+        "/dhcp-failover/transatlantic/dhcp-dub/wireguard-endpoint",
+        "/dhcp-failover/transatlantic/dhcp-iad/wireguard-endpoint",
+    ]
+    iad = endpoints["/dhcp-failover/transatlantic/dhcp-iad/wireguard-endpoint"]
+    assert iad["provider"] == "aws.us_east_1" and iad["value"].endswith(".public_ip}:51820")
+    # The partner points at these addresses: they must survive a careless destroy.
+    assert all(e["lifecycle"] == {"prevent_destroy": True} for e in stack["resource"]["aws_eip"].values())
+    policies = [json.loads(p["policy"]) for p in stack["resource"]["aws_iam_role_policy"].values()]
+    readable = [set(s["Resource"]) for p in policies for s in p["Statement"] if "ssm:GetParameter" in s["Action"]]
+    assert all(any("wg-endpoint" in arn for arn in arns) for arns in readable)
+
+
+def test_relay_configs_are_stack_outputs(synthesized_examples: dict[str, Any]) -> None:
+    import json
+
+    stack = json.loads((synthesized_examples["minimal"] / "stacks/hq-shared/cdk.tf.json").read_text())
+    relay = stack["output"]["relay_configs"]["value"]["hq-core"]
+    assert sorted(relay) == ["cisco_ios", "junos", "linux_isc_dhcp_relay"]
+    assert "ip helper-address 10.20.1.10\n ip helper-address 10.20.2.10" in relay["cisco_ios"]

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from cdktf import LocalBackend, TerraformOutput, TerraformProvider, TerraformStack
 from constructs import Construct
 
-from ..cloudinit import render_user_data
+from ..cloudinit import peer_endpoint_parameter, render_user_data
 from ..model import Member, Role, Site
+from ..render import CISCO_IOS_SNIPPET, JUNOS_SNIPPET, RELAY_DEFAULTS, render_relay
 from ..secrets import member_secrets, site_secrets
 from .aws_extra import data_aws_caller_identity
-from .aws_modules import eip
+from .aws_modules import eip, ssm_parameter
 from .layout import LocalAwsApi, aws_problems, is_placed, partition_of, region_of, site_regions
 from .naming import SiteNames, member_stack_name, merged_tags, shared_stack_name, state_path
 from .parameters import secret_variables
@@ -127,17 +128,19 @@ class DhcpFailoverPair(Construct):
                 tunnel_endpoints={role: ip.public_ip for role, ip in egress_ips.items()},
             ),
         )
+        endpoints = _tunnel_endpoints(shared, site, egress_ips, member_provider, names)
         iam = Construct(shared, "iam")
         self.roles = {}
         for m in members:
             region = self.regions[region_of(m)]
+            partner_endpoint = [endpoints[site.partner_of(m).role].arn] if endpoints else []
             self.roles[m.role] = ServerRole(
                 iam,
                 m.role.value,
                 props=ServerRoleProps(
                     member=m,
                     names=names,
-                    parameter_arns=region.parameters.arns(member_secrets(site, m)),
+                    parameter_arns=region.parameters.arns(member_secrets(site, m)) + partner_endpoint,
                     key_arn=region.key_arn,
                     provider=home,
                 ),
@@ -182,6 +185,38 @@ class DhcpFailoverPair(Construct):
         return made
 
 
+def _tunnel_endpoints(
+    shared: TerraformStack,
+    site: Site,
+    egress_ips: Mapping[Role, eip.Eip],
+    providers: Mapping[Role, TerraformProvider],
+    names: SiteNames,
+) -> dict[Role, ssm_parameter.SsmParameter]:
+    """Each member's public tunnel endpoint (its Elastic IP and port), published in its own
+    region for the partner's bootstrap, so neither member stack needs the other's outputs."""
+    if site.wireguard is None:
+        return {}
+    endpoints = {}
+    for m in (site.primary, site.secondary):
+        ip = egress_ips.get(m.role)
+        if ip is None:
+            continue
+        # The partner's tunnel points at this address: replacing it would cut the failover link.
+        ip.add_override("lifecycle.prevent_destroy", True)
+        endpoints[m.role] = ssm_parameter.SsmParameter(
+            shared,
+            f"wg-endpoint-{m.role.value}",
+            name=peer_endpoint_parameter(site, m),
+            type="String",
+            tier="Standard",
+            value=f"{ip.public_ip}:{site.wireguard.listen_port}",
+            description=f"WireGuard endpoint of {m.name} (public, not secret)",
+            tags=names.tags(f"wg-endpoint-{m.role.value}"),
+            provider=providers[m.role],
+        )
+    return endpoints
+
+
 def _stack(scope: Construct, name: str) -> TerraformStack:
     stack = TerraformStack(scope, name)
     LocalBackend(stack, path=state_path(name))
@@ -208,6 +243,16 @@ def _shared_outputs(stack: TerraformStack, site: Site, egress_ips: Mapping[Role,
         value={spec.key_store_name: spec.parameter_name for spec in site_secrets(site)},
         description="SSM SecureString parameter per secret (the same name in each member's region).",
     )
+    if site.relays:
+        flavours = {RELAY_DEFAULTS: "linux_isc_dhcp_relay", CISCO_IOS_SNIPPET: "cisco_ios", JUNOS_SNIPPET: "junos"}
+        TerraformOutput(
+            stack,
+            "relay_configs",
+            value={
+                relay.name: {flavours[f.path]: f.content for f in render_relay(site, relay)} for relay in site.relays
+            },
+            description="Per relay, what to deploy or paste: Linux isc-dhcp-relay defaults, Cisco IOS, Junos.",
+        )
     if egress_ips:
         TerraformOutput(
             stack,
