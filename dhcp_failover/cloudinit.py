@@ -23,7 +23,7 @@ from .secrets import SecretKind, SecretSpec, member_secrets
 BOOTSTRAP_PATH = "/usr/local/sbin/dhcp-failover-bootstrap"
 USER_DATA_LIMIT = 16384  # bytes, EC2's limit on raw user-data
 # Top-level keys we emit; cloud-init's schema check does not catch a misspelt top-level key.
-ALLOWED_TOP_LEVEL_KEYS = frozenset({"package_update", "packages", "write_files", "runcmd"})
+ALLOWED_TOP_LEVEL_KEYS = frozenset({"apt", "package_update", "packages", "write_files", "runcmd"})
 
 
 @dataclass(frozen=True)
