@@ -4,12 +4,15 @@ written, byte-identical output from any checkout folder, and no key material in 
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import ENDPOINT_ENV, INVENTORY_ENV, REPO, copy_checkout, placed_site, run_main, tree
 from dhcp_failover.inventory import load_inventory
+from dhcp_failover.keystore import KeyStore, default_path
 from dhcp_failover.secrets import site_secrets
 from factories import inventory_data, site_data, write_inventory
 
@@ -81,18 +84,17 @@ def test_bad_input_is_one_error_line_exit_2_and_nothing_written(tmp_path: Path, 
 
 
 def test_planted_key_material_never_reaches_cdktf_out(tmp_path: Path) -> None:
-    """Known key material sits everywhere a secret lives on the synth machine (the key store
-    folder, TF_VAR_*); no byte sequence of it may show up in any synthesized file."""
+    """Real key material sits everywhere a secret lives on the synth machine (the key store
+    made by `keys`, the TF_VAR_* it prints); no byte sequence of it may show up in any synthesized file."""
     checkout = copy_checkout(tmp_path / "checkout")
-    raw = bytes(range(7, 39))  # 32 bytes, the size of an OMAPI HMAC key
-    secret = base64.b64encode(raw).decode()
-    site = load_inventory(checkout / "examples" / "minimal.yaml").sites[0]
-    env = {}
-    for spec in site_secrets(site):
-        stored = checkout / ".dhcp-failover-keys" / spec.site / spec.key_store_name
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        stored.write_text(secret + "\n")
-        env[f"TF_VAR_{spec.variable_name}"] = secret
+    inventory = checkout / "examples" / "minimal.yaml"
+    keys = subprocess.run([sys.executable, "-m", "dhcp_failover", "keys", "--inventory", str(inventory)],
+                          cwd=checkout, capture_output=True, text=True, check=True)
+    env = dict(line.removeprefix("export ").replace("'", "").split("=", 1) for line in keys.stdout.splitlines())
+    store = KeyStore.load(default_path(inventory))
+    secret = store.require(site_secrets(load_inventory(inventory).sites[0])[0]).value
+    assert env[next(k for k in env if k.endswith("_omapi_key"))] == secret
+    raw = base64.b64decode(secret)
     result = run_main(checkout, env=env)
     assert result.returncode == 0, result.stderr
     forms = {
