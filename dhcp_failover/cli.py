@@ -13,12 +13,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from . import keystore
+from . import keystore, operations
 from .checks import InventoryError
 from .inventory import inventory_json_schema, load_inventory
+from .model import Site
+from .omapi import OmapiError
 from .render import render_inventory, write_trees
 
 EXIT_BAD_INPUT = 2
+EXIT_NOT_NORMAL = 3  # status: a member is not normal (or --wait timed out); drill: it failed
+EXIT_UNREACHABLE = 4  # status: a member's OMAPI did not answer
 
 
 class UsageError(Exception):
@@ -64,6 +68,75 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.MemberAccess]]:
+    inventory_path = Path(args.inventory)
+    inventory = load_inventory(inventory_path)
+    try:
+        site = inventory.site(args.site)
+    except KeyError:
+        names = ", ".join(s.name for s in inventory.sites)
+        raise InventoryError(f"--site {args.site!r} is not in {inventory_path}; sites: {names}") from None
+    store_path = Path(args.key_store) if args.key_store else keystore.default_path(inventory_path)
+    if not store_path.exists():
+        raise InventoryError(f"{store_path}: no key store; run 'python -m dhcp_failover keys' or pass --key-store")
+    store = keystore.KeyStore.load(store_path)
+    access = operations.member_access(
+        site, store, hosts=_member_map(args.omapi_host, "--omapi-host"), via=_member_map(args.omapi_via, "--omapi-via")
+    )
+    return site, access
+
+
+def _member_map(values: list[str], option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        member, sep, rest = value.partition("=")
+        if not sep or not member or not rest:
+            raise UsageError(f"{option} takes MEMBER=VALUE, not {value!r}")
+        pairs[member] = rest
+    return pairs
+
+
+def _status(args: argparse.Namespace) -> int:
+    site, access = _site_access(args)
+    if args.wait:
+        normal, statuses = operations.wait_until_normal(site, access, args.timeout)
+    else:
+        statuses = operations.read_status(site, access)
+        normal = all(s.normal for s in statuses)
+    if args.json:
+        print(json.dumps({"site": site.name, "normal": normal, "members": [vars(s) for s in statuses]}, indent=2))
+    else:
+        for s in statuses:
+            state = f"{s.local_state} (partner: {s.partner_state})" if s.error is None else f"unreachable: {s.error}"
+            print(f"{site.name} {s.role:<9} {s.member:<20} {state}")
+    if normal:
+        return 0
+    return EXIT_UNREACHABLE if any(s.error for s in statuses) else EXIT_NOT_NORMAL
+
+
+def _drill(args: argparse.Namespace) -> int:
+    site, access = _site_access(args)
+    member = args.member or site.secondary.name
+    restart = operations.run_restart_command(args.restart_command, args.timeout) if args.restart_command else None
+    if restart is None:
+        print(f"drill: shutting {member} down; restart it yourself, the drill waits up to {args.timeout:.0f} s")
+    report = operations.drill(site, access, member, restart=restart, timeout=args.timeout)
+    for seconds, text in report.steps:
+        print(f"+{seconds:7.2f} s  {text}")
+    return 0 if report.ok else EXIT_NOT_NORMAL
+
+
+def _add_member_access(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--inventory", required=True, metavar="FILE")
+    parser.add_argument("--site", required=True)
+    parser.add_argument("--key-store", metavar="FILE", help="default: .dhcp-failover-keys/<inventory>.json beside it")
+    parser.add_argument("--omapi-host", action="append", default=[], metavar="MEMBER=HOST[:PORT]",
+                        help="reach a member's OMAPI here instead of its inventory address (e.g. a port forward)")
+    parser.add_argument("--omapi-via", action="append", default=[], metavar="MEMBER=COMMAND",
+                        help="run omshell through this command prefix for a member (e.g. 'ssh bastion')")
+    parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS")
+
+
 def _schema(args: argparse.Namespace) -> int:
     print(json.dumps(inventory_json_schema(), indent=2, sort_keys=True))
     return 0
@@ -93,6 +166,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     keys.set_defaults(run=_keys)
 
+    status = commands.add_parser(
+        "status",
+        help="both members' failover states over OMAPI",
+        description="Exit 0: both normal. 3: not normal (or --wait timed out). 4: a member did not answer.",
+    )
+    _add_member_access(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--wait", choices=["normal"], help="poll until both members are normal (up to --timeout)")
+    status.set_defaults(run=_status)
+
+    drill = commands.add_parser(
+        "drill",
+        help="the ISC guide's failover test: shut a member down over OMAPI, check the takeover, wait for normal",
+        description="Exit 0: the partner took over and both returned to normal. 3: they did not.",
+    )
+    _add_member_access(drill)
+    drill.add_argument("--member", help="member to shut down (default: the secondary)")
+    drill.add_argument("--restart-command", metavar="CMD", help="brings the member back (else: restart it yourself)")
+    drill.set_defaults(run=_drill)
+
     schema = commands.add_parser("schema", help="print the inventory's JSON Schema (for editors)")
     schema.set_defaults(run=_schema)
     return parser
@@ -106,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InventoryError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OmapiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except OSError as exc:
         print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

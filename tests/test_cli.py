@@ -74,3 +74,24 @@ def test_published_schema_is_generated_from_the_model() -> None:
         "regenerate: python -m dhcp_failover schema > schema/inventory.schema.json"
     )
     assert json.loads(result.stdout)["additionalProperties"] is False
+
+
+def test_status_names_the_sites_when_the_site_is_unknown() -> None:
+    result = run("status", "--inventory", str(REPO / "examples/minimal.yaml"), "--site", "nope")
+    assert (result.returncode, result.stderr.strip()) == (
+        2, "error: --site 'nope' is not in " + str(REPO / "examples/minimal.yaml") + "; sites: hq"
+    )
+
+
+def test_status_without_a_key_store_says_how_to_make_one(tmp_path: Path) -> None:
+    inventory = write_inventory(tmp_path / "inv.yaml", inventory_data(site_data()))
+    result = run("status", "--inventory", str(inventory), "--site", "lab")
+    assert result.returncode == 2 and "run 'python -m dhcp_failover keys'" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_drill_rejects_a_malformed_member_option(tmp_path: Path) -> None:
+    inventory = write_inventory(tmp_path / "inv.yaml", inventory_data(site_data()))
+    assert run("keys", "--inventory", str(inventory)).returncode == 0
+    result = run("drill", "--inventory", str(inventory), "--site", "lab", "--omapi-via", "lab-a")
+    assert result.returncode == 2 and "takes MEMBER=VALUE" in result.stderr
