@@ -34,12 +34,13 @@ def test_instance_is_hardened_and_keeps_its_address(synth_sites: Callable[..., A
     assert primary["instance_type"] == "t3.micro"
     assert primary["private_ip"] == "10.77.1.1"  # the instance's own address, no separate ENI
     assert "network_interface" not in primary
-    assert primary["associate_public_ip_address"] is False
+    # Unset, not false: with an Elastic IP it reads back true and would force a replacement.
+    assert "associate_public_ip_address" not in primary
     assert primary["metadata_options"]["http_tokens"] == "required"
     assert primary["metadata_options"]["http_endpoint"] == "enabled"
     root = primary["root_block_device"]
     assert root == {"delete_on_termination": True, "encrypted": True, "volume_size": 12, "volume_type": "gp3"}
-    assert primary["monitoring"] is True and primary["ebs_optimized"] is True
+    assert primary["monitoring"] is False and primary["ebs_optimized"] is True
     assert primary["user_data_replace_on_change"] is True
     secondary = _instance(stacks["lab-secondary"])
     assert secondary["private_ip"] == "10.77.3.2" and secondary["root_block_device"]["volume_size"] == 8
@@ -49,7 +50,7 @@ def test_instance_is_hardened_and_keeps_its_address(synth_sites: Callable[..., A
 def test_instance_wires_to_the_shared_stack(synth_sites: Callable[..., Any], placed: Callable[..., Any]) -> None:
     stacks = synth_sites(placed())
     instance = _instance(stacks["lab-primary"])
-    remote = "${data.terraform_remote_state.cross-stack-reference-input-lab--lab-shared"
+    remote = "${data.terraform_remote_state.cross-stack-reference-input-lab-shared"
     for key in ("subnet_id", "iam_instance_profile"):
         assert instance[key].startswith(remote), key
     assert instance["vpc_security_group_ids"][0].startswith(remote)
@@ -114,5 +115,6 @@ def test_member_stack_with_cdktf_testing_matchers(testing_pair: Callable[..., An
         synthesized, aws_instance.Instance.TF_RESOURCE_TYPE, {"metadata_options": {"http_tokens": "optional"}}
     )
     # Typed children: the construct tree is API too.
-    assert pair.servers[Role.SECONDARY].node.path == "lab/lab-secondary/server"
-    assert pair.security_groups.node.path == "lab/lab-shared/sg"
+    assert pair.servers[Role.SECONDARY].node.path == "lab-secondary/server"
+    assert pair.security_groups.node.path == "lab-shared/sg"
+    assert pair.node.id == "lab-shared"

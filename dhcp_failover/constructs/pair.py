@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from cdktf import LocalBackend, TerraformOutput, TerraformProvider, TerraformStack
+from cdktf import App, LocalBackend, TerraformOutput, TerraformProvider, TerraformStack
 from constructs import Construct
 
 from ..cloudinit import peer_endpoint_parameter, render_user_data
@@ -52,31 +52,37 @@ def _default_user_data(site: Site) -> dict[Role, Mapping[str, str]]:
     return {m.role: render_user_data(site, m).terraform_args() for m in (site.primary, site.secondary)}
 
 
-class DhcpFailoverPair(Construct):
-    """Composes the shared stack and the two member stacks of one site (id: the site name).
+class DhcpFailoverPair(TerraformStack):
+    """One site: this construct *is* the site's shared stack (``<id>-shared``) and creates the
+    two member stacks (``<id>-secondary``, ``<id>-primary``) beside it, on the same App.
 
-    Typed children: ``shared_stack``, ``member_stacks``, ``regions`` (per region: key,
+    The member stacks must be children of the App itself: ``cdktf deploy`` matches stack
+    dependencies by construct path, so stacks nested under another construct cannot be
+    deployed by name. Typed children: ``member_stacks``, ``regions`` (per region: key,
     parameters, network), ``security_groups``, ``roles`` and ``servers``.
     """
 
-    shared_stack: TerraformStack
     member_stacks: dict[Role, TerraformStack]
     regions: dict[str, SiteRegion]
     security_groups: DhcpSecurityGroups
     roles: dict[Role, ServerRole]
     servers: dict[Role, DhcpServer]
 
-    def __init__(self, scope: Construct, id: str, *, props: DhcpFailoverPairProps) -> None:
-        super().__init__(scope, id)
+    def __init__(self, scope: App, id: str, *, props: DhcpFailoverPairProps) -> None:
+        """``scope``: the App; ``id``: the site name, prefix of the three stack names."""
         site = props.site
+        if not App.is_app(scope):
+            raise ValueError(f'site "{site.name}": DhcpFailoverPair needs the App as scope (its stacks sit beside it)')
         if not is_placed(site):
             raise ValueError(f'site "{site.name}": members have no placement; nothing to deploy to AWS')
         for problem in aws_problems(site):
             raise ValueError(problem)
+        super().__init__(scope, shared_stack_name(id))
+        LocalBackend(self, path=state_path(self.node.id))
+        shared = self
         names = SiteNames(site.name, merged_tags(props.inventory_tags, site.tags))
         user_data = props.user_data if props.user_data is not None else _default_user_data(site)
 
-        self.shared_stack = shared = _stack(self, shared_stack_name(site.name))
         layouts = site_regions(site)
         providers: dict[str, TerraformProvider] = {}
         for i, layout in enumerate(layouts):
@@ -151,7 +157,7 @@ class DhcpFailoverPair(Construct):
         self.servers = {}
         # The secondary first: the primary's stack depends on it.
         for m in (site.secondary, site.primary):
-            stack = _stack(self, member_stack_name(site.name, m.role))
+            stack = _stack(scope, member_stack_name(id, m.role))
             provider = aws_provider(
                 stack, "aws", region=region_of(m), default_tags=names.common_tags, local_api=props.local_api
             )

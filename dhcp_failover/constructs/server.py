@@ -28,6 +28,10 @@ class DhcpServerProps:
     provider: TerraformProvider
     egress_ip_allocation_id: str | None = None
     """Elastic IP to associate (construct-made VPC: the way out). Default: none."""
+    detailed_monitoring: bool = False
+    """1-minute CloudWatch metrics (billed). Default off: 5-minute basic metrics suffice for a
+    server whose health is watched through its failover state, and moto (the local AWS API
+    of the tests) does not implement MonitorInstances, so the provider would retry forever."""
     user_data_replace_on_change: bool = True
     """Replace the instance when its user data changes. True: cloud-init runs only at first
     boot, so an in-place change would leave the running server on the old configuration. The
@@ -57,7 +61,8 @@ class DhcpServer(Construct):
             private_ip=str(member.address),
             vpc_security_group_ids=[props.security_group_id],
             iam_instance_profile=props.instance_profile_name,
-            associate_public_ip_address=False,
+            # associate_public_ip_address stays unset: with an Elastic IP it reads back true
+            # and would force a replacement on every plan. The subnet hands out no public IP.
             metadata_options=instance.InstanceMetadataOptions(
                 http_endpoint="enabled",
                 http_tokens="required",
@@ -71,7 +76,7 @@ class DhcpServer(Construct):
                 volume_size=placement.root_volume_gib,
                 delete_on_termination=True,
             ),
-            monitoring=True,
+            monitoring=props.detailed_monitoring,
             ebs_optimized=True,
             user_data_replace_on_change=props.user_data_replace_on_change,
             tags=names.tags(member.role.value),
