@@ -52,8 +52,8 @@ def test_a_change_to_both_members_configs_lands_in_two_separate_deploys(tmp_path
     }
     assert [len(instances(after[name])) for name in ("roll-shared", "roll-secondary", "roll-primary")] == [0, 1, 1]
     # `cdktf deploy '*'` follows these: the primary's stack only after the secondary's.
-    assert "roll/roll-secondary" in manifest["stacks"]["roll-primary"]["dependencies"]
-    assert "roll/roll-primary" not in manifest["stacks"]["roll-secondary"]["dependencies"]
+    assert "roll-secondary" in manifest["stacks"]["roll-primary"]["dependencies"]
+    assert "roll-primary" not in manifest["stacks"]["roll-secondary"]["dependencies"]
 
 
 def test_a_primary_only_setting_touches_only_the_primary_stack(tmp_path: Path) -> None:
