@@ -1,6 +1,10 @@
 """The boot path: the bootstrap from the synthesized user-data fetches the secrets from a real
 local AWS API, writes them 0600 and leaves a tree that `dhcpd -t` accepts; a missing or
-malformed secret stops it loudly with nothing written and nothing started."""
+malformed secret stops it loudly with nothing written and nothing started.
+
+The failure cases run in start mode: `systemctl` there is a stand-in on PATH that only records
+its calls, so a bootstrap that went too far is caught instead of starting the host's services.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,9 @@ from factories import inventory_data, site_data
 from tools import require
 
 REGION = "eu-west-1"
+# The member runs Debian 12's awscli (too old for AWS_ENDPOINT_URL); test with that one when it
+# is installed, rather than whichever `aws` comes first on PATH.
+SYSTEM_AWS = Path("/usr/bin/aws")
 
 
 def placed_site(name: str) -> Site:
@@ -37,9 +44,34 @@ def omapi_parameter(site: Site) -> str:
 
 
 @pytest.fixture(autouse=True)
-def tools() -> None:
+def tools(monkeypatch: pytest.MonkeyPatch) -> None:
+    if os.access(SYSTEM_AWS, os.X_OK):
+        monkeypatch.setenv("PATH", f"{SYSTEM_AWS.parent}{os.pathsep}{os.environ['PATH']}")
     require("aws", "the bootstrap fetches secrets with the AWS CLI")
     require("dhcpd")
+
+
+@pytest.fixture
+def systemctl_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `systemctl` first on PATH that appends its arguments to the returned file and fails."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    log = tmp_path / "systemctl.log"
+    (shim / "systemctl").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexit 1\n')
+    (shim / "systemctl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def run_in_start_mode(site: Site, root: Path, endpoint: str) -> subprocess.CompletedProcess[str]:
+    """The primary's bootstrap as cloud-init runs it (no --no-start), files under ``root``."""
+    files = write_files(render_user_data(site, site.primary).cloud_config, root)
+    return start_mode(files, root, endpoint)
+
+
+def start_mode(files: dict[str, Path], root: Path, endpoint: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(files[BOOTSTRAP_PATH]), "--root", str(root), "--endpoint", endpoint],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **CREDENTIALS})
 
 
 def test_bootstrap_fetches_secret_writes_0600_and_dhcpd_t_passes(tmp_path: Path, moto_endpoint: str) -> None:
@@ -56,37 +88,43 @@ def test_bootstrap_fetches_secret_writes_0600_and_dhcpd_t_passes(tmp_path: Path,
         assert "not starting (--no-start)" in result.stdout
 
 
+GOOD = base64.b64encode(bytes(range(32))).decode()
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (None, "cannot read SSM parameter"),
-        ("not base64 at all!", "is not base64"),
-        (base64.b64encode(b"short").decode(), "decodes to 5 bytes; it must be 32"),
+        (None, "cannot read SSM parameter {name}: "),
+        ("not base64 at all!", "SSM parameter {name} is not base64"),
+        (GOOD[:20] + "\n" + GOOD[20:], "SSM parameter {name} is not base64"),  # base64 -d alone accepts it
+        (base64.b64encode(b"short").decode(), "SSM parameter {name} decodes to 5 bytes; it must be 32"),
+        (base64.b64encode(bytes(33)).decode(), "SSM parameter {name} decodes to 33 bytes; it must be 32"),
     ],
-    ids=["absent", "not-base64", "wrong-length"],
+    ids=["absent", "not-base64", "line-broken", "too-short", "too-long"],
 )
-def test_bad_secret_fails_loudly_and_writes_nothing(
-    tmp_path: Path, moto_endpoint: str, value: str | None, message: str
+def test_bad_secret_fails_loudly_writes_nothing_and_starts_nothing(
+    tmp_path: Path, moto_endpoint: str, systemctl_log: Path, request: pytest.FixtureRequest,
+    value: str | None, message: str,
 ) -> None:
-    site = placed_site(f"boot-bad-{len(value or '')}")
+    site = placed_site(f"boot-{request.node.callspec.id}")
     if value is not None:
         put_secret(moto_endpoint, REGION, omapi_parameter(site), value)
-    result = boot(site, site.primary, tmp_path, moto_endpoint)
-    assert result.returncode != 0
-    assert message in result.stderr and omapi_parameter(site) in result.stderr
-    assert not (tmp_path / OMAPI_KEY_FILE.lstrip("/")).exists()
-    assert "started" not in result.stdout
+    result = run_in_start_mode(site, tmp_path / "root", moto_endpoint)
+    assert result.returncode == 1
+    assert f"dhcp-failover-bootstrap: {message.format(name=omapi_parameter(site))}" in result.stderr
+    assert {p.name for p in (tmp_path / "root/etc/dhcp").iterdir()} == {"dhcpd.conf"}  # no key, no leftovers
+    assert not systemctl_log.exists()
 
 
-def test_bootstrap_refuses_a_config_dhcpd_rejects(tmp_path: Path, moto_endpoint: str) -> None:
+def test_bootstrap_refuses_a_config_dhcpd_rejects(tmp_path: Path, moto_endpoint: str, systemctl_log: Path) -> None:
     site = placed_site("boot-badconf")
-    put_secret(moto_endpoint, REGION, omapi_parameter(site), base64.b64encode(os.urandom(32)).decode())
-    files = write_files(render_user_data(site, site.primary).cloud_config, tmp_path)
+    put_secret(moto_endpoint, REGION, omapi_parameter(site), GOOD)
+    files = write_files(render_user_data(site, site.primary).cloud_config, tmp_path / "root")
     conf = files["/etc/dhcp/dhcpd.conf"]
     conf.write_text(conf.read_text().replace("split 128;", ""))
-    result = subprocess.run([str(files[BOOTSTRAP_PATH]), "--root", str(tmp_path), "--endpoint", moto_endpoint,
-                             "--no-start"], capture_output=True, text=True, env={**os.environ, **CREDENTIALS})
-    assert result.returncode != 0 and "dhcpd -t rejected" in result.stderr
+    result = start_mode(files, tmp_path / "root", moto_endpoint)
+    assert result.returncode == 1 and "dhcpd -t rejected /etc/dhcp/dhcpd.conf" in result.stderr
+    assert not systemctl_log.exists()
 
 
 def test_tunnel_member_gets_its_key_the_partners_public_key_and_endpoint(tmp_path: Path, moto_endpoint: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 import random
 import subprocess
 from pathlib import Path
@@ -17,6 +18,7 @@ from dhcp_failover.cloudinit import ALLOWED_TOP_LEVEL_KEYS, BOOTSTRAP_PATH, USER
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.render import render_member
 from factories import EXAMPLES, inventory_data, site_data
+from tfenv import terraform, write_cli_config
 from tools import require
 
 
@@ -24,15 +26,18 @@ def sites():
     return [site for example in EXAMPLES for site in load_inventory(example).sites]
 
 
+def assert_valid_cloud_config(cloud_config: str, path: Path) -> None:
+    path.write_text(cloud_config)
+    result = subprocess.run([require("cloud-init"), "schema", "--config-file", str(path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "Valid cloud-config" in result.stdout, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.stem for e in EXAMPLES])
 def test_every_members_user_data_passes_cloud_init_schema(tmp_path: Path, example: Path) -> None:
     for site in load_inventory(example).sites:
         for member in site.members:
-            path = tmp_path / f"{member.name}.yaml"
-            path.write_text(render_user_data(site, member).cloud_config)
-            result = subprocess.run([require("cloud-init"), "schema", "--config-file", str(path)],
-                                    capture_output=True, text=True)
-            assert result.returncode == 0 and "Valid cloud-config" in result.stdout, result.stdout + result.stderr
+            assert_valid_cloud_config(render_user_data(site, member).cloud_config, tmp_path / f"{member.name}.yaml")
 
 
 def test_top_level_keys_are_only_the_known_ones() -> None:
@@ -86,16 +91,34 @@ def test_examples_fit_uncompressed() -> None:
             assert not user_data.compressed and len(user_data.cloud_config.encode()) <= USER_DATA_LIMIT
 
 
-def test_a_large_site_is_gzipped_and_still_identical() -> None:
+def test_a_large_site_is_gzipped_and_still_identical(tmp_path: Path) -> None:
     site = big_site(250)
     user_data = render_user_data(site, site.primary)
     assert user_data.compressed
     raw = base64.b64decode(user_data.terraform_args()["user_data_base64"])
     assert len(raw) <= USER_DATA_LIMIT
     assert gzip.decompress(raw).decode() == user_data.cloud_config
+    assert_valid_cloud_config(user_data.cloud_config, tmp_path / "big.yaml")
 
 
 def test_a_site_too_large_even_compressed_is_a_clear_error() -> None:
     site = big_site(1000)
     with pytest.raises(InventoryError, match=r'site "lab": member lab-a: user-data is \d+ bytes even gzip-compressed'):
         render_user_data(site, site.primary)
+
+
+def test_template_sequences_from_the_inventory_reach_the_instance_literally(tmp_path: Path) -> None:
+    """Terraform evaluates `${...}` and `%{...}` in every string of cdk.tf.json, and cdktf does
+    not escape plain strings: real terraform must hand back exactly the cloud-config."""
+    require("terraform")
+    data = site_data()
+    data["subnets"][1]["filename"] = "ipxe/${arch}-%{x}-$${y}.efi"
+    site = inventory_from_data(inventory_data(data)).sites[0]
+    user_data = render_user_data(site, site.primary)
+    assert "${arch}" in user_data.cloud_config and not user_data.compressed
+    config = {"output": {"user_data": {"value": user_data.terraform_args()["user_data"]}}}
+    (tmp_path / "main.tf.json").write_text(json.dumps(config))
+    env = write_cli_config(tmp_path)
+    terraform(["init", "-input=false"], tmp_path, env)
+    terraform(["apply", "-auto-approve", "-input=false"], tmp_path, env)
+    assert terraform(["output", "-raw", "user_data"], tmp_path, env).stdout == user_data.cloud_config

@@ -71,3 +71,13 @@ def test_a_corrupt_store_is_one_error_line(tmp_path: Path) -> None:
     result = keys("--inventory", str(inventory), "--key-store", str(tmp_path / "k.json"))
     assert result.returncode == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert (tmp_path / "k.json").read_text() == "{not json"
+
+
+def test_a_bad_inventory_is_one_error_line_and_writes_no_store(tmp_path: Path) -> None:
+    data = inventory_data(site_data())
+    data["sites"][0]["members"][1]["role"] = "primary"
+    inventory = write_inventory(tmp_path / "sites.yaml", data)
+    result = keys("--inventory", str(inventory))
+    assert result.returncode == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert result.stdout == ""
+    assert not (tmp_path / ".dhcp-failover-keys").exists()
