@@ -51,6 +51,7 @@ class FlowLogs(Construct):
             provider=props.provider,
         )
         group_arn = self.log_group.arn
+        flow_logs_arn = f"arn:{props.partition}:ec2:{props.region}:{props.account_id}:vpc-flow-log/*"
         trust = {
             "Version": "2012-10-17",
             "Statement": [
@@ -61,9 +62,7 @@ class FlowLogs(Construct):
                     # Confused-deputy guard: only flow logs of this account may use the role.
                     "Condition": {
                         "StringEquals": {"aws:SourceAccount": props.account_id},
-                        "ArnLike": {
-                            "aws:SourceArn": f"arn:{props.partition}:ec2:{props.region}:{props.account_id}:vpc-flow-log/*"
-                        },
+                        "ArnLike": {"aws:SourceArn": flow_logs_arn},
                     },
                 }
             ],
