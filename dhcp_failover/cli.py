@@ -1,7 +1,7 @@
 """``python -m dhcp_failover``: validate and render inventories without loading cdktf.
 
 Every failure a user can cause ends in one ``error: ...`` line on stderr and exit status 2,
-with nothing written.
+with nothing written. ``status`` and ``drill`` also use 3 (not normal) and 4 (no OMAPI answer).
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ from .render import render_inventory, write_trees
 
 EXIT_BAD_INPUT = 2
 EXIT_NOT_NORMAL = 3  # status: a member is not normal (or --wait timed out); drill: it failed
-EXIT_UNREACHABLE = 4  # status: a member's OMAPI did not answer
+EXIT_UNREACHABLE = 4  # a member's OMAPI did not answer
+OMAPI_EXIT_CODES = (
+    "exit status: 0 both members normal (drill: the partner took over and both are normal again); "
+    "2 bad input; 3 not normal, --wait timed out, or the drill failed; "
+    "4 a member's OMAPI did not answer (down, unreachable, or the key is wrong)"
+)
 
 
 class UsageError(Exception):
@@ -111,19 +116,35 @@ def _status(args: argparse.Namespace) -> int:
             print(f"{site.name} {s.role:<9} {s.member:<20} {state}")
     if normal:
         return 0
-    return EXIT_UNREACHABLE if any(s.error for s in statuses) else EXIT_NOT_NORMAL
+    unreachable = [s for s in statuses if s.error]
+    for s in unreachable:
+        print(f"error: {s.member}: {s.error}", file=sys.stderr)
+    if unreachable:
+        return EXIT_UNREACHABLE
+    if args.wait:
+        print(f"error: site {site.name} not normal after {args.timeout:g} s", file=sys.stderr)
+    return EXIT_NOT_NORMAL
 
 
 def _drill(args: argparse.Namespace) -> int:
     site, access = _site_access(args)
     member = args.member or site.secondary.name
     restart = operations.run_restart_command(args.restart_command, args.timeout) if args.restart_command else None
-    if restart is None:
-        print(f"drill: shutting {member} down; restart it yourself, the drill waits up to {args.timeout:.0f} s")
-    report = operations.drill(site, access, member, restart=restart, timeout=args.timeout)
-    for seconds, text in report.steps:
-        print(f"+{seconds:7.2f} s  {text}")
-    return 0 if report.ok else EXIT_NOT_NORMAL
+    # Live progress for people; with --json it goes to stderr so stdout stays one document.
+    progress = sys.stderr if args.json else sys.stdout
+    print(f"drill: shutting {member} of site {site.name} down over OMAPI", file=progress, flush=True)
+    report = operations.drill(
+        site, access, member, restart=restart, timeout=args.timeout,
+        on_event=lambda seconds, text: print(f"+{seconds:7.2f} s  {text}", file=progress, flush=True),
+    )
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    elif report.ok:
+        print(f"drill passed: {member} down and back, pair normal after {report.timings['normal']:.2f} s")
+    if not report.ok:
+        print(f"error: drill failed: {report.failure}", file=sys.stderr)
+        return EXIT_NOT_NORMAL
+    return 0
 
 
 def _add_member_access(parser: argparse.ArgumentParser) -> None:
@@ -133,8 +154,9 @@ def _add_member_access(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--omapi-host", action="append", default=[], metavar="MEMBER=HOST[:PORT]",
                         help="reach a member's OMAPI here instead of its inventory address (e.g. a port forward)")
     parser.add_argument("--omapi-via", action="append", default=[], metavar="MEMBER=COMMAND",
-                        help="run omshell through this command prefix for a member (e.g. 'ssh bastion')")
-    parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS")
+                        help="run omshell through this command prefix for a member, e.g. 'ssh bastion' "
+                             "(omshell reads the key on stdin; tests use 'ip netns exec NS')")
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -169,21 +191,28 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status",
         help="both members' failover states over OMAPI",
-        description="Exit 0: both normal. 3: not normal (or --wait timed out). 4: a member did not answer.",
+        description="Read both members' failover states over OMAPI with the pair's key.",
+        epilog=OMAPI_EXIT_CODES,
     )
     _add_member_access(status)
-    status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--wait", choices=["normal"], help="poll until both members are normal (up to --timeout)")
+    status.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS", help="for --wait (default 120)")
     status.set_defaults(run=_status)
 
     drill = commands.add_parser(
         "drill",
         help="the ISC guide's failover test: shut a member down over OMAPI, check the takeover, wait for normal",
-        description="Exit 0: the partner took over and both returned to normal. 3: they did not.",
+        description="Shut MEMBER down over OMAPI (both members must be normal first), wait until its partner "
+        "has taken over (communications-interrupted or partner-down), bring MEMBER back with --restart-command "
+        "or wait for you to restart it, then wait until both are normal. Prints each state change and timing.",
+        epilog=OMAPI_EXIT_CODES,
     )
     _add_member_access(drill)
     drill.add_argument("--member", help="member to shut down (default: the secondary)")
-    drill.add_argument("--restart-command", metavar="CMD", help="brings the member back (else: restart it yourself)")
+    drill.add_argument("--restart-command", metavar="CMD",
+                       help="shell command run once the partner took over; it must start MEMBER's dhcpd again")
+    drill.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                       help="for each wait (default 120; a restarted member may wait MCLT in recover-wait)")
     drill.set_defaults(run=_drill)
 
     schema = commands.add_parser("schema", help="print the inventory's JSON Schema (for editors)")
@@ -199,6 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InventoryError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except operations.DrillError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NOT_NORMAL
     except OmapiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE

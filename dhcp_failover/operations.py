@@ -1,6 +1,15 @@
 """Operator actions over OMAPI with the pair's key: read both members' failover states, wait
 for `normal`, and walk the ISC guide's drill (shut a member down, see the partner take over,
-bring it back, wait for `normal`). No cdktf here: these run from laptops and pipelines."""
+bring it back, wait for `normal`). No cdktf here: these run from laptops and pipelines.
+
+What a clean OMAPI shutdown looks like from the partner (ISC dhcpd 4.4.3, measured in the
+failover proof): the member closes its OMAPI listener at once, then drains OMAPI sessions for up
+to 2 x 4 s before it leaves `normal`, and sends nothing on its failover connection meanwhile.
+So the partner's path depends on max-response-delay (MRD): with a short MRD it times out first
+(`communications-interrupted`), reconnects, and then hears `shut-down` (`partner-down`); with
+MRD 10 s or more it only sees the connection close when the member exits
+(`communications-interrupted`). Both count as having taken over.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +17,18 @@ import shlex
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 
 from .checks import InventoryError
 from .keystore import KeyStore
 from .model import Member, Site
-from .omapi import FailoverState, OmapiEndpoint, OmapiError, read_failover_state, shutdown_server
+from .omapi import OmapiError, OmapiEndpoint, read_failover_state, shutdown_server
 from .secrets import SecretKind, site_secrets
 
-# A partner that lost its peer takes over in one of these (which one depends on whether the
-# shutdown message reached it: a clean OMAPI shutdown gives partner-down).
 TAKEOVER_STATES = ("communications-interrupted", "partner-down")
+POLL_INTERVAL = 0.2  # seconds between OMAPI reads while waiting; one read takes ~20 ms
+READ_TIMEOUT = 5.0  # per OMAPI read: a member that is down must not stall the others' reads
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,7 @@ class MemberAccess:
 class MemberStatus:
     member: str
     role: str
+    omapi: str
     local_state: str | None
     partner_state: str | None
     error: str | None = None
@@ -42,6 +53,10 @@ class MemberStatus:
     @property
     def normal(self) -> bool:
         return self.local_state == "normal" and self.partner_state == "normal"
+
+    @property
+    def summary(self) -> str:
+        return "no answer" if self.error else f"{self.local_state}/{self.partner_state}"
 
 
 def member_access(
@@ -52,18 +67,23 @@ def member_access(
     via: Mapping[str, str] | None = None,
 ) -> list[MemberAccess]:
     """OMAPI access to both members, primary first. ``hosts``: member → HOST[:PORT] overrides;
-    ``via``: member → command prefix."""
+    ``via``: member → command prefix (shell words)."""
+    hosts, via = hosts or {}, via or {}
     unknown = (set(hosts) | set(via)) - {m.name for m in site.members}
     if unknown:
         names = ", ".join(m.name for m in site.members)
         raise InventoryError(f'site "{site.name}" has no member {sorted(unknown)[0]!r}; members: {names}')
-    omapi_spec = next(s for s in site_secrets(site) if s.kind is SecretKind.OMAPI_KEY)
-    secret = store.require(omapi_spec).value
+    spec = next(s for s in site_secrets(site) if s.kind is SecretKind.OMAPI_KEY)
+    secret = store.require(spec).value
     access = []
     for member in (site.primary, site.secondary):
         host, port = _host_port(hosts.get(member.name), str(member.address), site.omapi.port)
-        endpoint = OmapiEndpoint(host, port, site.omapi.key_name, site.omapi.algorithm.value, secret)
-        access.append(MemberAccess(member, endpoint, tuple(shlex.split(via.get(member.name, "")))))
+        try:
+            endpoint = OmapiEndpoint(host, port, site.omapi.key_name, site.omapi.algorithm.value, secret)
+            prefix = tuple(shlex.split(via.get(member.name, "")))
+        except ValueError as exc:
+            raise InventoryError(f"member {member.name}: {exc}") from None
+        access.append(MemberAccess(member, endpoint, prefix))
     return access
 
 
@@ -76,15 +96,19 @@ def _host_port(override: str | None, host: str, port: int) -> tuple[str, int]:
     return name, int(number) if number else port
 
 
-def read_status(site: Site, access: Sequence[MemberAccess], timeout: float = 10.0) -> list[MemberStatus]:
-    statuses = []
-    for a in access:
-        try:
-            state = read_failover_state(a.endpoint, site.peer_name, command_prefix=a.command_prefix, timeout=timeout)
-            statuses.append(MemberStatus(a.member.name, a.member.role.value, state.local_state, state.partner_state))
-        except OmapiError as exc:
-            statuses.append(MemberStatus(a.member.name, a.member.role.value, None, None, str(exc)))
-    return statuses
+def read_member(site: Site, access: MemberAccess, timeout: float = READ_TIMEOUT) -> MemberStatus:
+    where = f"{access.endpoint.host}:{access.endpoint.port}"
+    member, role = access.member.name, access.member.role.value
+    try:
+        state = read_failover_state(access.endpoint, site.peer_name, command_prefix=access.command_prefix,
+                                    timeout=timeout)
+    except OmapiError as exc:
+        return MemberStatus(member, role, where, None, None, str(exc))
+    return MemberStatus(member, role, where, state.local_state, state.partner_state)
+
+
+def read_status(site: Site, access: Sequence[MemberAccess], timeout: float = READ_TIMEOUT) -> list[MemberStatus]:
+    return [read_member(site, a, timeout) for a in access]
 
 
 def wait_until_normal(
@@ -93,24 +117,80 @@ def wait_until_normal(
     """Poll both members until both say normal/normal, or until ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        statuses = read_status(site, access, timeout=min(10.0, max(1.0, timeout)))
+        statuses = read_status(site, access)
         if all(s.normal for s in statuses) or time.monotonic() >= deadline:
             return all(s.normal for s in statuses), statuses
         time.sleep(interval)
 
 
+class DrillError(Exception):
+    """The drill refused to start, or a step other than waiting went wrong."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A member's state as first seen ``seconds`` after the shutdown request."""
+
+    seconds: float
+    member: str
+    state: str
+
+
 @dataclass
 class DrillReport:
-    """What the drill saw, step by step, with seconds since its start."""
-
     member: str
     partner: str
-    steps: list[tuple[float, str]] = field(default_factory=list)
-    partner_state: FailoverState | None = None
+    # Seconds since the shutdown request at which each step completed: shut_down, took_over,
+    # restarted (with a restart command), answers_again, normal.
+    timings: dict[str, float] = field(default_factory=dict)
+    transitions: list[Transition] = field(default_factory=list)
+    takeover_state: str | None = None
     ok: bool = False
+    failure: str | None = None
 
-    def note(self, start: float, text: str) -> None:
-        self.steps.append((round(time.monotonic() - start, 2), text))
+    def states(self, member: str) -> list[str]:
+        return [t.state for t in self.transitions if t.member == member]
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+Event = Callable[[float, str], None]
+
+
+class _Watch:
+    """Reads both members' states over and over, keeping each change with its time."""
+
+    def __init__(self, site: Site, access: Sequence[MemberAccess], report: DrillReport, on_event: Event) -> None:
+        self.site, self.access, self.report, self.on_event = site, access, report, on_event
+        self.start = time.monotonic()
+        self.now: dict[str, MemberStatus] = {}
+
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.start, 2)
+
+    def poll(self) -> dict[str, MemberStatus]:
+        for status in read_status(self.site, self.access):
+            previous = self.now.get(status.member)
+            self.now[status.member] = status
+            if previous is None or previous.summary != status.summary:
+                seconds = self.elapsed()
+                self.report.transitions.append(Transition(seconds, status.member, status.summary))
+                self.on_event(seconds, f"{status.member}: {status.summary}")
+        return self.now
+
+    def until(self, condition: Callable[[dict[str, MemberStatus]], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition(self.poll()):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_INTERVAL)
+        return True
+
+    def step(self, key: str, text: str) -> None:
+        seconds = self.elapsed()
+        self.report.timings[key] = seconds
+        self.on_event(seconds, text)
 
 
 def drill(
@@ -120,48 +200,83 @@ def drill(
     *,
     restart: Callable[[], None] | None,
     timeout: float,
+    on_event: Event = lambda seconds, text: None,
 ) -> DrillReport:
-    """The guide's test: shut ``member_name`` down over OMAPI, check the partner took over,
-    wait until the member is back (``restart`` brings it back, else the operator does), then
-    wait for normal on both."""
+    """The guide's test: shut ``member_name`` down over OMAPI, see the partner take over, bring
+    the member back (``restart``, else the operator does), and wait until both are normal.
+    Each wait may take ``timeout`` seconds. Refuses to start unless both members are normal:
+    shutting one down would otherwise leave nobody serving."""
     target = next((a for a in access if a.member.name == member_name), None)
     if target is None:
-        raise InventoryError(f'site "{site.name}" has no member {member_name!r}')
+        names = ", ".join(a.member.name for a in access)
+        raise InventoryError(f'site "{site.name}" has no member {member_name!r}; members: {names}')
     partner = next(a for a in access if a is not target)
+    before = read_status(site, access)
+    for status in before:
+        if status.error:
+            raise OmapiError(f"{status.member}: {status.error}")
+    if not all(s.normal for s in before):
+        states = ", ".join(f"{s.member} {s.summary}" for s in before)
+        raise DrillError(f"the pair is not normal ({states}); a drill now could leave nobody serving")
+
     report = DrillReport(target.member.name, partner.member.name)
-    start = time.monotonic()
-    shutdown_server(target.endpoint, command_prefix=target.command_prefix, timeout=timeout)
-    report.note(start, f"{target.member.name} shut down over OMAPI")
-    report.partner_state = _wait_for_takeover(site, partner, timeout)
-    if report.partner_state is None:
-        report.note(start, f"{partner.member.name} did not take over within {timeout:.0f} s")
+    watch = _Watch(site, access, report, on_event)
+    watch.poll()
+    _shut_down(target, watch, timeout)
+    watch.step("shut_down", f"{target.member.name} shut down over OMAPI")
+    if not watch.until(lambda s: s[partner.member.name].local_state in TAKEOVER_STATES, timeout):
+        report.failure = (f"{partner.member.name} did not take over within {timeout:.0f} s "
+                          f"(last seen: {watch.now[partner.member.name].summary})")
         return report
-    report.note(start, f"{partner.member.name} took over: {report.partner_state.local_state}")
-    if restart is not None:
+    report.takeover_state = watch.now[partner.member.name].local_state
+    watch.step("took_over", f"{partner.member.name} took over: {report.takeover_state}")
+    if restart is None:
+        on_event(watch.elapsed(), f"waiting up to {timeout:.0f} s for {target.member.name} to be restarted")
+    else:
         restart()
-        report.note(start, f"restart command ran for {target.member.name}")
-    report.ok, _ = wait_until_normal(site, access, timeout)
-    report.note(start, "both members normal" if report.ok else f"not normal within {timeout:.0f} s")
+        watch.step("restarted", f"restart command for {target.member.name} done")
+    if not watch.until(lambda s: s[target.member.name].error is None, timeout):
+        report.failure = f"{target.member.name} did not answer again within {timeout:.0f} s (was it restarted?)"
+        return report
+    watch.step("answers_again", f"{target.member.name} answers again")
+    if not watch.until(lambda s: all(v.normal for v in s.values()), timeout):
+        states = ", ".join(f"{name} {status.summary}" for name, status in watch.now.items())
+        report.failure = f"the pair was not normal again within {timeout:.0f} s (last seen: {states})"
+        return report
+    watch.step("normal", "both members normal")
+    report.ok = True
     return report
 
 
-def _wait_for_takeover(site: Site, partner: MemberAccess, timeout: float) -> FailoverState | None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = read_failover_state(partner.endpoint, site.peer_name, command_prefix=partner.command_prefix)
-        if state.local_state in TAKEOVER_STATES:
-            return state
-        time.sleep(0.2)
-    return None
+def _shut_down(target: MemberAccess, watch: _Watch, timeout: float) -> None:
+    """Send the shutdown and keep watching both members while dhcpd takes its time over it."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        request = pool.submit(shutdown_server, target.endpoint, command_prefix=target.command_prefix,
+                              timeout=timeout)
+        while not request.done():
+            watch.poll()
+            time.sleep(POLL_INTERVAL)
+    try:
+        request.result()
+    except OmapiError as exc:
+        # While shutting down, dhcpd drops the OMAPI sessions it still has after ~8 s, possibly
+        # before answering our update: that is the shutdown happening, if it no longer answers.
+        dropped = "can't update object: connection reset by peer" in str(exc)
+        if not dropped or watch.poll()[target.member.name].error is None:
+            raise
 
 
 def run_restart_command(command: str, timeout: float) -> Callable[[], None]:
+    """A restart step that runs ``command`` in a shell (e.g. ssh, or aws ssm send-command)."""
+
     def restart() -> None:
         try:
-            result = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=timeout)  # noqa: S602
+            result = subprocess.run(command, shell=True, capture_output=True, text=True,  # noqa: S602
+                                    timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
-            raise OmapiError(f"restart command still running after {timeout:.0f} s") from None
+            raise DrillError(f"--restart-command still running after {timeout:.0f} s") from None
         if result.returncode != 0:
-            raise OmapiError(f"restart command exited {result.returncode}: {(result.stderr or result.stdout).strip()}")
+            output = (result.stderr or result.stdout).strip().splitlines()
+            raise DrillError(f"--restart-command exited {result.returncode}" + (f": {output[-1]}" if output else ""))
 
     return restart

@@ -1,147 +1,341 @@
-"""A failover pair booted as EC2 boots it, in network namespaces: each server's files come from
-its synthesized cloud-config (write_files under a per-host root), its secret from the local
-AWS API through the bootstrap, and then real dhcpd runs on them; a real dhcrelay forwards to
-both. A ledger of every client's lease counts duplicate addresses and lost bindings."""
+"""A failover pair booted as EC2 boots it, in network namespaces.
+
+Each server gets the user-data its instance would get (the synthesized cloud-config, gunzipped
+if it had to be compressed), its write_files applied under a per-host root, and runs the
+bootstrap from runcmd (with ``--root --no-start`` and a local AWS API holding the site's SSM
+parameters), which writes the OMAPI key and checks the config with ``dhcpd -t``. dhcpd then
+starts as the Debian service starts it: from the booted ``/etc/default/isc-dhcp-server``, with
+the booted ``/etc/dhcp`` bind-mounted in the daemon's own mount namespace, so the config runs
+byte for byte as deployed. A real dhcrelay, set up from the rendered relay defaults, forwards
+between the clients' network and both servers.
+
+A ledger keeps every lease a client got (as the client's dhclient hook logged it), for the
+counts the proof must print: duplicate addresses and lost bindings.
+"""
 
 from __future__ import annotations
 
+import base64
 import calendar
+import gzip
+import itertools
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from boot import boot, put_secret
+import yaml
+
+from boot import CREDENTIALS, put_secret
+from dhcp_failover.cloudinit import render_user_data
 from dhcp_failover.keystore import KeyStore
 from dhcp_failover.model import Member, Site
-from dhcp_failover.omapi import OmapiEndpoint
-from dhcp_failover.render import DHCPD_CONF
-from dhcp_failover.secrets import site_secrets
-from netlab import Daemon, FailoverTopology, Lab, Lease, build_failover_topology
+from dhcp_failover.omapi import OmapiEndpoint, read_failover_state, wait_for_failover_state
+from dhcp_failover.render import DHCPD_CONF, DHCPD_DEFAULTS
+from dhcp_failover.secrets import SecretKind, site_secrets
+from netlab import (
+    CLIENT_HOOK_LINE,
+    Client,
+    Daemon,
+    FailoverTopology,
+    Lab,
+    build_failover_topology,
+    read_log,
+    wait_for_log,
+)
 from test_smoke_pair import relay_arguments
 
 REGION = "us-east-1"  # where the bootstrap looks when a member has no placement
+# Where Debian's dhcpd keeps its state; the package creates the empty lease file on install.
+LEASES = "var/lib/dhcp/dhcpd.leases"
+PID = "run/dhcpd.pid"
+# What the isc-dhcp-server init script does with its defaults file, minus daemonizing. The bind
+# mount lives in the mount namespace `ip netns exec` makes for this process alone.
+CONF_DIR = str(Path(DHCPD_CONF).parent)
+SERVICE = (
+    f'. "$0{DHCPD_DEFAULTS}" && mount --bind "$0{CONF_DIR}" {CONF_DIR} && '
+    f'exec dhcpd -4 -f -d -cf "$DHCPDv4_CONF" -lf "$0/{LEASES}" -pf "$0/{PID}" $INTERFACESv4'
+)
+# cloud-init's write_files encodings (cc_write_files.py).
+_BASE64 = {"b64", "base64", "gz+b64", "gz+base64", "gzip+b64", "gzip+base64"}
+_GZIP = {"gz", "gzip", "gz+b64", "gz+base64", "gzip+b64", "gzip+base64"}
+
+
+def delivered_cloud_config(site: Site, member: Member) -> str:
+    """The cloud-config as the instance receives it (plain, or gzip in user_data_base64)."""
+    args = render_user_data(site, member).terraform_args()
+    if "user_data" in args:
+        return args["user_data"]
+    return gzip.decompress(base64.b64decode(args["user_data_base64"])).decode()
+
+
+def decode_content(content: str | bytes, encoding: str) -> bytes:
+    encoding = encoding.lower()
+    if encoding not in _BASE64 | _GZIP | {"text/plain"}:
+        raise ValueError(f"unknown write_files encoding {encoding!r}")
+    data = content.encode() if isinstance(content, str) else content
+    if encoding in _BASE64:
+        data = base64.b64decode(data)
+    return gzip.decompress(data) if encoding in _GZIP else data
+
+
+def apply_write_files(config: dict[str, Any], root: Path) -> dict[str, Path]:
+    """Write the cloud-config's files under ``root``; returns path on the host → file."""
+    written = {}
+    for entry in config.get("write_files", []):
+        target = root / entry["path"].lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = decode_content(entry.get("content", ""), entry.get("encoding", "text/plain"))
+        with target.open("ab" if entry.get("append") else "wb") as out:
+            out.write(data)
+        target.chmod(int(entry.get("permissions", "0644"), 8))
+        written[entry["path"]] = target
+    return written
+
+
+def boot_root(site: Site, member: Member, root: Path, aws_endpoint: str) -> None:
+    """Lay down the member's user-data under ``root`` and run its runcmd (the bootstrap)."""
+    config = yaml.safe_load(delivered_cloud_config(site, member))
+    files = apply_write_files(config, root)
+    (root / LEASES).parent.mkdir(parents=True, exist_ok=True)
+    (root / LEASES).touch()
+    (root / PID).parent.mkdir(parents=True, exist_ok=True)
+    (command,) = config["runcmd"]
+    argv = [str(files[command[0]]), *command[1:], "--root", str(root), "--endpoint", aws_endpoint, "--no-start"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, env={**os.environ, **CREDENTIALS})
+    if result.returncode != 0:
+        raise RuntimeError(f"bootstrap of {member.name} failed: {result.stderr.strip()}")
 
 
 @dataclass(frozen=True)
 class Grant:
-    """One lease a client got, and until when the acking server promised it."""
+    """One lease a client got, as the client's hook logged it: ``granted`` is when it arrived."""
 
     mac: str
-    lease: Lease
+    address: str
+    server: str
     granted: float
     ends: float
 
 
+def client_grants(mac: str, log: Path) -> list[Grant]:
+    """Every lease a client got (renewals included), oldest first, from its hook's log lines."""
+    found = ((line.time, re.match(CLIENT_HOOK_LINE, line.text)) for line in read_log(log))
+    return [Grant(mac, m.group(2), m.group(4), when, when + int(m.group(3))) for when, m in found if m]
+
+
 @dataclass
 class Ledger:
-    """Every lease any client got. Test timers are short (leases last about MCLT while a
-    partner is away), and the lab's clients never renew, so an address may rightly go to a
-    new client once the old grant has ended: only overlapping grants are duplicates."""
+    """Every lease any client got: one-shot clients' single leases, and every renewal of the
+    clients that stay. Test timers are short (a new lease lasts about MCLT) and one-shot clients
+    never renew, so an address may rightly go to another client once the earlier grant has
+    ended: only overlapping grants to different clients are duplicates."""
 
-    grants: list[Grant] = field(default_factory=list)
+    one_shot: list[Grant] = field(default_factory=list)
+    renewing: list[RenewingClient] = field(default_factory=list)
 
     @property
-    def leases(self) -> dict[str, Lease]:
-        return {g.mac: g.lease for g in self.grants}
+    def grants(self) -> list[Grant]:
+        return self.one_shot + [g for client in self.renewing for g in client.grants()]
 
-    def duplicates(self) -> int:
-        count = 0
-        for i, a in enumerate(self.grants):
-            for b in self.grants[i + 1 :]:
-                # b was granted after a; a duplicate if a's grant had not ended by then.
-                count += a.lease.address == b.lease.address and a.mac != b.mac and b.granted < a.ends
-        return count
+    @property
+    def clients(self) -> int:
+        return len({g.mac for g in self.grants})
 
-    def lost(self, bindings: dict[str, str], now: float | None = None) -> list[str]:
-        """Clients whose still-valid grant a server's database no longer binds to them."""
-        now = time.time() if now is None else now
-        current = {g.lease.address: g for g in self.grants if g.ends > now + 1}
-        return [g.mac for g in current.values() if bindings.get(g.lease.address) != g.mac]
+    def duplicates(self) -> list[tuple[Grant, Grant]]:
+        by_address: dict[str, list[Grant]] = {}
+        for grant in self.grants:
+            by_address.setdefault(grant.address, []).append(grant)
+        return [(a, b) for grants in by_address.values() for a, b in itertools.combinations(grants, 2)
+                if a.mac != b.mac and a.granted < b.ends and b.granted < a.ends]
+
+    def valid(self, at: float) -> dict[str, Grant]:
+        """address → the grant still running at ``at`` (with a second's margin for rounding)."""
+        return {g.address: g for g in sorted(self.grants, key=lambda g: g.granted) if g.ends > at + 1}
+
+    def lost(self, bindings: dict[str, str], at: float) -> list[Grant]:
+        """Still-running grants that a server's lease database does not bind to their client."""
+        return [g for address, g in self.valid(at).items() if bindings.get(address) != g.mac]
+
+
+def active_bindings(lease_file: Path, at: float | None = None) -> dict[str, str]:
+    """address → MAC of every lease whose last record is active (and, given ``at``, runs past it)."""
+    last: dict[str, tuple[str, str | None, float]] = {}
+    for address, body in re.findall(r"^lease (\S+) \{(.*?)^\}", lease_file.read_text(), re.M | re.S):
+        state = re.search(r"^\s+binding state (\S+);", body, re.M)
+        mac = re.search(r"hardware ethernet (\S+);", body)
+        ends = re.search(r"^\s+ends \d (\S+ \S+);", body, re.M)
+        end = calendar.timegm(time.strptime(ends.group(1), "%Y/%m/%d %H:%M:%S")) if ends else float("inf")
+        last[address] = (state.group(1) if state else "", mac.group(1) if mac else None, end)
+    return {address: mac for address, (state, mac, end) in last.items()
+            if state == "active" and mac and (at is None or end > at + 1)}
+
+
+def lease_states(lease_file: Path) -> dict[str, str]:
+    """address → binding state of its last record (free, backup, active, ...)."""
+    states = {}
+    for address, body in re.findall(r"^lease (\S+) \{(.*?)^\}", lease_file.read_text(), re.M | re.S):
+        found = re.search(r"^\s+binding state (\S+);", body, re.M)
+        states[address] = found.group(1) if found else ""
+    return states
+
+
+def served(log: Path, since: float, until: float = float("inf")) -> list[tuple[float, str, str]]:
+    """(time, DHCPOFFER or DHCPACK, address) for each answer a dhcpd logged between two times."""
+    found = ((line.time, re.match(r"(DHCPOFFER|DHCPACK) on (\S+) ", line.text)) for line in read_log(log)
+             if since <= line.time < until)
+    return [(when, m.group(1), m.group(2)) for when, m in found if m]
 
 
 @dataclass
 class BootedPair:
+    """Both members booted from their user-data, dhcpd running on each, and the relay."""
+
     site: Site
     lab: Lab
     topo: FailoverTopology
     store: KeyStore
-    confs: dict[str, Path]
+    aws_endpoint: str
+    roots: dict[str, Path] = field(default_factory=dict)
     daemons: dict[str, Daemon] = field(default_factory=dict)
     ledger: Ledger = field(default_factory=Ledger)
+    started: float = 0.0  # time.monotonic() when both dhcpd were serving
+    _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def host(self, member: Member) -> str:
         return self.topo.primary if member is self.site.primary else self.topo.secondary
 
-    def start(self, member: Member) -> None:
-        self.daemons[member.name] = self.lab.start_dhcpd(self.host(member), self.confs[member.name], ifaces=["eth0"])
+    def address(self, member: Member) -> str:
+        return self.topo.primary_ip if member is self.site.primary else self.topo.secondary_ip
 
-    def endpoint(self) -> OmapiEndpoint:
-        omapi = self.site.omapi
-        secret = self.store.require(site_secrets(self.site)[0]).value
-        return OmapiEndpoint("127.0.0.1", omapi.port, omapi.key_name, omapi.algorithm.value, secret)
+    def boot(self, member: Member) -> Path:
+        """A new instance of ``member``: a fresh root (empty lease database) from its user-data."""
+        root = self.lab.workdir / "roots" / f"{member.name}.{next(self._serial)}"
+        boot_root(self.site, member, root, self.aws_endpoint)
+        self.roots[member.name] = root
+        return root
+
+    def log(self, member: Member) -> Path:
+        return self.lab.workdir / f"{self.host(member)}-dhcpd.log"
+
+    def start(self, member: Member) -> Daemon:
+        """Start dhcpd on the member's current root as its service would, wait until it serves."""
+        since = time.time()
+        daemon = self.lab.spawn(self.host(member), ["sh", "-c", SERVICE, str(self.roots[member.name])],
+                                self.log(member))
+        wait_for_log(self.log(member), r"^Server starting service\.", 10, since=since, daemon=daemon)
+        self.daemons[member.name] = daemon
+        return daemon
+
+    def stop(self, member: Member, sig: int = signal.SIGTERM) -> None:
+        self.lab.kill(self.daemons[member.name], sig)
 
     def lease_file(self, member: Member) -> Path:
-        return self.lab.dhcpd_files(self.host(member))[0]
+        return self.roots[member.name] / LEASES
 
-    def new_client(self, timeout: float = 8.0) -> Lease:
+    def endpoint(self) -> OmapiEndpoint:
+        """OMAPI of whichever member a command runs next to (127.0.0.1 in its namespace)."""
+        omapi = self.site.omapi
+        spec = next(s for s in site_secrets(self.site) if s.kind is SecretKind.OMAPI_KEY)
+        return OmapiEndpoint("127.0.0.1", omapi.port, omapi.key_name, omapi.algorithm.value,
+                             self.store.require(spec).value)
+
+    def state(self, member: Member) -> tuple[str, str]:
+        state = read_failover_state(self.endpoint(), self.site.peer_name,
+                                    command_prefix=self.lab.netns_exec(self.host(member)))
+        return state.local_state, state.partner_state
+
+    def wait_for(self, member: Member, local: str, partner: str | None = None, timeout: float = 30) -> None:
+        wait_for_failover_state(self.endpoint(), self.site.peer_name, local, partner_state=partner,
+                                command_prefix=self.lab.netns_exec(self.host(member)), timeout=timeout)
+
+    def wait_normal(self, timeout: float = 60) -> None:
+        for member in self.site.members:
+            self.wait_for(member, "normal", "normal", timeout)
+
+    def new_client(self, timeout: float = 8.0) -> Grant:
+        """One brand-new client behind the relay; its lease goes into the ledger."""
         mac = self.lab.fresh_mac()
-        lease = self.lab.get_lease(self.topo.client_b, "eth0", mac=mac, timeout=timeout)
-        acker = self.site.primary if lease.server == self.topo.primary_ip else self.site.secondary
-        ends = lease_end(self.lease_file(acker), lease.address, mac)
-        self.ledger.grants.append(Grant(mac, lease, time.time(), ends))
-        return lease
+        client = self.lab.start_dhclient(self.topo.client_b, "eth0", mac=mac, timeout=timeout)
+        try:
+            wait_for_log(client.daemon.log_path, CLIENT_HOOK_LINE, timeout + 2, daemon=client.daemon)
+        finally:
+            self.lab.kill(client.daemon)
+        (grant,) = client_grants(mac, client.daemon.log_path)
+        self.ledger.one_shot.append(grant)
+        return grant
+
+    def renewing_clients(self, count: int) -> list[RenewingClient]:
+        """``count`` clients that stay and renew, each in its own namespace behind the relay."""
+        clients = []
+        for _ in range(count):
+            host = f"k{next(self._serial)}"
+            self.lab.add_host(host)
+            self.lab.connect(host, "sw2", "eth0")
+            mac = self.lab.fresh_mac()
+            clients.append(RenewingClient(mac, self.lab.start_dhclient(host, "eth0", mac=mac, once=False)))
+        for client in clients:
+            wait_for_log(client.client.daemon.log_path, CLIENT_HOOK_LINE, 15, daemon=client.client.daemon)
+        self.ledger.renewing.extend(clients)
+        return clients
 
 
-def boot_pair(site: Site, lab: Lab, moto_endpoint: str) -> BootedPair:
-    """Boot both members from their cloud-configs and start dhcpd and the relay."""
-    topo = build_failover_topology(lab)
+@dataclass
+class RenewingClient:
+    mac: str
+    client: Client
+
+    def grants(self) -> list[Grant]:
+        return client_grants(self.mac, self.client.daemon.log_path)
+
+    def naks(self) -> int:
+        return self.client.daemon.log_path.read_text().count("DHCPNAK")
+
+
+def publish_secrets(site: Site, lab: Lab, aws_endpoint: str) -> KeyStore:
+    """Generate the site's secrets as the keys command does and put them where the stacks
+    would: SSM parameters, here in the local AWS API."""
     store = KeyStore(lab.workdir / "keys.json", {})
     store.ensure(site)
     for spec in site_secrets(site):
-        put_secret(moto_endpoint, REGION, spec.parameter_name, store.require(spec).value)
-    confs = {}
+        put_secret(aws_endpoint, REGION, spec.parameter_name, store.require(spec).value)
+    return store
+
+
+def boot_pair(site: Site, lab: Lab, aws_endpoint: str) -> BootedPair:
+    """Boot both members, start dhcpd on both, then the relay."""
+    topo = build_failover_topology(lab)
+    pair = BootedPair(site, lab, topo, publish_secrets(site, lab, aws_endpoint), aws_endpoint)
     for member in site.members:
-        root = lab.workdir / "roots" / member.name
-        result = boot(site, member, root, moto_endpoint)
-        assert result.returncode == 0, result.stderr
-        confs[member.name] = runnable_conf(root)
-    pair = BootedPair(site, lab, topo, store, confs)
+        pair.boot(member)
     for member in site.members:
         pair.start(member)
+    pair.started = time.monotonic()
     servers, downstream, upstream = relay_arguments(site)
     lab.start_dhcrelay(topo.relay, servers, downstream, upstream)
     return pair
 
 
-def runnable_conf(root: Path) -> Path:
-    """The booted dhcpd.conf, its key include pointed into the root (what the bootstrap's own
-    `dhcpd -t` check does under --root)."""
-    conf = root / DHCPD_CONF.lstrip("/")
-    runnable = conf.with_name("dhcpd.run.conf")
-    runnable.write_text(re.sub(r'^include "/', f'include "{root}/', conf.read_text(), flags=re.M))
-    return runnable
+def operator_files(pair: BootedPair, folder: Path, inventory_data: dict[str, Any]) -> tuple[Path, Path]:
+    """What an operator has: the inventory, and the key store holding the pair's secrets."""
+    inventory = folder / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump(inventory_data, sort_keys=False))
+    pair.store.path = folder / "keys.json"
+    pair.store.save()
+    return inventory, pair.store.path
 
 
-def lease_end(lease_file: Path, address: str, mac: str) -> float:
-    """When the server's newest record of ``address`` for ``mac`` says the lease ends."""
-    ends = 0.0
-    deadline = time.monotonic() + 5  # dhcpd writes the record right after the ACK
-    while not ends and time.monotonic() < deadline:
-        for found, body in re.findall(r"^lease (\S+) \{(.*?)^\}", lease_file.read_text(), re.M | re.S):
-            end = re.search(r"^\s+ends \d (\S+ \S+);", body, re.M)
-            if found == address and f"hardware ethernet {mac};" in body and end:
-                ends = calendar.timegm(time.strptime(end.group(1), "%Y/%m/%d %H:%M:%S"))
-        if not ends:
-            time.sleep(0.1)
-    return ends
-
-
-def active_bindings(lease_file: Path) -> dict[str, str]:
-    """address → MAC of every lease whose last record in the file is active."""
-    last: dict[str, tuple[str, str | None]] = {}
-    for address, body in re.findall(r"^lease (\S+) \{(.*?)^\}", lease_file.read_text(), re.M | re.S):
-        state = re.search(r"^\s+binding state (\S+);", body, re.M)
-        mac = re.search(r"hardware ethernet (\S+);", body)
-        last[address] = (state.group(1) if state else "", mac.group(1) if mac else None)
-    return {address: mac for address, (state, mac) in last.items() if state == "active" and mac}
+def operator_argv(pair: BootedPair, command: str, inventory: Path, store: Path, *args: str) -> list[str]:
+    """``python -m dhcp_failover COMMAND`` reaching each member's OMAPI on 127.0.0.1 inside its
+    namespace, as an operator would through a port forward and an ssh prefix."""
+    access = []
+    for member in pair.site.members:
+        access += ["--omapi-host", f"{member.name}=127.0.0.1",
+                   "--omapi-via", f"{member.name}={' '.join(pair.lab.netns_exec(pair.host(member)))}"]
+    return [sys.executable, "-m", "dhcp_failover", command, "--inventory", str(inventory), "--site",
+            pair.site.name, "--key-store", str(store), *access, *args]

@@ -18,8 +18,8 @@ import mode)::
 or, for every module at once, ``pytest_plugins = ("netlab",)`` in ``tests/conftest.py``.
 For a module-scoped lab, call ``require_lab()`` and use ``with Lab(workdir) as lab:``.
 ``build_failover_topology(lab)`` wires the usual two servers, relay and two clients
-(addresses in ``FailoverTopology``); ``start_dhcpd``, ``start_dhcrelay`` and ``get_lease``
-run the real daemons and clients on it.
+(addresses in ``FailoverTopology``); ``start_dhcpd``, ``start_dhcrelay``, ``get_lease`` (one
+exchange) and ``start_dhclient`` (a client that stays and renews) run the real daemons on it.
 
 The caller must be root and have iproute2 and the ISC DHCP binaries; ``require_lab()``
 skips otherwise, or fails when ``CI`` is set so that a broken runner cannot go green.
@@ -48,14 +48,20 @@ IFNAME_MAX = 15  # IFNAMSIZ - 1
 _instance_counter = itertools.count()
 
 # Debian's dhclient-script would rewrite the host's /etc/resolv.conf (ip netns exec shares
-# /etc), so lab clients use this hook: it only puts the bound address on the interface.
+# /etc), so lab clients use this hook: it puts the bound address on the interface and the
+# default route via the first router (renewals are unicast to the server, beyond the relay),
+# and logs each lease (dhclient writes renewals to its lease file late, through a stdio buffer).
 CLIENT_HOOK = """#!/bin/sh
 case "$reason" in
   BOUND|RENEW|REBIND|REBOOT)
-    ip -4 addr replace "$new_ip_address/$new_subnet_mask" dev "$interface" ;;
+    ip -4 addr replace "$new_ip_address/$new_subnet_mask" dev "$interface"
+    [ -z "$new_routers" ] || ip -4 route replace default via "${new_routers%% *}" dev "$interface"
+    echo "dhclient-hook: $reason $new_ip_address $new_dhcp_lease_time $new_dhcp_server_identifier" ;;
 esac
 exit 0
 """
+# The hook's line in a client's log: reason, address, lease time (s), server identifier.
+CLIENT_HOOK_LINE = r"^dhclient-hook: (\S+) (\S+) (\d+) (\S+)$"
 
 
 class LabError(RuntimeError):
@@ -100,6 +106,17 @@ class Daemon:
         status = self.process.wait(timeout=timeout)
         self._pump.join(timeout=timeout)
         return status
+
+
+@dataclass(frozen=True)
+class Client:
+    """A dhclient started by ``Lab.start_dhclient`` and the lease file it appends to."""
+
+    daemon: Daemon
+    lease_file: Path
+
+    def wait_for_lease(self, timeout: float) -> Lease:
+        return _wait_for_lease(self.lease_file, self.daemon, timeout)
 
 
 def require_lab() -> None:
@@ -443,14 +460,13 @@ class Lab:
         n, pid = next(self._mac_counter), os.getpid()
         return f"02:77:{pid >> 8 & 0xff:02x}:{pid & 0xff:02x}:{n >> 8 & 0xff:02x}:{n & 0xff:02x}"
 
-    def get_lease(
-        self, host: str, ifname: str, *, mac: str | None = None, timeout: float = 10.0
-    ) -> Lease:
-        """Run one DHCP exchange as a brand-new client (fresh MAC and lease file).
-
-        dhclient runs with ``-1 -d``: one attempt, no fork, so it can be killed for sure
-        once the lease is on disk. On success the client keeps the address on ``ifname``.
-        """
+    def start_dhclient(
+        self, host: str, ifname: str, *, mac: str | None = None, timeout: float = 10.0, once: bool = True
+    ) -> Client:
+        """Start dhclient in the foreground as a brand-new client (fresh MAC, config and lease
+        file). With ``once`` it makes one attempt (``-1``); without, it stays and renews like a
+        real client. Every lease it gets is a ``CLIENT_HOOK_LINE`` in its log at once (its lease
+        file has them too, but renewals only once dhclient flushes the file)."""
         stem = self.workdir / f"{host}-dhclient{next(self._client_counter)}"
         conf, leases = stem.with_suffix(".conf"), stem.with_suffix(".leases")
         # initial-interval 1 retransmits fast: a server may drop the first DISCOVER
@@ -459,14 +475,23 @@ class Lab:
                         "request subnet-mask, routers;\n")
         leases.touch()  # dhclient exits if its lease file does not exist
         self._ip("-n", self.ns(host), "link", "set", ifname, "address", mac or self.fresh_mac())
-        daemon = self.spawn(host, ["dhclient", "-4", "-1", "-d", "-v", "-cf", str(conf),
-                                   "-lf", str(leases), "-pf", str(stem.with_suffix(".pid")),
-                                   "-sf", str(self._client_hook()), ifname],
-                            stem.with_suffix(".log"))
+        argv = ["dhclient", "-4", *(["-1"] if once else []), "-d", "-v", "-cf", str(conf), "-lf", str(leases),
+                "-pf", str(stem.with_suffix(".pid")), "-sf", str(self._client_hook()), ifname]
+        return Client(self.spawn(host, argv, stem.with_suffix(".log")), leases)
+
+    def get_lease(
+        self, host: str, ifname: str, *, mac: str | None = None, timeout: float = 10.0
+    ) -> Lease:
+        """Run one DHCP exchange as a brand-new client (fresh MAC and lease file).
+
+        dhclient runs with ``-1 -d``: one attempt, no fork, so it can be killed for sure
+        once the lease is on disk. On success the client keeps the address on ``ifname``.
+        """
+        client = self.start_dhclient(host, ifname, mac=mac, timeout=timeout)
         try:
-            return _wait_for_lease(leases, daemon, timeout + 2)
+            return client.wait_for_lease(timeout + 2)
         finally:
-            self.kill(daemon)
+            self.kill(client.daemon)
 
     def _client_hook(self) -> Path:
         hook = self.workdir / "dhclient-hook.sh"

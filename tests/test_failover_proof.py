@@ -1,202 +1,316 @@
-"""The failover, proven with real daemons on every commit. One pair, booted from its synthesized
-cloud-configs, goes through the scenarios in order (they build on each other): start-up,
-partition and healing, primary killed, partner-down over OMAPI, primary rebuilt with an empty
-lease database, rolling restart through the operator command, and the operator drill. Every
-client's lease is in a ledger: duplicate addresses and lost bindings must both be 0."""
+"""The failover, proven with real daemons on every commit.
+
+One pair, booted from its synthesized user-data (failover_harness), goes through the scenarios
+in order, each building on the last: start-up, a partition and its healing, the primary killed,
+partner-down over OMAPI, the primary rebuilt with an empty lease database, a rolling restart
+gated by the status command, and the drill command. One-shot clients arrive all along, and a few
+clients stay the whole time, renewing: every lease lands in a ledger, and duplicate addresses
+and lost bindings must both be 0.
+"""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import ipaddress
+import json
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from boot import moto_endpoint  # noqa: F401  (session fixture)
 from dhcp_failover.inventory import inventory_from_data
-from dhcp_failover.model import Site
-from dhcp_failover.omapi import read_failover_state, set_partner_down, wait_for_failover_state
-from factories import REPO, inventory_data, site_data, write_inventory
-from failover_harness import BootedPair, active_bindings, boot_pair
-from netlab import Lab, require_lab
+from dhcp_failover.model import Member
+from dhcp_failover.omapi import set_partner_down
+from factories import REPO, inventory_data, site_data
+from failover_harness import (
+    SERVICE,
+    BootedPair,
+    Grant,
+    RenewingClient,
+    active_bindings,
+    apply_write_files,
+    boot_pair,
+    lease_states,
+    operator_argv,
+    operator_files,
+    served,
+)
+from netlab import Lab, read_log, require_lab
 
 pytestmark = pytest.mark.netns
 MCLT = 8
+MRD = 3  # max-response-delay: a cut failover link is noticed in ~3 s
+LEASE_TIME = 12  # short, so the clients that stay renew every few seconds through every scenario
 POOL = ("10.77.2.100", "10.77.2.219")
+RENEWING = 6
 FIGURES: dict[str, float] = {}
+CHECKED: dict[str, int] = {"bindings checked": 0}
 
 
-def proof_site() -> Site:
-    data = site_data(ping_check=False, failover={"mclt": MCLT, "max_response_delay": 3})
-    data["subnets"][1]["pools"] = [{"start": POOL[0], "end": POOL[1]}]
-    return inventory_from_data(inventory_data(data)).sites[0]
+def proof_data() -> dict[str, Any]:
+    data = site_data(ping_check=False, failover={"mclt": MCLT, "max_response_delay": MRD})
+    data["subnets"][1].update(pools=[{"start": POOL[0], "end": POOL[1]}],
+                              default_lease_time=LEASE_TIME, max_lease_time=LEASE_TIME)
+    return inventory_data(data)
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[BootedPair]:
+def pair(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[BootedPair]:  # noqa: F811
     require_lab()
     with Lab(tmp_path_factory.mktemp("proof")) as lab:
-        yield boot_pair(proof_site(), lab, moto_endpoint)
+        yield boot_pair(inventory_from_data(proof_data()).sites[0], lab, moto_endpoint)
 
 
-def state(pair: BootedPair, host: str) -> str:
-    return read_failover_state(pair.endpoint(), pair.site.peer_name, command_prefix=pair.lab.netns_exec(host)).local_state
+def servers(grants: list[Grant]) -> set[str]:
+    return {g.server for g in grants}
 
 
-def wait_normal(pair: BootedPair, timeout: float = 60) -> None:
-    for host in (pair.topo.primary, pair.topo.secondary):
-        wait_for_failover_state(pair.endpoint(), pair.site.peer_name, "normal", partner_state="normal",
-                                command_prefix=pair.lab.netns_exec(host), timeout=timeout)
+def no_lost_bindings(pair: BootedPair, members: tuple[Member, ...], timeout: float = 5) -> None:
+    """Every still-running lease is bound to its client in each member's lease database. Updates
+    flow right after a state change, so give them a moment."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = time.time()
+        lost = {m.name: pair.ledger.lost(active_bindings(pair.lease_file(m)), now) for m in members}
+        if not any(lost.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    CHECKED["bindings checked"] += len(pair.ledger.valid(now)) * len(members)
+    assert not any(lost.values()), lost
 
 
-def clients(pair: BootedPair, count: int) -> list[str]:
-    return [pair.new_client().server for _ in range(count)]
+def test_write_files_are_applied_with_cloud_init_encodings(tmp_path: Path) -> None:
+    config = {"write_files": [
+        {"path": "/etc/plain", "content": "plain\n"},
+        {"path": "/etc/b64", "content": base64.b64encode(b"b64\n").decode(), "encoding": "b64"},
+        {"path": "/etc/gz", "content": base64.b64encode(gzip.compress(b"gz\n")).decode(), "encoding": "gz+b64",
+         "permissions": "0600"},
+        {"path": "/etc/plain", "content": "more\n", "append": True},
+    ]}
+    written = apply_write_files(config, tmp_path)
+    assert {path: file.read_text() for path, file in written.items()} == {
+        "/etc/plain": "plain\nmore\n", "/etc/b64": "b64\n", "/etc/gz": "gz\n"}
+    assert (tmp_path / "etc/gz").stat().st_mode & 0o777 == 0o600
 
 
 def test_startup_both_normal_and_both_serve(pair: BootedPair) -> None:
-    start = time.monotonic()
-    wait_normal(pair, timeout=30)
-    FIGURES["time to normal after start (s)"] = time.monotonic() - start
-    servers = clients(pair, 16)
-    assert set(servers) == {pair.topo.primary_ip, pair.topo.secondary_ip}, servers
+    pair.wait_normal(timeout=30)
+    FIGURES["start → both normal (s)"] = time.monotonic() - pair.started
+    assert {pair.state(m) for m in pair.site.members} == {("normal", "normal")}
+    pair.renewing_clients(RENEWING)
+    grants = [pair.new_client() for _ in range(16)]
+    assert servers(grants) == {pair.topo.primary_ip, pair.topo.secondary_ip}, "load balancing: both serve"
+    pool = ipaddress.IPv4Network(pair.site.subnets[1].network)
+    assert all(ipaddress.IPv4Address(g.address) in pool for g in pair.ledger.grants)
+    no_lost_bindings(pair, pair.site.members)
 
 
-def test_partition_each_serves_its_own_pool_then_heals(pair: BootedPair) -> None:
-    lab, topo = pair.lab, pair.topo
+def test_partition_each_serves_its_own_free_pool_then_heals(pair: BootedPair) -> None:
+    lab, topo, (primary, secondary) = pair.lab, pair.topo, (pair.site.primary, pair.site.secondary)
+    cut = time.monotonic()
     lab.blackhole(topo.primary, f"{topo.secondary_ip}/32")
     lab.blackhole(topo.secondary, f"{topo.primary_ip}/32")
     try:
-        for host in (topo.primary, topo.secondary):
-            wait_for_failover_state(pair.endpoint(), pair.site.peer_name, "communications-interrupted",
-                                    command_prefix=lab.netns_exec(host), timeout=20)
-        clients(pair, 6)
+        for member in (primary, secondary):
+            pair.wait_for(member, "communications-interrupted", timeout=MRD + 10)
+        FIGURES["partition → both communications-interrupted (s)"] = time.monotonic() - cut
+        # Each side's own free share: the primary allocates "free" leases, the secondary "backup" ones.
+        own = {primary.name: {a for a, s in lease_states(pair.lease_file(primary)).items() if s == "free"},
+               secondary.name: {a for a, s in lease_states(pair.lease_file(secondary)).items() if s == "backup"}}
+        assert own[primary.name] and own[secondary.name] and not own[primary.name] & own[secondary.name]
+        since = time.time()
+        for _ in range(8):
+            pair.new_client()
+        until = time.time()
     finally:
         lab.unblackhole(topo.primary, f"{topo.secondary_ip}/32")
         lab.unblackhole(topo.secondary, f"{topo.primary_ip}/32")
-    wait_normal(pair)
-    assert pair.ledger.duplicates() == 0
+    # Without load balancing both servers offer to every new client, each from its own share.
+    for member in (primary, secondary):
+        offered = {address for _, kind, address in served(pair.log(member), since, until) if kind == "DHCPOFFER"}
+        assert offered, f"{member.name} offered nothing while partitioned"
+        assert offered <= own[member.name], f"{member.name} offered outside its share: {offered - own[member.name]}"
+    healed = time.monotonic()
+    pair.wait_normal(timeout=MRD + 20)
+    FIGURES["healed → both normal (s)"] = time.monotonic() - healed
+    assert pair.ledger.duplicates() == []
+    no_lost_bindings(pair, pair.site.members)
 
 
 def test_primary_killed_secondary_keeps_serving(pair: BootedPair) -> None:
     killed = time.monotonic()
-    pair.lab.kill(pair.daemons[pair.site.primary.name], signal.SIGKILL)
+    pair.stop(pair.site.primary, signal.SIGKILL)
     first = pair.new_client()
-    FIGURES["first lease after primary kill (s)"] = time.monotonic() - killed
+    FIGURES["kill -9 primary → new client's lease (s)"] = taken = time.monotonic() - killed
     assert first.server == pair.topo.secondary_ip
-    assert FIGURES["first lease after primary kill (s)"] <= pair.site.failover.load_balance_max_seconds + 5
-    assert state(pair, pair.topo.secondary) == "communications-interrupted"
-    assert set(clients(pair, 3)) == {pair.topo.secondary_ip}
+    assert taken <= pair.site.failover.load_balance_max_seconds + 5
+    assert pair.state(pair.site.secondary)[0] == "communications-interrupted"
+    assert servers([pair.new_client() for _ in range(3)]) == {pair.topo.secondary_ip}
 
 
 def test_partner_down_over_omapi_serves_the_whole_pool_after_mclt(pair: BootedPair) -> None:
-    primary_free = _primary_free_addresses(pair.lease_file(pair.site.secondary))
-    assert primary_free, "the primary's half of the free pool should be visible to the secondary"
-    set_partner_down(pair.endpoint(), pair.site.peer_name, command_prefix=pair.lab.netns_exec(pair.topo.secondary))
-    time.sleep(MCLT + 2)
-    # The secondary spends its own share first; a lease from the primary's share proves it now
-    # serves the whole pool (in communications-interrupted it would refuse: "peer holds all free leases").
-    for _ in range(len(primary_free)):
-        if pair.new_client().address in primary_free:
+    secondary = pair.site.secondary
+    partner_share = _partner_free_addresses(pair.lease_file(secondary))
+    assert partner_share, "the primary's free share should be visible to the secondary"
+    state = set_partner_down(pair.endpoint(), pair.site.peer_name, command_prefix=pair.lab.netns_exec(pair.host(secondary)))
+    assert state.local_state == "partner-down" and state.local_stos is not None
+    mclt_over = state.local_stos + MCLT
+    # Before MCLT has passed the secondary may still only use its own share...
+    while time.time() < mclt_over - 1:
+        early = pair.new_client()
+        assert early.address not in partner_share, f"{early.address} handed out before MCLT had passed"
+        time.sleep(1)
+    time.sleep(max(0.0, mclt_over - time.time()) + 1)
+    # ...after it, the whole pool. It spends its own share first, so keep asking.
+    for _ in range(len(partner_share)):
+        grant = pair.new_client()
+        if grant.address in partner_share:
             break
     else:
         pytest.fail("the secondary never handed out an address of the primary's free share")
+    FIGURES["partner-down → lease from the primary's share (s)"] = grant.granted - state.local_stos
+    assert grant.granted >= mclt_over
+    no_lost_bindings(pair, (secondary,))
 
 
 def test_rebuilt_primary_recovers_every_binding_before_serving(pair: BootedPair) -> None:
-    primary = pair.site.primary
-    pair.lease_file(primary).write_text("")  # a new instance: empty lease database
+    primary, secondary = pair.site.primary, pair.site.secondary
+    pair.boot(primary)  # a new instance from the same user-data: empty lease database
+    assert pair.lease_file(primary).read_text() == ""
+    since, started = time.time(), time.monotonic()
     pair.start(primary)
-    wait_normal(pair, timeout=MCLT * 6)
-    recovered = active_bindings(pair.lease_file(primary))
-    assert pair.ledger.lost(recovered) == []
-    clients(pair, 8)
+    during = [pair.new_client() for _ in range(3)]
+    assert servers(during) == {pair.topo.secondary_ip}, "the partner serves while the rebuilt member recovers"
+    pair.wait_normal(timeout=MCLT * 6)
+    FIGURES["rebuilt primary: start → normal (s)"] = time.monotonic() - started
+    lines = [line for line in read_log(pair.log(primary)) if line.time >= since]
+    updated = next(line.time for line in lines if "peer update completed" in line.text)
+    normal = next(line.time for line in lines if re.search(r"I move from \S+ to normal", line.text))
+    answers = served(pair.log(primary), since)
+    assert updated < normal and all(when > normal for when, _, _ in answers), "served before recovering"
+    _same_bindings(pair, primary, secondary)
+    no_lost_bindings(pair, pair.site.members)
+    assert servers([pair.new_client() for _ in range(8)]) == {pair.topo.primary_ip, pair.topo.secondary_ip}
 
 
 def test_rolling_restart_with_the_status_command_loses_no_lease(pair: BootedPair, tmp_path: Path) -> None:
-    inventory, store = _operator_files(pair, tmp_path)
+    inventory, store = operator_files(pair, tmp_path, proof_data())
     for member in (pair.site.secondary, pair.site.primary):
-        pair.lab.kill(pair.daemons[member.name], signal.SIGTERM)
+        restarted = time.monotonic()
+        pair.stop(member)
         pair.start(member)
         result = _cli(pair, "status", inventory, store, "--wait", "normal", "--timeout", str(MCLT * 6))
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.count("normal (partner: normal)") == 2
-    for member in pair.site.members:
-        assert pair.ledger.lost(active_bindings(pair.lease_file(member))) == []
-    clients(pair, 8)
+        FIGURES[f"restart {member.role.value} → both normal (s)"] = time.monotonic() - restarted
+    _renewed_since(pair.ledger.renewing, time.time())
+    no_lost_bindings(pair, pair.site.members)
+    assert servers([pair.new_client() for _ in range(8)]) == {pair.topo.primary_ip, pair.topo.secondary_ip}
 
 
-def test_drill_command_shuts_a_member_down_and_sees_the_pair_recover(pair: BootedPair, tmp_path: Path) -> None:
-    inventory, store = _operator_files(pair, tmp_path)
-    secondary = pair.site.secondary
-    leases, pid, _ = pair.lab.dhcpd_files(pair.topo.secondary)
-    dhcpd = " ".join(pair.lab.netns_exec(pair.topo.secondary) + [
-        "dhcpd", "-4", "-cf", str(pair.confs[secondary.name]), "-lf", str(leases), "-pf", str(pid), "eth0",
-    ])
-    # As an operator would: wait for the old process to be gone, then start the service again.
+def test_drill_command_shuts_a_member_down_and_the_pair_recovers(pair: BootedPair, tmp_path: Path) -> None:
+    inventory, store = operator_files(pair, tmp_path, proof_data())
+    primary, secondary = pair.site.primary, pair.site.secondary
     old = pair.daemons[secondary.name].pid  # our child: a zombie (state Z) once it has exited
+    # As an operator's restart would: once the old process is gone, start the service again.
     restart = (f"while grep -qv ') Z ' /proc/{old}/stat 2>/dev/null; do sleep 0.2; done; "
-               f"{dhcpd} >{tmp_path / 'restart.log'} 2>&1")
-    result = _cli(pair, "drill", inventory, store, "--member", secondary.name, "--restart-command", restart,
-                  "--timeout", str(MCLT * 6))
-    print(result.stdout)
-    assert result.returncode == 0, result.stdout + result.stderr + _read(tmp_path / "restart.log")
-    assert "took over: partner-down" in result.stdout or "took over: communications-interrupted" in result.stdout
-    assert "both members normal" in result.stdout
+               f"{' '.join(pair.lab.netns_exec(pair.host(secondary)))} sh -c '{SERVICE}' "
+               f"{pair.roots[secondary.name]} >>{pair.log(secondary)} 2>&1 &")
+    drill = _cli_process(pair, "drill", inventory, store, "--member", secondary.name, "--json",
+                         "--restart-command", restart, "--timeout", str(MCLT * 6))
+    assert drill.stderr is not None and drill.stdout is not None
+    progress = []
+    try:
+        for line in drill.stderr:
+            progress.append(line)
+            if "took over" in line:
+                # The partner serves new clients while the member is down.
+                assert pair.new_client().server == pair.topo.primary_ip
+        report = json.loads(drill.stdout.read())
+        assert drill.wait(timeout=30) == 0, "".join(progress)
+    finally:
+        drill.kill()  # no-op once it has exited; never leave it behind a failed assertion
+        drill.wait()
+    print("".join(progress))
+    states = {name: [t["state"] for t in report["transitions"] if t["member"] == name]
+              for name in (primary.name, secondary.name)}
+    # With MRD 3 s the partner times out while the member drains OMAPI, reconnects, hears shut-down.
+    survivor = states[primary.name]
+    assert survivor[0] == "normal/normal" and survivor[-1] == "normal/normal"
+    assert "communications-interrupted/normal" in survivor and "partner-down/shut-down" in survivor
+    assert survivor.index("communications-interrupted/normal") < survivor.index("partner-down/shut-down")
+    assert states[secondary.name][:2] == ["normal/normal", "no answer"] and states[secondary.name][-1] == "normal/normal"
+    assert report["takeover_state"] == "partner-down"
+    for step, seconds in report["timings"].items():
+        FIGURES[f"drill: {step} (s)"] = seconds
+    no_lost_bindings(pair, pair.site.members)
 
 
 def test_counts_over_all_scenarios(pair: BootedPair) -> None:
-    bindings = active_bindings(pair.lease_file(pair.site.primary))
-    figures = {
-        "clients": len(pair.ledger.grants),
-        "duplicate addresses": pair.ledger.duplicates(),
-        "lost bindings": len(pair.ledger.lost(bindings)),
+    _renewed_since(pair.ledger.renewing, time.time())
+    now = time.time()
+    lost = sum(len(pair.ledger.lost(active_bindings(pair.lease_file(m)), now)) for m in pair.site.members)
+    counts = {
+        "clients": pair.ledger.clients,
+        "leases (renewals included)": len(pair.ledger.grants),
+        "duplicate addresses": len(pair.ledger.duplicates()),
+        "lost bindings": lost,
+        "clients that changed address": sum(len({g.address for g in c.grants()}) > 1 for c in pair.ledger.renewing),
+        "NAKs to renewing clients": sum(c.naks() for c in pair.ledger.renewing),
+        **CHECKED,
     }
-    print("\nfailover proof: " + ", ".join(f"{k} {v}" for k, v in figures.items())
-          + "; " + ", ".join(f"{k} {v:.2f}" for k, v in FIGURES.items()))
-    assert figures["clients"] >= 50
-    assert figures["duplicate addresses"] == 0 and figures["lost bindings"] == 0
-    pool = ipaddress.IPv4Network("10.77.2.0/24")
-    assert all(ipaddress.IPv4Address(g.lease.address) in pool for g in pair.ledger.grants)
+    print("\nfailover proof: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print("failover proof timings: " + ", ".join(f"{k} {v:.2f}" for k, v in FIGURES.items()))
+    assert counts["clients"] >= 50
+    assert counts["duplicate addresses"] == 0 and counts["lost bindings"] == 0
+    assert counts["clients that changed address"] == 0 and counts["NAKs to renewing clients"] == 0
 
 
-def _primary_free_addresses(secondary_leases: Path) -> set[str]:
+def _renewed_since(clients: list[RenewingClient], since: float) -> None:
+    """Wait until each staying client has renewed after ``since``; none changed its address."""
+    deadline = time.monotonic() + LEASE_TIME + 5
+    while not all(c.grants()[-1].granted >= since - 1 for c in clients):
+        assert time.monotonic() < deadline, "a client did not renew within a lease time"
+        time.sleep(0.5)
+    for client in clients:
+        assert len({g.address for g in client.grants()}) == 1 and client.naks() == 0, client.grants()
+
+
+def _same_bindings(pair: BootedPair, rebuilt: Member, partner: Member, timeout: float = 3) -> None:
+    """The rebuilt member's running bindings are exactly its partner's."""
+    deadline = time.monotonic() + timeout
+    while True:
+        at = time.time() + 2  # leave out leases about to end between the two reads
+        mine, theirs = (active_bindings(pair.lease_file(m), at) for m in (rebuilt, partner))
+        if mine == theirs or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert mine == theirs and mine, (mine, theirs)
+    FIGURES["bindings recovered by the rebuilt member"] = len(mine)
+
+
+def _partner_free_addresses(secondary_leases: Path) -> set[str]:
     """Pool addresses the secondary may not hand out on its own: neither its backup share nor
     bound. Pool balancing writes only the secondary's share into its file, so the primary's
     free addresses are those with no record there, or a record saying free."""
-    states: dict[str, str] = {}
-    for address, body in re.findall(r"^lease (\S+) \{(.*?)^\}", secondary_leases.read_text(), re.M | re.S):
-        found = re.search(r"^\s+binding state (\S+);", body, re.M)
-        states[address] = found.group(1) if found else ""
-    first, last = (ipaddress.IPv4Address(a) for a in POOL)
-    pool = {str(ipaddress.IPv4Address(n)) for n in range(int(first), int(last) + 1)}
+    states = lease_states(secondary_leases)
+    first, last = (int(ipaddress.IPv4Address(a)) for a in POOL)
+    pool = {str(ipaddress.IPv4Address(n)) for n in range(first, last + 1)}
     return {a for a in pool if states.get(a, "free") == "free"}
 
 
-def _read(path: Path) -> str:
-    return path.read_text() if path.exists() else ""
-
-
-def _operator_files(pair: BootedPair, tmp_path: Path) -> tuple[Path, Path]:
-    inventory = write_inventory(tmp_path / "lab.yaml", inventory_data(site_data(
-        ping_check=False, failover={"mclt": MCLT, "max_response_delay": 3},
-    )))
-    pair.store.path = tmp_path / "keys.json"
-    pair.store.save()
-    return inventory, pair.store.path
-
-
 def _cli(pair: BootedPair, command: str, inventory: Path, store: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    access = []
-    for member, host in ((pair.site.primary, pair.topo.primary), (pair.site.secondary, pair.topo.secondary)):
-        access += ["--omapi-host", f"{member.name}=127.0.0.1",
-                   "--omapi-via", f"{member.name}={' '.join(pair.lab.netns_exec(host))}"]
-    return subprocess.run(
-        [sys.executable, "-m", "dhcp_failover", command, "--inventory", str(inventory), "--site", pair.site.name,
-         "--key-store", str(store), *access, *args],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-    )
+    return subprocess.run(operator_argv(pair, command, inventory, store, *args), cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+
+
+def _cli_process(pair: BootedPair, command: str, inventory: Path, store: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(operator_argv(pair, command, inventory, store, *args), cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
