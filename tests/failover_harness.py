@@ -1,12 +1,11 @@
 """A failover pair booted as EC2 boots it, in network namespaces.
 
-Each server gets the user-data its instance would get (the synthesized cloud-config, gunzipped
-if it had to be compressed), its write_files applied under a per-host root, and runs the
-bootstrap from runcmd (with ``--root --no-start`` and a local AWS API holding the site's SSM
-parameters), which writes the OMAPI key and checks the config with ``dhcpd -t``. dhcpd then
-starts as the Debian service starts it: from the booted ``/etc/default/isc-dhcp-server``, with
-the booted ``/etc/dhcp`` bind-mounted in the daemon's own mount namespace, so the config runs
-byte for byte as deployed. A real dhcrelay, set up from the rendered relay defaults, forwards
+Each server is booted by ``boot.boot``: its synthesized cloud-config's write_files applied under
+a per-host root, and its bootstrap run with ``--root --no-start`` against a local AWS API holding
+the site's SSM parameters, which writes the OMAPI key and checks the config with ``dhcpd -t``.
+dhcpd then starts as the Debian service starts it: from the booted
+``/etc/default/isc-dhcp-server``, with the booted ``/etc/dhcp`` bind-mounted in the daemon's own
+mount namespace, so the config runs byte for byte as deployed. A real dhcrelay, set up from the rendered relay defaults, forwards
 between the clients' network and both servers.
 
 A ledger keeps every lease a client got (as the client's dhclient hook logged it), for the
@@ -15,14 +14,10 @@ counts the proof must print: duplicate addresses and lost bindings.
 
 from __future__ import annotations
 
-import base64
 import calendar
-import gzip
 import itertools
-import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,8 +26,7 @@ from typing import Any
 
 import yaml
 
-from boot import CREDENTIALS, put_secret
-from dhcp_failover.cloudinit import render_user_data
+from boot import boot, put_secret
 from dhcp_failover.keystore import KeyStore
 from dhcp_failover.model import Member, Site
 from dhcp_failover.omapi import OmapiEndpoint, read_failover_state, wait_for_failover_state
@@ -44,6 +38,7 @@ from netlab import (
     Daemon,
     FailoverTopology,
     Lab,
+    LabError,
     build_failover_topology,
     read_log,
     wait_for_log,
@@ -61,53 +56,15 @@ SERVICE = (
     f'. "$0{DHCPD_DEFAULTS}" && mount --bind "$0{CONF_DIR}" {CONF_DIR} && '
     f'exec dhcpd -4 -f -d -cf "$DHCPDv4_CONF" -lf "$0/{LEASES}" -pf "$0/{PID}" $INTERFACESv4'
 )
-# cloud-init's write_files encodings (cc_write_files.py).
-_BASE64 = {"b64", "base64", "gz+b64", "gz+base64", "gzip+b64", "gzip+base64"}
-_GZIP = {"gz", "gzip", "gz+b64", "gz+base64", "gzip+b64", "gzip+base64"}
-
-
-def delivered_cloud_config(site: Site, member: Member) -> str:
-    """The cloud-config as the instance receives it (plain, or gzip in user_data_base64)."""
-    args = render_user_data(site, member).terraform_args()
-    if "user_data" in args:
-        return args["user_data"]
-    return gzip.decompress(base64.b64decode(args["user_data_base64"])).decode()
-
-
-def decode_content(content: str | bytes, encoding: str) -> bytes:
-    encoding = encoding.lower()
-    if encoding not in _BASE64 | _GZIP | {"text/plain"}:
-        raise ValueError(f"unknown write_files encoding {encoding!r}")
-    data = content.encode() if isinstance(content, str) else content
-    if encoding in _BASE64:
-        data = base64.b64decode(data)
-    return gzip.decompress(data) if encoding in _GZIP else data
-
-
-def apply_write_files(config: dict[str, Any], root: Path) -> dict[str, Path]:
-    """Write the cloud-config's files under ``root``; returns path on the host → file."""
-    written = {}
-    for entry in config.get("write_files", []):
-        target = root / entry["path"].lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        data = decode_content(entry.get("content", ""), entry.get("encoding", "text/plain"))
-        with target.open("ab" if entry.get("append") else "wb") as out:
-            out.write(data)
-        target.chmod(int(entry.get("permissions", "0644"), 8))
-        written[entry["path"]] = target
-    return written
 
 
 def boot_root(site: Site, member: Member, root: Path, aws_endpoint: str) -> None:
-    """Lay down the member's user-data under ``root`` and run its runcmd (the bootstrap)."""
-    config = yaml.safe_load(delivered_cloud_config(site, member))
-    files = apply_write_files(config, root)
+    """A new instance of ``member`` under ``root``: its user-data's files, the empty lease file
+    the package leaves, and its bootstrap run against the local AWS API."""
     (root / LEASES).parent.mkdir(parents=True, exist_ok=True)
     (root / LEASES).touch()
     (root / PID).parent.mkdir(parents=True, exist_ok=True)
-    (command,) = config["runcmd"]
-    argv = [str(files[command[0]]), *command[1:], "--root", str(root), "--endpoint", aws_endpoint, "--no-start"]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, env={**os.environ, **CREDENTIALS})
+    result = boot(site, member, root, aws_endpoint)
     if result.returncode != 0:
         raise RuntimeError(f"bootstrap of {member.name} failed: {result.stderr.strip()}")
 
@@ -269,6 +226,20 @@ class BootedPair:
         (grant,) = client_grants(mac, client.daemon.log_path)
         self.ledger.one_shot.append(grant)
         return grant
+
+    def try_client(self, timeout: float = 3.0) -> Grant | None:
+        """One brand-new client that may get no lease (None once its one attempt has run out)."""
+        mac = self.lab.fresh_mac()
+        client = self.lab.start_dhclient(self.topo.client_b, "eth0", mac=mac, timeout=timeout)
+        try:
+            wait_for_log(client.daemon.log_path, CLIENT_HOOK_LINE, timeout + 2, daemon=client.daemon)
+        except LabError:
+            pass  # dhclient -1 exits when its attempt runs out
+        finally:
+            self.lab.kill(client.daemon)
+        grants = client_grants(mac, client.daemon.log_path)
+        self.ledger.one_shot.extend(grants)
+        return grants[0] if grants else None
 
     def renewing_clients(self, count: int) -> list[RenewingClient]:
         """``count`` clients that stay and renew, each in its own namespace behind the relay."""
