@@ -4,7 +4,6 @@ write_files under a scratch root and run its bootstrap against a local AWS API (
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,16 +13,11 @@ import boto3
 import pytest
 import yaml
 
+from deploy import free_port
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
 from dhcp_failover.model import Member, Site
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

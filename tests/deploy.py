@@ -1,0 +1,211 @@
+"""The real deploy path against a local AWS API, for the end-to-end test (not a test module).
+
+What the README tells users to run, in a copy of the checkout: `keys` (TF_VAR_ exports), then
+`npx cdktf deploy <stack> ...` stack by stack (shared → secondary → primary) and `npx cdktf
+destroy` in reverse, with $DHCP_FAILOVER_AWS_ENDPOINT pointing every provider at moto. Plans for
+the checks run `terraform` in the stack folders of the same cdktf.out.
+
+Run as a script, it is moto's server with one fix (``moto-server ARGS``, see ``_patch_moto``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tfenv import terraform
+
+REPO = Path(__file__).resolve().parent.parent
+CDKTF = REPO / "node_modules" / ".bin" / "cdktf"
+T = TypeVar("T")
+MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+# The README's deploy commands, word for word (a test holds the README to them). A member stack
+# is deployed alone although it depends on another stack: cdktf refuses that unless told the
+# dependency is not part of this run.
+DEPLOY_FLAGS = ("--skip-provider-lock", "--auto-approve")
+ALONE_FLAG = "--ignore-missing-stack-dependencies"
+
+
+def _patch_moto() -> None:
+    """moto (5.2.5, the newest) answers DescribeInstances with no SecurityGroups when the groups
+    came on the primary network interface of RunInstances (what the AWS provider sends whenever
+    a subnet is set); AWS lists the primary interface's groups there (LocalStack's moto fork
+    fixed the same in its PR #145). The provider then sees
+    ``vpc_security_group_ids`` drift to [] on every refresh: a perpetual diff that exists only
+    under moto. Report the primary interface's groups on the instance, as AWS does."""
+    from moto.ec2.models.instances import Instance
+
+    original = Instance.prep_nics
+
+    def prep_nics(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        primary = self.nics.get(0)
+        if primary is not None and not self.security_groups:
+            self.security_groups = list(primary._group_set)
+
+    Instance.prep_nics = prep_nics  # type: ignore[method-assign]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def moto_server(log: Path) -> Iterator[str]:
+    """A moto server in its own process (its state apart from any in-process moto) on loopback;
+    yields the endpoint URL. Managed policies loaded, in case a role ever attaches one."""
+    port = free_port()
+    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "moto-server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"moto_server did not start:\n{log.read_text()[-2000:]}") from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_python(args: Sequence[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` with the test's interpreter and the repo importable; fails loudly."""
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=300, check=False)
+    if result.returncode != 0:
+        raise AssertionError(f"python {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def synth(inventory: Path, cwd: Path, env: dict[str, str]) -> Path:
+    """``python main.py --inventory F`` in ``cwd`` (as ``cdktf synth`` runs it); returns cdktf.out.
+    State paths are relative (``../../../terraform.<stack>.tfstate``): they land in ``cwd``."""
+    cwd.mkdir(parents=True, exist_ok=True)
+    run_python([str(REPO / "main.py"), "--inventory", str(inventory)], cwd, env)
+    return cwd / "cdktf.out"
+
+
+def key_exports(project: Path, inventory: str, env: Mapping[str, str]) -> dict[str, str]:
+    """The ``TF_VAR_`` variables that ``eval "$(python -m dhcp_failover keys --inventory F)"``
+    sets in ``project`` (key store at its default place there)."""
+    out = run_python(["-m", "dhcp_failover", "keys", "--inventory", inventory], project, dict(env)).stdout
+    exported = {}
+    for line in out.splitlines():
+        words = shlex.split(line)
+        assert words[0] == "export" and len(words) == 2, f"not an export line: {line!r}"
+        name, _, value = words[1].partition("=")
+        exported[name] = value
+    return exported
+
+
+@dataclass
+class Project:
+    """A checkout where a user runs ``npx cdktf``; records every cdktf command it runs."""
+
+    folder: Path
+    env: dict[str, str]
+    commands: list[list[str]] = field(default_factory=list)
+
+    def cdktf(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        command = ["npx", "cdktf", *args]
+        self.commands.append(command)
+        result = subprocess.run(command, cwd=self.folder, env=dict(env or self.env), capture_output=True, text=True,
+                                timeout=900, check=False)
+        if result.returncode != 0:
+            raise AssertionError(f"{' '.join(command)} exited {result.returncode}\n"
+                                 f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        return result
+
+    def deploy(self, stack: str, *, alone: bool) -> None:
+        self.cdktf("deploy", stack, *DEPLOY_FLAGS, *([ALONE_FLAG] if alone else []))
+
+    def destroy(self, stack: str, *, alone: bool, env: Mapping[str, str]) -> None:
+        self.cdktf("destroy", stack, "--auto-approve", *([ALONE_FLAG] if alone else []), env=env)
+
+
+@dataclass(frozen=True)
+class Stacks:
+    """The stack folders of one synth, in deploy order."""
+
+    outdir: Path
+    order: tuple[str, ...]
+    env: dict[str, str]
+
+    def folder(self, stack: str) -> Path:
+        return self.outdir / "stacks" / stack
+
+    def tf(self, stack: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return terraform([*args, "-input=false", "-no-color"], self.folder(stack), self.env)
+
+    def each(self, fn: Callable[[str], T]) -> dict[str, T]:
+        """``fn(stack)`` for every stack at once: plans and inits only read state (``-lock=false``
+        for plans) and spend their time waiting on the provider's polls."""
+        with ThreadPoolExecutor(len(self.order)) as pool:
+            return dict(zip(self.order, pool.map(fn, self.order), strict=True))
+
+    def init(self) -> None:
+        self.each(lambda stack: self.tf(stack, "init", "-backend=true"))
+
+    def plan_exit_code(self, stack: str) -> tuple[int, str]:
+        """``terraform plan -detailed-exitcode``: 0 no changes, 2 changes (1 raises)."""
+        result = subprocess.run(["terraform", "plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false"],
+                                cwd=self.folder(stack), env=self.env, capture_output=True, text=True, timeout=600,
+                                check=False)
+        if result.returncode not in (0, 2):
+            raise AssertionError(f"plan of {stack} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+        return result.returncode, result.stdout
+
+    def plan_json(self, stack: str) -> dict[str, Any]:
+        """The saved plan of ``stack`` as ``terraform show -json`` prints it."""
+        self.tf(stack, "plan", "-lock=false", "-out=tfplan")
+        shown = terraform(["show", "-json", "-no-color", "tfplan"], self.folder(stack), self.env)
+        return json.loads(shown.stdout)
+
+    def state_resources(self, stack: str) -> list[dict[str, Any]]:
+        state = json.loads(terraform(["show", "-json", "-no-color"], self.folder(stack), self.env).stdout)
+        return state.get("values", {}).get("root_module", {}).get("resources", [])
+
+
+def resource_changes(plan: dict[str, Any], resource_type: str) -> dict[str, list[str]]:
+    """``{address: actions}`` of the plan's resources of one type whose actions are not no-op."""
+    return {
+        change["address"]: change["change"]["actions"]
+        for change in plan.get("resource_changes", [])
+        if change["type"] == resource_type and change["change"]["actions"] not in (["no-op"], ["read"])
+    }
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["moto-server"]:
+        sys.exit("usage: deploy.py moto-server [moto_server ARGS]")
+    _patch_moto()
+    from moto.server import main
+
+    sys.exit(main(sys.argv[2:]))

@@ -1,0 +1,369 @@
+"""End to end against a local AWS API: the README's deploy commands, checked through the AWS API.
+
+One deploy per module (moto server in its own process on 127.0.0.1), run as the README says, in a
+copy of the checkout: $DHCP_FAILOVER_AWS_ENDPOINT set, `eval "$(python -m dhcp_failover keys
+...)"`, then `npx cdktf deploy <stack> --skip-provider-lock --auto-approve` for shared, secondary,
+primary, with the offline CLI config. The checks read AWS through boto3, never Terraform state
+(which holds only a hash of user-data and no secret at all). Then: a second plan changes nothing;
+the bootstrap from the *deployed* user-data boots a member; a change to both members' configs
+plans one instance per stack; `npx cdktf destroy`, in reverse order and with dummy secret
+variables, leaves nothing behind.
+
+Tests run in file order and share the deploy; the last one destroys it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shlex
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from boot import CREDENTIALS, write_files
+from conftest import INVENTORY_ENV, copy_checkout
+from deploy import (CDKTF, MOTO_CREDENTIALS, Project, Stacks, key_exports, moto_server,
+                    resource_changes, synth)
+from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
+from dhcp_failover.constructs.naming import member_stack_name, shared_stack_name
+from dhcp_failover.constructs.rules import Direction, member_rules
+from dhcp_failover.inventory import load_inventory
+from dhcp_failover.keystore import KeyStore, default_path
+from dhcp_failover.model import Member, Role, Site
+from dhcp_failover.render import DHCPD_CONF, OMAPI_KEY_FILE, render_omapi_key
+from dhcp_failover.secrets import member_secrets, site_secrets
+from dhcp_failover.stacks import ENDPOINT_ENV
+from factories import REPO
+from tfenv import require_provider_mirror, write_cli_config
+from tools import require
+
+# An AMI moto knows in every region (its bundled amis.json); the example's is made up.
+MOTO_AMI = "ami-1e749f67"
+SYSTEM_AWS = Path("/usr/bin/aws")  # Debian 12's awscli, what the member runs
+INVENTORY_NAME = "sites.yaml"  # the README's
+
+
+@dataclass
+class Deployment:
+    site: Site
+    region: str
+    endpoint: str
+    root: Path
+    project: Project
+    inventory: Path
+    key_store: Path
+    stacks: Stacks
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint,
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def instance(self, member: Member) -> dict[str, Any]:
+        """The member's running instance, found by its Name tag."""
+        found = [
+            instance
+            for reservation in self.client("ec2").describe_instances(
+                Filters=[{"Name": "tag:Name", "Values": [f"{self.site.name}-{member.role.value}"]},
+                         {"Name": "instance-state-name", "Values": ["pending", "running"]}]
+            )["Reservations"]
+            for instance in reservation["Instances"]
+        ]
+        assert len(found) == 1, f"{member.name}: {len(found)} instances"
+        return found[0]
+
+    def deployed_user_data(self, member: Member) -> bytes:
+        attribute = self.client("ec2").describe_instance_attribute(
+            InstanceId=self.instance(member)["InstanceId"], Attribute="userData")
+        return base64.b64decode(attribute["UserData"]["Value"])
+
+
+def _test_inventory(path: Path) -> Path:
+    """examples/minimal.yaml with an AMI moto knows."""
+    data = yaml.safe_load((REPO / "examples" / "minimal.yaml").read_text())
+    for member in data["sites"][0]["members"]:
+        member["placement"]["ami"] = MOTO_AMI
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _project(folder: Path) -> Path:
+    """A copy of the checkout with the project's venv and pinned cdktf CLI, as a user has it."""
+    if not CDKTF.exists():
+        message = "cdktf-cli is not installed (scripts/install-node.sh)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    copy_checkout(folder)
+    for entry in (".venv", "node_modules"):
+        (folder / entry).symlink_to(REPO / entry)
+    return folder
+
+
+def _timed(timings: dict[str, float], name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    start = time.monotonic()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        timings[name] = round(time.monotonic() - start, 1)
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    require_provider_mirror()
+    require("terraform")
+    require("npx", "the README deploys with npx cdktf")
+    root = tmp_path_factory.mktemp("e2e")
+    folder = _project(root / "project")
+    timings: dict[str, float] = {}
+    with moto_server(root / "moto.log") as endpoint:
+        inventory = _test_inventory(folder / INVENTORY_NAME)
+        (site,) = load_inventory(inventory).sites
+        base = {k: v for k, v in write_cli_config(root).items() if not k.startswith("TF_VAR_")}
+        base.update({INVENTORY_ENV: INVENTORY_NAME, ENDPOINT_ENV: endpoint, "CI": "1",
+                     "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
+        base.pop("CDKTF_OUTDIR", None)
+        env = {**base, **key_exports(folder, INVENTORY_NAME, base)}
+        project = Project(folder, env)
+        order = (shared_stack_name(site.name), member_stack_name(site.name, Role.SECONDARY),
+                 member_stack_name(site.name, Role.PRIMARY))
+        for stack in order:
+            _timed(timings, f"deploy {stack}", project.deploy, stack, alone=stack != order[0])
+        stacks = Stacks(folder / "cdktf.out", order, env)
+        region = site.primary.placement.region  # type: ignore[union-attr]
+        key_store = default_path(inventory)
+        yield Deployment(site, region, endpoint, root, project, inventory, key_store, stacks, timings)
+        # Destroy is the last test; the moto process and all it holds end with this block.
+    print(f"\ne2e timings (s): {timings}")
+
+
+def _member(site: Site, role: Role) -> Member:
+    return site.primary if role is Role.PRIMARY else site.secondary
+
+
+MEMBERS = [Role.PRIMARY, Role.SECONDARY]
+
+
+@pytest.mark.parametrize("role", MEMBERS, ids=lambda r: r.value)
+def test_instance_runs_with_its_profile_address_and_group(deployed: Deployment, role: Role) -> None:
+    member = _member(deployed.site, role)
+    instance = deployed.instance(member)
+    ec2, iam = deployed.client("ec2"), deployed.client("iam")
+    group_name = f"dhcp-failover-{deployed.site.name}-{role.value}"
+    (group,) = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [group_name]}])["SecurityGroups"]
+
+    assert instance["State"]["Name"] == "running"
+    assert instance["PrivateIpAddress"] == str(member.address)
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"
+    profile_name = f"dhcp-failover-{deployed.site.name}-{role.value}"
+    assert instance["IamInstanceProfile"]["Arn"].endswith(f":instance-profile/{profile_name}")
+    (profile_role,) = iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]
+    assert profile_role["RoleName"] == profile_name
+    # The group is on the instance's one interface (where AWS keeps it) and nothing else is.
+    (eni,) = instance["NetworkInterfaces"]
+    assert [g["GroupId"] for g in eni["Groups"]] == [group["GroupId"]]
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [group["GroupId"]]
+    assert eni["PrivateIpAddress"] == str(member.address)
+
+
+@pytest.mark.parametrize("role", MEMBERS, ids=lambda r: r.value)
+def test_deployed_user_data_is_the_synthesized_cloud_config_byte_for_byte(deployed: Deployment, role: Role) -> None:
+    member = _member(deployed.site, role)
+    stack = json.loads((deployed.stacks.folder(member_stack_name(deployed.site.name, role)) / "cdk.tf.json").read_text())
+    (resource,) = stack["resource"]["aws_instance"].values()
+    # cdk.tf.json holds it Terraform-escaped (`$${`), which Terraform turns back into the text.
+    synthesized = resource["user_data"].replace("$${", "${").replace("%%{", "%{")
+    assert synthesized == render_user_data(deployed.site, member).cloud_config
+    assert deployed.deployed_user_data(member) == synthesized.encode()
+
+
+def _rule_row(rule: dict[str, Any]) -> tuple[Any, ...]:
+    return (rule["IsEgress"], rule["IpProtocol"], rule["FromPort"], rule["ToPort"], rule.get("CidrIpv4"),
+            rule.get("Description"))
+
+
+@pytest.mark.parametrize("role", MEMBERS, ids=lambda r: r.value)
+def test_security_group_rules_are_exactly_the_named_table(deployed: Deployment, role: Role) -> None:
+    site = deployed.site
+    member = _member(site, role)
+    ec2 = deployed.client("ec2")
+    group_name = f"dhcp-failover-{site.name}-{role.value}"
+    (group,) = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [group_name]}])["SecurityGroups"]
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group["GroupId"]]}])
+    actual = sorted(_rule_row(r) for r in rules["SecurityGroupRules"])
+    expected = sorted(
+        (rule.direction is Direction.EGRESS, rule.protocol, rule.from_port, rule.to_port, rule.cidr, rule.description)
+        for rule in member_rules(site, member)
+    )
+    assert actual == expected  # the provider's default allow-all egress is gone too
+    # Each rule carries its table key in its Name tag.
+    names = sorted(tag["Value"] for r in rules["SecurityGroupRules"] for tag in r.get("Tags", []) if tag["Key"] == "Name")
+    assert names == sorted(f"{site.name}-{role.value}-{rule.key}" for rule in member_rules(site, member))
+
+
+def test_secrets_are_secure_strings_with_the_key_store_values_and_the_policy_names_exactly_them(
+    deployed: Deployment,
+) -> None:
+    site = deployed.site
+    ssm, iam, kms = deployed.client("ssm"), deployed.client("iam"), deployed.client("kms")
+    store = KeyStore.load(deployed.key_store)
+    (alias,) = [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == f"alias/dhcp-failover/{site.name}"]
+    key_arn = kms.describe_key(KeyId=alias["TargetKeyId"])["KeyMetadata"]["Arn"]
+    arns = {}
+    for spec in site_secrets(site):
+        parameter = ssm.get_parameter(Name=spec.parameter_name, WithDecryption=True)["Parameter"]
+        assert parameter["Type"] == "SecureString"
+        assert parameter["Value"] == store.require(spec).value
+        (described,) = ssm.describe_parameters(
+            ParameterFilters=[{"Key": "Name", "Values": [spec.parameter_name]}])["Parameters"]
+        assert described["KeyId"] in (key_arn, alias["TargetKeyId"], alias["AliasName"])
+        arns[spec] = parameter["ARN"]
+    listed = ssm.get_parameters_by_path(Path=f"/dhcp-failover/{site.name}", Recursive=True)["Parameters"]
+    assert sorted(p["Name"] for p in listed) == sorted(s.parameter_name for s in site_secrets(site))
+
+    for member in (site.primary, site.secondary):
+        role_name = f"dhcp-failover-{site.name}-{member.role.value}"
+        assert iam.list_role_policies(RoleName=role_name)["PolicyNames"] == ["read-own-parameters"]
+        assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
+        document = iam.get_role_policy(RoleName=role_name, PolicyName="read-own-parameters")["PolicyDocument"]
+        if isinstance(document, str):
+            document = json.loads(document)
+        statements = {s["Sid"]: s for s in document["Statement"]}
+        own = sorted(arns[spec] for spec in member_secrets(site, member))
+        assert set(statements) == {"ReadOwnParameters", "DecryptOwnParameters"}
+        assert sorted(statements["ReadOwnParameters"]["Resource"]) == own
+        decrypt = statements["DecryptOwnParameters"]
+        assert decrypt["Resource"] == key_arn
+        assert sorted(decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"]) == own
+
+
+def test_a_second_plan_changes_nothing_in_any_stack(deployed: Deployment) -> None:
+    start = time.monotonic()
+    outcomes = deployed.stacks.each(deployed.stacks.plan_exit_code)
+    deployed.timings["second plan"] = round(time.monotonic() - start, 1)
+    changed = {stack: out for stack, (code, out) in outcomes.items() if code != 0}
+    assert not changed, "\n".join(f"--- {stack}\n{out[-3000:]}" for stack, out in changed.items())
+
+
+@pytest.mark.parametrize("role", MEMBERS, ids=lambda r: r.value)
+def test_deployed_user_data_boots_fetches_secrets_0600_and_dhcpd_t_passes(
+    deployed: Deployment, role: Role, tmp_path: Path,
+) -> None:
+    require("aws", "the bootstrap fetches secrets with the AWS CLI")
+    dhcpd = require("dhcpd")
+    site = deployed.site
+    member = _member(site, role)
+    cloud_config = deployed.deployed_user_data(member).decode()  # read back from EC2, not re-rendered
+    root = tmp_path / "root"
+    files = write_files(cloud_config, root)
+    path = os.environ["PATH"]
+    if os.access(SYSTEM_AWS, os.X_OK):
+        path = f"{SYSTEM_AWS.parent}{os.pathsep}{path}"
+    result = subprocess.run(
+        [str(files[BOOTSTRAP_PATH]), "--root", str(root), "--endpoint", deployed.endpoint, "--no-start"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, **CREDENTIALS, **MOTO_CREDENTIALS, "AWS_DEFAULT_REGION": deployed.region, "PATH": path},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "not starting (--no-start)" in result.stdout
+
+    store = KeyStore.load(deployed.key_store)
+    (omapi,) = [s for s in member_secrets(site, member) if s.member is None]
+    key_file = root / OMAPI_KEY_FILE.lstrip("/")
+    assert key_file.read_text() == render_omapi_key(site, store.require(omapi).value)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    # The tree left behind passes dhcpd -t on its own (the include pointed into the scratch root).
+    conf = root / DHCPD_CONF.lstrip("/")
+    checked = tmp_path / "dhcpd.checked.conf"
+    checked.write_text(conf.read_text().replace('include "/', f'include "{root}/'))
+    check = subprocess.run([dhcpd, "-t", "-4", "-cf", str(checked)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
+
+
+def test_a_change_to_both_members_configs_plans_one_instance_per_stack(deployed: Deployment) -> None:
+    """Issue 4 from a real plan: a subnet's DNS servers are in both dhcpd.conf, so both
+    instances are replaced, but each by its own stack; the shared stack plans nothing."""
+    start = time.monotonic()
+    site = deployed.site
+    data = yaml.safe_load(deployed.inventory.read_text())
+    data["sites"][0]["subnets"][0]["dns_servers"] = ["10.20.0.3"]
+    changed_dir = deployed.root / "changed"
+    inventory = changed_dir / "sites.yaml"
+    changed_dir.mkdir()
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    outdir = synth(inventory, changed_dir, deployed.stacks.env)
+    for stack in deployed.stacks.order:  # the same state: the new synth plans against the deploy
+        (changed_dir / f"terraform.{stack}.tfstate").symlink_to(deployed.inventory.parent / f"terraform.{stack}.tfstate")
+    changed = Stacks(outdir, deployed.stacks.order, deployed.stacks.env)
+    changed.init()
+    plans = changed.each(changed.plan_json)
+    deployed.timings["change plans"] = round(time.monotonic() - start, 1)
+
+    shared = shared_stack_name(site.name)
+    assert resource_changes(plans[shared], "aws_instance") == {}
+    assert [c["address"] for c in plans[shared]["resource_changes"] if c["change"]["actions"] != ["no-op"]] == []
+    for member in (site.secondary, site.primary):
+        stack = member_stack_name(site.name, member.role)
+        changes = [c for c in plans[stack]["resource_changes"] if c["type"] == "aws_instance"]
+        (instance,) = changes
+        assert set(instance["change"]["actions"]) == {"delete", "create"}, instance["change"]["actions"]
+        # The instance it replaces is this member's own (its fixed address), not the partner's.
+        assert instance["change"]["before"]["private_ip"] == str(member.address)
+        assert instance["change"]["before"]["id"] == deployed.instance(member)["InstanceId"]
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    primary, secondary = (member_stack_name(site.name, r) for r in (Role.PRIMARY, Role.SECONDARY))
+    assert secondary in manifest["stacks"][primary]["dependencies"]
+
+
+def _readme_cdktf_commands() -> list[list[str]]:
+    readme = (REPO / "README.md").read_text()
+    prefix = f"{INVENTORY_ENV}={INVENTORY_NAME} npx cdktf "
+    return [shlex.split(line)[1:] for line in readme.splitlines() if line.startswith(prefix)]
+
+
+def test_destroy_in_reverse_order_with_dummy_secrets_removes_everything(deployed: Deployment) -> None:
+    site = deployed.site
+    # README: destroy needs the secret variables set, to any value (write-only values are sent
+    # only on create and update); versions stay, so nothing else differs from the deploy.
+    env = {name: "unused" if name.startswith("TF_VAR_") and not name.endswith("_version") else value
+           for name, value in deployed.project.env.items()}
+    start = time.monotonic()
+    order = deployed.stacks.order
+    for stack in reversed(order):
+        deployed.project.destroy(stack, alone=stack != order[-1], env=env)
+    deployed.timings["destroy"] = round(time.monotonic() - start, 1)
+    # What ran, deploy and destroy, is what the README tells users to run, word for word.
+    assert deployed.project.commands == _readme_cdktf_commands()
+    ec2, ssm, iam = deployed.client("ec2"), deployed.client("ssm"), deployed.client("iam")
+    kms, logs = deployed.client("kms"), deployed.client("logs")
+
+    live = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
+            if i["State"]["Name"] != "terminated"]
+    assert live == []
+    assert [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"] == []
+    assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
+    assert ec2.describe_addresses()["Addresses"] == []
+    assert ec2.describe_flow_logs()["FlowLogs"] == []
+    assert ssm.get_parameters_by_path(Path="/dhcp-failover", Recursive=True)["Parameters"] == []
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("dhcp-failover-")] == []
+    assert [p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]] == []
+    aliases = kms.list_aliases()["Aliases"]
+    assert [a for a in aliases if a["AliasName"].startswith("alias/dhcp-failover/")] == []
+    # The site key is scheduled for deletion (KMS never deletes at once). The aws/ebs key that
+    # EC2 made for the encrypted root volumes is AWS-managed (moto reports it as CUSTOMER).
+    aws_managed = {a.get("TargetKeyId") for a in aliases if a["AliasName"].startswith("alias/aws/")}
+    keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
+    assert {k["KeyState"] for k in keys if k["KeyId"] not in aws_managed} == {"PendingDeletion"}
+    assert logs.describe_log_groups(logGroupNamePrefix="/dhcp-failover/")["logGroups"] == []
+    for stack in deployed.stacks.order:
+        assert deployed.stacks.state_resources(stack) == [], stack
