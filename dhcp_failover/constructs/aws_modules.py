@@ -48,9 +48,11 @@ _install_bare_package()
 # `from package import name` imports the submodule when the package lacks the attribute.
 from cdktf_cdktf_provider_aws import (  # noqa: E402  (must follow _install_bare_package)
     cloudwatch_log_group,
+    data_aws_caller_identity,
     data_aws_iam_policy_document,
     default_security_group,
     eip,
+    eip_association,
     flow_log,
     iam_instance_profile,
     iam_role,
@@ -73,9 +75,11 @@ from cdktf_cdktf_provider_aws import (  # noqa: E402  (must follow _install_bare
 
 __all__ = [
     "cloudwatch_log_group",
+    "data_aws_caller_identity",
     "data_aws_iam_policy_document",
     "default_security_group",
     "eip",
+    "eip_association",
     "flow_log",
     "iam_instance_profile",
     "iam_role",

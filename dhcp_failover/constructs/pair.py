@@ -24,8 +24,7 @@ from ..cloudinit import peer_endpoint_parameter, render_user_data
 from ..model import Member, Role, Site
 from ..render import CISCO_IOS_SNIPPET, JUNOS_SNIPPET, RELAY_DEFAULTS, render_relay
 from ..secrets import member_secrets, site_secrets
-from .aws_extra import data_aws_caller_identity
-from .aws_modules import eip, ssm_parameter
+from .aws_modules import data_aws_caller_identity, eip, ssm_parameter
 from .layout import LocalAwsApi, aws_problems, is_placed, partition_of, region_of, site_regions
 from .naming import SiteNames, member_stack_name, merged_tags, shared_stack_name, state_path
 from .parameters import secret_variables

@@ -9,8 +9,7 @@ from cdktf import TerraformProvider
 from constructs import Construct
 
 from ..model import Member
-from .aws_extra import eip_association
-from .aws_modules import instance
+from .aws_modules import eip_association, instance
 from .naming import SiteNames
 
 
