@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from .model import Inventory, Member, Pool, Role, Site, Subnet
+from .model import Inventory, Member, Pool, Role, Site, Subnet, TunnelEndpoints
 
 
 @dataclass(frozen=True)
@@ -262,6 +262,14 @@ def _wireguard(site: Site) -> Iterator[Problem]:
     for what, net in taken:
         if wg.network.overlaps(net):
             yield Problem("wireguard.network", f"{wg.network} overlaps {what}; pick an unused range")
+    in_site_vpcs = _members_in_created_vpc(site)
+    if wg.endpoints is TunnelEndpoints.PRIVATE and site.cross_region and in_site_vpcs:
+        names = " and ".join(m.name for m in in_site_vpcs)
+        yield Problem(
+            "wireguard.endpoints",
+            f"private needs networks you connected, but {names} get a new site VPC per region and nothing "
+            "connects them; use elastic-ip, or place both members in existing subnets (subnet_id, vpc_id)",
+        )
     ports = {m.failover_port: "a failover port" for m in site.members} | {site.omapi.port: "the OMAPI port"}
     if wg.listen_port in ports:
         yield Problem(

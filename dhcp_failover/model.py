@@ -208,6 +208,13 @@ class Clock(Strict):
     )
 
 
+class TunnelEndpoints(str, enum.Enum):
+    """Where each member's end of the tunnel is reached."""
+
+    ELASTIC_IP = "elastic-ip"
+    PRIVATE = "private"
+
+
 class WireGuard(Strict):
     """An encrypted, authenticated tunnel for the failover dialogue, which ISC dhcpd neither
     encrypts nor authenticates. The primary takes the tunnel network's first usable address."""
@@ -218,6 +225,14 @@ class WireGuard(Strict):
     listen_port: Port = 51820
     mtu: Annotated[int, Field(ge=1280, le=9000)] = 1420
     persistent_keepalive: Annotated[int, Field(ge=0, le=65535)] = 25
+    endpoints: TunnelEndpoints = Field(
+        default=TunnelEndpoints.ELASTIC_IP,
+        description=(
+            "elastic-ip: each member gets an Elastic IP and the partner reaches it there (an existing "
+            "subnet must route to an internet gateway). private: the partner reaches the member's fixed "
+            "address over networks you connected (VPC peering, Transit Gateway, VPN)."
+        ),
+    )
 
     def address(self, role: Role) -> IPv4Address:
         usable = [self.network.network_address, self.network.broadcast_address]

@@ -120,6 +120,7 @@ CASES: list[tuple[str, Any, str]] = [
     ("tunnel-port-is-failover-port", mutate(lambda s: s.update(wireguard={"listen_port": 519})), "is also a failover port"),
     ("tunnel-too-big", mutate(lambda s: s.update(wireguard={"network": "10.99.0.0/29"})), "must be a /31 or a /30"),
     ("cross-region-unencrypted", mutate(placed("eu-west-1", "us-east-1")), "add a wireguard section, or a wireguard_waiver"),
+    ("private-tunnel-between-site-vpcs", mutate(both(placed("eu-west-1", "us-east-1"), lambda s: s.update(wireguard={"endpoints": "private"}))), "nothing connects them; use elastic-ip"),
     ("waiver-with-tunnel", mutate(both(placed("eu-west-1", "us-east-1"), lambda s: s.update(wireguard={}, wireguard_waiver="private MPLS between regions"))), "remove the waiver"),
     ("host-name-twice-across-subnets", mutate(both(
         subnet(0, hosts=[{"name": "pc", "mac": "00:11:22:33:44:55", "address": "10.77.1.20"}]),

@@ -88,3 +88,45 @@ def test_relay_configs_are_stack_outputs(synthesized_examples: dict[str, Any]) -
     relay = stack["output"]["relay_configs"]["value"]["hq-core"]
     assert sorted(relay) == ["cisco_ios", "junos", "linux_isc_dhcp_relay"]
     assert "ip helper-address 10.20.1.10\n ip helper-address 10.20.2.10" in relay["cisco_ios"]
+
+
+def _split_pair_in_existing_subnets(placed: Callable[..., dict[str, Any]], endpoints: str) -> dict[str, Any]:
+    site = placed(wireguard={"network": "10.255.77.0/31", "endpoints": endpoints})
+    for member, (region, suffix) in zip(site["members"], (("eu-west-1", "1"), ("us-east-1", "2"))):
+        member["placement"] = {"region": region, "subnet_id": f"subnet-0000000{suffix}", "vpc_id": f"vpc-0000000{suffix}",
+                               "ami": "ami-0123456789abcdef0"}
+    return site
+
+
+def test_members_in_existing_subnets_get_elastic_ips_for_the_tunnel(
+    synth_sites: Callable[..., Any], placed: Callable[..., Any]
+) -> None:
+    stacks = synth_sites(_split_pair_in_existing_subnets(placed, "elastic-ip"))
+    shared = stacks["lab-shared"]
+    ips = {name: ip for name, ip in shared["resource"]["aws_eip"].items()}
+    assert sorted(ip.get("provider", "aws") for ip in ips.values()) == ["aws", "aws.us_east_1"]
+    assert all(ip["lifecycle"] == {"prevent_destroy": True} for ip in ips.values())
+    endpoints = {p["name"]: p["value"] for p in shared["resource"]["aws_ssm_parameter"].values() if p["type"] == "String"}
+    (secondary_ip,) = [name for name in ips if "secondary" in name]
+    assert endpoints["/dhcp-failover/lab/lab-b/wireguard-endpoint"] == f"${{aws_eip.{secondary_ip}.public_ip}}:51820"
+    # Each member's stack puts its Elastic IP on its instance.
+    for role in ("primary", "secondary"):
+        (association,) = stacks[f"lab-{role}"]["resource"]["aws_eip_association"].values()
+        assert association["allocation_id"].startswith("${data.terraform_remote_state.")
+
+
+def test_private_tunnel_endpoints_are_the_fixed_addresses_and_make_no_elastic_ip(
+    synth_sites: Callable[..., Any], placed: Callable[..., Any]
+) -> None:
+    stacks = synth_sites(_split_pair_in_existing_subnets(placed, "private"))
+    shared = stacks["lab-shared"]
+    assert "aws_eip" not in shared["resource"]
+    endpoints = {p["name"]: p["value"] for p in shared["resource"]["aws_ssm_parameter"].values() if p["type"] == "String"}
+    assert endpoints == {
+        "/dhcp-failover/lab/lab-a/wireguard-endpoint": "10.77.1.1:51820",
+        "/dhcp-failover/lab/lab-b/wireguard-endpoint": "10.77.3.2:51820",
+    }
+    tunnel = [r for name, r in shared["resource"]["aws_vpc_security_group_ingress_rule"].items()
+              if name.startswith("sg_primary_") and r["from_port"] == 51820]
+    assert [r["cidr_ipv4"] for r in tunnel] == ["10.77.3.2/32"]
+    assert all("aws_eip_association" not in stacks[f"lab-{role}"].get("resource", {}) for role in ("primary", "secondary"))

@@ -21,7 +21,7 @@ from cdktf import App, LocalBackend, TerraformOutput, TerraformProvider, Terrafo
 from constructs import Construct
 
 from ..cloudinit import peer_endpoint_parameter, render_user_data
-from ..model import Member, Role, Site
+from ..model import Member, Role, Site, TunnelEndpoints
 from ..render import CISCO_IOS_SNIPPET, JUNOS_SNIPPET, RELAY_DEFAULTS, render_relay
 from ..secrets import member_secrets, site_secrets
 from .aws_modules import data_aws_caller_identity, eip, ssm_parameter
@@ -122,6 +122,11 @@ class DhcpFailoverPair(TerraformStack):
         for region in self.regions.values():
             if region.network is not None:
                 egress_ips.update(region.network.egress_ips)
+        egress_ips.update(_tunnel_ips_for_existing_subnets(shared, site, egress_ips, member_provider, names))
+        tunnel_ips = egress_ips if _tunnel_on_elastic_ips(site) else {}
+        for ip in tunnel_ips.values():
+            # The partner's tunnel points at this address: replacing it would cut the failover link.
+            ip.add_override("lifecycle.prevent_destroy", True)
         self.security_groups = DhcpSecurityGroups(
             shared,
             "sg",
@@ -130,10 +135,10 @@ class DhcpFailoverPair(TerraformStack):
                 names=names,
                 vpc_ids={role: vpc_id for role, (vpc_id, _) in placements.items()},
                 providers=member_provider,
-                tunnel_endpoints={role: ip.public_ip for role, ip in egress_ips.items()},
+                tunnel_endpoints={role: ip.public_ip for role, ip in tunnel_ips.items()},
             ),
         )
-        endpoints = _tunnel_endpoints(shared, site, egress_ips, member_provider, names)
+        endpoints = _tunnel_endpoints(shared, site, tunnel_ips, member_provider, names)
         iam = Construct(shared, "iam")
         self.roles = {}
         for m in members:
@@ -190,31 +195,57 @@ class DhcpFailoverPair(TerraformStack):
         return made
 
 
-def _tunnel_endpoints(
+def _tunnel_ips_for_existing_subnets(
     shared: TerraformStack,
     site: Site,
     egress_ips: Mapping[Role, eip.Eip],
     providers: Mapping[Role, TerraformProvider],
     names: SiteNames,
+) -> dict[Role, eip.Eip]:
+    """An Elastic IP for each member in an existing subnet whose tunnel end is an Elastic IP
+    (members in a site VPC have theirs already). The member's stack associates it."""
+    if not _tunnel_on_elastic_ips(site):
+        return {}
+    return {
+        m.role: eip.Eip(
+            shared,
+            f"tunnel-ip-{m.role.value}",
+            domain="vpc",
+            tags=names.tags(f"tunnel-{m.role.value}"),
+            provider=providers[m.role],
+        )
+        for m in (site.primary, site.secondary)
+        if m.role not in egress_ips
+    }
+
+
+def _tunnel_on_elastic_ips(site: Site) -> bool:
+    return site.wireguard is not None and site.wireguard.endpoints is TunnelEndpoints.ELASTIC_IP
+
+
+def _tunnel_endpoints(
+    shared: TerraformStack,
+    site: Site,
+    tunnel_ips: Mapping[Role, eip.Eip],
+    providers: Mapping[Role, TerraformProvider],
+    names: SiteNames,
 ) -> dict[Role, ssm_parameter.SsmParameter]:
-    """Each member's public tunnel endpoint (its Elastic IP and port), published in its own
-    region for the partner's bootstrap, so neither member stack needs the other's outputs."""
+    """Each member's tunnel endpoint (ADDRESS:PORT: its Elastic IP, or its fixed address when
+    the site's endpoints are private), published in its own region for the partner's
+    bootstrap, so neither member stack needs the other's outputs."""
     if site.wireguard is None:
         return {}
     endpoints = {}
     for m in (site.primary, site.secondary):
-        ip = egress_ips.get(m.role)
-        if ip is None:
-            continue
-        # The partner's tunnel points at this address: replacing it would cut the failover link.
-        ip.add_override("lifecycle.prevent_destroy", True)
+        ip = tunnel_ips.get(m.role)
+        address = ip.public_ip if ip is not None else str(m.address)
         endpoints[m.role] = ssm_parameter.SsmParameter(
             shared,
             f"wg-endpoint-{m.role.value}",
             name=peer_endpoint_parameter(site, m),
             type="String",
             tier="Standard",
-            value=f"{ip.public_ip}:{site.wireguard.listen_port}",
+            value=f"{address}:{site.wireguard.listen_port}",
             description=f"WireGuard endpoint of {m.name} (public, not secret)",
             tags=names.tags(f"wg-endpoint-{m.role.value}"),
             provider=providers[m.role],
