@@ -52,15 +52,23 @@ def test_outputs_name_the_parameters(synth_sites: Callable[..., Any], placed: Ca
     assert outputs["ssm_parameter_names"]["value"] == {"omapi-key": "/dhcp-failover/lab/omapi-key"}
 
 
-def test_each_region_of_a_split_pair_has_its_own_copy(synthesized_examples: dict[str, Any]) -> None:
+def test_each_region_of_a_split_pair_stores_only_what_its_member_reads(synthesized_examples: dict[str, Any]) -> None:
     import json
 
     stack = json.loads((synthesized_examples["two-regions"] / "stacks/transatlantic-shared/cdk.tf.json").read_text())
     parameters = [p for p in stack["resource"]["aws_ssm_parameter"].values() if p["type"] == "SecureString"]
-    omapi = [p for p in parameters if p["value_wo"] == "${var.transatlantic_omapi_key}"]
-    # One variable feeds both copies: the pipeline exports one TF_VAR per secret.
-    assert sorted(p.get("provider", "aws") for p in omapi) == ["aws", "aws.us_east_1"]
-    assert len(parameters) == 2 * 5  # omapi key + two wireguard key pairs, in each region
+    by_region: dict[str, set[str]] = {}
+    for p in parameters:
+        by_region.setdefault(p.get("provider", "aws"), set()).add(p["name"].removeprefix("/dhcp-failover/transatlantic/"))
+    # dhcp-dub (primary) is in eu-west-1 (provider aws), dhcp-iad in us-east-1. A member's
+    # private key never leaves its region; the partner's public key and the OMAPI key are there.
+    assert by_region == {
+        "aws": {"omapi-key", "dhcp-dub/wireguard-private-key", "dhcp-iad/wireguard-public-key"},
+        "aws.us_east_1": {"omapi-key", "dhcp-iad/wireguard-private-key", "dhcp-dub/wireguard-public-key"},
+    }
+    # One variable feeds both OMAPI copies: the pipeline exports one TF_VAR per secret.
+    omapi = [p for p in parameters if p["name"].endswith("/omapi-key")]
+    assert {p["value_wo"] for p in omapi} == {"${var.transatlantic_omapi_key}"}
 
 
 def test_tunnel_endpoints_are_published_for_the_partner(synthesized_examples: dict[str, Any]) -> None:

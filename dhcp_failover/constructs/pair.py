@@ -23,11 +23,11 @@ from constructs import Construct
 from ..cloudinit import peer_endpoint_parameter, render_user_data
 from ..model import Member, Role, Site, TunnelEndpoints
 from ..render import CISCO_IOS_SNIPPET, JUNOS_SNIPPET, RELAY_DEFAULTS, render_relay
-from ..secrets import member_secrets, site_secrets
+from ..secrets import SecretSpec, member_secrets, site_secrets
 from .aws_modules import data_aws_caller_identity, eip, ssm_parameter
-from .layout import LocalAwsApi, aws_problems, is_placed, partition_of, region_of, site_regions
+from .layout import LocalAwsApi, RegionLayout, aws_problems, is_placed, partition_of, region_of, site_regions
 from .naming import SiteNames, member_stack_name, merged_tags, shared_stack_name, state_path
-from .parameters import secret_variables
+from .parameters import SecretInputs, secret_variables
 from .providers import aws_provider
 from .region import SiteRegion, SiteRegionProps
 from .security_groups import DhcpSecurityGroups, DhcpSecurityGroupsProps
@@ -107,7 +107,7 @@ class DhcpFailoverPair(TerraformStack):
                 props=SiteRegionProps(
                     layout=layout,
                     names=names,
-                    inputs=inputs,
+                    inputs=_read_in(layout, inputs),
                     partition=partition,
                     account_id=account.account_id,
                     provider=providers[layout.region],
@@ -195,6 +195,12 @@ class DhcpFailoverPair(TerraformStack):
         return made
 
 
+def _read_in(layout: RegionLayout, inputs: Mapping[SecretSpec, SecretInputs]) -> dict[SecretSpec, SecretInputs]:
+    """The secrets a region stores: those its members read. A member's WireGuard private key
+    then exists only in its own region; the pair's OMAPI key is in each."""
+    return {spec: i for spec, i in inputs.items() if any(spec.readable_by(m) for m in layout.members)}
+
+
 def _tunnel_ips_for_existing_subnets(
     shared: TerraformStack,
     site: Site,
@@ -277,7 +283,7 @@ def _shared_outputs(stack: TerraformStack, site: Site, egress_ips: Mapping[Role,
         stack,
         "ssm_parameter_names",
         value={spec.key_store_name: spec.parameter_name for spec in site_secrets(site)},
-        description="SSM SecureString parameter per secret (the same name in each member's region).",
+        description="SSM SecureString parameter per secret, in the region of each member that reads it.",
     )
     if site.relays:
         flavours = {RELAY_DEFAULTS: "linux_isc_dhcp_relay", CISCO_IOS_SNIPPET: "cisco_ios", JUNOS_SNIPPET: "junos"}
