@@ -256,14 +256,7 @@ def _shut_down(target: MemberAccess, watch: _Watch, timeout: float) -> None:
         while not request.done():
             watch.poll()
             time.sleep(POLL_INTERVAL)
-    try:
-        request.result()
-    except OmapiError as exc:
-        # While shutting down, dhcpd drops the OMAPI sessions it still has after ~8 s, possibly
-        # before answering our update: that is the shutdown happening, if it no longer answers.
-        dropped = "can't update object: connection reset by peer" in str(exc)
-        if not dropped or watch.poll()[target.member.name].error is None:
-            raise
+    request.result()
 
 
 def run_restart_command(command: str, timeout: float) -> Callable[[], None]:
