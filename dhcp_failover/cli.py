@@ -113,6 +113,8 @@ def _status(args: argparse.Namespace) -> int:
     else:
         for s in statuses:
             state = f"{s.local_state} (partner: {s.partner_state})" if s.error is None else f"unreachable: {s.error}"
+            if s.omapi_key == "previous":
+                state += " [answers to the OMAPI key from before the rotation]"
             print(f"{site.name} {s.role:<9} {s.member:<20} {state}")
     if normal:
         return 0

@@ -30,6 +30,9 @@ STORE_FOLDER = ".dhcp-failover-keys"
 class StoredSecret:
     value: str
     version: int
+    previous: str | None = None
+    """The OMAPI key before the last rotation: members keep it until their bootstrap runs
+    again, so operator commands fall back to it meanwhile."""
 
 
 def default_path(inventory_path: Path) -> Path:
@@ -50,7 +53,7 @@ class KeyStore:
             if data.get("format") != FORMAT_VERSION:
                 raise ValueError(f"unknown format {data.get('format')!r}")
             sites = {
-                site: {name: StoredSecret(str(s["value"]), int(s["version"])) for name, s in entries.items()}
+                site: {name: _stored(s) for name, s in entries.items()}
                 for site, entries in data["sites"].items()
             }
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -87,7 +90,9 @@ class KeyStore:
             if old is not None and not rotate:
                 continue
             value = _generate(spec.kind)
-            entries[spec.key_store_name] = StoredSecret(value, _next_version(old))
+            # Only the OMAPI key's old value is kept: operator commands need it mid-rotation.
+            previous = old.value if old is not None and spec.kind is SecretKind.OMAPI_KEY else None
+            entries[spec.key_store_name] = StoredSecret(value, _next_version(old), previous)
             if spec.kind is SecretKind.WIREGUARD_PRIVATE_KEY:
                 private_keys[spec.member or ""] = value
             changed.append(spec)
@@ -99,7 +104,7 @@ class KeyStore:
         data = {
             "format": FORMAT_VERSION,
             "sites": {
-                site: {name: {"value": s.value, "version": s.version} for name, s in sorted(entries.items())}
+                site: {name: _as_json(s) for name, s in sorted(entries.items())}
                 for site, entries in sorted(self._sites.items())
             },
         }
@@ -113,6 +118,18 @@ class KeyStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _stored(entry: dict[str, Any]) -> StoredSecret:
+    previous = entry.get("previous")
+    return StoredSecret(str(entry["value"]), int(entry["version"]), None if previous is None else str(previous))
+
+
+def _as_json(secret: StoredSecret) -> dict[str, Any]:
+    entry: dict[str, Any] = {"value": secret.value, "version": secret.version}
+    if secret.previous is not None:
+        entry["previous"] = secret.previous
+    return entry
 
 
 def _private_name(spec: SecretSpec) -> str:

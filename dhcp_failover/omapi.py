@@ -75,17 +75,22 @@ _STDOUT_ERROR = re.compile(
     r"|extra information after .*|invalid value\.|no memory.*)$")
 
 # Hints for the raw errors an operator actually meets; omshell's own words are terse.
+_KEY_REJECTED = "can't open object: connection reset by peer"
 _HINTS = {
     "dhcpctl_connect: not found": "the server knows no such key name with this algorithm",
     "dhcpctl_connect: no more": "nothing answered: server down, wrong port or unreachable",
-    "can't open object: connection reset by peer":
-        "the server dropped the signed request: wrong key secret?",
+    _KEY_REJECTED: "the server dropped the signed request: wrong key secret?",
     "can't open object: not found": "no such object: wrong failover peer name?",
 }
 
 
 class OmapiError(Exception):
     """An OMAPI request failed; the message is one line and never holds the secret."""
+
+    @property
+    def key_rejected(self) -> bool:
+        """The server dropped the signed request: it holds another secret under this key name."""
+        return _KEY_REJECTED in str(self)
 
 
 @dataclass(frozen=True)

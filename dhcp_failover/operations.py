@@ -13,6 +13,7 @@ MRD 10 s or more it only sees the connection close when the member exits
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import subprocess
 import time
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from .checks import InventoryError
 from .keystore import KeyStore
 from .model import Member, Site
-from .omapi import OmapiError, OmapiEndpoint, read_failover_state, shutdown_server
+from .omapi import FailoverState, OmapiEndpoint, OmapiError, read_failover_state, shutdown_server
 from .secrets import SecretKind, site_secrets
 
 TAKEOVER_STATES = ("communications-interrupted", "partner-down")
@@ -39,6 +40,9 @@ class MemberAccess:
     member: Member
     endpoint: OmapiEndpoint
     command_prefix: tuple[str, ...] = ()
+    previous_key: OmapiEndpoint | None = None
+    """The same with the OMAPI secret from before the last rotation, tried when the member
+    rejects the current one (its bootstrap has not run since)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class MemberStatus:
     local_state: str | None
     partner_state: str | None
     error: str | None = None
+    omapi_key: str | None = None  # "current", or "previous" while a rotation is under way
 
     @property
     def normal(self) -> bool:
@@ -74,16 +79,17 @@ def member_access(
         names = ", ".join(m.name for m in site.members)
         raise InventoryError(f'site "{site.name}" has no member {sorted(unknown)[0]!r}; members: {names}')
     spec = next(s for s in site_secrets(site) if s.kind is SecretKind.OMAPI_KEY)
-    secret = store.require(spec).value
+    stored = store.require(spec)
     access = []
     for member in (site.primary, site.secondary):
         host, port = _host_port(hosts.get(member.name), str(member.address), site.omapi.port)
         try:
-            endpoint = OmapiEndpoint(host, port, site.omapi.key_name, site.omapi.algorithm.value, secret)
+            endpoint = OmapiEndpoint(host, port, site.omapi.key_name, site.omapi.algorithm.value, stored.value)
+            previous = None if stored.previous is None else dataclasses.replace(endpoint, secret=stored.previous)
             prefix = tuple(shlex.split(via.get(member.name, "")))
         except ValueError as exc:
             raise InventoryError(f"member {member.name}: {exc}") from None
-        access.append(MemberAccess(member, endpoint, prefix))
+        access.append(MemberAccess(member, endpoint, prefix, previous))
     return access
 
 
@@ -99,12 +105,20 @@ def _host_port(override: str | None, host: str, port: int) -> tuple[str, int]:
 def read_member(site: Site, access: MemberAccess, timeout: float = READ_TIMEOUT) -> MemberStatus:
     where = f"{access.endpoint.host}:{access.endpoint.port}"
     member, role = access.member.name, access.member.role.value
+    def read(endpoint: OmapiEndpoint) -> FailoverState:
+        return read_failover_state(endpoint, site.peer_name, command_prefix=access.command_prefix, timeout=timeout)
+
+    key = "current"
     try:
-        state = read_failover_state(access.endpoint, site.peer_name, command_prefix=access.command_prefix,
-                                    timeout=timeout)
+        state = read(access.endpoint)
     except OmapiError as exc:
-        return MemberStatus(member, role, where, None, None, str(exc))
-    return MemberStatus(member, role, where, state.local_state, state.partner_state)
+        if access.previous_key is None or not exc.key_rejected:
+            return MemberStatus(member, role, where, None, None, str(exc))
+        try:
+            state, key = read(access.previous_key), "previous"
+        except OmapiError:
+            return MemberStatus(member, role, where, None, None, str(exc))  # the current key's failure
+    return MemberStatus(member, role, where, state.local_state, state.partner_state, omapi_key=key)
 
 
 def read_status(site: Site, access: Sequence[MemberAccess], timeout: float = READ_TIMEOUT) -> list[MemberStatus]:
@@ -218,6 +232,10 @@ def drill(
     if not all(s.normal for s in before):
         states = ", ".join(f"{s.member} {s.summary}" for s in before)
         raise DrillError(f"the pair is not normal ({states}); a drill now could leave nobody serving")
+    behind = [s.member for s in before if s.omapi_key == "previous"]
+    if behind:
+        raise DrillError(f"{behind[0]} still holds the OMAPI key from before the rotation; run its "
+                         "bootstrap again first")
 
     report = DrillReport(target.member.name, partner.member.name)
     watch = _Watch(site, access, report, on_event)

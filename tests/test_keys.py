@@ -45,6 +45,9 @@ def test_keys_never_overwrites_and_rotation_bumps_the_version(tmp_path: Path) ->
     rotated = exports(keys("--inventory", str(inventory), "--rotate").stdout)
     assert rotated["TF_VAR_lab_omapi_key"] != first["TF_VAR_lab_omapi_key"]
     assert rotated["TF_VAR_lab_omapi_key_version"] == "2"
+    # The members hold the old value until their bootstrap runs again: the store keeps it.
+    stored = json.loads((inventory.parent / ".dhcp-failover-keys" / "sites.json").read_text())
+    assert stored["sites"]["lab"]["omapi-key"]["previous"] == first["TF_VAR_lab_omapi_key"]
 
 
 def test_tunnel_sites_get_wireguard_key_pairs(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 from boot import moto_endpoint  # noqa: F401  (session fixture)
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.keystore import KeyStore
-from dhcp_failover.model import Member
+from dhcp_failover.model import Member, Site
 from dhcp_failover.secrets import site_secrets
 from factories import REPO, inventory_data, site_data, write_inventory
 from failover_harness import BootedPair, boot_pair, operator_argv, operator_files
@@ -29,6 +29,10 @@ MRD = 10
 
 def ops_data() -> dict[str, Any]:
     return inventory_data(site_data("ops", ping_check=False, failover={"mclt": 5, "max_response_delay": MRD}))
+
+
+def ops_site() -> Site:
+    return inventory_from_data(ops_data()).sites[0]
 
 
 def run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -96,6 +100,28 @@ def test_a_wrong_key_exits_4_and_says_so(cli: Any, pair: BootedPair, tmp_path: P
     assert result.returncode == 4
     secret = other.require(site_secrets(pair.site)[0]).value
     assert "wrong key secret?" in result.stderr and secret not in result.stderr
+
+
+@pytest.mark.netns
+def test_mid_rotation_status_uses_the_previous_omapi_key_and_the_drill_refuses(cli: Any, tmp_path: Path) -> None:
+    """`keys --rotate` changes the store at once, the members only when their bootstrap runs again."""
+    rotated = KeyStore.load(tmp_path / "keys.json")  # what the cli fixture's operator holds
+    rotated.path = tmp_path / "rotated.json"
+    rotated.ensure(ops_site(), rotate=True)
+    rotated.save()
+    status = cli("status", store=rotated.path)
+    assert status.returncode == 0, status.stderr
+    assert all(line.endswith("[answers to the OMAPI key from before the rotation]") for line in status.stdout.splitlines())
+    report = json.loads(cli("status", "--json", store=rotated.path).stdout)
+    assert [m["omapi_key"] for m in report["members"]] == ["previous", "previous"]
+    drill = cli("drill", store=rotated.path)
+    assert drill.returncode == 3
+    assert drill.stderr.splitlines()[-1] == (
+        "error: ops-a still holds the OMAPI key from before the rotation; run its bootstrap again first")
+    # Only the one previous value: two rotations later the members' key is gone from the store.
+    rotated.ensure(ops_site(), rotate=True)
+    rotated.save()
+    assert cli("status", store=rotated.path).returncode == 4
 
 
 @pytest.mark.netns
