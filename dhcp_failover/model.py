@@ -8,7 +8,6 @@ checked here; rules that relate several fields live in ``checks``.
 from __future__ import annotations
 
 import enum
-import re
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 

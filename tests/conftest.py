@@ -135,6 +135,20 @@ def copy_checkout(dest: Path) -> Path:
     return dest
 
 
+def cdktf_project(dest: Path) -> Path:
+    """A copy of the checkout where ``npx cdktf`` runs as for a user: cdktf.json's app is the
+    project's .venv, node_modules holds the pinned CLI (both linked, not copied)."""
+    if not (REPO / "node_modules" / ".bin" / "cdktf").exists():
+        message = "cdktf-cli is not installed (scripts/install-node.sh)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    copy_checkout(dest)
+    for entry in (".venv", "node_modules"):
+        (dest / entry).symlink_to(REPO / entry)
+    return dest
+
+
 INVENTORY_ENV = "DHCP_FAILOVER_INVENTORY"  # main.py's
 
 

@@ -27,7 +27,6 @@ from typing import Any, TypeVar
 from tfenv import terraform
 
 REPO = Path(__file__).resolve().parent.parent
-CDKTF = REPO / "node_modules" / ".bin" / "cdktf"
 T = TypeVar("T")
 MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 # The README's deploy commands, word for word (a test holds the README to them). A member stack

@@ -31,8 +31,8 @@ import pytest
 import yaml
 
 from boot import CREDENTIALS, write_files
-from conftest import INVENTORY_ENV, copy_checkout
-from deploy import (CDKTF, MOTO_CREDENTIALS, Project, Stacks, key_exports, moto_server,
+from conftest import INVENTORY_ENV, cdktf_project
+from deploy import (MOTO_CREDENTIALS, Project, Stacks, key_exports, moto_server,
                     resource_changes, synth)
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
 from dhcp_failover.constructs.naming import member_stack_name, shared_stack_name
@@ -97,19 +97,6 @@ def _test_inventory(path: Path) -> Path:
     return path
 
 
-def _project(folder: Path) -> Path:
-    """A copy of the checkout with the project's venv and pinned cdktf CLI, as a user has it."""
-    if not CDKTF.exists():
-        message = "cdktf-cli is not installed (scripts/install-node.sh)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    copy_checkout(folder)
-    for entry in (".venv", "node_modules"):
-        (folder / entry).symlink_to(REPO / entry)
-    return folder
-
-
 def _timed(timings: dict[str, float], name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     start = time.monotonic()
     try:
@@ -124,7 +111,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     require("terraform")
     require("npx", "the README deploys with npx cdktf")
     root = tmp_path_factory.mktemp("e2e")
-    folder = _project(root / "project")
+    folder = cdktf_project(root / "project")
     timings: dict[str, float] = {}
     with moto_server(root / "moto.log") as endpoint:
         inventory = _test_inventory(folder / INVENTORY_NAME)
@@ -332,7 +319,6 @@ def _readme_cdktf_commands() -> list[list[str]]:
 
 
 def test_destroy_in_reverse_order_with_dummy_secrets_removes_everything(deployed: Deployment) -> None:
-    site = deployed.site
     # README: destroy needs the secret variables set, to any value (write-only values are sent
     # only on create and update); versions stay, so nothing else differs from the deploy.
     env = {name: "unused" if name.startswith("TF_VAR_") and not name.endswith("_version") else value

@@ -7,23 +7,13 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from conftest import INVENTORY_ENV, REPO, copy_checkout, run_main, tree
+from conftest import INVENTORY_ENV, REPO, cdktf_project, run_main, tree
 
 CDKTF = REPO / "node_modules" / ".bin" / "cdktf"
 
 
 def test_cdktf_cli_synth_equals_python_main(tmp_path: Path) -> None:
-    if not CDKTF.exists():
-        message = "cdktf-cli is not installed (scripts/install-node.sh)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    checkout = copy_checkout(tmp_path / "checkout")
-    # cdktf.json runs .venv/bin/python; node_modules holds the pinned CLI.
-    for entry in (".venv", "node_modules"):
-        (checkout / entry).symlink_to(REPO / entry)
+    checkout = cdktf_project(tmp_path / "checkout")
     cdktf_json = (checkout / "cdktf.json").read_bytes()
     # The CLI runs main.py without arguments: the inventory comes from the environment.
     env = {
