@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import cdktf
 
 ENDPOINT_ENV = "DHCP_FAILOVER_AWS_ENDPOINT"
+DECOMMISSION_ENV = "DHCP_FAILOVER_DECOMMISSION"
 
 UserDataArgs = Mapping[str, str]
 UserDataRenderer = Callable[[Site, Member], UserDataArgs]
@@ -38,6 +39,8 @@ class SettingsError(ValueError):
 class SitePlan:
     site: Site
     user_data: Mapping[Role, UserDataArgs]
+    decommission: bool = False
+    """Named in ``$DHCP_FAILOVER_DECOMMISSION``: synthesized so that destroy can remove it all."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,17 @@ def local_api_from_env(environ: Mapping[str, str]) -> LocalAwsApi | None:
     return LocalAwsApi(url=url.rstrip("/"))
 
 
+def decommissioned_from_env(environ: Mapping[str, str], inventory: Inventory) -> frozenset[str]:
+    """``$DHCP_FAILOVER_DECOMMISSION``: comma-separated sites being torn down. Their tunnel
+    Elastic IPs lose ``prevent_destroy`` (kept otherwise: the partner's tunnel points there)."""
+    names = frozenset(name.strip() for name in environ.get(DECOMMISSION_ENV, "").split(",") if name.strip())
+    known = [site.name for site in inventory.sites]
+    for name in sorted(names - set(known)):
+        raise SettingsError(f"${DECOMMISSION_ENV} names site {name!r}, which the inventory does not have "
+                            f"(sites: {', '.join(known)})")
+    return names
+
+
 def _rendered_user_data(site: Site, member: Member) -> UserDataArgs:
     return render_user_data(site, member).terraform_args()
 
@@ -94,7 +108,9 @@ def plan_synth(
 ) -> SynthPlan:
     """Check and prepare the synth of a validated inventory; raise InventoryError or
     SettingsError with one line when it cannot be deployed as is."""
-    local_api = local_api_from_env(os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    local_api = local_api_from_env(environ)
+    decommissioned = decommissioned_from_env(environ, inventory)
     placed = [site for site in inventory.sites if is_placed(site)]
     if not placed:
         raise InventoryError(
@@ -105,7 +121,8 @@ def plan_synth(
         for problem in aws_problems(site):
             raise InventoryError(problem)
     sites = tuple(
-        SitePlan(site, {m.role: user_data(site, m) for m in (site.primary, site.secondary)}) for site in placed
+        SitePlan(site, {m.role: user_data(site, m) for m in (site.primary, site.secondary)}, site.name in decommissioned)
+        for site in placed
     )
     unplaced = tuple(site.name for site in inventory.sites if not is_placed(site))
     return SynthPlan(inventory, sites, local_api, unplaced)
@@ -130,6 +147,7 @@ def build_app(plan: SynthPlan, *, outdir: str | None = None) -> cdktf.App:
                 inventory_tags=plan.inventory.tags,
                 user_data=site_plan.user_data,
                 local_api=plan.local_api,
+                decommission=site_plan.decommission,
             ),
         )
     return app

@@ -1,9 +1,9 @@
 """The real deploy path against a local AWS API, for the end-to-end test (not a test module).
 
 What the README tells users to run, in a copy of the checkout: `keys` (TF_VAR_ exports), then
-`npx cdktf deploy <stack> ...` stack by stack (shared → secondary → primary) and `npx cdktf
-destroy` in reverse, with $DHCP_FAILOVER_AWS_ENDPOINT pointing every provider at moto. Plans for
-the checks run `terraform` in the stack folders of the same cdktf.out.
+the README's own `npx cdktf deploy` lines, stack by stack (shared → secondary → primary), and its
+`npx cdktf destroy` lines in reverse, with $DHCP_FAILOVER_AWS_ENDPOINT pointing every provider at
+moto. Plans for the checks run `terraform` in the stack folders of the same cdktf.out.
 
 Run as a script, it is moto's server with one fix (``moto-server ARGS``, see ``_patch_moto``).
 """
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,11 +29,6 @@ from tfenv import terraform
 REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-# The README's deploy commands, word for word (a test holds the README to them). A member stack
-# is deployed alone although it depends on another stack: cdktf refuses that unless told the
-# dependency is not part of this run.
-DEPLOY_FLAGS = ("--skip-provider-lock", "--auto-approve")
-ALONE_FLAG = "--ignore-missing-stack-dependencies"
 
 
 def _patch_moto() -> None:
@@ -124,29 +119,51 @@ def key_exports(project: Path, inventory: str, env: Mapping[str, str]) -> dict[s
     return exported
 
 
+@dataclass(frozen=True)
+class ShellLine:
+    """One documented command line: ``NAME=value ... npx cdktf VERB STACK FLAGS``."""
+
+    assignments: dict[str, str]
+    argv: list[str]
+
+    @property
+    def verb(self) -> str:
+        return self.argv[2]
+
+    @property
+    def stack(self) -> str:
+        return self.argv[3]
+
+
+def readme_cdktf_lines(readme: Path, verb: str) -> list[ShellLine]:
+    """The README's ``npx cdktf VERB`` lines, in order, as a shell would split them."""
+    lines = []
+    for text in readme.read_text().splitlines():
+        words = shlex.split(text) if " npx cdktf " in f" {text} " else []
+        if "npx" not in words:
+            continue
+        npx = words.index("npx")
+        if not all("=" in word for word in words[:npx]) or words[npx + 1:npx + 3] != ["cdktf", verb]:
+            continue
+        lines.append(ShellLine(dict(w.split("=", 1) for w in words[:npx]), words[npx:]))
+    return lines
+
+
 @dataclass
 class Project:
-    """A checkout where a user runs ``npx cdktf``; records every cdktf command it runs."""
+    """A checkout where a user runs ``npx cdktf`` with ``env`` (the exports they made)."""
 
     folder: Path
     env: dict[str, str]
-    commands: list[list[str]] = field(default_factory=list)
 
-    def cdktf(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        command = ["npx", "cdktf", *args]
-        self.commands.append(command)
-        result = subprocess.run(command, cwd=self.folder, env=dict(env or self.env), capture_output=True, text=True,
-                                timeout=900, check=False)
+    def run(self, line: ShellLine, extra_env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, **(extra_env or {}), **line.assignments}
+        result = subprocess.run(line.argv, cwd=self.folder, env=env, capture_output=True, text=True, timeout=900,
+                                check=False)
         if result.returncode != 0:
-            raise AssertionError(f"{' '.join(command)} exited {result.returncode}\n"
+            raise AssertionError(f"{' '.join(line.argv)} exited {result.returncode}\n"
                                  f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
         return result
-
-    def deploy(self, stack: str, *, alone: bool) -> None:
-        self.cdktf("deploy", stack, *DEPLOY_FLAGS, *([ALONE_FLAG] if alone else []))
-
-    def destroy(self, stack: str, *, alone: bool, env: Mapping[str, str]) -> None:
-        self.cdktf("destroy", stack, "--auto-approve", *([ALONE_FLAG] if alone else []), env=env)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.secrets import site_secrets
+from dhcp_failover.stacks import DECOMMISSION_ENV
 from factories import inventory_data
 
 
@@ -138,3 +139,13 @@ def test_private_tunnel_endpoints_are_the_fixed_addresses_and_make_no_elastic_ip
               if name.startswith("sg_primary_") and r["from_port"] == 51820]
     assert [r["cidr_ipv4"] for r in tunnel] == ["10.77.3.2/32"]
     assert all("aws_eip_association" not in stacks[f"lab-{role}"].get("resource", {}) for role in ("primary", "secondary"))
+
+
+def test_a_site_being_decommissioned_lets_destroy_release_its_tunnel_ips(
+    synth_sites: Callable[..., Any], placed: Callable[..., Any]
+) -> None:
+    site = placed(wireguard={"network": "10.255.77.0/31"})
+    guarded = synth_sites(site)["lab-shared"]["resource"]["aws_eip"]
+    assert len(guarded) == 2 and all(ip["lifecycle"] == {"prevent_destroy": True} for ip in guarded.values())
+    released = synth_sites(site, env={DECOMMISSION_ENV: "lab"})["lab-shared"]["resource"]["aws_eip"]
+    assert len(released) == 2 and all("lifecycle" not in ip for ip in released.values())

@@ -1,13 +1,15 @@
-"""End to end against a local AWS API: the README's deploy commands, checked through the AWS API.
+"""End to end against a local AWS API: the README's deploy lines, checked through the AWS API.
 
 One deploy per module (moto server in its own process on 127.0.0.1), run as the README says, in a
 copy of the checkout: $DHCP_FAILOVER_AWS_ENDPOINT set, `eval "$(python -m dhcp_failover keys
-...)"`, then `npx cdktf deploy <stack> --skip-provider-lock --auto-approve` for shared, secondary,
-primary, with the offline CLI config. The checks read AWS through boto3, never Terraform state
-(which holds only a hash of user-data and no secret at all). Then: a second plan changes nothing;
-the bootstrap from the *deployed* user-data boots a member; a change to both members' configs
-plans one instance per stack; `npx cdktf destroy`, in reverse order and with dummy secret
-variables, leaves nothing behind.
+...)"`, then the README's `npx cdktf deploy` lines as written (shared, secondary, primary), with
+the offline CLI config. The site is examples/two-regions.yaml renamed to the README's `hq`: two
+regions, two providers, per-region keys and secrets, Elastic IP tunnel endpoints, WireGuard keys.
+The checks read AWS through boto3, never Terraform state (which holds only a hash of user-data
+and no secret at all). Then: a second plan changes nothing; the bootstrap from the *deployed*
+user-data boots each member; a change to both members' configs plans one instance per stack;
+the guarded Elastic IPs refuse a plain destroy, and the README's destroy lines, in reverse
+order with dummy secret variables, leave nothing behind.
 
 Tests run in file order and share the deploy; the last one destroys it.
 """
@@ -17,7 +19,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shlex
 import stat
 import subprocess
 import time
@@ -32,31 +33,33 @@ import yaml
 
 from boot import CREDENTIALS, write_files
 from conftest import INVENTORY_ENV, cdktf_project
-from deploy import (MOTO_CREDENTIALS, Project, Stacks, key_exports, moto_server,
+from deploy import (MOTO_CREDENTIALS, Project, ShellLine, Stacks, key_exports, moto_server, readme_cdktf_lines,
                     resource_changes, synth)
-from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
+from dhcp_failover.cloudinit import BOOTSTRAP_PATH, peer_endpoint_parameter, render_user_data
 from dhcp_failover.constructs.naming import member_stack_name, shared_stack_name
 from dhcp_failover.constructs.rules import Direction, member_rules
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.keystore import KeyStore, default_path
 from dhcp_failover.model import Member, Role, Site
-from dhcp_failover.render import DHCPD_CONF, OMAPI_KEY_FILE, render_omapi_key
-from dhcp_failover.secrets import member_secrets, site_secrets
+from dhcp_failover.render import DHCPD_CONF, OMAPI_KEY_FILE, render_omapi_key, wireguard_paths
+from dhcp_failover.secrets import SecretKind, member_secrets
 from dhcp_failover.stacks import ENDPOINT_ENV
 from factories import REPO
 from tfenv import require_provider_mirror, write_cli_config
 from tools import require
 
-# An AMI moto knows in every region (its bundled amis.json); the example's is made up.
+# An AMI moto knows in every region (its bundled amis.json); the example's are made up.
 MOTO_AMI = "ami-1e749f67"
 SYSTEM_AWS = Path("/usr/bin/aws")  # Debian 12's awscli, what the member runs
 INVENTORY_NAME = "sites.yaml"  # the README's
+SITE = "hq"  # the README's
+README = REPO / "README.md"
+MEMBERS = [Role.PRIMARY, Role.SECONDARY]
 
 
 @dataclass
 class Deployment:
     site: Site
-    region: str
     endpoint: str
     root: Path
     project: Project
@@ -65,15 +68,21 @@ class Deployment:
     stacks: Stacks
     timings: dict[str, float] = field(default_factory=dict)
 
-    def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint,
+    def member(self, role: Role) -> Member:
+        return self.site.primary if role is Role.PRIMARY else self.site.secondary
+
+    def client(self, service: str, region: str = "eu-west-1") -> Any:
+        return boto3.client(service, region_name=region, endpoint_url=self.endpoint,
                             aws_access_key_id="test", aws_secret_access_key="test")
 
+    def ec2(self, member: Member) -> Any:
+        return self.client("ec2", region_of(member))
+
     def instance(self, member: Member) -> dict[str, Any]:
-        """The member's running instance, found by its Name tag."""
+        """The member's running instance, found by its Name tag in its region."""
         found = [
             instance
-            for reservation in self.client("ec2").describe_instances(
+            for reservation in self.ec2(member).describe_instances(
                 Filters=[{"Name": "tag:Name", "Values": [f"{self.site.name}-{member.role.value}"]},
                          {"Name": "instance-state-name", "Values": ["pending", "running"]}]
             )["Reservations"]
@@ -82,16 +91,34 @@ class Deployment:
         assert len(found) == 1, f"{member.name}: {len(found)} instances"
         return found[0]
 
+    def group(self, member: Member) -> dict[str, Any]:
+        name = f"dhcp-failover-{self.site.name}-{member.role.value}"
+        (group,) = self.ec2(member).describe_security_groups(
+            Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
+        return group
+
     def deployed_user_data(self, member: Member) -> bytes:
-        attribute = self.client("ec2").describe_instance_attribute(
+        attribute = self.ec2(member).describe_instance_attribute(
             InstanceId=self.instance(member)["InstanceId"], Attribute="userData")
         return base64.b64decode(attribute["UserData"]["Value"])
 
+    def published_endpoint(self, member: Member) -> str:
+        """ADDRESS:PORT of the member's tunnel end, as its partner's bootstrap reads it."""
+        parameter = self.client("ssm", region_of(member)).get_parameter(Name=peer_endpoint_parameter(self.site, member))
+        return str(parameter["Parameter"]["Value"])
+
+
+def region_of(member: Member) -> str:
+    assert member.placement is not None
+    return member.placement.region
+
 
 def _test_inventory(path: Path) -> Path:
-    """examples/minimal.yaml with an AMI moto knows."""
-    data = yaml.safe_load((REPO / "examples" / "minimal.yaml").read_text())
-    for member in data["sites"][0]["members"]:
+    """examples/two-regions.yaml as the README's site `hq`, with an AMI moto knows."""
+    data = yaml.safe_load((REPO / "examples" / "two-regions.yaml").read_text())
+    (site,) = data["sites"]
+    site["name"] = SITE
+    for member in site["members"]:
         member["placement"]["ami"] = MOTO_AMI
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -105,6 +132,14 @@ def _timed(timings: dict[str, float], name: str, fn: Any, *args: Any, **kwargs: 
         timings[name] = round(time.monotonic() - start, 1)
 
 
+def _readme_lines(verb: str, order: tuple[str, ...]) -> list[ShellLine]:
+    """The README's lines for ``verb``, which must name the site's stacks in ``order``."""
+    lines = readme_cdktf_lines(README, verb)
+    assert [line.stack for line in lines] == list(order), f"README's {verb} lines: {[l.argv for l in lines]}"
+    assert all(line.assignments.get(INVENTORY_ENV) == INVENTORY_NAME for line in lines)
+    return lines
+
+
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     require_provider_mirror()
@@ -116,40 +151,32 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     with moto_server(root / "moto.log") as endpoint:
         inventory = _test_inventory(folder / INVENTORY_NAME)
         (site,) = load_inventory(inventory).sites
+        order = (shared_stack_name(SITE), member_stack_name(SITE, Role.SECONDARY), member_stack_name(SITE, Role.PRIMARY))
         base = {k: v for k, v in write_cli_config(root).items() if not k.startswith("TF_VAR_")}
-        base.update({INVENTORY_ENV: INVENTORY_NAME, ENDPOINT_ENV: endpoint, "CI": "1",
-                     "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
-        base.pop("CDKTF_OUTDIR", None)
-        env = {**base, **key_exports(folder, INVENTORY_NAME, base)}
+        base.update({ENDPOINT_ENV: endpoint, "CI": "1", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
+        for name in ("CDKTF_OUTDIR", INVENTORY_ENV):
+            base.pop(name, None)
+        env = {**base, **key_exports(folder, INVENTORY_NAME, {**base, INVENTORY_ENV: INVENTORY_NAME})}
         project = Project(folder, env)
-        order = (shared_stack_name(site.name), member_stack_name(site.name, Role.SECONDARY),
-                 member_stack_name(site.name, Role.PRIMARY))
-        for stack in order:
-            _timed(timings, f"deploy {stack}", project.deploy, stack, alone=stack != order[0])
-        stacks = Stacks(folder / "cdktf.out", order, env)
-        region = site.primary.placement.region  # type: ignore[union-attr]
-        key_store = default_path(inventory)
-        yield Deployment(site, region, endpoint, root, project, inventory, key_store, stacks, timings)
+        for line in _readme_lines("deploy", order):
+            _timed(timings, f"deploy {line.stack}", project.run, line)
+        stacks = Stacks(folder / "cdktf.out", order, {**env, INVENTORY_ENV: INVENTORY_NAME})
+        yield Deployment(site, endpoint, root, project, inventory, default_path(inventory), stacks, timings)
         # Destroy is the last test; the moto process and all it holds end with this block.
     print(f"\ne2e timings (s): {timings}")
 
 
-def _member(site: Site, role: Role) -> Member:
-    return site.primary if role is Role.PRIMARY else site.secondary
-
-
-MEMBERS = [Role.PRIMARY, Role.SECONDARY]
-
-
 @pytest.mark.parametrize("role", MEMBERS, ids=lambda r: r.value)
-def test_instance_runs_with_its_profile_address_and_group(deployed: Deployment, role: Role) -> None:
-    member = _member(deployed.site, role)
+def test_instance_runs_in_its_region_with_its_profile_address_group_and_elastic_ip(
+    deployed: Deployment, role: Role,
+) -> None:
+    member = deployed.member(role)
     instance = deployed.instance(member)
-    ec2, iam = deployed.client("ec2"), deployed.client("iam")
-    group_name = f"dhcp-failover-{deployed.site.name}-{role.value}"
-    (group,) = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [group_name]}])["SecurityGroups"]
+    group = deployed.group(member)
+    iam = deployed.client("iam")
 
     assert instance["State"]["Name"] == "running"
+    assert instance["Placement"]["AvailabilityZone"] == member.placement.availability_zone  # type: ignore[union-attr]
     assert instance["PrivateIpAddress"] == str(member.address)
     assert instance["MetadataOptions"]["HttpTokens"] == "required"
     profile_name = f"dhcp-failover-{deployed.site.name}-{role.value}"
@@ -161,12 +188,16 @@ def test_instance_runs_with_its_profile_address_and_group(deployed: Deployment, 
     assert [g["GroupId"] for g in eni["Groups"]] == [group["GroupId"]]
     assert [g["GroupId"] for g in instance["SecurityGroups"]] == [group["GroupId"]]
     assert eni["PrivateIpAddress"] == str(member.address)
+    # Its Elastic IP is on it, and is the tunnel endpoint published for the partner.
+    (address,) = deployed.ec2(member).describe_addresses(
+        Filters=[{"Name": "instance-id", "Values": [instance["InstanceId"]]}])["Addresses"]
+    assert deployed.published_endpoint(member) == f"{address['PublicIp']}:{deployed.site.wireguard.listen_port}"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("role", MEMBERS, ids=lambda r: r.value)
 def test_deployed_user_data_is_the_synthesized_cloud_config_byte_for_byte(deployed: Deployment, role: Role) -> None:
-    member = _member(deployed.site, role)
-    stack = json.loads((deployed.stacks.folder(member_stack_name(deployed.site.name, role)) / "cdk.tf.json").read_text())
+    member = deployed.member(role)
+    stack = json.loads((deployed.stacks.folder(member_stack_name(SITE, role)) / "cdk.tf.json").read_text())
     (resource,) = stack["resource"]["aws_instance"].values()
     # cdk.tf.json holds it Terraform-escaped (`$${`), which Terraform turns back into the text.
     synthesized = resource["user_data"].replace("$${", "${").replace("%%{", "%{")
@@ -182,43 +213,58 @@ def _rule_row(rule: dict[str, Any]) -> tuple[Any, ...]:
 @pytest.mark.parametrize("role", MEMBERS, ids=lambda r: r.value)
 def test_security_group_rules_are_exactly_the_named_table(deployed: Deployment, role: Role) -> None:
     site = deployed.site
-    member = _member(site, role)
-    ec2 = deployed.client("ec2")
-    group_name = f"dhcp-failover-{site.name}-{role.value}"
-    (group,) = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [group_name]}])["SecurityGroups"]
-    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group["GroupId"]]}])
-    actual = sorted(_rule_row(r) for r in rules["SecurityGroupRules"])
+    member = deployed.member(role)
+    group = deployed.group(member)
+    rules = deployed.ec2(member).describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [group["GroupId"]]}])["SecurityGroupRules"]
+    # The table with the addresses AWS gave the Elastic IPs: the tunnel admits the partner's only.
+    tunnel_ends = {m.role: deployed.published_endpoint(m).split(":")[0] for m in site.members}
+    expected_rules = member_rules(site, member, tunnel_endpoints=tunnel_ends)
     expected = sorted(
         (rule.direction is Direction.EGRESS, rule.protocol, rule.from_port, rule.to_port, rule.cidr, rule.description)
-        for rule in member_rules(site, member)
+        for rule in expected_rules
     )
-    assert actual == expected  # the provider's default allow-all egress is gone too
+    assert sorted(_rule_row(r) for r in rules) == expected  # the provider's default allow-all egress is gone too
+    assert not any(r["IpProtocol"] == "tcp" and r["FromPort"] in (519, 520) for r in rules)  # failover: tunnel only
     # Each rule carries its table key in its Name tag.
-    names = sorted(tag["Value"] for r in rules["SecurityGroupRules"] for tag in r.get("Tags", []) if tag["Key"] == "Name")
-    assert names == sorted(f"{site.name}-{role.value}-{rule.key}" for rule in member_rules(site, member))
+    names = sorted(tag["Value"] for r in rules for tag in r.get("Tags", []) if tag["Key"] == "Name")
+    assert names == sorted(f"{site.name}-{role.value}-{rule.key}" for rule in expected_rules)
 
 
-def test_secrets_are_secure_strings_with_the_key_store_values_and_the_policy_names_exactly_them(
-    deployed: Deployment,
-) -> None:
+def test_each_region_holds_only_its_members_secrets_with_the_key_store_values(deployed: Deployment) -> None:
     site = deployed.site
-    ssm, iam, kms = deployed.client("ssm"), deployed.client("iam"), deployed.client("kms")
     store = KeyStore.load(deployed.key_store)
-    (alias,) = [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == f"alias/dhcp-failover/{site.name}"]
-    key_arn = kms.describe_key(KeyId=alias["TargetKeyId"])["KeyMetadata"]["Arn"]
-    arns = {}
-    for spec in site_secrets(site):
-        parameter = ssm.get_parameter(Name=spec.parameter_name, WithDecryption=True)["Parameter"]
-        assert parameter["Type"] == "SecureString"
-        assert parameter["Value"] == store.require(spec).value
-        (described,) = ssm.describe_parameters(
-            ParameterFilters=[{"Key": "Name", "Values": [spec.parameter_name]}])["Parameters"]
-        assert described["KeyId"] in (key_arn, alias["TargetKeyId"], alias["AliasName"])
-        arns[spec] = parameter["ARN"]
-    listed = ssm.get_parameters_by_path(Path=f"/dhcp-failover/{site.name}", Recursive=True)["Parameters"]
-    assert sorted(p["Name"] for p in listed) == sorted(s.parameter_name for s in site_secrets(site))
+    for member in site.members:
+        region = region_of(member)
+        ssm, kms = deployed.client("ssm", region), deployed.client("kms", region)
+        (alias,) = [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == f"alias/dhcp-failover/{site.name}"]
+        own = member_secrets(site, member)
+        for spec in own:
+            parameter = ssm.get_parameter(Name=spec.parameter_name, WithDecryption=True)["Parameter"]
+            assert parameter["Type"] == "SecureString"
+            assert parameter["Value"] == store.require(spec).value
+            (described,) = ssm.describe_parameters(
+                ParameterFilters=[{"Key": "Name", "Values": [spec.parameter_name]}])["Parameters"]
+            key_arn = kms.describe_key(KeyId=alias["TargetKeyId"])["KeyMetadata"]["Arn"]
+            assert described["KeyId"] in (key_arn, alias["TargetKeyId"], alias["AliasName"])
+        secure = [p["Name"] for p in ssm.get_parameters_by_path(Path=f"/dhcp-failover/{site.name}", Recursive=True)[
+            "Parameters"] if p["Type"] == "SecureString"]
+        # The partner's private key is not in this region at all.
+        assert sorted(secure) == sorted(spec.parameter_name for spec in own), region
 
-    for member in (site.primary, site.secondary):
+
+def test_each_instance_policy_names_exactly_its_parameters_and_its_regions_key(deployed: Deployment) -> None:
+    site, iam = deployed.site, deployed.client("iam")
+    for member in site.members:
+        region, partner = region_of(member), site.partner_of(member)
+        ssm = deployed.client("ssm", region)
+        arns = [ssm.get_parameter(Name=spec.parameter_name)["Parameter"]["ARN"] for spec in member_secrets(site, member)]
+        arns.append(deployed.client("ssm", region_of(partner)).get_parameter(
+            Name=peer_endpoint_parameter(site, partner))["Parameter"]["ARN"])
+        kms = deployed.client("kms", region)
+        (alias,) = [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == f"alias/dhcp-failover/{site.name}"]
+        key_arn = kms.describe_key(KeyId=alias["TargetKeyId"])["KeyMetadata"]["Arn"]
+
         role_name = f"dhcp-failover-{site.name}-{member.role.value}"
         assert iam.list_role_policies(RoleName=role_name)["PolicyNames"] == ["read-own-parameters"]
         assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
@@ -226,12 +272,11 @@ def test_secrets_are_secure_strings_with_the_key_store_values_and_the_policy_nam
         if isinstance(document, str):
             document = json.loads(document)
         statements = {s["Sid"]: s for s in document["Statement"]}
-        own = sorted(arns[spec] for spec in member_secrets(site, member))
         assert set(statements) == {"ReadOwnParameters", "DecryptOwnParameters"}
-        assert sorted(statements["ReadOwnParameters"]["Resource"]) == own
+        assert sorted(statements["ReadOwnParameters"]["Resource"]) == sorted(arns)
         decrypt = statements["DecryptOwnParameters"]
         assert decrypt["Resource"] == key_arn
-        assert sorted(decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"]) == own
+        assert sorted(decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"]) == sorted(arns)
 
 
 def test_a_second_plan_changes_nothing_in_any_stack(deployed: Deployment) -> None:
@@ -249,7 +294,7 @@ def test_deployed_user_data_boots_fetches_secrets_0600_and_dhcpd_t_passes(
     require("aws", "the bootstrap fetches secrets with the AWS CLI")
     dhcpd = require("dhcpd")
     site = deployed.site
-    member = _member(site, role)
+    member, partner = deployed.member(role), site.partner_of(deployed.member(role))
     cloud_config = deployed.deployed_user_data(member).decode()  # read back from EC2, not re-rendered
     root = tmp_path / "root"
     files = write_files(cloud_config, root)
@@ -259,16 +304,24 @@ def test_deployed_user_data_boots_fetches_secrets_0600_and_dhcpd_t_passes(
     result = subprocess.run(
         [str(files[BOOTSTRAP_PATH]), "--root", str(root), "--endpoint", deployed.endpoint, "--no-start"],
         capture_output=True, text=True, timeout=120,
-        env={**os.environ, **CREDENTIALS, **MOTO_CREDENTIALS, "AWS_DEFAULT_REGION": deployed.region, "PATH": path},
+        env={**os.environ, **CREDENTIALS, **MOTO_CREDENTIALS, "AWS_DEFAULT_REGION": region_of(member), "PATH": path},
     )
     assert result.returncode == 0, result.stderr
     assert "not starting (--no-start)" in result.stdout
 
     store = KeyStore.load(deployed.key_store)
-    (omapi,) = [s for s in member_secrets(site, member) if s.member is None]
-    key_file = root / OMAPI_KEY_FILE.lstrip("/")
-    assert key_file.read_text() == render_omapi_key(site, store.require(omapi).value)
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    secret = {spec.kind: store.require(spec).value for spec in member_secrets(site, member)}
+    wg = wireguard_paths(member, str(root))
+    expected = {
+        root / OMAPI_KEY_FILE.lstrip("/"): render_omapi_key(site, secret[SecretKind.OMAPI_KEY]),
+        Path(wg.private_key): secret[SecretKind.WIREGUARD_PRIVATE_KEY] + "\n",
+        Path(wg.peer_public_key): secret[SecretKind.WIREGUARD_PUBLIC_KEY] + "\n",
+        # From the partner's region: its Elastic IP and port.
+        Path(wg.peer_endpoint): deployed.published_endpoint(partner) + "\n",
+    }
+    for file, content in expected.items():
+        assert file.read_text() == content, file
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
     # The tree left behind passes dhcpd -t on its own (the include pointed into the scratch root).
     conf = root / DHCPD_CONF.lstrip("/")
     checked = tmp_path / "dhcpd.checked.conf"
@@ -283,7 +336,7 @@ def test_a_change_to_both_members_configs_plans_one_instance_per_stack(deployed:
     start = time.monotonic()
     site = deployed.site
     data = yaml.safe_load(deployed.inventory.read_text())
-    data["sites"][0]["subnets"][0]["dns_servers"] = ["10.20.0.3"]
+    data["sites"][0]["subnets"][0]["dns_servers"] = ["10.70.0.3"]
     changed_dir = deployed.root / "changed"
     inventory = changed_dir / "sites.yaml"
     changed_dir.mkdir()
@@ -312,44 +365,48 @@ def test_a_change_to_both_members_configs_plans_one_instance_per_stack(deployed:
     assert secondary in manifest["stacks"][primary]["dependencies"]
 
 
-def _readme_cdktf_commands() -> list[list[str]]:
-    readme = (REPO / "README.md").read_text()
-    prefix = f"{INVENTORY_ENV}={INVENTORY_NAME} npx cdktf "
-    return [shlex.split(line)[1:] for line in readme.splitlines() if line.startswith(prefix)]
+def test_the_tunnel_elastic_ips_refuse_a_plain_destroy(deployed: Deployment) -> None:
+    shared = shared_stack_name(SITE)
+    folder = deployed.stacks.folder(shared)
+    result = subprocess.run(["terraform", "plan", "-destroy", "-input=false", "-no-color", "-lock=false"],
+                            cwd=folder, env=deployed.stacks.env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1
+    assert "Instance cannot be destroyed" in result.stderr and "aws_eip." in result.stderr
 
 
-def test_destroy_in_reverse_order_with_dummy_secrets_removes_everything(deployed: Deployment) -> None:
+def test_the_readme_destroy_lines_with_dummy_secrets_remove_everything(deployed: Deployment) -> None:
+    site = deployed.site
     # README: destroy needs the secret variables set, to any value (write-only values are sent
     # only on create and update); versions stay, so nothing else differs from the deploy.
-    env = {name: "unused" if name.startswith("TF_VAR_") and not name.endswith("_version") else value
-           for name, value in deployed.project.env.items()}
+    dummies = {name: "unused" for name in deployed.project.env
+               if name.startswith("TF_VAR_") and not name.endswith("_version")}
     start = time.monotonic()
-    order = deployed.stacks.order
-    for stack in reversed(order):
-        deployed.project.destroy(stack, alone=stack != order[-1], env=env)
+    for line in _readme_lines("destroy", tuple(reversed(deployed.stacks.order))):
+        deployed.project.run(line, dummies)
     deployed.timings["destroy"] = round(time.monotonic() - start, 1)
-    # What ran, deploy and destroy, is what the README tells users to run, word for word.
-    assert deployed.project.commands == _readme_cdktf_commands()
-    ec2, ssm, iam = deployed.client("ec2"), deployed.client("ssm"), deployed.client("iam")
-    kms, logs = deployed.client("kms"), deployed.client("logs")
 
-    live = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
-            if i["State"]["Name"] != "terminated"]
-    assert live == []
-    assert [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"] == []
-    assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
-    assert ec2.describe_addresses()["Addresses"] == []
-    assert ec2.describe_flow_logs()["FlowLogs"] == []
-    assert ssm.get_parameters_by_path(Path="/dhcp-failover", Recursive=True)["Parameters"] == []
+    iam = deployed.client("iam")
     assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("dhcp-failover-")] == []
     assert [p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]] == []
-    aliases = kms.list_aliases()["Aliases"]
-    assert [a for a in aliases if a["AliasName"].startswith("alias/dhcp-failover/")] == []
-    # The site key is scheduled for deletion (KMS never deletes at once). The aws/ebs key that
-    # EC2 made for the encrypted root volumes is AWS-managed (moto reports it as CUSTOMER).
-    aws_managed = {a.get("TargetKeyId") for a in aliases if a["AliasName"].startswith("alias/aws/")}
-    keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
-    assert {k["KeyState"] for k in keys if k["KeyId"] not in aws_managed} == {"PendingDeletion"}
-    assert logs.describe_log_groups(logGroupNamePrefix="/dhcp-failover/")["logGroups"] == []
+    for region in sorted({region_of(m) for m in site.members}):
+        ec2, ssm = deployed.client("ec2", region), deployed.client("ssm", region)
+        kms, logs = deployed.client("kms", region), deployed.client("logs", region)
+        live = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
+                if i["State"]["Name"] != "terminated"]
+        assert live == [], region
+        assert [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]
+                if g["GroupName"] != "default"] == [], region
+        assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == [], region
+        assert ec2.describe_addresses()["Addresses"] == [], region
+        assert ec2.describe_flow_logs()["FlowLogs"] == [], region
+        assert ssm.get_parameters_by_path(Path="/dhcp-failover", Recursive=True)["Parameters"] == [], region
+        aliases = kms.list_aliases()["Aliases"]
+        assert [a for a in aliases if a["AliasName"].startswith("alias/dhcp-failover/")] == [], region
+        # The site key is scheduled for deletion (KMS never deletes at once). The aws/ebs key that
+        # EC2 made for the encrypted root volumes is AWS-managed (moto reports it as CUSTOMER).
+        aws_managed = {a.get("TargetKeyId") for a in aliases if a["AliasName"].startswith("alias/aws/")}
+        keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
+        assert {k["KeyState"] for k in keys if k["KeyId"] not in aws_managed} == {"PendingDeletion"}, region
+        assert logs.describe_log_groups(logGroupNamePrefix="/dhcp-failover/")["logGroups"] == [], region
     for stack in deployed.stacks.order:
         assert deployed.stacks.state_resources(stack) == [], stack

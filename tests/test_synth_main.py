@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ENDPOINT_ENV, INVENTORY_ENV, REPO, copy_checkout, placed_site, run_main, tree
+from conftest import DECOMMISSION_ENV, ENDPOINT_ENV, INVENTORY_ENV, REPO, copy_checkout, placed_site, run_main, tree
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.keystore import KeyStore, default_path
 from dhcp_failover.secrets import site_secrets
@@ -60,6 +60,7 @@ BAD_INPUTS = {
     "no placement": (["--inventory", "unplaced.yaml"], {}, "no site has a placement"),
     "aws limit": (["--inventory", "wide.yaml"], {}, "AWS accepts /16 to /28"),
     "bad endpoint": ([], {ENDPOINT_ENV: "localhost:5000"}, f"${ENDPOINT_ENV}="),
+    "unknown site to decommission": ([], {DECOMMISSION_ENV: "hq, nosuch"}, "names site 'nosuch', which the inventory"),
     "bad option": (["--inventroy", "x.yaml"], {}, "unrecognized arguments"),
 }
 

@@ -45,6 +45,8 @@ class DhcpFailoverPairProps:
     """Each member's aws_instance user-data arguments. Default: ``render_user_data``'s."""
     local_api: LocalAwsApi | None = None
     """Point every provider at a local AWS API (moto, LocalStack). Default: real AWS."""
+    decommission: bool = False
+    """Tearing the site down: leave ``prevent_destroy`` off the tunnel Elastic IPs. Default: kept."""
 
 
 def _default_user_data(site: Site) -> dict[Role, Mapping[str, str]]:
@@ -124,9 +126,10 @@ class DhcpFailoverPair(TerraformStack):
                 egress_ips.update(region.network.egress_ips)
         egress_ips.update(_tunnel_ips_for_existing_subnets(shared, site, egress_ips, member_provider, names))
         tunnel_ips = egress_ips if _tunnel_on_elastic_ips(site) else {}
-        for ip in tunnel_ips.values():
-            # The partner's tunnel points at this address: replacing it would cut the failover link.
-            ip.add_override("lifecycle.prevent_destroy", True)
+        if not props.decommission:
+            for ip in tunnel_ips.values():
+                # The partner's tunnel points at this address: replacing it would cut the failover link.
+                ip.add_override("lifecycle.prevent_destroy", True)
         self.security_groups = DhcpSecurityGroups(
             shared,
             "sg",
