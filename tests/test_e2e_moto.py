@@ -42,7 +42,7 @@ from dhcp_failover.inventory import load_inventory
 from dhcp_failover.keystore import KeyStore, default_path
 from dhcp_failover.model import Member, Role, Site
 from dhcp_failover.render import DHCPD_CONF, OMAPI_KEY_FILE, render_omapi_key, wireguard_paths
-from dhcp_failover.secrets import SecretKind, member_secrets
+from dhcp_failover.secrets import SecretKind, member_secrets, site_secrets
 from dhcp_failover.stacks import ENDPOINT_ENV
 from factories import REPO
 from tfenv import require_provider_mirror, write_cli_config
@@ -277,6 +277,19 @@ def test_each_instance_policy_names_exactly_its_parameters_and_its_regions_key(d
         decrypt = statements["DecryptOwnParameters"]
         assert decrypt["Resource"] == key_arn
         assert sorted(decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"]) == sorted(arns)
+
+
+def test_no_secret_value_is_in_state_or_in_cdktf_out(deployed: Deployment) -> None:
+    """The secrets went to SSM (checked above) through write-only values only; the public keys
+    travel the same way, so they are absent too."""
+    store = KeyStore.load(deployed.key_store)
+    secrets = [store.require(spec).value for spec in site_secrets(deployed.site)]
+    states = sorted(deployed.project.folder.glob("terraform.*.tfstate"))
+    assert len(states) == 3
+    files = states + [f for f in deployed.stacks.outdir.rglob("*") if f.is_file() and ".terraform" not in f.parts]
+    for file in files:
+        text = file.read_text(errors="replace")
+        assert not any(secret in text for secret in secrets), file
 
 
 def test_a_second_plan_changes_nothing_in_any_stack(deployed: Deployment) -> None:
