@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from . import keystore, operations
+from . import local_keys, operations
 from .checks import InventoryError
 from .inventory import inventory_json_schema, load_inventory
 from .model import Site
@@ -62,14 +62,14 @@ def _keys(args: argparse.Namespace) -> int:
     inventory_path = Path(args.inventory)
     inventory = load_inventory(inventory_path)
     if args.names_only:
-        print(json.dumps(keystore.describe(inventory), indent=2))
+        print(json.dumps(local_keys.describe(inventory), indent=2))
         return 0
-    store = keystore.KeyStore.load(Path(args.key_store) if args.key_store else keystore.default_path(inventory_path))
+    store = local_keys.KeyStore.load(Path(args.key_store) if args.key_store else local_keys.default_path(inventory_path))
     changed = [spec for site in inventory.sites for spec in store.ensure(site, rotate=args.rotate)]
     if changed:
         store.save()
     print(f"{store.path}: {len(changed)} secret(s) generated or rotated", file=sys.stderr)
-    print("\n".join(keystore.export_lines(store, inventory)))
+    print("\n".join(local_keys.export_lines(store, inventory)))
     return 0
 
 
@@ -81,10 +81,10 @@ def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.Member
     except KeyError:
         names = ", ".join(s.name for s in inventory.sites)
         raise InventoryError(f"--site {args.site!r} is not in {inventory_path}; sites: {names}") from None
-    store_path = Path(args.key_store) if args.key_store else keystore.default_path(inventory_path)
+    store_path = Path(args.key_store) if args.key_store else local_keys.default_path(inventory_path)
     if not store_path.exists():
         raise InventoryError(f"{store_path}: no key store; run 'python -m dhcp_failover keys' or pass --key-store")
-    store = keystore.KeyStore.load(store_path)
+    store = local_keys.KeyStore.load(store_path)
     access = operations.member_access(
         site, store, hosts=_member_map(args.omapi_host, "--omapi-host"), via=_member_map(args.omapi_via, "--omapi-via")
     )

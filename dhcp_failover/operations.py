@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from .checks import InventoryError
-from .keystore import KeyStore
+from .local_keys import KeyStore
 from .model import Member, Site
 from .omapi import FailoverState, OmapiEndpoint, OmapiError, read_failover_state, shutdown_server
 from .secrets import SecretKind, site_secrets

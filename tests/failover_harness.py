@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from boot import boot, put_secret
-from dhcp_failover.keystore import KeyStore
+from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.model import Member, Site
 from dhcp_failover.omapi import OmapiEndpoint, read_failover_state, wait_for_failover_state
 from dhcp_failover.render import DHCPD_CONF, DHCPD_DEFAULTS

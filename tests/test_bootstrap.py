@@ -20,7 +20,7 @@ from boot import CREDENTIALS, boot, moto_endpoint, put_secret, write_files  # no
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, peer_endpoint_parameter, render_user_data
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
-from dhcp_failover.keystore import KeyStore
+from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.render import OMAPI_KEY_FILE, render_omapi_key, wireguard_paths
 from dhcp_failover.secrets import site_secrets
 from factories import inventory_data, site_data

@@ -39,7 +39,7 @@ from dhcp_failover.cloudinit import BOOTSTRAP_PATH, peer_endpoint_parameter, ren
 from dhcp_failover.constructs.naming import member_stack_name, shared_stack_name
 from dhcp_failover.constructs.rules import Direction, member_rules
 from dhcp_failover.inventory import load_inventory
-from dhcp_failover.keystore import KeyStore, default_path
+from dhcp_failover.local_keys import KeyStore, default_path
 from dhcp_failover.model import Member, Role, Site
 from dhcp_failover.render import DHCPD_CONF, OMAPI_KEY_FILE, render_omapi_key, wireguard_paths
 from dhcp_failover.secrets import SecretKind, member_secrets, site_secrets

@@ -10,6 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from dhcp_failover.local_keys import STORE_FOLDER, default_path
 from dhcp_failover.wgkeys import public_key
 from factories import REPO, inventory_data, site_data, write_inventory
 
@@ -84,3 +87,14 @@ def test_a_bad_inventory_is_one_error_line_and_writes_no_store(tmp_path: Path) -
     assert result.returncode == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert result.stdout == ""
     assert not (tmp_path / ".dhcp-failover-keys").exists()
+
+
+def test_git_ignores_every_key_store_and_tracks_none() -> None:
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    store = default_path(REPO / "examples" / "minimal.yaml").relative_to(REPO)
+    ignored = subprocess.run(["git", "check-ignore", "--quiet", str(store)], cwd=REPO, timeout=30, check=False)
+    assert ignored.returncode == 0, f"{store} is not git-ignored"
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, timeout=30,
+                             check=True).stdout.splitlines()
+    assert [path for path in tracked if STORE_FOLDER in Path(path).parts or path.endswith(".keystore.json")] == []

@@ -15,7 +15,7 @@ import pytest
 
 from boot import moto_endpoint  # noqa: F401  (session fixture)
 from dhcp_failover.inventory import inventory_from_data
-from dhcp_failover.keystore import KeyStore
+from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.model import Member, Site
 from dhcp_failover.secrets import site_secrets
 from factories import REPO, inventory_data, site_data, write_inventory

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import DECOMMISSION_ENV, ENDPOINT_ENV, INVENTORY_ENV, REPO, copy_checkout, placed_site, run_main, tree
 from dhcp_failover.inventory import load_inventory
-from dhcp_failover.keystore import KeyStore, default_path
+from dhcp_failover.local_keys import KeyStore, default_path
 from dhcp_failover.secrets import site_secrets
 from factories import inventory_data, site_data, write_inventory
 
