@@ -193,7 +193,8 @@ def test_roles_come_from_the_inventory_not_the_order() -> None:
 def test_rendered_examples_match_golden_files(example: Path) -> None:
     trees = render_inventory(load_inventory(example))
     golden_dir = GOLDEN / example.stem
-    rendered = {f"{folder}{file.path}": file.content for folder, tree in trees.items() for file in tree}
+    # Laid out as `render --out` writes them: a relative path (a relay snippet) goes in the folder too.
+    rendered = {f"{folder}/{file.path.lstrip('/')}": file.content for folder, tree in trees.items() for file in tree}
     if UPDATE:
         for rel, content in rendered.items():
             (golden_dir / rel).parent.mkdir(parents=True, exist_ok=True)
