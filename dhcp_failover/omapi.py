@@ -76,6 +76,7 @@ _STDOUT_ERROR = re.compile(
 
 # Hints for the raw errors an operator actually meets; omshell's own words are terse.
 _KEY_REJECTED = "can't open object: connection reset by peer"
+_SESSION_RESET = "can't update object: connection reset by peer"
 _HINTS = {
     "dhcpctl_connect: not found": "the server knows no such key name with this algorithm",
     "dhcpctl_connect: no more": "nothing answered: server down, wrong port or unreachable",
@@ -91,6 +92,11 @@ class OmapiError(Exception):
     def key_rejected(self) -> bool:
         """The server dropped the signed request: it holds another secret under this key name."""
         return _KEY_REJECTED in str(self)
+
+    @property
+    def session_reset(self) -> bool:
+        """The server dropped the session before answering an update (it does so shutting down)."""
+        return _SESSION_RESET in str(self)
 
 
 @dataclass(frozen=True)
@@ -298,9 +304,6 @@ def set_partner_down(
     return state
 
 
-_SESSION_RESET = "can't update object: connection reset by peer"
-
-
 def _answers(endpoint: OmapiEndpoint, command_prefix: Sequence[str], timeout: float) -> bool:
     try:
         _omshell(endpoint, [], command_prefix, timeout)
@@ -328,7 +331,7 @@ def shutdown_server(
         _omshell(endpoint, ["new control", "open", f"set state = {_CONTROL_SHUTDOWN}", "update"],
                  command_prefix, timeout)
     except OmapiError as exc:
-        if _SESSION_RESET not in str(exc):
+        if not exc.session_reset:
             raise
     while _answers(endpoint, command_prefix, max(1.0, deadline - time.monotonic())):
         if time.monotonic() >= deadline:

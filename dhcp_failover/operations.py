@@ -105,6 +105,7 @@ def _host_port(override: str | None, host: str, port: int) -> tuple[str, int]:
 def read_member(site: Site, access: MemberAccess, timeout: float = READ_TIMEOUT) -> MemberStatus:
     where = f"{access.endpoint.host}:{access.endpoint.port}"
     member, role = access.member.name, access.member.role.value
+
     def read(endpoint: OmapiEndpoint) -> FailoverState:
         return read_failover_state(endpoint, site.peer_name, command_prefix=access.command_prefix, timeout=timeout)
 

@@ -90,8 +90,9 @@ def decommissioned_from_env(environ: Mapping[str, str], inventory: Inventory) ->
     Elastic IPs lose ``prevent_destroy`` (kept otherwise: the partner's tunnel points there)."""
     names = frozenset(name.strip() for name in environ.get(DECOMMISSION_ENV, "").split(",") if name.strip())
     known = [site.name for site in inventory.sites]
-    for name in sorted(names - set(known)):
-        raise SettingsError(f"${DECOMMISSION_ENV} names site {name!r}, which the inventory does not have "
+    unknown = sorted(names - set(known))
+    if unknown:
+        raise SettingsError(f"${DECOMMISSION_ENV} names site {unknown[0]!r}, which the inventory does not have "
                             f"(sites: {', '.join(known)})")
     return names
 

@@ -255,7 +255,7 @@ def _tunnel_endpoints(
             type="String",
             tier="Standard",
             value=f"{address}:{site.wireguard.listen_port}",
-            description=f"WireGuard endpoint of {m.name} (public, not secret)",
+            description=f"WireGuard endpoint of {m.name} (not secret)",
             tags=names.tags(f"wg-endpoint-{m.role.value}"),
             provider=providers[m.role],
         )
