@@ -135,10 +135,13 @@ def copy_checkout(dest: Path) -> Path:
     return dest
 
 
+CDKTF = REPO / "node_modules" / ".bin" / "cdktf"  # the pinned cdktf-cli (package.json)
+
+
 def cdktf_project(dest: Path) -> Path:
     """A copy of the checkout where ``npx cdktf`` runs as for a user: cdktf.json's app is the
     project's .venv, node_modules holds the pinned CLI (both linked, not copied)."""
-    if not (REPO / "node_modules" / ".bin" / "cdktf").exists():
+    if not CDKTF.exists():
         message = "cdktf-cli is not installed (scripts/install-node.sh)"
         if os.environ.get("CI"):
             pytest.fail(message)

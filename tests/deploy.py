@@ -51,7 +51,7 @@ def _patch_moto() -> None:
     Instance.prep_nics = prep_nics  # type: ignore[method-assign]
 
 
-def free_port() -> int:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -59,9 +59,9 @@ def free_port() -> int:
 
 @contextmanager
 def moto_server(log: Path) -> Iterator[str]:
-    """A moto server in its own process (its state apart from any in-process moto) on loopback;
-    yields the endpoint URL. Managed policies loaded, in case a role ever attaches one."""
-    port = free_port()
+    """A moto server in its own process on loopback, with ``_patch_moto``; yields the endpoint
+    URL. Managed policies loaded, in case a role ever attaches one."""
+    port = _free_port()
     env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -189,11 +189,15 @@ class Stacks:
     def init(self) -> None:
         self.each(lambda stack: self.tf(stack, "init", "-backend=true"))
 
+    def plan(self, stack: str, *flags: str) -> subprocess.CompletedProcess[str]:
+        """``terraform plan FLAGS`` without lock, whatever its exit status (the caller judges it)."""
+        return subprocess.run(["terraform", "plan", *flags, "-input=false", "-no-color", "-lock=false"],
+                              cwd=self.folder(stack), env=self.env, capture_output=True, text=True, timeout=600,
+                              check=False)
+
     def plan_exit_code(self, stack: str) -> tuple[int, str]:
         """``terraform plan -detailed-exitcode``: 0 no changes, 2 changes (1 raises)."""
-        result = subprocess.run(["terraform", "plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false"],
-                                cwd=self.folder(stack), env=self.env, capture_output=True, text=True, timeout=600,
-                                check=False)
+        result = self.plan(stack, "-detailed-exitcode")
         if result.returncode not in (0, 2):
             raise AssertionError(f"plan of {stack} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
         return result.returncode, result.stdout

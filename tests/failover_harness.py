@@ -18,6 +18,7 @@ import calendar
 import itertools
 import re
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from dhcp_failover.model import Member, Site
 from dhcp_failover.omapi import OmapiEndpoint, read_failover_state, wait_for_failover_state
 from dhcp_failover.render import DHCPD_CONF, DHCPD_DEFAULTS
 from dhcp_failover.secrets import SecretKind, site_secrets
+from factories import REPO
 from netlab import (
     CLIENT_HOOK_LINE,
     Client,
@@ -310,3 +312,9 @@ def operator_argv(pair: BootedPair, command: str, inventory: Path, store: Path, 
                    "--omapi-via", f"{member.name}={' '.join(pair.lab.netns_exec(pair.host(member)))}"]
     return [sys.executable, "-m", "dhcp_failover", command, "--inventory", str(inventory), "--site",
             pair.site.name, "--key-store", str(store), *access, *args]
+
+
+def operator_process(pair: BootedPair, command: str, inventory: Path, store: Path, *args: str) -> subprocess.Popen[str]:
+    """The same command started in the background, its output piped line by line (for drills)."""
+    return subprocess.Popen(operator_argv(pair, command, inventory, store, *args), cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)

@@ -36,6 +36,7 @@ from conftest import INVENTORY_ENV, cdktf_project
 from deploy import (MOTO_CREDENTIALS, Project, ShellLine, Stacks, key_exports, moto_server, readme_cdktf_lines,
                     resource_changes, synth)
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, peer_endpoint_parameter, render_user_data
+from dhcp_failover.constructs.layout import region_of
 from dhcp_failover.constructs.naming import member_stack_name, shared_stack_name
 from dhcp_failover.constructs.rules import Direction, member_rules
 from dhcp_failover.inventory import load_inventory
@@ -106,11 +107,6 @@ class Deployment:
         """ADDRESS:PORT of the member's tunnel end, as its partner's bootstrap reads it."""
         parameter = self.client("ssm", region_of(member)).get_parameter(Name=peer_endpoint_parameter(self.site, member))
         return str(parameter["Parameter"]["Value"])
-
-
-def region_of(member: Member) -> str:
-    assert member.placement is not None
-    return member.placement.region
 
 
 def _test_inventory(path: Path) -> Path:
@@ -380,9 +376,7 @@ def test_a_change_to_both_members_configs_plans_one_instance_per_stack(deployed:
 
 def test_the_tunnel_elastic_ips_refuse_a_plain_destroy(deployed: Deployment) -> None:
     shared = shared_stack_name(SITE)
-    folder = deployed.stacks.folder(shared)
-    result = subprocess.run(["terraform", "plan", "-destroy", "-input=false", "-no-color", "-lock=false"],
-                            cwd=folder, env=deployed.stacks.env, capture_output=True, text=True, timeout=600)
+    result = deployed.stacks.plan(shared, "-destroy")
     assert result.returncode == 1
     assert "Instance cannot be destroyed" in result.stderr and "aws_eip." in result.stderr
 

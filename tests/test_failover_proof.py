@@ -36,6 +36,7 @@ from failover_harness import (
     boot_pair,
     lease_states,
     operator_argv,
+    operator_process,
     operator_files,
     served,
 )
@@ -220,7 +221,7 @@ def test_drill_command_shuts_a_member_down_and_the_pair_recovers(pair: BootedPai
     restart = (f"while grep -qv ') Z ' /proc/{old}/stat 2>/dev/null; do sleep 0.2; done; "
                f"{' '.join(pair.lab.netns_exec(pair.host(secondary)))} sh -c '{SERVICE}' "
                f"{pair.roots[secondary.name]} >>{pair.log(secondary)} 2>&1 &")
-    drill = _cli_process(pair, "drill", inventory, store, "--member", secondary.name, "--json",
+    drill = operator_process(pair, "drill", inventory, store, "--member", secondary.name, "--json",
                          "--restart-command", restart, "--timeout", str(MCLT * 6))
     assert drill.stderr is not None and drill.stdout is not None
     progress = []
@@ -311,6 +312,3 @@ def _cli(pair: BootedPair, command: str, inventory: Path, store: Path, *args: st
                           text=True, timeout=300)
 
 
-def _cli_process(pair: BootedPair, command: str, inventory: Path, store: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(operator_argv(pair, command, inventory, store, *args), cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)

@@ -19,7 +19,7 @@ from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.model import Member, Site
 from dhcp_failover.secrets import site_secrets
 from factories import REPO, inventory_data, site_data, write_inventory
-from failover_harness import BootedPair, boot_pair, operator_argv, operator_files
+from failover_harness import BootedPair, boot_pair, operator_argv, operator_files, operator_process
 from netlab import Lab, require_lab
 
 # 10 s, not the proof's 3 s: the partner then sees the drill's shutdown only when the member
@@ -149,8 +149,7 @@ def test_partitioned_pair_is_not_normal_and_the_drill_refuses(cli: Any, pair: Bo
 def test_drill_waits_for_the_operator_to_restart_the_member(pair: BootedPair, tmp_path: Path) -> None:
     inventory, store = operator_files(pair, tmp_path, ops_data())
     secondary = pair.site.secondary
-    drill = subprocess.Popen(operator_argv(pair, "drill", inventory, store, "--timeout", "60"), cwd=REPO, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    drill = operator_process(pair, "drill", inventory, store, "--timeout", "60")
     assert drill.stdout is not None and drill.stderr is not None
     output = []
     try:
