@@ -5,7 +5,7 @@ the README's own `npx cdktf deploy` lines, stack by stack (shared → secondary 
 `npx cdktf destroy` lines in reverse, with $DHCP_FAILOVER_AWS_ENDPOINT pointing every provider at
 moto. Plans for the checks run `terraform` in the stack folders of the same cdktf.out.
 
-Run as a script, it is moto's server with one fix (``moto-server ARGS``, see ``_patch_moto``).
+The moto server is the one users run: ``scripts/moto-server`` (with its two fixes).
 """
 
 from __future__ import annotations
@@ -31,26 +31,6 @@ T = TypeVar("T")
 MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
 
-def _patch_moto() -> None:
-    """moto (5.2.5, the newest) answers DescribeInstances with no SecurityGroups when the groups
-    came on the primary network interface of RunInstances (what the AWS provider sends whenever
-    a subnet is set); AWS lists the primary interface's groups there (LocalStack's moto fork
-    fixed the same in its PR #145). The provider then sees
-    ``vpc_security_group_ids`` drift to [] on every refresh: a perpetual diff that exists only
-    under moto. Report the primary interface's groups on the instance, as AWS does."""
-    from moto.ec2.models.instances import Instance
-
-    original = Instance.prep_nics
-
-    def prep_nics(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        primary = self.nics.get(0)
-        if primary is not None and not self.security_groups:
-            self.security_groups = list(primary._group_set)
-
-    Instance.prep_nics = prep_nics  # type: ignore[method-assign]
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,13 +39,13 @@ def _free_port() -> int:
 
 @contextmanager
 def moto_server(log: Path) -> Iterator[str]:
-    """A moto server in its own process on loopback, with ``_patch_moto``; yields the endpoint
-    URL. Managed policies loaded, in case a role ever attaches one."""
+    """``scripts/moto-server`` (what the README tells users to run) in its own process on
+    loopback; yields the endpoint URL."""
     port = _free_port()
     env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, __file__, "moto-server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, str(REPO / "scripts" / "moto-server"), "-H", "127.0.0.1", "-p", str(port)],
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )
     try:
@@ -220,12 +200,3 @@ def resource_changes(plan: dict[str, Any], resource_type: str) -> dict[str, list
         for change in plan.get("resource_changes", [])
         if change["type"] == resource_type and change["change"]["actions"] not in (["no-op"], ["read"])
     }
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] != ["moto-server"]:
-        sys.exit("usage: deploy.py moto-server [moto_server ARGS]")
-    _patch_moto()
-    from moto.server import main
-
-    sys.exit(main(sys.argv[2:]))
