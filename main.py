@@ -20,6 +20,7 @@ from typing import NoReturn
 
 from dhcp_failover.checks import InventoryError
 from dhcp_failover.inventory import load_inventory
+from dhcp_failover.messages import one_line
 from dhcp_failover.stacks import SettingsError, build_app, plan_synth
 
 # Before cdktf starts its node kernel: no end-of-life banner, no telemetry lookup (offline).
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         plan = plan_synth(load_inventory(_inventory_path(args.inventory)))
     except (InventoryError, SettingsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     app = build_app(plan)
     app.synth()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import NoReturn
 from . import local_keys, operations
 from .checks import InventoryError
 from .inventory import inventory_json_schema, load_inventory
+from .messages import one_line
 from .model import Site
 from .omapi import OmapiError
 from .render import render_inventory, write_trees
@@ -23,11 +25,18 @@ from .render import render_inventory, write_trees
 EXIT_BAD_INPUT = 2
 EXIT_NOT_NORMAL = 3  # status: a member is not normal (or --wait timed out); drill: it failed
 EXIT_UNREACHABLE = 4  # a member's OMAPI did not answer
+EXIT_INTERNAL = 70  # a bug (sysexits' EX_SOFTWARE)
+DEBUG_ENV = "DHCP_FAILOVER_DEBUG"
 OMAPI_EXIT_CODES = (
     "exit status: 0 both members normal (drill: the partner took over and both are normal again); "
     "2 bad input; 3 not normal, --wait timed out, or the drill failed; "
     "4 a member's OMAPI did not answer (down, unreachable, or the key is wrong)"
 )
+
+
+def _error(message: str) -> None:
+    """The one line of an error: whatever the message quotes, it cannot start a second line."""
+    print(f"error: {one_line(message)}", file=sys.stderr)
 
 
 class UsageError(Exception):
@@ -120,11 +129,11 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     unreachable = [s for s in statuses if s.error]
     for s in unreachable:
-        print(f"error: {s.member}: {s.error}", file=sys.stderr)
+        _error(f"{s.member}: {s.error}")
     if unreachable:
         return EXIT_UNREACHABLE
     if args.wait:
-        print(f"error: site {site.name} not normal after {args.timeout:g} s", file=sys.stderr)
+        _error(f"site {site.name} not normal after {args.timeout:g} s")
     return EXIT_NOT_NORMAL
 
 
@@ -144,7 +153,7 @@ def _drill(args: argparse.Namespace) -> int:
     elif report.ok:
         print(f"drill passed: {member} down and back, pair normal after {report.timings['normal']:.2f} s")
     if not report.ok:
-        print(f"error: drill failed: {report.failure}", file=sys.stderr)
+        _error(f"drill failed: {report.failure}")
         return EXIT_NOT_NORMAL
     return 0
 
@@ -228,20 +237,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         run: Callable[[argparse.Namespace], int] = args.run
         return run(args)
     except (InventoryError, UsageError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(f"{exc}")
         return EXIT_BAD_INPUT
     except operations.DrillError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(f"{exc}")
         return EXIT_NOT_NORMAL
     except OmapiError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(f"{exc}")
         return EXIT_UNREACHABLE
     except OSError as exc:
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        _error(f"{exc.filename or ''}: {exc.strerror or exc}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # A bug, not bad input: still one line (and a distinct status); the traceback on request.
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _error(f"internal error: {type(exc).__name__}: {exc}; please report it (set {DEBUG_ENV}=1 for the traceback)")
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import difflib
-import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from .checks import InventoryError, validate
+from .messages import excerpt
 from .model import Inventory
+from .safe_yaml import YamlInputError, load_text, read_text
 
 # Pair-level failover settings people put under a member by habit (dhcpd.conf has them in
 # each server's peer block); the ISC guide says the secondary must not have them.
@@ -25,33 +25,19 @@ _PAIR_SETTINGS_ON_MEMBERS = {
 }
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (PyYAML silently keeps the last one)."""
-
-
-def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            mark = key_node.start_mark
-            raise InventoryError(f"line {mark.line + 1}: key {key!r} appears twice in the same mapping")
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
-
-
 def load_inventory(path: str | Path) -> Inventory:
     """Read, parse and validate an inventory file; raise InventoryError naming the file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise InventoryError(f"{path}: no such inventory file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(f"{path}: cannot read: {exc}") from None
+    except IsADirectoryError:
+        raise InventoryError(f"{path}: is a folder, not an inventory file") from None
+    except OSError as exc:
+        raise InventoryError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except YamlInputError as exc:
+        raise InventoryError(f"{path}: {exc}") from None
     try:
         return parse_inventory(text)
     except InventoryError as exc:
@@ -60,13 +46,9 @@ def load_inventory(path: str | Path) -> Inventory:
 
 def parse_inventory(text: str) -> Inventory:
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise InventoryError(f"YAML syntax error at {at}{exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise InventoryError(f"YAML syntax error: {exc}") from None
+        data = load_text(text)
+    except YamlInputError as exc:
+        raise InventoryError(str(exc)) from None
     return inventory_from_data(data)
 
 
@@ -100,12 +82,10 @@ def _what(error: Any, loc: tuple[Any, ...]) -> str:
                 f"{key} is a setting of the pair, not of a member; set {_PAIR_SETTINGS_ON_MEMBERS[key]} "
                 "(backends render mclt and split/hba on the primary only)"
             )
-        return f"unknown key {key!r}{_did_you_mean(key, _allowed_keys(loc[:-1]))}"
+        return f"unknown key {excerpt(key)}{_did_you_mean(key, _allowed_keys(loc[:-1]))}"
     if kind == "missing":
-        return f"missing required key {key!r}"
-    shown = json.dumps(error.get("input"), default=str)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
+        return f"missing required key {excerpt(key)}"
+    shown = excerpt(error.get("input"))
     message = error["msg"]
     if kind == "string_pattern_mismatch":
         message = "has characters or a form that is not allowed here"
@@ -129,7 +109,8 @@ def _where(loc: tuple[Any, ...], data: Any) -> str:
         elif isinstance(step, int):
             parts.append(f"[{step}]")
         else:
-            parts.append(f".{step}" if parts else str(step))
+            text = excerpt(step)[1:-1] if isinstance(step, str) else str(step)
+            parts.append(f".{text}" if parts else text)
         node = _child(node, step)
     path = "".join(parts)
     if prefix:
@@ -140,7 +121,7 @@ def _where(loc: tuple[Any, ...], data: Any) -> str:
 def _site_name(sites: Any, index: int) -> str | None:
     site = _child(sites, index)
     name = site.get("name") if isinstance(site, dict) else None
-    return name if isinstance(name, str) else None
+    return excerpt(name)[1:-1] if isinstance(name, str) else None
 
 
 def _child(node: Any, step: Any) -> Any:
@@ -175,7 +156,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def _did_you_mean(key: Any, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(key)[:64], allowed, n=1, cutoff=0.6)
     if close:
         return f"; did you mean {close[0]!r}?"
     if allowed:
