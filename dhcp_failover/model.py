@@ -11,30 +11,81 @@ import enum
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 # One pattern for every name that becomes a file name, a Terraform id, a stack name and a
 # quoted dhcpd string: lower-case so that stack names are stable on case-insensitive disks.
 SAFE_NAME = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
 # dhcpd `key` names are bare identifiers; `.` is allowed by dhcpd but not by SSM paths.
 KEY_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
-# Host declarations and the peer name are quoted or bare dhcpd strings, and shown in OMAPI.
-HOST_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+# RFC 1123 host names: dot-separated labels of letters, digits and inner '-'. dhcpd reads a
+# host declaration's name as bare dotted words, so an empty label (a..b) breaks the config.
 DOMAIN_NAME = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
-# A boot file name goes inside a quoted dhcpd string: no quotes, backslashes or control chars.
-BOOT_FILE = r'^[^"\\\x00-\x1f]{1,128}$'
+HOST_NAME = DOMAIN_NAME
+# The failover peer name is a quoted dhcpd string, also shown in OMAPI and logs.
+PEER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+# Free text that travels into dhcpd.conf strings, cloud-init YAML, shell and Terraform: printable
+# ASCII only, so every one of them carries it unchanged (no quotes or backslashes in a boot file).
+BOOT_FILE = r'^[\x20\x21\x23-\x5b\x5d-\x7e]{1,128}$'
+PRINTABLE_TEXT = r"^[\x20-\x7e]*$"
 MAC = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
 HBA = r"^[0-9a-fA-F]{64}$"
 # Tag keys and values as AWS accepts them.
 TAG_TEXT = r"^[\w .:/=+@-]*$"
 
+# Upper bounds on every list: far above any real inventory, low enough that every check (some
+# compare pairs) finishes in well under a second on the largest input the loader accepts.
+MAX_SITES = 500
+MAX_MEMBERS = 8  # a pair has two; a few more still get the "exactly two" message
+MAX_SUBNETS = 1000
+MAX_RELAYS = 200
+MAX_POOLS = 100
+MAX_HOSTS = 5000
+MAX_ADDRESSES = 16
+MAX_ADMIN_NETWORKS = 50
+
+# AWS refuses more tags on one resource, and tag keys that start with its reserved prefix.
+MAX_TAGS = 50
+RESERVED_TAG_PREFIX = "aws:"
+
+
+def _text_only(value: object) -> object:
+    """Addresses and networks are written as text: YAML's 167772161 is not 10.0.0.1."""
+    if isinstance(value, (bool, int, float)):
+        raise ValueError("must be written as text, like 10.0.0.1 or 10.0.0.0/24")
+    return value
+
+
+def _not_a_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be the number 1")
+    return value
+
+
+def _no_reserved_tag_keys(tags: dict[str, str]) -> dict[str, str]:
+    for key in tags:
+        if key.lower().startswith(RESERVED_TAG_PREFIX):
+            raise ValueError(f"tag key {key[:40]!r} starts with {RESERVED_TAG_PREFIX!r}, which AWS reserves for itself")
+    if len(tags) > MAX_TAGS - 1:
+        raise ValueError(f"has {len(tags)} tags; AWS allows {MAX_TAGS} per resource, one of them the Name tag")
+    return tags
+
+
+# Integers and booleans are exactly that: YAML's true is not the port 1 (strict=True).
+Int = Annotated[int, Field(strict=True)]
+Bool = Annotated[bool, Field(strict=True)]
+Address = Annotated[IPv4Address, BeforeValidator(_text_only)]
+Network = Annotated[IPv4Network, BeforeValidator(_text_only)]
 DomainName = Annotated[str, Field(max_length=253, pattern=DOMAIN_NAME)]
 SafeName = Annotated[str, Field(pattern=SAFE_NAME)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Seconds = Annotated[int, Field(ge=1, le=2**31 - 1)]
-Tags = dict[
-    Annotated[str, Field(min_length=1, max_length=127, pattern=TAG_TEXT)],
-    Annotated[str, Field(max_length=255, pattern=TAG_TEXT)],
+Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
+Seconds = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
+Tags = Annotated[
+    dict[
+        Annotated[str, Field(min_length=1, max_length=127, pattern=TAG_TEXT)],
+        Annotated[str, Field(max_length=255, pattern=TAG_TEXT)],
+    ],
+    AfterValidator(_no_reserved_tag_keys),
 ]
 
 
@@ -70,7 +121,7 @@ class Placement(Strict):
     vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = None
     ami: Annotated[str, Field(pattern=r"^ami-[0-9a-f]{8,17}$")]
     instance_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")] = "t3.small"
-    root_volume_gib: Annotated[int, Field(ge=8, le=1024)] = 8
+    root_volume_gib: Annotated[int, Field(strict=True, ge=8, le=1024)] = 8
 
 
 class Member(Strict):
@@ -78,8 +129,8 @@ class Member(Strict):
 
     name: SafeName
     role: Role
-    address: IPv4Address = Field(description="The server's fixed address; relays point at it.")
-    network: IPv4Network = Field(description="The server's own network (CIDR).")
+    address: Address = Field(description="The server's fixed address; relays point at it.")
+    network: Network = Field(description="The server's own network (CIDR).")
     port: Port | None = Field(
         default=None,
         description="Failover port this member listens on (default 519 on the primary, 520 on the secondary).",
@@ -100,23 +151,23 @@ class Failover(Strict):
     so backends render them on the primary only.
     """
 
-    peer_name: Annotated[str, Field(pattern=HOST_NAME)] | None = Field(
+    peer_name: Annotated[str, Field(pattern=PEER_NAME)] | None = Field(
         default=None, description="Failover peer name (default: '<site>-failover')."
     )
     max_response_delay: Seconds = 60
-    max_unacked_updates: Annotated[int, Field(ge=1, le=65535)] = 10
+    max_unacked_updates: Annotated[int, Field(strict=True, ge=1, le=65535)] = 10
     mclt: Seconds = 3600
-    split: Annotated[int, Field(ge=0, le=256)] | None = None
+    split: Annotated[int, Field(strict=True, ge=0, le=256)] | None = None
     hba: Annotated[str, Field(pattern=HBA)] | None = Field(
         default=None, description="32-byte hash bucket assignment as 64 hex digits (instead of split)."
     )
-    load_balancing: bool = Field(
+    load_balancing: Bool = Field(
         default=True, description="Set false to turn load balancing off (load balance max seconds 0)."
     )
-    load_balance_max_seconds: Annotated[int, Field(ge=0, le=255)] = 3
+    load_balance_max_seconds: Annotated[int, Field(strict=True, ge=0, le=255)] = 3
     auto_partner_down: Seconds | None = None
-    max_lease_misbalance: Annotated[int, Field(ge=0, le=100)] | None = None
-    max_lease_ownership: Annotated[int, Field(ge=0, le=100)] | None = None
+    max_lease_misbalance: Annotated[int, Field(strict=True, ge=0, le=100)] | None = None
+    max_lease_ownership: Annotated[int, Field(strict=True, ge=0, le=100)] | None = None
     min_balance: Seconds | None = None
     max_balance: Seconds | None = None
 
@@ -134,75 +185,82 @@ class Omapi(Strict):
     port: Port = 7911
     key_name: Annotated[str, Field(pattern=KEY_NAME)] = "omapi_key"
     algorithm: KeyAlgorithm = KeyAlgorithm.HMAC_SHA256
-    admin_networks: tuple[IPv4Network, ...] = Field(
-        default=(), description="Networks allowed to reach OMAPI (none by default)."
+    admin_networks: Annotated[tuple[Network, ...], Field(max_length=MAX_ADMIN_NETWORKS)] = Field(
+        default=(),
+        description="Networks allowed to reach OMAPI (none by default): private (RFC 1918), /8 or smaller.",
+    )
+    allow_public: Bool = Field(
+        default=False, description="Also admit public admin networks; needs allow_public_reason."
+    )
+    allow_public_reason: Annotated[str, Field(min_length=10, max_length=500, pattern=PRINTABLE_TEXT)] | None = Field(
+        default=None, description="Why OMAPI, the pair's control channel, may be reached from public addresses."
     )
 
 
 class Pool(Strict):
-    start: IPv4Address
-    end: IPv4Address
+    start: Address
+    end: Address
 
 
 class HostReservation(Strict):
-    name: Annotated[str, Field(pattern=HOST_NAME)]
+    name: Annotated[str, Field(max_length=63, pattern=HOST_NAME)]
     mac: Annotated[str, Field(pattern=MAC)]
-    address: IPv4Address
+    address: Address
 
 
-def _no_duplicates(values: tuple[IPv4Address, ...]) -> tuple[IPv4Address, ...]:
+def _no_duplicates(values: tuple[Address, ...]) -> tuple[Address, ...]:
     if len(set(values)) != len(values):
         raise ValueError("lists an address twice")
     return values
 
 
-AddressList = Annotated[tuple[IPv4Address, ...], AfterValidator(_no_duplicates)]
+AddressList = Annotated[tuple[Address, ...], Field(max_length=MAX_ADDRESSES), AfterValidator(_no_duplicates)]
 
 
 class Subnet(Strict):
     """A client network the pair serves, with its options, pools and reservations."""
 
-    network: IPv4Network
+    network: Network
     routers: AddressList = ()
     dns_servers: AddressList = ()
     domain_name: DomainName | None = None
     ntp_servers: AddressList = ()
     default_lease_time: Seconds = 600
     max_lease_time: Seconds = 7200
-    next_server: IPv4Address | None = Field(default=None, description="PXE: TFTP server.")
+    next_server: Address | None = Field(default=None, description="PXE: TFTP server.")
     filename: Annotated[str, Field(pattern=BOOT_FILE)] | None = Field(
         default=None, description="PXE: boot file name."
     )
-    pools: tuple[Pool, ...] = ()
-    hosts: tuple[HostReservation, ...] = ()
+    pools: Annotated[tuple[Pool, ...], Field(max_length=MAX_POOLS)] = ()
+    hosts: Annotated[tuple[HostReservation, ...], Field(max_length=MAX_HOSTS)] = ()
 
 
 class RelayedSubnet(Strict):
     """One subnet a relay serves: the interface it listens on there and its address (giaddr)."""
 
-    subnet: IPv4Network
+    subnet: Network
     interface: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9/:._-]{0,63}$")]
-    giaddr: IPv4Address
+    giaddr: Address
 
 
 class Relay(Strict):
     """A DHCP relay (router or Linux dhcrelay) that forwards to both servers."""
 
     name: SafeName
-    source_address: IPv4Address = Field(
+    source_address: Address = Field(
         description="The address relayed packets come from (what the security groups admit)."
     )
     upstream_interface: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9/:._-]{0,63}$")] | None = Field(
         default=None, description="Interface towards the servers (Linux dhcrelay -iu)."
     )
-    serves: tuple[RelayedSubnet, ...] = ()
+    serves: Annotated[tuple[RelayedSubnet, ...], Field(max_length=MAX_SUBNETS)] = ()
 
 
 class Clock(Strict):
     """Step 2 of the ISC guide: both members keep synchronized clocks."""
 
     # The Amazon Time Sync Service, reachable from every EC2 instance without internet access.
-    ntp_servers: Annotated[tuple[IPv4Address | DomainName, ...], Field(min_length=1)] = (
+    ntp_servers: Annotated[tuple[Address | DomainName, ...], Field(min_length=1, max_length=MAX_ADDRESSES)] = (
         IPv4Address("169.254.169.123"),
     )
 
@@ -218,12 +276,12 @@ class WireGuard(Strict):
     """An encrypted, authenticated tunnel for the failover dialogue, which ISC dhcpd neither
     encrypts nor authenticates. The primary takes the tunnel network's first usable address."""
 
-    network: IPv4Network = Field(
+    network: Network = Field(
         default=IPv4Network("10.255.255.0/31"), description="Tunnel addressing: a /31 or /30."
     )
     listen_port: Port = 51820
-    mtu: Annotated[int, Field(ge=1280, le=9000)] = 1420
-    persistent_keepalive: Annotated[int, Field(ge=0, le=65535)] = 25
+    mtu: Annotated[int, Field(strict=True, ge=1280, le=9000)] = 1420
+    persistent_keepalive: Annotated[int, Field(strict=True, ge=0, le=65535)] = 25
     endpoints: TunnelEndpoints = Field(
         default=TunnelEndpoints.ELASTIC_IP,
         description=(
@@ -255,24 +313,24 @@ class Site(Strict):
     """One failover pair and everything it serves."""
 
     name: SafeName
-    members: tuple[Member, ...]
+    members: Annotated[tuple[Member, ...], Field(max_length=MAX_MEMBERS)]
     failover: Failover = Failover()
     omapi: Omapi = Omapi()
     clock: Clock = Clock()
     software: Software = Software()
-    ping_check: bool = Field(
+    ping_check: Bool = Field(
         default=True, description="Ping an address before offering it (dhcpd's ping-check)."
     )
-    subnets: tuple[Subnet, ...] = ()
-    relays: tuple[Relay, ...] = ()
+    subnets: Annotated[tuple[Subnet, ...], Field(max_length=MAX_SUBNETS)] = ()
+    relays: Annotated[tuple[Relay, ...], Field(max_length=MAX_RELAYS)] = ()
     wireguard: WireGuard | None = Field(
         default=None, description="Run the failover dialogue through a WireGuard tunnel."
     )
-    wireguard_waiver: Annotated[str, Field(min_length=10, max_length=500)] | None = Field(
+    wireguard_waiver: Annotated[str, Field(min_length=10, max_length=500, pattern=PRINTABLE_TEXT)] | None = Field(
         default=None,
         description="Why members in different regions may talk failover without a tunnel.",
     )
-    vpc_cidr: IPv4Network | None = Field(
+    vpc_cidr: Network | None = Field(
         default=None,
         description="CIDR of the VPC created for the site when members bring no subnet_id "
         "(default: the smallest network holding both members' networks).",
@@ -310,9 +368,9 @@ class Site(Strict):
 class Inventory(Strict):
     """The whole service: one or more sites, each a failover pair."""
 
-    version: Literal[1] = 1
+    version: Annotated[Literal[1], BeforeValidator(_not_a_bool)] = 1
     tags: Tags = {}
-    sites: Annotated[tuple[Site, ...], Field(min_length=1)]
+    sites: Annotated[tuple[Site, ...], Field(min_length=1, max_length=MAX_SITES)]
 
     def site(self, name: str) -> Site:
         for site in self.sites:
