@@ -8,11 +8,33 @@ Each rule here names the site and the field and says what to do, in one line.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
+from typing import TypeVar
 
-from .model import Inventory, Member, Pool, Role, Site, Subnet, TunnelEndpoints
+from .constructs.layout import aws_problems, is_placed
+from .constructs.naming import merged_tags
+from .derived_names import collisions
+from .model import MAX_TAGS, Inventory, Member, Pool, Role, Site, Subnet, TunnelEndpoints
+
+T = TypeVar("T")
+G = TypeVar("G", bound=Hashable)
+
+# OMAPI can shut a member down or force partner-down: it is reachable from private admin
+# networks of at most this size (a /8), never from a public range unless a reason is given.
+MIN_ADMIN_PREFIX = 8
+# Client subnets become security-group sources; none is larger than a /8.
+MIN_SUBNET_PREFIX = 8
+PRIVATE_NETWORKS = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+# Ranges where no DHCP server, client subnet, relay or admin network can be.
+UNUSABLE_NETWORKS = {
+    IPv4Network("0.0.0.0/8"): "'this network' (0.0.0.0/8)",
+    IPv4Network("127.0.0.0/8"): "loopback",
+    IPv4Network("169.254.0.0/16"): "link-local",
+    IPv4Network("224.0.0.0/4"): "multicast",
+    IPv4Network("240.0.0.0/4"): "reserved (240.0.0.0/4)",
+}
 
 
 @dataclass(frozen=True)
@@ -32,9 +54,18 @@ def check_inventory(inventory: Inventory) -> list[Problem]:
     """All problems, in inventory order (the first one is what the CLI reports)."""
     problems: list[Problem] = []
     problems += _unique_names("sites", [s.name for s in inventory.sites], "site")
+    sound: list[Site] = []
     for site in inventory.sites:
-        problems += _check_site(site)
+        found = list(_check_site(site))
+        problems += found
+        if not found:
+            sound.append(site)
     problems += _subnets_claimed_once(inventory)
+    problems += _pools_clear_of_other_sites(inventory)
+    problems += _derived_names_unique(inventory)
+    for site in sound:
+        # What AWS refuses is only worth saying about a site that is otherwise right.
+        problems += _aws(inventory, site)
     return problems
 
 
@@ -78,6 +109,9 @@ def _members(site: Site) -> Iterator[Problem]:
     if len(site.members) == 2 and site.members[0].address == site.members[1].address:
         yield Problem("members", f"both members use address {site.members[0].address}; give each its own")
     for i, m in enumerate(site.members):
+        unusable = _unusable(m.network)
+        if unusable:
+            yield Problem(f"members[{i}].network", f"{m.network} is {unusable}; a DHCP server cannot live there")
         if m.address not in m.network:
             yield Problem(f"members[{i}].address", f"{m.address} is not in the member's network {m.network}")
         elif m.network.prefixlen < 31 and m.address in (m.network.network_address, m.network.broadcast_address):
@@ -112,19 +146,40 @@ def _failover(site: Site) -> Iterator[Problem]:
 
 
 def _omapi(site: Site) -> Iterator[Problem]:
-    for i, net in enumerate(site.omapi.admin_networks):
+    omapi = site.omapi
+    for i, net in enumerate(omapi.admin_networks):
+        here = f"omapi.admin_networks[{i}]"
         if net.prefixlen == 0:
+            yield Problem(here, f"{net} opens OMAPI to everyone; list only your admin networks")
+        elif net.prefixlen < MIN_ADMIN_PREFIX:
             yield Problem(
-                f"omapi.admin_networks[{i}]",
-                f"{net} opens OMAPI to everyone; list only your admin networks",
+                here,
+                f"{net} is larger than a /{MIN_ADMIN_PREFIX}: OMAPI controls the pair; list only your admin networks",
             )
+        elif _unusable(net):
+            yield Problem(here, f"{net} is {_unusable(net)}; list the networks your operators connect from")
+        elif not any(net.subnet_of(private) for private in PRIVATE_NETWORKS) and not omapi.allow_public:
+            yield Problem(
+                here,
+                f"{net} is not a private (RFC 1918) network; list private admin networks, or set "
+                "omapi.allow_public: true with an allow_public_reason",
+            )
+    if omapi.allow_public and omapi.allow_public_reason is None:
+        yield Problem("omapi.allow_public", "is true but allow_public_reason is missing; say why OMAPI may be public")
+    if omapi.allow_public_reason is not None and not omapi.allow_public:
+        yield Problem("omapi.allow_public_reason", "is set but allow_public is false; remove it or set allow_public: true")
 
 
 def _subnets(site: Site) -> Iterator[Problem]:
-    nets = [s.network for s in site.subnets]
-    for (i, a), (j, b) in itertools.combinations(enumerate(nets), 2):
-        if a.overlaps(b):
-            yield Problem(f"subnets[{j}].network", f"{b} overlaps subnets[{i}] ({a}); subnets must be disjoint")
+    if not any(subnet.pools for subnet in site.subnets):
+        yield Problem(
+            "subnets",
+            "no subnet has a pool; add at least one (dhcpd refuses a failover peer that no pool refers to)",
+        )
+    spans = [(_span_of(s.network), i) for i, s in enumerate(site.subnets)]
+    for i, j in _overlapping(spans):
+        a, b = site.subnets[i].network, site.subnets[j].network
+        yield Problem(f"subnets[{j}].network", f"{b} overlaps subnets[{i}] ({a}); subnets must be disjoint")
     server_nets = {m.network for m in site.members}
     for i, s in enumerate(site.subnets):
         for net in server_nets:
@@ -140,9 +195,16 @@ def _subnet(site: Site, subnet: Subnet) -> Iterator[Problem]:
     net = subnet.network
     if net.prefixlen > 30:
         yield Problem("network", f"{net} is too small to serve clients; use a /30 or larger")
+    if net.prefixlen < MIN_SUBNET_PREFIX:
+        yield Problem("network", f"{net} is larger than a /{MIN_SUBNET_PREFIX}; list the client subnets themselves")
+    if _unusable(net):
+        yield Problem("network", f"{net} is {_unusable(net)}; DHCP clients cannot live there")
+    edges = {net.network_address: "the network address", net.broadcast_address: "the broadcast address"}
     for i, router in enumerate(subnet.routers):
         if router not in net:
             yield Problem(f"routers[{i}]", f"{router} is not in {net}")
+        elif router in edges:
+            yield Problem(f"routers[{i}]", f"{router} is {edges[router]} of {net}; a router needs a host address")
     if subnet.default_lease_time > subnet.max_lease_time:
         yield Problem(
             "default_lease_time",
@@ -151,15 +213,19 @@ def _subnet(site: Site, subnet: Subnet) -> Iterator[Problem]:
     reserved = _reserved_addresses(site, subnet)
     for i, pool in enumerate(subnet.pools):
         yield from (Problem(f"pools[{i}]", msg) for msg in _pool(pool, net, reserved))
-    for (i, a), (j, b) in itertools.combinations(enumerate(subnet.pools), 2):
-        if a.start <= b.end and b.start <= a.end:
-            yield Problem(f"pools[{j}]", f"{_span(b)} overlaps pools[{i}] ({_span(a)}); pools must be disjoint")
+    spans = [((int(p.start), int(p.end)), i) for i, p in enumerate(subnet.pools) if p.start <= p.end]
+    for i, j in _overlapping(spans):
+        a, b = subnet.pools[i], subnet.pools[j]
+        yield Problem(f"pools[{j}]", f"{_span(b)} overlaps pools[{i}] ({_span(a)}); pools must be disjoint")
+    taken = _reserved_addresses(site, subnet, hosts=False)
     for i, h in enumerate(subnet.hosts):
         if h.address not in subnet.network:
             yield Problem(f"hosts[{i}].address", f"{h.address} is not in {subnet.network}")
+        elif h.address in taken:
+            yield Problem(f"hosts[{i}].address", f"{h.address} is {taken[h.address]}; give host {h.name} an address of its own")
 
 
-def _reserved_addresses(site: Site, subnet: Subnet) -> dict[IPv4Address, str]:
+def _reserved_addresses(site: Site, subnet: Subnet, *, hosts: bool = True) -> dict[IPv4Address, str]:
     """Addresses in the subnet that a pool must never hand out, with what they are."""
     net = subnet.network
     reserved = {net.network_address: "the network address", net.broadcast_address: "the broadcast address"}
@@ -168,7 +234,8 @@ def _reserved_addresses(site: Site, subnet: Subnet) -> dict[IPv4Address, str]:
     for relay in site.relays:
         reserved[relay.source_address] = f"relay {relay.name}'s source address"
         reserved |= {s.giaddr: f"relay {relay.name}'s giaddr" for s in relay.serves}
-    reserved |= {h.address: f"reserved for host {h.name}" for h in subnet.hosts}
+    if hosts:
+        reserved |= {h.address: f"reserved for host {h.name}" for h in subnet.hosts}
     return {addr: what for addr, what in reserved.items() if addr in net}
 
 
@@ -196,7 +263,13 @@ def _relays(site: Site) -> Iterator[Problem]:
     yield from _unique_names("relays", [r.name for r in site.relays], "relay")
     declared = {s.network for s in site.subnets}
     relayed: set[IPv4Network] = set()
+    giaddrs: dict[IPv4Address, str] = {}
     for i, relay in enumerate(site.relays):
+        if _unusable(IPv4Network(relay.source_address)):
+            yield Problem(
+                f"relays[{i}].source_address",
+                f"{relay.source_address} is {_unusable(IPv4Network(relay.source_address))}; use the relay's own address",
+            )
         if not relay.serves:
             yield Problem(f"relays[{i}].serves", f"relay {relay.name} serves no subnet; list at least one")
         for j, served in enumerate(relay.serves):
@@ -208,6 +281,17 @@ def _relays(site: Site) -> Iterator[Problem]:
                 yield Problem(
                     f"{here}.giaddr",
                     f"{served.giaddr} is not in {served.subnet}; the giaddr is the relay's own address on that subnet",
+                )
+            elif served.giaddr in (served.subnet.network_address, served.subnet.broadcast_address):
+                yield Problem(
+                    f"{here}.giaddr",
+                    f"{served.giaddr} is the network or broadcast address of {served.subnet}; use the relay's own address",
+                )
+            owner = giaddrs.setdefault(served.giaddr, relay.name)
+            if owner != relay.name:
+                yield Problem(
+                    f"{here}.giaddr",
+                    f"{served.giaddr} is also relay {owner}'s giaddr; each relay needs its own address on the subnet",
                 )
         yield from _unique_names(f"relays[{i}].serves", [str(s.subnet) for s in relay.serves], "subnet")
     server_nets = {m.network for m in site.members}
@@ -283,15 +367,105 @@ def _members_in_created_vpc(site: Site) -> list[Member]:
 
 
 def _subnets_claimed_once(inventory: Inventory) -> Iterator[Problem]:
-    claimed: list[tuple[str, IPv4Network]] = [
-        (site.name, subnet.network) for site in inventory.sites for subnet in site.subnets
+    claimed = [
+        (_span_of(subnet.network), site.name, (site.name, subnet.network))
+        for site in inventory.sites
+        for subnet in site.subnets
     ]
-    for (site_a, a), (site_b, b) in itertools.combinations(claimed, 2):
-        if site_a != site_b and a.overlaps(b):
-            yield Problem(
-                f'site "{site_b}": subnets',
-                f'{b} overlaps {a} of site "{site_a}"; a subnet is served by one pair only',
-            )
+    for (site_a, a), (site_b, b) in _overlapping_across(claimed, claimed):
+        yield Problem(
+            f'site "{site_b}": subnets',
+            f'{b} overlaps {a} of site "{site_a}"; a subnet is served by one pair only',
+        )
+
+
+def _pools_clear_of_other_sites(inventory: Inventory) -> Iterator[Problem]:
+    """A pool must not hand out addresses in the network where another pair's servers live."""
+    servers = [
+        (_span_of(m.network), site.name, f'member {m.name}\'s network {m.network} of site "{site.name}"')
+        for site in inventory.sites
+        for m in site.members
+    ]
+    pools = [
+        ((int(pool.start), int(pool.end)), site.name, (site.name, i, j, pool))
+        for site in inventory.sites
+        for i, subnet in enumerate(site.subnets)
+        for j, pool in enumerate(subnet.pools)
+        if pool.start <= pool.end
+    ]
+    for server, (site, i, j, pool) in _overlapping_across(servers, pools):
+        yield Problem(
+            f'site "{site}": subnets[{i}].pools[{j}]',
+            f"{_span(pool)} covers {server}; move the pool out of other pairs' server networks",
+        )
+
+
+def _derived_names_unique(inventory: Inventory) -> Iterator[Problem]:
+    for first, second in collisions(inventory):
+        if first.name == second.name:
+            what = f"gives the {first.kind} {first.name!r}, as {first.origin} does"
+        else:
+            what = f"gives the {second.kind} {second.name!r}, inside {first.name!r} of {first.origin}"
+        yield Problem(second.origin, f"{what}; rename one of them")
+
+
+def _aws(inventory: Inventory, site: Site) -> Iterator[Problem]:
+    """What AWS would refuse at apply time, for sites that run there."""
+    tags = merged_tags(inventory.tags, site.tags)
+    if len(tags | {"Name": ""}) > MAX_TAGS:
+        yield Problem(
+            f'site "{site.name}": tags',
+            f"with the inventory's tags and the Name tag gives {len(tags | {'Name': ''})} tags; AWS allows {MAX_TAGS}",
+        )
+    if is_placed(site):
+        yield from (Problem(f'site "{site.name}": {where}', message) for where, message in aws_problems(site))
+
+
+def _unusable(net: IPv4Network) -> str | None:
+    for block, what in UNUSABLE_NETWORKS.items():
+        if net.overlaps(block):
+            return f"in the {what} range"
+    return None
+
+
+def _span_of(net: IPv4Network) -> tuple[int, int]:
+    return int(net.network_address), int(net.broadcast_address)
+
+
+def _overlapping(items: Sequence[tuple[tuple[int, int], T]]) -> Iterator[tuple[T, T]]:
+    """For each item that overlaps one starting no later, one such pair (earlier, later).
+    A sweep in start order: n log n, where comparing every pair would not finish on big input."""
+    reach: tuple[int, T] | None = None
+    for (start, end), tag in sorted(items, key=lambda item: item[0]):
+        if reach is not None and reach[0] >= start:
+            yield reach[1], tag
+        if reach is None or end > reach[0]:
+            reach = (end, tag)
+
+
+def _overlapping_across(
+    left: Sequence[tuple[tuple[int, int], G, T]], right: Sequence[tuple[tuple[int, int], G, T]]
+) -> Iterator[tuple[T, T]]:
+    """Pairs (a from left, b from right) that overlap and belong to different groups (sites):
+    for each item, one such pair if any exists. The sweep keeps, per side, the two furthest
+    reaches of distinct groups: if any item of another group still reaches, one of those does."""
+    events = [(span, 0, group, tag) for span, group, tag in left] + [(span, 1, group, tag) for span, group, tag in right]
+    events.sort(key=lambda e: (e[0][0], e[1]))
+    best: list[list[tuple[int, G, T]]] = [[], []]
+    seen: set[frozenset[int]] = set()
+    for (start, end), side, group, tag in events:
+        for reach, other_group, other_tag in best[1 - side]:
+            if other_group != group and reach >= start:
+                pair = (other_tag, tag) if side == 1 else (tag, other_tag)
+                key = frozenset((id(pair[0]), id(pair[1])))
+                if key not in seen:
+                    seen.add(key)
+                    yield pair
+                break
+        kept = [entry for entry in best[side] if entry[1] != group]
+        own = [entry for entry in best[side] if entry[1] == group] + [(end, group, tag)]
+        kept.append(max(own, key=lambda entry: entry[0]))
+        best[side] = sorted(kept, key=lambda entry: entry[0], reverse=True)[:2]
 
 
 def _unique_names(where: str, names: Iterable[str], what: str) -> Iterator[Problem]:

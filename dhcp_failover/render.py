@@ -17,6 +17,7 @@ from typing import Any
 
 import jinja2
 
+from .derived_names import member_folder, relay_folder
 from .model import Inventory, Member, Relay, Role, Site, Subnet, WireGuard
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -248,9 +249,9 @@ def render_inventory(inventory: Inventory, *, root: str = "") -> dict[str, FileT
     trees: dict[str, FileTree] = {}
     for site in inventory.sites:
         for member in site.members:
-            trees[f"{site.name}/{member.name}"] = render_member(site, member, root=root)
+            trees[member_folder(site, member)] = render_member(site, member, root=root)
         for relay in site.relays:
-            trees[f"{site.name}/relays/{relay.name}"] = render_relay(site, relay)
+            trees[relay_folder(site, relay)] = render_relay(site, relay)
     return trees
 
 

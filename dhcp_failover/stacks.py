@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from .checks import InventoryError
 from .cloudinit import render_user_data
-from .constructs.layout import LocalAwsApi, aws_problems, is_placed
+from .constructs.layout import LocalAwsApi, is_placed
 from .constructs.naming import member_stack_name, shared_stack_name
 from .model import Inventory, Member, Role, Site
 
@@ -118,9 +118,6 @@ def plan_synth(
             "no site has a placement, so there is nothing to deploy; give both members of a site "
             "a placement (region, availability_zone or subnet_id, ami)"
         )
-    for site in placed:
-        for problem in aws_problems(site):
-            raise InventoryError(problem)
     sites = tuple(
         SitePlan(site, {m.role: user_data(site, m) for m in (site.primary, site.secondary)}, site.name in decommissioned)
         for site in placed

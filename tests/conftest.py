@@ -65,7 +65,8 @@ def synthesized_examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 def placed_site(name: str = "lab", *, region: str = "eu-west-1", **overrides: Any) -> dict[str, Any]:
     """factories.site_data with both members placed in ``region`` (zones a and b, own networks)."""
     site = site_data(name)
-    site["members"][1].update(address="10.77.3.2", network="10.77.3.0/24")
+    site["members"][0].update(address="10.77.1.10")
+    site["members"][1].update(address="10.77.3.10", network="10.77.3.0/24")
     for member, zone in zip(site["members"], "ab"):
         member["placement"] = {"region": region, "availability_zone": f"{region}{zone}", "ami": "ami-0123456789abcdef0"}
     site.update(copy.deepcopy(overrides))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dhcp_failover.checks import InventoryError
-from dhcp_failover.constructs.layout import aws_problems, site_regions
+from dhcp_failover.constructs.layout import site_regions
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.stacks import plan_synth
 from factories import inventory_data
@@ -49,7 +49,7 @@ def test_flow_logs_go_to_an_encrypted_log_group_kept_a_year(
 
 def test_members_sharing_a_network_share_one_subnet(synth_sites: Callable[..., Any], placed: Callable[..., Any]) -> None:
     site = placed()
-    site["members"][1].update(address="10.77.1.2", network="10.77.1.0/24")
+    site["members"][1].update(address="10.77.1.11", network="10.77.1.0/24")
     site["members"][1]["placement"]["availability_zone"] = "eu-west-1a"
     resources = synth_sites(site)["lab-shared"]["resource"]
     assert [s["cidr_block"] for s in resources["aws_subnet"].values()] == ["10.77.1.0/24"]
@@ -80,27 +80,29 @@ def test_regions_come_primary_first(placed: Callable[..., Any]) -> None:
             "would be 10.0.0.0/8, but AWS accepts /16 to /28",
         ),
         (
-            lambda s: s["members"][1].update(address="10.77.1.2", network="10.77.1.0/24"),
+            lambda s: s["members"][1].update(address="10.77.1.11", network="10.77.1.0/24"),
             "both members are in network 10.77.1.0/24 but in zones eu-west-1a, eu-west-1b",
         ),
     ],
 )
-def test_what_aws_refuses_is_one_line_before_any_synth(
+def test_what_aws_refuses_is_one_line_when_the_inventory_is_validated(
     placed: Callable[..., Any], change: Callable[[dict[str, Any]], None], message: str
 ) -> None:
     data = placed()
     change(data)
-    inventory = inventory_from_data(inventory_data(data))
-    (problem,) = aws_problems(inventory.sites[0])
-    assert message in problem and problem.startswith('site "lab": ')
-    with pytest.raises(InventoryError, match=message):
-        plan_synth(inventory, environ={})
+    with pytest.raises(InventoryError, match=message) as raised:
+        inventory_from_data(inventory_data(data))
+    assert str(raised.value).startswith('site "lab": ')
 
 
 def test_unplaced_sites_are_left_out_and_an_inventory_without_any_is_refused(placed: Callable[..., Any]) -> None:
     from factories import site_data
 
-    mixed = inventory_from_data(inventory_data(placed("aws"), site_data("lab2", subnets=[], relays=[])))
+    pool = {"network": "10.78.1.0/24", "pools": [{"start": "10.78.1.100", "end": "10.78.1.150"}]}
+    unplaced = site_data("lab2", subnets=[pool], relays=[])
+    for member, address in zip(unplaced["members"], ("10.78.1.1", "10.78.1.2")):
+        member.update(address=address, network="10.78.1.0/24")
+    mixed = inventory_from_data(inventory_data(placed("aws"), unplaced))
     plan = plan_synth(mixed, environ={}, user_data=lambda site, member: {"user_data": "#cloud-config\n"})
     assert [p.site.name for p in plan.sites] == ["aws"] and plan.unplaced == ("lab2",)
     with pytest.raises(InventoryError, match="no site has a placement"):

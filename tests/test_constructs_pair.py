@@ -76,13 +76,13 @@ def test_a_name_tag_from_the_inventory_wins(synth_sites: Callable[..., Any], pla
 def test_outputs_for_relays_operators_and_the_pipeline(synth_sites: Callable[..., Any], placed: Callable[..., Any]) -> None:
     stacks = synth_sites(placed())
     shared = stacks["lab-shared"]["output"]
-    assert shared["server_addresses"]["value"] == {"lab-a": "10.77.1.1", "lab-b": "10.77.3.2"}
-    assert shared["omapi_endpoints"]["value"] == {"lab-a": "10.77.1.1:7911", "lab-b": "10.77.3.2:7911"}
+    assert shared["server_addresses"]["value"] == {"lab-a": "10.77.1.10", "lab-b": "10.77.3.10"}
+    assert shared["omapi_endpoints"]["value"] == {"lab-a": "10.77.1.10:7911", "lab-b": "10.77.3.10:7911"}
     assert shared["ssm_parameter_names"]["value"] == {"omapi-key": "/dhcp-failover/lab/omapi-key"}
     assert set(shared["egress_ips"]["value"]) == {"lab-a", "lab-b"}
     primary = stacks["lab-primary"]["output"]
     assert primary["address"]["value"].startswith("${aws_instance.") and primary["address"]["value"].endswith(".private_ip}")
-    assert primary["omapi_endpoint"]["value"] == "10.77.1.1:7911"
+    assert primary["omapi_endpoint"]["value"] == "10.77.1.10:7911"
     assert "instance_id" in primary
     assert all(o.get("description") for s in stacks.values() for n, o in s["output"].items() if not n.startswith("cross-stack"))
 

@@ -132,12 +132,12 @@ def test_private_tunnel_endpoints_are_the_fixed_addresses_and_make_no_elastic_ip
     assert "aws_eip" not in shared["resource"]
     endpoints = {p["name"]: p["value"] for p in shared["resource"]["aws_ssm_parameter"].values() if p["type"] == "String"}
     assert endpoints == {
-        "/dhcp-failover/lab/lab-a/wireguard-endpoint": "10.77.1.1:51820",
-        "/dhcp-failover/lab/lab-b/wireguard-endpoint": "10.77.3.2:51820",
+        "/dhcp-failover/lab/lab-a/wireguard-endpoint": "10.77.1.10:51820",
+        "/dhcp-failover/lab/lab-b/wireguard-endpoint": "10.77.3.10:51820",
     }
     tunnel = [r for name, r in shared["resource"]["aws_vpc_security_group_ingress_rule"].items()
               if name.startswith("sg_primary_") and r["from_port"] == 51820]
-    assert [r["cidr_ipv4"] for r in tunnel] == ["10.77.3.2/32"]
+    assert [r["cidr_ipv4"] for r in tunnel] == ["10.77.3.10/32"]
     assert all("aws_eip_association" not in stacks[f"lab-{role}"].get("resource", {}) for role in ("primary", "secondary"))
 
 

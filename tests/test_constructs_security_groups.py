@@ -40,12 +40,12 @@ def test_every_rule_kind_has_a_description_without_characters_aws_rejects() -> N
 def test_minimal_example_rules_exactly(synth_sites: Callable[..., Any], placed: Callable[..., Any]) -> None:
     stacks = synth_sites(placed())
     shared = stacks["lab-shared"]
-    # The primary (10.77.1.1, port 519) and secondary (10.77.3.2, port 520) of placed().
+    # The primary (10.77.1.10, port 519) and secondary (10.77.3.10, port 520) of placed().
     assert _summary(_rules(shared, Direction.INGRESS, Role.PRIMARY)) == {
         ("udp", 67, 67, "10.77.1.254/32"),  # relay r1's source address
         ("udp", 67, 67, "10.77.1.0/24"),  # renewing clients, each served subnet
         ("udp", 67, 67, "10.77.2.0/24"),
-        ("tcp", 519, 519, "10.77.3.2/32"),  # failover from the partner only, to my port
+        ("tcp", 519, 519, "10.77.3.10/32"),  # failover from the partner only, to my port
     }
     assert _summary(_rules(shared, Direction.EGRESS, Role.PRIMARY)) == {
         ("udp", 67, 67, "10.77.2.1/32"),  # replies to the giaddr
@@ -53,10 +53,10 @@ def test_minimal_example_rules_exactly(synth_sites: Callable[..., Any], placed: 
         ("udp", 68, 68, "10.77.2.0/24"),
         ("icmp", 8, 0, "10.77.1.0/24"),  # ping-check: echo request
         ("icmp", 8, 0, "10.77.2.0/24"),
-        ("tcp", 520, 520, "10.77.3.2/32"),  # to the partner's port
+        ("tcp", 520, 520, "10.77.3.10/32"),  # to the partner's port
         ("tcp", 443, 443, "0.0.0.0/0"),  # SSM, KMS, packages
     }
-    assert ("tcp", 520, 520, "10.77.1.1/32") in _summary(_rules(shared, Direction.INGRESS, Role.SECONDARY))
+    assert ("tcp", 520, 520, "10.77.1.10/32") in _summary(_rules(shared, Direction.INGRESS, Role.SECONDARY))
 
 
 def test_no_rule_admits_anything_from_anywhere(synthesized_examples: dict[str, Any]) -> None:
@@ -89,9 +89,13 @@ def test_each_rule_is_its_own_resource_with_description_and_name_tag(
 def test_omapi_only_from_admin_networks(synth_sites: Callable[..., Any], placed: Callable[..., Any]) -> None:
     without = synth_sites(placed())["lab-shared"]
     assert not any(r["from_port"] == 7911 for r in _rules(without, Direction.INGRESS, Role.PRIMARY))
-    with_admins = synth_sites(placed(omapi={"admin_networks": ["192.0.2.0/24", "198.51.100.7/32"]}))["lab-shared"]
+    with_admins = synth_sites(placed(omapi={"admin_networks": ["10.250.0.0/24", "192.168.7.7/32"]}))["lab-shared"]
     omapi = [r for r in _rules(with_admins, Direction.INGRESS, Role.SECONDARY) if r["from_port"] == 7911]
-    assert _summary(omapi) == {("tcp", 7911, 7911, "192.0.2.0/24"), ("tcp", 7911, 7911, "198.51.100.7/32")}
+    assert _summary(omapi) == {("tcp", 7911, 7911, "10.250.0.0/24"), ("tcp", 7911, 7911, "192.168.7.7/32")}
+    public = {"admin_networks": ["198.51.100.7/32"], "allow_public": True, "allow_public_reason": "NOC egress, ticket 42"}
+    with_public = synth_sites(placed(omapi=public))["lab-shared"]
+    omapi = [r for r in _rules(with_public, Direction.INGRESS, Role.PRIMARY) if r["from_port"] == 7911]
+    assert _summary(omapi) == {("tcp", 7911, 7911, "198.51.100.7/32")}
 
 
 def test_failover_ports_follow_the_inventory(synth_sites: Callable[..., Any], placed: Callable[..., Any]) -> None:
@@ -100,7 +104,7 @@ def test_failover_ports_follow_the_inventory(synth_sites: Callable[..., Any], pl
         member["port"] = 647
     shared = synth_sites(site)["lab-shared"]
     tcp = {(r["from_port"], r["cidr_ipv4"]) for r in _rules(shared, Direction.INGRESS, Role.PRIMARY) if r["ip_protocol"] == "tcp"}
-    assert tcp == {(647, "10.77.3.2/32")}
+    assert tcp == {(647, "10.77.3.10/32")}
 
 
 def test_ping_check_off_drops_icmp(synth_sites: Callable[..., Any], placed: Callable[..., Any]) -> None:

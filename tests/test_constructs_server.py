@@ -32,7 +32,7 @@ def test_instance_is_hardened_and_keeps_its_address(synth_sites: Callable[..., A
     primary = _instance(stacks["lab-primary"])
     assert primary["ami"] == "ami-0123456789abcdef0"  # from the inventory: no most_recent lookup
     assert primary["instance_type"] == "t3.micro"
-    assert primary["private_ip"] == "10.77.1.1"  # the instance's own address, no separate ENI
+    assert primary["private_ip"] == "10.77.1.10"  # the instance's own address, no separate ENI
     assert "network_interface" not in primary
     # Unset, not false: with an Elastic IP it reads back true and would force a replacement.
     assert "associate_public_ip_address" not in primary
@@ -43,7 +43,7 @@ def test_instance_is_hardened_and_keeps_its_address(synth_sites: Callable[..., A
     assert primary["monitoring"] is False and primary["ebs_optimized"] is True
     assert primary["user_data_replace_on_change"] is True
     secondary = _instance(stacks["lab-secondary"])
-    assert secondary["private_ip"] == "10.77.3.2" and secondary["root_block_device"]["volume_size"] == 8
+    assert secondary["private_ip"] == "10.77.3.10" and secondary["root_block_device"]["volume_size"] == 8
     assert "data" not in stacks["lab-primary"] or "aws_ami" not in stacks["lab-primary"]["data"]
 
 
@@ -105,7 +105,7 @@ def test_member_stack_with_cdktf_testing_matchers(testing_pair: Callable[..., An
         aws_instance.Instance.TF_RESOURCE_TYPE,
         {
             "ami": "ami-0123456789abcdef0",
-            "private_ip": "10.77.3.2",
+            "private_ip": "10.77.3.10",
             "metadata_options": {"http_tokens": "required"},
             "root_block_device": {"encrypted": True, "volume_size": 8},
             "user_data_replace_on_change": True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 
 from ..model import Member, Site
 
@@ -80,22 +80,52 @@ def site_regions(site: Site) -> tuple[RegionLayout, ...]:
     return tuple(layouts)
 
 
-def aws_problems(site: Site) -> Iterator[str]:
-    """What AWS would refuse about a placed, validated site, each as one line."""
-    where = f'site "{site.name}"'
+def aws_problems(site: Site) -> Iterator[tuple[str, str]]:
+    """What AWS would refuse about a placed site, as (field, message): checked with the
+    inventory, because ``terraform apply`` would find it only half-way through a deploy.
+    Members in existing subnets are the user's AWS network; only their own fields are known."""
+    index = {m.name: i for i, m in enumerate(site.members)}
     for layout in site_regions(site):
         if layout.vpc_cidr is not None and layout.vpc_cidr.prefixlen not in _VPC_PREFIXES:
             yield (
-                f"{where}: the VPC for its members in {layout.region} would be {layout.vpc_cidr}, but AWS "
-                "accepts /16 to /28; set vpc_cidr, or give the members networks closer together"
+                "vpc_cidr",
+                f"the VPC for its members in {layout.region} would be {layout.vpc_cidr}, but AWS "
+                "accepts /16 to /28; set vpc_cidr, or give the members networks closer together",
             )
         zones: dict[IPv4Network, set[str]] = {}
         for m in layout.created:
+            here = f"members[{index[m.name]}]"
+            if m.network.prefixlen not in _VPC_PREFIXES:
+                yield (
+                    f"{here}.network",
+                    f"{m.network} would be an AWS subnet, and AWS subnets are /16 to /28; resize the member's network",
+                )
+            elif m.address in aws_reserved_addresses(m.network):
+                yield (
+                    f"{here}.address",
+                    f"{m.address} is one of the 5 addresses AWS reserves in subnet {m.network} (the first four and "
+                    "the last); pick another",
+                )
             assert m.placement is not None and m.placement.availability_zone is not None
             zones.setdefault(m.network, set()).add(m.placement.availability_zone)
         for net, found in zones.items():
             if len(found) > 1:
                 yield (
-                    f"{where}: both members are in network {net} but in zones {', '.join(sorted(found))}; "
-                    "an AWS subnet lives in one zone: give them separate networks or the same zone"
+                    "members",
+                    f"both members are in network {net} but in zones {', '.join(sorted(found))}; "
+                    "an AWS subnet lives in one zone: give them separate networks or the same zone",
                 )
+        nets = sorted(zones, key=lambda n: (n.network_address, n.prefixlen))
+        for a, b in zip(nets, nets[1:]):
+            if a.overlaps(b):
+                yield (
+                    "members",
+                    f"member networks {a} and {b} overlap in one VPC ({layout.region}); AWS subnets of a VPC "
+                    "must be disjoint: give both members the same network, or disjoint ones",
+                )
+
+
+def aws_reserved_addresses(subnet: IPv4Network) -> frozenset[IPv4Address]:
+    """AWS keeps the first four addresses of every subnet and its last one."""
+    first = subnet.network_address
+    return frozenset({first, first + 1, first + 2, first + 3, subnet.broadcast_address})
