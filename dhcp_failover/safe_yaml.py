@@ -3,158 +3,202 @@ expansion, plain in what a scalar means, and strict about keys.
 
 PyYAML's ``SafeLoader`` prevents code execution, not harm: it follows YAML 1.1, where ``on`` is
 true, ``0647`` is octal 423 and ``1:30`` is 90; it builds self-referencing values from recursive
-aliases; it expands an alias flood into a billion values for whoever walks the result; and it
-recurses once per nesting level. Here scalars follow YAML 1.2's core schema (only decimal
-integers, only ``true``/``false``), the composed node graph is measured before anything is built
-from it, and every mapping key must be text.
+aliases; it expands an alias flood into a billion values for whoever walks the result; it
+recurses once per nesting level; and its pure-Python parser needs seconds per megabyte.
+
+Here the values are built straight from the parser's event stream (libyaml's when PyYAML has it),
+with an explicit stack instead of recursion. Each anchored value remembers how many values and
+levels it expands to, so an alias is charged its full expanded size the moment it is used, and an
+alias to a value still being built (a cycle) is refused. Scalars follow YAML 1.2's core schema:
+only decimal integers, only ``true``/``false``; dates stay text. Every mapping key must be text.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.composer import Composer
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from yaml.parser import Parser
-from yaml.reader import Reader
-from yaml.resolver import BaseResolver
-from yaml.scanner import Scanner
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+    StreamStartEvent,
+)
 
 from .messages import excerpt
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 32
 MAX_VALUES = 250_000
-"""Values after expanding aliases; a 100-site inventory has about 10,000."""
+"""Values (keys included) after expanding aliases; a 100-site inventory has about 10,000."""
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+# More than 18 digits stays text: Python refuses to parse huge integers, and no value needs them.
+_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]{0,17})$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?$|^[-+]?[0-9]+[eE][-+]?[0-9]+$")
+_SPECIAL_FLOATS = {".inf": math.inf, ".Inf": math.inf, ".INF": math.inf, "+.inf": math.inf, "+.Inf": math.inf,
+                   "+.INF": math.inf, "-.inf": -math.inf, "-.Inf": -math.inf, "-.INF": -math.inf,
+                   ".nan": math.nan, ".NaN": math.nan, ".NAN": math.nan}
+_PLAIN_TAGS = {None, "!", "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+               "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
 
 
 class YamlInputError(ValueError):
     """The text is not an inventory-shaped YAML document; ``str()`` is one line."""
 
 
-class _Resolver(BaseResolver):
-    """YAML 1.2 core schema. Integers of more than 18 digits stay text (Python refuses to parse
-    huge ones, and no inventory value needs them); timestamps, sets and merge keys are not
-    recognised, so a date is text and ``<<`` an unknown key."""
+@dataclass
+class _Open:
+    """A mapping or list being built."""
+
+    value: dict[str, Any] | list[Any]
+    anchor: str | None
+    line: int
+    key: Any = None
+    has_key: bool = False
+    values: int = 1
+    """Values it holds, itself included, aliases expanded."""
+    depth: int = 1
 
 
-_RESOLVERS: list[tuple[str, str, list[str]]] = [
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
-    ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9]{0,17})$", list("-+0123456789")),
-    (
-        "tag:yaml.org,2002:float",
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        list("-+0123456789."),
-    ),
-    # "" as a first character: the empty scalar (``key:`` with nothing after it) is null.
-    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-]
-for _tag, _pattern, _first in _RESOLVERS:
-    _Resolver.add_implicit_resolver(_tag, re.compile(_pattern), _first)
+@dataclass
+class _Builder:
+    stack: list[_Open] = field(default_factory=list)
+    anchors: dict[str, tuple[Any, int, int]] = field(default_factory=dict)
+    """Finished anchored values: (value, values it expands to, levels it spans)."""
+    building: set[str] = field(default_factory=set)
+    total: int = 0
+    root: Any = None
 
-
-class _Constructor(SafeConstructor):
-    """Only the plain types; an explicit tag such as ``!!binary`` or ``!!python/...`` is refused."""
-
-    yaml_constructors: dict[Any, Callable[..., Any]] = {}
-
-
-_Constructor.add_constructor("tag:yaml.org,2002:null", SafeConstructor.construct_yaml_null)
-_Constructor.add_constructor("tag:yaml.org,2002:bool", SafeConstructor.construct_yaml_bool)
-_Constructor.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(node.value))
-_Constructor.add_constructor("tag:yaml.org,2002:float", SafeConstructor.construct_yaml_float)
-_Constructor.add_constructor("tag:yaml.org,2002:str", SafeConstructor.construct_yaml_str)
-_Constructor.add_constructor("tag:yaml.org,2002:seq", SafeConstructor.construct_yaml_seq)
-_Constructor.add_constructor("tag:yaml.org,2002:map", SafeConstructor.construct_yaml_map)
-_Constructor.add_constructor(None, SafeConstructor.construct_undefined)
-
-
-class _Composer(Composer):
-    """Refuses nesting deeper than MAX_DEPTH while composing (PyYAML recurses per level)."""
-
-    _depth = 0
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark  # type: ignore[attr-defined]
-                raise YamlInputError(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} levels")
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
-        finally:
-            self._depth -= 1
-
-
-class _Loader(Reader, Scanner, Parser, _Composer, _Constructor, _Resolver):
-    def __init__(self, stream: str) -> None:
-        Reader.__init__(self, stream)
-        Scanner.__init__(self)
-        Parser.__init__(self)
-        _Composer.__init__(self)
-        _Constructor.__init__(self)
-        _Resolver.__init__(self)
-
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[str] = set()
-        for key_node, _ in node.value:
-            line = key_node.start_mark.line + 1
-            if not isinstance(key_node, ScalarNode):
-                raise YamlInputError(f"line {line}: a mapping key must be text, not a {_kind(key_node)}")
-            key = self.construct_object(key_node)
-            if not isinstance(key, str):
-                raise YamlInputError(f"line {line}: a mapping key must be text, not {excerpt(key)}; quote it")
-            if key in seen:
-                raise YamlInputError(f"line {line}: key {excerpt(key)} appears twice in the same mapping")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
-
-
-def _kind(node: Node) -> str:
-    return "list" if isinstance(node, SequenceNode) else "mapping" if isinstance(node, MappingNode) else "value"
-
-
-def _measure(root: Node) -> None:
-    """Refuse a node graph that refers to itself, or that aliases expand beyond MAX_VALUES
-    values or MAX_DEPTH levels. Memoized per node, so an alias flood costs its size in nodes."""
-    sizes: dict[int, tuple[int, int]] = {}
-    open_nodes: set[int] = set()
-
-    def measure(node: Node, depth: int) -> tuple[int, int]:
-        key = id(node)
-        if key in open_nodes:
-            raise YamlInputError(f"line {node.start_mark.line + 1}: an alias refers to a value that contains it")
-        if key in sizes:
-            return sizes[key]
-        if depth > MAX_DEPTH:
+    def count(self, values: int, line: int) -> None:
+        self.total += values
+        if self.total > MAX_VALUES:
             raise YamlInputError(
-                f"line {node.start_mark.line + 1}: aliases nest values deeper than {MAX_DEPTH} levels"
+                f"line {line}: more than {MAX_VALUES} values (aliases expanded); an inventory needs far fewer"
             )
-        children: list[Node] = []
-        if isinstance(node, SequenceNode):
-            children = list(node.value)
-        elif isinstance(node, MappingNode):
-            children = [part for pair in node.value for part in pair]
-        open_nodes.add(key)
-        total, deepest = 1, 0
-        for child in children:
-            size, levels = measure(child, depth + 1)
-            total += size
-            deepest = max(deepest, levels)
-            if total > MAX_VALUES:
-                raise YamlInputError(
-                    f"expands to more than {MAX_VALUES} values through aliases; an inventory needs far fewer"
-                )
-        open_nodes.discard(key)
-        sizes[key] = (total, deepest + 1)
-        return sizes[key]
 
-    measure(root, 1)
+    def attach(self, value: Any, values: int, depth: int, line: int) -> None:
+        """Put a finished value (scalar, closed container or alias) into the open container."""
+        if len(self.stack) + depth > MAX_DEPTH:
+            raise YamlInputError(f"line {line}: values nest deeper than {MAX_DEPTH} levels (aliases expanded)")
+        if not self.stack:
+            self.root = value
+            return
+        parent = self.stack[-1]
+        parent.values += values
+        parent.depth = max(parent.depth, depth + 1)
+        if isinstance(parent.value, list):
+            parent.value.append(value)
+        elif not parent.has_key:
+            if not isinstance(value, str):
+                kind = "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else excerpt(value)
+                raise YamlInputError(f"line {line}: a mapping key must be text, not {kind}; quote it")
+            if value in parent.value:
+                raise YamlInputError(f"line {line}: key {excerpt(value)} appears twice in the same mapping")
+            parent.key, parent.has_key = value, True
+        else:
+            parent.value[parent.key] = value
+            parent.has_key = False
+
+    def scalar(self, value: Any, anchor: str | None, line: int) -> None:
+        self.count(1, line)
+        if anchor is not None:
+            self.anchors[anchor] = (value, 1, 1)
+        self.attach(value, 1, 1, line)
+
+    def open(self, value: dict[str, Any] | list[Any], anchor: str | None, line: int) -> None:
+        if len(self.stack) >= MAX_DEPTH:
+            raise YamlInputError(f"line {line}: nested deeper than {MAX_DEPTH} levels")
+        self.count(1, line)
+        if anchor is not None:
+            self.building.add(anchor)
+        self.stack.append(_Open(value, anchor, line))
+
+    def close(self) -> None:
+        node = self.stack.pop()
+        if node.anchor is not None:
+            self.building.discard(node.anchor)
+            self.anchors[node.anchor] = (node.value, node.values, node.depth)
+        self.attach(node.value, node.values, node.depth, node.line)
+
+    def alias(self, anchor: str, line: int) -> None:
+        if anchor in self.building:
+            raise YamlInputError(f"line {line}: an alias refers to a value that contains it")
+        if anchor not in self.anchors:
+            raise YamlInputError(f"line {line}: alias *{excerpt(anchor)[1:-1]} names no anchor defined before it")
+        value, values, depth = self.anchors[anchor]
+        self.count(values, line)
+        self.attach(value, values, depth, line)
+
+
+def _scalar(event: ScalarEvent, line: int) -> Any:
+    tag, text = event.tag, event.value
+    if tag not in _PLAIN_TAGS:
+        raise YamlInputError(f"line {line}: the YAML tag {excerpt(tag)} is not allowed; an inventory holds plain values")
+    plain = event.implicit[0] and tag is None
+    if tag == "tag:yaml.org,2002:str" or tag == "!" or (tag is None and not plain):
+        return text
+    if tag is None or tag == "tag:yaml.org,2002:null":
+        if _NULL.match(text):
+            return None
+        if tag is not None:
+            raise YamlInputError(f"line {line}: {excerpt(text)} is not null")
+    if tag is None or tag == "tag:yaml.org,2002:bool":
+        if text in _BOOL:
+            return _BOOL[text]
+    if tag is None or tag == "tag:yaml.org,2002:int":
+        if _INT.match(text):
+            return int(text)
+    if tag is None or tag == "tag:yaml.org,2002:float":
+        if _FLOAT.match(text):
+            return float(text)
+        if text in _SPECIAL_FLOATS:
+            return _SPECIAL_FLOATS[text]
+    if tag is None:
+        return text
+    raise YamlInputError(f"line {line}: {excerpt(text)} is not a valid {tag.rpartition(':')[2]}")
+
+
+def _line(event: Event) -> int:
+    return event.start_mark.line + 1 if event.start_mark is not None else 0
+
+
+def _build(events: Any) -> Any:
+    builder = _Builder()
+    documents = 0
+    for event in events:
+        line = _line(event)
+        if isinstance(event, ScalarEvent):
+            builder.scalar(_scalar(event, line), event.anchor, line)
+        elif isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+            if event.tag not in _PLAIN_TAGS:
+                raise YamlInputError(f"line {line}: the YAML tag {excerpt(event.tag)} is not allowed; an inventory holds plain values")
+            builder.open({} if isinstance(event, MappingStartEvent) else [], event.anchor, line)
+        elif isinstance(event, (MappingEndEvent, SequenceEndEvent)):
+            builder.close()
+        elif isinstance(event, AliasEvent):
+            builder.alias(event.anchor, line)
+        elif isinstance(event, DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise YamlInputError(f"line {line}: a second YAML document; an inventory is one document")
+        elif not isinstance(event, (StreamStartEvent, StreamEndEvent, DocumentEndEvent)):
+            raise YamlInputError(f"line {line}: unexpected YAML content")
+    return builder.root
 
 
 def load_text(text: str) -> Any:
@@ -162,29 +206,17 @@ def load_text(text: str) -> Any:
     if len(text) > MAX_BYTES:
         raise YamlInputError(f"is larger than {MAX_BYTES // (1024 * 1024)} MB; an inventory is far smaller")
     try:
-        loader = _Loader(text)
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        raise YamlInputError(f"line {line}: character {exc.character:#06x} is not allowed in YAML; remove it") from None
-    try:
-        root = loader.get_single_node()
-        if root is None:
-            return None
-        _measure(root)
-        return loader.construct_document(root)
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        tag = exc.problem.rpartition(" ")[2] if exc.problem else "?"
-        raise YamlInputError(f"{at}the YAML tag {tag} is not allowed; an inventory holds plain values") from None
+        return _build(yaml.parse(text, Loader=_LOADER))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise YamlInputError(f"YAML syntax error at {at}{exc.problem}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlInputError(f"line {line}: character {exc.character:#06x} is not allowed in YAML; remove it") from None
     except yaml.YAMLError as exc:
-        raise YamlInputError(f"YAML syntax error: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}") from None
-    finally:
-        loader.dispose()
+        first = str(exc).splitlines()[0] if str(exc) else "unreadable"
+        raise YamlInputError(f"YAML syntax error: {first}") from None
 
 
 def read_text(path: Path) -> str:

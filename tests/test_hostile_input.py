@@ -82,6 +82,9 @@ def with_text(data: Data, old: str, new: str) -> str:
     return text.replace(old, new, 1)
 
 
+FORTY_TAGS = ", ".join(f"tag{j}: value" for j in range(40))
+
+
 def many_tags(count: int) -> dict[str, str]:
     return {f"k{i}": "v" for i in range(count)}
 
@@ -101,8 +104,10 @@ CASES: list[tuple[str, Any, str]] = [
     ("date-as-key", "version: 1\n2020-01-01: x\nsites: []\n", "unknown key '2020-01-01'"),
     ("self-referencing-alias", "version: 1\nsites: &s\n  - *s\n", "refers to a value that contains it"),
     ("self-referencing-mapping", "version: 1\nsites:\n  - &m\n    name: lab\n    loop: *m\n", "refers to a value that contains it"),
-    ("alias-flood", billion_laughs(), "expands to more than"),
-    ("deep-nesting", "version: 1\nsites: " + "[" * 20000 + "]" * 20000 + "\n", "nested deeper than"),
+    ("alias-flood", billion_laughs(), "more than 250000 values"),
+    ("deep-nesting", "version: 1\nsites: " + "[" * 20000 + "]" * 20000 + "\n", "nest"),
+    ("four-megabytes-of-values", "version: 1\nsites:\n" + "".join(f"  - {{name: s{i}, tags: {{{FORTY_TAGS}}}}}\n" for i in range(7000)), "more than 250000 values"),
+    ("four-megabytes-of-long-names", "version: 1\nsites:\n" + f"  - name: {'x' * 9000}\n" * 450, ": name: 'xxx"),
     ("file-over-5-mb", "version: 1\nsites: []\n#" + "x" * (5 * 1024 * 1024) + "\n", "larger than 5 MB"),
     ("not-utf8", b"version: 1\nsites: [\xff\xfe]\n", "is not UTF-8"),
     ("binary-tag", "version: 1\nsites: !!binary aGVsbG8=\n", "YAML tag"),
