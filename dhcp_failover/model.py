@@ -11,27 +11,28 @@ import enum
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
-# One pattern for every name that becomes a file name, a Terraform id, a stack name and a
-# quoted dhcpd string: lower-case so that stack names are stable on case-insensitive disks.
-SAFE_NAME = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
-# dhcpd `key` names are bare identifiers; `.` is allowed by dhcpd but not by SSM paths.
-KEY_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
-# RFC 1123 host names: dot-separated labels of letters, digits and inner '-'. dhcpd reads a
-# host declaration's name as bare dotted words, so an empty label (a..b) breaks the config.
-DOMAIN_NAME = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
-HOST_NAME = DOMAIN_NAME
-# The failover peer name is a quoted dhcpd string, also shown in OMAPI and logs.
-PEER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
-# Free text that travels into dhcpd.conf strings, cloud-init YAML, shell and Terraform: printable
-# ASCII only, so every one of them carries it unchanged (no quotes or backslashes in a boot file).
-BOOT_FILE = r'^[\x20\x21\x23-\x5b\x5d-\x7e]{1,128}$'
-PRINTABLE_TEXT = r"^[\x20-\x7e]*$"
-MAC = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
-HBA = r"^[0-9a-fA-F]{64}$"
-# Tag keys and values as AWS accepts them.
-TAG_TEXT = r"^[\w .:/=+@-]*$"
+from .dhcp_options import ClassName, ClientClass, OptionDefinition, Options, Pxe, SharedNetwork
+from .fields import (
+    BOOT_FILE,
+    HBA,
+    HOST_NAME,
+    KEY_NAME,
+    MAC,
+    PEER_NAME,
+    PRINTABLE_TEXT,
+    TAG_TEXT,
+    Address,
+    Bool,
+    DomainName,
+    Network,
+    Port,
+    SafeName,
+    Seconds,
+    Strict,
+    reject_bool,
+)
 
 # Upper bounds on every list: far above any real inventory, low enough that every check (some
 # compare pairs) finishes in well under a second on the largest input the loader accepts.
@@ -49,19 +50,6 @@ MAX_TAGS = 50
 RESERVED_TAG_PREFIX = "aws:"
 
 
-def _text_only(value: object) -> object:
-    """Addresses and networks are written as text: YAML's 167772161 is not 10.0.0.1."""
-    if isinstance(value, (bool, int, float)):
-        raise ValueError("must be written as text, like 10.0.0.1 or 10.0.0.0/24")
-    return value
-
-
-def _not_a_bool(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError("must be the number 1")
-    return value
-
-
 def _no_reserved_tag_keys(tags: dict[str, str]) -> dict[str, str]:
     for key in tags:
         if key.lower().startswith(RESERVED_TAG_PREFIX):
@@ -71,15 +59,6 @@ def _no_reserved_tag_keys(tags: dict[str, str]) -> dict[str, str]:
     return tags
 
 
-# Integers and booleans are exactly that: YAML's true is not the port 1 (strict=True).
-Int = Annotated[int, Field(strict=True)]
-Bool = Annotated[bool, Field(strict=True)]
-Address = Annotated[IPv4Address, BeforeValidator(_text_only)]
-Network = Annotated[IPv4Network, BeforeValidator(_text_only)]
-DomainName = Annotated[str, Field(max_length=253, pattern=DOMAIN_NAME)]
-SafeName = Annotated[str, Field(pattern=SAFE_NAME)]
-Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
-Seconds = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
 Tags = Annotated[
     dict[
         Annotated[str, Field(min_length=1, max_length=127, pattern=TAG_TEXT)],
@@ -87,12 +66,6 @@ Tags = Annotated[
     ],
     AfterValidator(_no_reserved_tag_keys),
 ]
-
-
-class Strict(BaseModel):
-    """Base for every inventory object: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 class Role(str, enum.Enum):
@@ -200,12 +173,20 @@ class Omapi(Strict):
 class Pool(Strict):
     start: Address
     end: Address
+    allow: Annotated[tuple[ClassName, ...], Field(max_length=16)] = Field(
+        default=(), description="Only members of these classes get addresses here."
+    )
+    deny: Annotated[tuple[ClassName, ...], Field(max_length=16)] = Field(
+        default=(), description="Members of these classes get no address here."
+    )
+    options: Options = Options()
 
 
 class HostReservation(Strict):
     name: Annotated[str, Field(max_length=63, pattern=HOST_NAME)]
     mac: Annotated[str, Field(pattern=MAC)]
     address: Address
+    options: Options = Options()
 
 
 def _no_duplicates(values: tuple[Address, ...]) -> tuple[Address, ...]:
@@ -231,6 +212,8 @@ class Subnet(Strict):
     filename: Annotated[str, Field(pattern=BOOT_FILE)] | None = Field(
         default=None, description="PXE: boot file name."
     )
+    options: Options = Options()
+    pxe: Pxe | None = Field(default=None, description="Network boot by client architecture (instead of filename).")
     pools: Annotated[tuple[Pool, ...], Field(max_length=MAX_POOLS)] = ()
     hosts: Annotated[tuple[HostReservation, ...], Field(max_length=MAX_HOSTS)] = ()
 
@@ -323,6 +306,13 @@ class Site(Strict):
     )
     subnets: Annotated[tuple[Subnet, ...], Field(max_length=MAX_SUBNETS)] = ()
     relays: Annotated[tuple[Relay, ...], Field(max_length=MAX_RELAYS)] = ()
+    shared_networks: Annotated[tuple[SharedNetwork, ...], Field(max_length=MAX_SUBNETS)] = Field(
+        default=(), description="Subnets that share one segment (one relay interface)."
+    )
+    classes: Annotated[tuple[ClientClass, ...], Field(max_length=64)] = ()
+    option_definitions: Annotated[tuple[OptionDefinition, ...], Field(max_length=64)] = Field(
+        default=(), description="Options the typed fields do not cover, by code and type."
+    )
     wireguard: WireGuard | None = Field(
         default=None, description="Run the failover dialogue through a WireGuard tunnel."
     )
@@ -368,7 +358,7 @@ class Site(Strict):
 class Inventory(Strict):
     """The whole service: one or more sites, each a failover pair."""
 
-    version: Annotated[Literal[1], BeforeValidator(_not_a_bool)] = 1
+    version: Annotated[Literal[1], BeforeValidator(reject_bool)] = 1
     tags: Tags = {}
     sites: Annotated[tuple[Site, ...], Field(min_length=1, max_length=MAX_SITES)]
 
