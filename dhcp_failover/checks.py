@@ -16,6 +16,8 @@ from typing import TypeVar
 from .constructs.layout import aws_problems, is_placed
 from .constructs.naming import merged_tags
 from .derived_names import collisions
+from .dhcp_options import PROTOCOL_CODES, TYPED_CODES, Options, custom_value_ok
+from .messages import excerpt
 from .model import MAX_TAGS, Inventory, Member, Pool, Role, Site, Subnet, TunnelEndpoints
 
 T = TypeVar("T")
@@ -89,6 +91,10 @@ def _check_site(site: Site) -> Iterator[Problem]:
         _relays(site),
         _placement(site),
         _wireguard(site),
+        _option_definitions(site),
+        _options_everywhere(site),
+        _classes(site),
+        _shared_networks(site),
     ]
     for problem in itertools.chain.from_iterable(checks):
         yield Problem(f"{where}: {problem.where}", problem.message)
@@ -360,6 +366,95 @@ def _wireguard(site: Site) -> Iterator[Problem]:
             "wireguard.listen_port",
             f"{wg.listen_port} is also {ports[wg.listen_port]}; use another port (51820 is usual)",
         )
+
+
+def _option_definitions(site: Site) -> Iterator[Problem]:
+    yield from _unique_names("option_definitions", [d.name for d in site.option_definitions], "option")
+    codes: dict[tuple[str | None, int], str] = {}
+    for i, d in enumerate(site.option_definitions):
+        here = f"option_definitions[{i}].code"
+        if d.space is None and d.code in PROTOCOL_CODES:
+            yield Problem(here, f"{d.code} is one of the protocol's own options; servers set it themselves")
+        elif d.space is None and d.code in TYPED_CODES:
+            yield Problem(here, f"{d.code} is sent through {TYPED_CODES[d.code]}; use that field")
+        owner = codes.setdefault((d.space, d.code), d.name)
+        if owner != d.name:
+            yield Problem(here, f"{d.code} is also option {owner!r}{' in space ' + d.space if d.space else ''}; one code, one option")
+
+
+def _options_everywhere(site: Site) -> Iterator[Problem]:
+    for i, subnet in enumerate(site.subnets):
+        here = f"subnets[{i}]"
+        yield from _options(site, subnet.options, f"{here}.options", subnet)
+        for j, pool in enumerate(subnet.pools):
+            yield from _options(site, pool.options, f"{here}.pools[{j}].options", subnet)
+        for j, host in enumerate(subnet.hosts):
+            yield from _options(site, host.options, f"{here}.hosts[{j}].options", subnet)
+        if subnet.pxe and (subnet.filename or subnet.next_server):
+            yield Problem(f"{here}.pxe", "is set together with filename/next_server; pxe names both, keep only pxe")
+    for i, client_class in enumerate(site.classes):
+        yield from _options(site, client_class.options, f"classes[{i}].options", None)
+
+
+def _options(site: Site, options: Options, where: str, subnet: Subnet | None) -> Iterator[Problem]:
+    definitions = {d.name: d for d in site.option_definitions}
+    spaces = set()
+    for name, value in options.custom.items():
+        definition = definitions.get(name)
+        if definition is None:
+            known = ", ".join(sorted(definitions)) or "none"
+            yield Problem(f"{where}.custom.{name}", f"is not in option_definitions (defined: {known}); define it there")
+            continue
+        problem = custom_value_ok(definition.type, value)
+        if problem:
+            yield Problem(f"{where}.custom.{name}", f"{excerpt(value)} {problem} (option {name} is {definition.type.value})")
+        if definition.space:
+            spaces.add(definition.space)
+    if len(spaces) > 1:
+        yield Problem(f"{where}.custom", f"mixes vendor spaces {', '.join(sorted(spaces))}; one scope sends one vendor space")
+    routes = options.classless_static_routes
+    if routes and subnet is not None:
+        for k, route in enumerate(routes):
+            if route.router not in subnet.network:
+                yield Problem(
+                    f"{where}.classless_static_routes[{k}].router",
+                    f"{route.router} is not in {subnet.network}; a route's router must be on the client's subnet",
+                )
+        if subnet.routers and not any(route.destination.prefixlen == 0 for route in routes):
+            yield Problem(
+                f"{where}.classless_static_routes",
+                "has no 0.0.0.0/0 route, but clients that get option 121 ignore routers (RFC 3442); "
+                f"add destination 0.0.0.0/0 via {subnet.routers[0]}",
+            )
+
+
+def _classes(site: Site) -> Iterator[Problem]:
+    yield from _unique_names("classes", [c.name for c in site.classes], "class")
+    declared = {c.name for c in site.classes}
+    for i, subnet in enumerate(site.subnets):
+        for j, pool in enumerate(subnet.pools):
+            here = f"subnets[{i}].pools[{j}]"
+            for key, names in (("allow", pool.allow), ("deny", pool.deny)):
+                for k, name in enumerate(names):
+                    if name not in declared:
+                        yield Problem(f"{here}.{key}[{k}]", f"class {name!r} is not declared under classes")
+            both = sorted(set(pool.allow) & set(pool.deny))
+            if both:
+                yield Problem(here, f"allows and denies class {both[0]!r}; keep one")
+
+
+def _shared_networks(site: Site) -> Iterator[Problem]:
+    yield from _unique_names("shared_networks", [n.name for n in site.shared_networks], "shared network")
+    declared = {s.network for s in site.subnets}
+    owner: dict[IPv4Network, str] = {}
+    for i, shared in enumerate(site.shared_networks):
+        for j, net in enumerate(shared.subnets):
+            here = f"shared_networks[{i}].subnets[{j}]"
+            if net not in declared:
+                yield Problem(here, f"{net} is not one of the site's subnets; declare it under subnets")
+            first = owner.setdefault(net, shared.name)
+            if first != shared.name or shared.subnets.count(net) > 1:
+                yield Problem(here, f"{net} is already in shared network {first!r}; a subnet is on one segment")
 
 
 def _members_in_created_vpc(site: Site) -> list[Member]:

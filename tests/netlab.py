@@ -461,18 +461,20 @@ class Lab:
         return f"02:77:{pid >> 8 & 0xff:02x}:{pid & 0xff:02x}:{n >> 8 & 0xff:02x}:{n & 0xff:02x}"
 
     def start_dhclient(
-        self, host: str, ifname: str, *, mac: str | None = None, timeout: float = 10.0, once: bool = True
+        self, host: str, ifname: str, *, mac: str | None = None, timeout: float = 10.0, once: bool = True,
+        extra_conf: str = "",
     ) -> Client:
         """Start dhclient in the foreground as a brand-new client (fresh MAC, config and lease
         file). With ``once`` it makes one attempt (``-1``); without, it stays and renews like a
         real client. Every lease it gets is a ``CLIENT_HOOK_LINE`` in its log at once (its lease
-        file has them too, but renewals only once dhclient flushes the file)."""
+        file has them too, but renewals only once dhclient flushes the file). ``extra_conf`` is
+        added to its dhclient.conf: options to send (an architecture, a vendor class) or request."""
         stem = self.workdir / f"{host}-dhclient{next(self._client_counter)}"
         conf, leases = stem.with_suffix(".conf"), stem.with_suffix(".leases")
         # initial-interval 1 retransmits fast: a server may drop the first DISCOVER
         # ("load balance to peer") until the client's secs passes load balance max seconds.
         conf.write_text(f"timeout {max(1, int(timeout))};\nretry 1;\ninitial-interval 1;\n"
-                        "request subnet-mask, routers;\n")
+                        "request subnet-mask, routers;\n" + extra_conf)
         leases.touch()  # dhclient exits if its lease file does not exist
         self._ip("-n", self.ns(host), "link", "set", ifname, "address", mac or self.fresh_mac())
         argv = ["dhclient", "-4", *(["-1"] if once else []), "-d", "-v", "-cf", str(conf), "-lf", str(leases),
