@@ -14,7 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from . import local_keys, operations
+import yaml
+
+from . import isc_import, local_keys, operations
 from .checks import InventoryError
 from .inventory import inventory_json_schema, load_inventory
 from .messages import one_line
@@ -170,6 +172,32 @@ def _add_member_access(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
 
+def _import(args: argparse.Namespace) -> int:
+    sources = [Path(args.dhcpd_conf)] + ([Path(args.peer_conf)] if args.peer_conf else [])
+    texts = []
+    for source in sources:
+        try:
+            texts.append(source.read_bytes()[: isc_import.MAX_INPUT + 1].decode("utf-8", errors="strict"))
+        except UnicodeDecodeError:
+            raise InventoryError(f"{source}: is not UTF-8 text; is this a dhcpd.conf?") from None
+    try:
+        data, unmapped, placeholders = isc_import.import_config(texts[0], texts[1] if len(texts) > 1 else None, args.site)
+    except isc_import.ConfigImportError as exc:
+        raise InventoryError(f"{sources[0]}: {exc}") from None
+    out = Path(args.out)
+    header = (f"# Imported from {' and '.join(s.name for s in sources)} by dhcp-failover import.\n"
+              f"# Replace every '{isc_import.PLACEHOLDER}' before validate: it names each one it rejects.\n")
+    staged = out.with_name(f".{out.name}.tmp")
+    staged.write_text(header + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    staged.replace(out)
+    for line, statement, why in unmapped:
+        print(one_line(f"not mapped: line {line}: {statement}: {why}"))
+    for placeholder in placeholders:
+        print(one_line(f"fill in: {placeholder}"))
+    print(f"wrote {out}: {len(unmapped)} statement(s) not mapped, {len(placeholders)} placeholder(s) to fill in")
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     print(json.dumps(inventory_json_schema(), indent=2, sort_keys=True))
     return 0
@@ -225,6 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                        help="for each wait (default 120; a restarted member may wait MCLT in recover-wait)")
     drill.set_defaults(run=_drill)
+
+    imported = commands.add_parser(
+        "import",
+        help="turn an existing dhcpd.conf (or a failover pair's two) into an inventory",
+        description="Read an ISC dhcpd.conf and write an inventory. Every statement that has no place in the "
+        "inventory is printed with its line number; what a dhcpd.conf cannot know (relay interfaces and "
+        f"addresses) is left as '{isc_import.PLACEHOLDER}', which validate rejects until you fill it in.",
+    )
+    imported.add_argument("--dhcpd-conf", required=True, metavar="FILE", help="one server's dhcpd.conf")
+    imported.add_argument("--peer-conf", metavar="FILE", help="the failover partner's dhcpd.conf")
+    imported.add_argument("--site", help="the site's name (default: from the failover peer name)")
+    imported.add_argument("--out", required=True, metavar="FILE", help="the inventory to write")
+    imported.set_defaults(run=_import)
 
     schema = commands.add_parser("schema", help="print the inventory's JSON Schema (for editors)")
     schema.set_defaults(run=_schema)
