@@ -8,6 +8,8 @@ business. Field-level shape is checked here; rules that relate fields live in ``
 from __future__ import annotations
 
 import enum
+import ipaddress
+import re
 from typing import Annotated, Any
 
 from pydantic import Field, model_validator
@@ -168,8 +170,6 @@ class SharedNetwork(Strict):
 
 def custom_value_ok(kind: OptionType, value: Any) -> str | None:
     """Why ``value`` is not a ``kind``, or None when it is."""
-    import ipaddress
-    import re
 
     def address(text: Any) -> bool:
         if not isinstance(text, str):

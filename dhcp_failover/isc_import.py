@@ -49,7 +49,7 @@ class Statement:
         return [t.text for t in self.words]
 
     def source(self) -> str:
-        shown = " ".join(f'"{t.text}"' if t.quoted else t.text for t in self.words)
+        shown = " ".join(f'"{t.text}"' if t.quoted else t.text for t in self.words).replace(" , ", ", ")
         return shown + (" { ... }" if self.block is not None else ";")
 
 
@@ -124,7 +124,8 @@ class _Scope:
 
 @dataclass
 class Importer:
-    site_name: str
+    """Walks one dhcpd.conf, collecting what maps into the inventory and what does not."""
+
     unmapped: list[tuple[int, str, str]] = field(default_factory=list)
     subnets: list[dict[str, Any]] = field(default_factory=list)
     loose_pools: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
@@ -538,11 +539,11 @@ def import_config(primary_text: str, peer_text: str | None = None, site_name: st
     for text in (primary_text, peer_text or ""):
         if len(text) > MAX_INPUT:
             raise ConfigImportError(f"is larger than {MAX_INPUT // (1024 * 1024)} MB; a dhcpd.conf is far smaller")
-    importer = Importer(site_name or "imported")
+    importer = Importer()
     importer.top(parse(tokenize(primary_text)), _Scope())
     if importer.recognised == 0:
         raise ConfigImportError("holds no dhcpd.conf statement the importer knows; is this a dhcpd.conf?")
-    peer = Importer("peer")
+    peer = Importer()
     if peer_text is not None:
         peer.top(parse(tokenize(peer_text)), _Scope())
     return _assemble(importer, peer if peer_text is not None else None, site_name)
