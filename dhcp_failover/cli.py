@@ -300,5 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def run() -> None:
+    """The ``dhcp-failover`` console script."""
+    sys.exit(main())
+
+
 if __name__ == "__main__":
     sys.exit(main())
