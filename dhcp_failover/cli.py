@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import NoReturn
 
 import yaml
 
-from . import isc_import, local_keys, operations
+from . import diagram, isc_import, local_keys, operations
 from .checks import InventoryError
 from .inventory import inventory_json_schema, load_inventory
 from .messages import one_line
@@ -198,6 +200,24 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diagram(args: argparse.Namespace) -> int:
+    inventory = load_inventory(args.inventory)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InventoryError(f"--out {out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    renderer = shutil.which("dot")
+    for stem, mermaid_text, dot_text in diagram.site_diagrams(inventory.sites):
+        (out / f"{stem}.mmd").write_text(mermaid_text, encoding="utf-8")
+        (out / f"{stem}.dot").write_text(dot_text, encoding="utf-8")
+        if renderer:
+            subprocess.run([renderer, "-Tsvg", "-o", str(out / f"{stem}.svg"), str(out / f"{stem}.dot")],
+                           check=True, capture_output=True, timeout=60)
+    drawn = "Mermaid, DOT and SVG" if renderer else "Mermaid and DOT (install graphviz for SVG)"
+    print(f"wrote {drawn} for {len(inventory.sites)} site(s) into {out}")
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     print(json.dumps(inventory_json_schema(), indent=2, sort_keys=True))
     return 0
@@ -266,6 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("--site", help="the site's name (default: from the failover peer name)")
     imported.add_argument("--out", required=True, metavar="FILE", help="the inventory to write")
     imported.set_defaults(run=_import)
+
+    drawing = commands.add_parser(
+        "diagram", help="draw each site: relays and subnets, both members, the failover link, OMAPI admins"
+    )
+    drawing.add_argument("--inventory", required=True, metavar="FILE")
+    drawing.add_argument("--out", required=True, metavar="DIR", help="writes DIR/<site>.mmd, .dot and .svg")
+    drawing.set_defaults(run=_diagram)
 
     schema = commands.add_parser("schema", help="print the inventory's JSON Schema (for editors)")
     schema.set_defaults(run=_schema)

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(isc-dhcp-server isc-dhcp-relay isc-dhcp-client wireguard-tools wireguard-go
-          cloud-init chrony iproute2 iputils-ping tcpdump kea-admin awscli)
+          cloud-init chrony iproute2 iputils-ping tcpdump kea-admin awscli graphviz)
 
 missing=()
 for p in "${packages[@]}"; do

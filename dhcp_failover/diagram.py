@@ -1,0 +1,125 @@
+"""A picture of each site: client subnets behind their relays, the two members with their
+regions and zones, the failover link (or its WireGuard tunnel), and who may reach OMAPI.
+
+Written as Mermaid (GitHub and most Markdown viewers draw it) and as Graphviz DOT, which
+``dot`` (Debian's graphviz) renders to SVG where it is installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .model import Member, Site
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    label: list[str]
+    group: str | None = None  # "region/zone", or "clients"
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    label: str
+    dashed: bool = False
+    both_ways: bool = False
+
+
+def _member_id(member: Member) -> str:
+    return f"m_{member.role.value}"
+
+
+def _place(member: Member) -> str | None:
+    p = member.placement
+    if p is None:
+        return None
+    return f"{p.region} / {p.availability_zone or p.subnet_id}"
+
+
+def graph(site: Site) -> tuple[list[Node], list[Edge]]:
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    subnet_ids = {s.network: f"s{i}" for i, s in enumerate(site.subnets)}
+    for subnet in site.subnets:
+        label = [str(subnet.network)]
+        if subnet.pools:
+            label.append(f"{len(subnet.pools)} pool(s)")
+        nodes.append(Node(subnet_ids[subnet.network], label, "clients"))
+    for member in (site.primary, site.secondary):
+        port = f":{member.failover_port}" if site.wireguard is None else ""
+        nodes.append(Node(_member_id(member), [f"{member.role.value} {member.name}", f"{member.address}{port}"],
+                          _place(member)))
+    for i, relay in enumerate(site.relays):
+        relay_id = f"r{i}"
+        nodes.append(Node(relay_id, [f"relay {relay.name}", str(relay.source_address)]))
+        for served in relay.serves:
+            edges.append(Edge(subnet_ids[served.subnet], relay_id, f"{served.interface} / giaddr {served.giaddr}"))
+        for member in (site.primary, site.secondary):
+            edges.append(Edge(relay_id, _member_id(member), "DHCP udp/67"))
+    primary, secondary = _member_id(site.primary), _member_id(site.secondary)
+    if site.wireguard is None:
+        edges.append(Edge(primary, secondary, "failover tcp", both_ways=True))
+    else:
+        wg = site.wireguard
+        edges.append(Edge(primary, secondary, f"failover over WireGuard {wg.network} (udp/{wg.listen_port})", both_ways=True))
+    for i, net in enumerate(site.omapi.admin_networks):
+        nodes.append(Node(f"a{i}", [f"admins {net}"]))
+        for member in (site.primary, site.secondary):
+            edges.append(Edge(f"a{i}", _member_id(member), f"OMAPI tcp/{site.omapi.port}", dashed=True))
+    return nodes, edges
+
+
+def _groups(nodes: list[Node]) -> dict[str | None, list[Node]]:
+    grouped: dict[str | None, list[Node]] = {}
+    for node in nodes:
+        grouped.setdefault(node.group, []).append(node)
+    return grouped
+
+
+def mermaid(site: Site) -> str:
+    nodes, edges = graph(site)
+    lines = ["flowchart LR", f"  %% site {site.name}"]
+    for index, (group, members) in enumerate(_groups(nodes).items()):
+        indent = "  "
+        if group is not None:
+            lines.append(f'  subgraph g{index}["{group}"]')
+            indent = "    "
+        lines += [f'{indent}{n.id}["{"<br>".join(n.label)}"]' for n in members]
+        if group is not None:
+            lines.append("  end")
+    for e in edges:
+        arrow = "<-.->" if e.dashed and e.both_ways else "-.->" if e.dashed else "<-->" if e.both_ways else "-->"
+        lines.append(f'  {e.source} {arrow}|"{e.label}"| {e.target}')
+    return "\n".join(lines) + "\n"
+
+
+def dot(site: Site) -> str:
+    nodes, edges = graph(site)
+    lines = [f'digraph "{site.name}" {{', "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];',
+             '  edge [fontname="Helvetica", fontsize=10];']
+    for index, (group, members) in enumerate(_groups(nodes).items()):
+        indent = "  "
+        if group is not None:
+            lines += [f"  subgraph cluster_{index} {{", f'    label="{group}";']
+            indent = "    "
+        lines += [f'{indent}{n.id} [label="{_dot_label(n.label)}"];' for n in members]
+        if group is not None:
+            lines.append("  }")
+    for e in edges:
+        style = [f'label="{e.label}"'] + (["style=dashed"] if e.dashed else []) + (["dir=both"] if e.both_ways else [])
+        lines.append(f"  {e.source} -> {e.target} [{', '.join(style)}];")
+    return "\n".join(lines) + "\n}\n"
+
+
+def _dot_label(parts: list[str]) -> str:
+    return "\\n".join(parts)
+
+
+def site_diagrams(sites: tuple[Site, ...]) -> Iterator[tuple[str, str, str]]:
+    """(file stem, Mermaid, DOT) per site."""
+    for site in sites:
+        yield site.name, mermaid(site), dot(site)
