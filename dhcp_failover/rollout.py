@@ -6,11 +6,11 @@ Per site, strictly in this order, each step only after the previous one succeede
 
 Each stack is planned (a saved plan) and that plan applied; a stack whose plan is empty is
 skipped without waiting. The gate waits until both members report ``normal`` over OMAPI. It
-runs after the secondary was applied, and also before a primary change when the secondary had
-nothing to do (a rerun after an interrupted rollout must not replace the primary while the
-rebuilt secondary is still recovering). On a first deploy the primary's plan creates its
-instance, so the gate after the secondary only waits for the secondary to answer and says
-"partner not created yet".
+runs right after the secondary was applied (before the primary is even planned), and also
+before a primary change when the secondary had nothing to do (a rerun after an interrupted
+rollout must not replace the primary while the rebuilt secondary is still recovering). On a
+first deploy the primary has no instance in its state yet, so the gate after the secondary only
+waits for the secondary to answer and says "partner not created yet".
 
 Sites run in parallel (threads, up to ``parallel``); the members of one site never do. A failed
 step stops its site at once and the others go on. A rerun resumes: finished stacks plan clean.
@@ -151,12 +151,14 @@ class SiteRollout:
             return
         self._plan_and_apply(shared)
         secondary_applied = self._plan_and_apply(secondary)
-        primary_plan = self._plan(primary)
-        if secondary_applied or not primary_plan.empty:
+        if secondary_applied:
             self._gate(secondary, partner_absent=not self._has_instance(primary))
+        primary_plan = self._plan(primary)
         if primary_plan.empty:
             self._log(primary, "skip", "done", 0.0, "no changes")
             return
+        if not secondary_applied:
+            self._gate(secondary, partner_absent=not self._has_instance(primary))
         self._apply(primary)
         self._gate(primary, partner_absent=False)
 

@@ -115,6 +115,11 @@ class Terraform:
         cache = Path(env.get(PLUGIN_CACHE_ENV) or DEFAULT_PLUGIN_CACHE).expanduser()
         cache.mkdir(parents=True, exist_ok=True)
         env[PLUGIN_CACHE_ENV] = str(cache)
+        # Without it, every first init of a stack folder (no lock file yet, as after each synth)
+        # installs into the cache again: concurrent writers, "provider binary not found". With it a
+        # warm cache is only read. The lock file only loses other platforms' hashes, and a
+        # rollout's stack folders are rebuilt by every synth anyway.
+        env.setdefault("TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE", "true")
         env.setdefault("TF_IN_AUTOMATION", "1")
         env.setdefault("CHECKPOINT_DISABLE", "1")
         return cls(binary, env)
@@ -133,6 +138,7 @@ class Terraform:
     def init(self, folder: Path) -> None:
         """``terraform init``. The plugin cache is not safe for concurrent writers (terraform's
         docs), so the first init fills it alone; later ones only read it and run in parallel."""
+        # A thread that queued for the lock before the cache was warm still runs inside it.
         args = ("init", "-input=false", "-no-color")
         if self._cache_warm.is_set():
             self.run(folder, *args)
@@ -146,6 +152,7 @@ class Terraform:
         result = self.run(folder, "plan", "-input=false", "-no-color", "-detailed-exitcode", f"-out={PLAN_FILE}",
                           ok=(0, 2))
         if result.returncode == 0:
+            (folder / PLAN_FILE).unlink(missing_ok=True)
             return Plan()
         if not describe:
             return parse_tally(result.stdout)
@@ -164,6 +171,11 @@ class Terraform:
     def apply(self, folder: Path) -> None:
         """Apply exactly the saved plan: what was planned (and reviewed) is what changes."""
         self.run(folder, "apply", "-input=false", "-no-color", "-auto-approve", PLAN_FILE)
+        (folder / PLAN_FILE).unlink()
+
+
+# What terraform prints between an error's summary and its detail: where in the config it is.
+_SOURCE_CONTEXT = re.compile(r"^(on |with |\d+:)")
 
 
 def first_error(output: str) -> str:
@@ -173,7 +185,6 @@ def first_error(output: str) -> str:
     for index, line in enumerate(lines):
         if line.startswith("Error:"):
             detail = line.removeprefix("Error:").strip()
-            following = next((other for other in lines[index + 1:] if not other.startswith("with ")
-                              and not other.startswith("on ")), "")
+            following = next((other for other in lines[index + 1:] if not _SOURCE_CONTEXT.match(other)), "")
             return f"{detail}: {following}" if following else detail
     return lines[-1] if lines else "no output"
