@@ -17,7 +17,7 @@ from . import local_keys, operations
 from .checks import InventoryError
 from .cli import EXIT_BAD_INPUT, EXIT_NOT_NORMAL, _member_map
 from .inventory import load_inventory
-from .model import Site
+from .model import Inventory, Site
 from .rollout import Gate, RolloutInputError, plan_markdown, print_lines, roll_out, stack_folders, summary_table
 from .stacks import SettingsError, SynthPlan, build_app, plan_synth, site_names
 from .terraform import Terraform, TerraformNotFound
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         inventory = load_inventory(inventory_path)
         plan = plan_synth(inventory, sites=site_names(args.sites or "") or None)
         sites = [site_plan.site for site_plan in plan.sites]
-        gates = None if args.plan_only or args.no_gate else _gates(args, inventory_path, sites)
+        gates = None if args.plan_only or args.no_gate else _gates(args, inventory_path, inventory, sites)
         outdir = _synth(plan)
         folders = stack_folders(outdir, [site.name for site in sites])
     except (SettingsError, RolloutInputError, TerraformNotFound) as exc:
@@ -64,18 +64,20 @@ def _synth(plan: SynthPlan) -> Path:
     return Path(app.outdir)
 
 
-def _gates(args: argparse.Namespace, inventory_path: Path, sites: list[Site]) -> dict[str, Gate]:
+def _gates(args: argparse.Namespace, inventory_path: Path, inventory: Inventory, sites: list[Site]) -> dict[str, Gate]:
+    """Each selected site's gate. Access flags may name members of sites not selected (one set
+    of flags for every run of a pipeline); a name the inventory does not have is an error."""
     store_path = Path(args.key_store) if args.key_store else local_keys.default_path(inventory_path)
     if not store_path.exists():
         raise InventoryError(f"{store_path}: no key store for the gates; run 'python -m dhcp_failover keys', "
                              "pass --key-store, or --no-gate")
     store = local_keys.KeyStore.load(store_path)
     hosts, via = _member_map(args.omapi_host, "--omapi-host"), _member_map(args.omapi_via, "--omapi-via")
-    members = {member.name for site in sites for member in site.members}
+    members = {member.name for site in inventory.sites for member in site.members}
     unknown = sorted((set(hosts) | set(via)) - members)
     if unknown:
-        raise InventoryError(f"--omapi-host/--omapi-via name {unknown[0]!r}, which is no member of the selected "
-                             f"sites ({', '.join(sorted(members))})")
+        raise InventoryError(f"--omapi-host/--omapi-via name {unknown[0]!r}, which is no member in {inventory_path} "
+                             f"(members: {', '.join(sorted(members))})")
     if args.gate_timeout <= 0:
         raise InventoryError(f"--gate-timeout {args.gate_timeout:g}: give a number of seconds above 0")
     gates = {}

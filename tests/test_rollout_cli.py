@@ -36,7 +36,7 @@ BAD_INPUTS = {
     "no terraform": ([], "/usr/bin:/bin", "terraform is not on PATH"),
     "no key store for the gates": ([], None, "no key store for the gates"),
     "unknown member for the gate": (["--key-store", "keys.json", "--omapi-host", "nobody=127.0.0.1"], None,
-                                    "--omapi-host/--omapi-via name 'nobody', which is no member"),
+                                    "--omapi-host/--omapi-via name 'nobody', which is no member in sites.yaml"),
     "gate timeout 0": (["--key-store", "keys.json", "--gate-timeout", "0"], None, "--gate-timeout 0: give a number"),
 }
 
