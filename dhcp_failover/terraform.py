@@ -179,12 +179,20 @@ _SOURCE_CONTEXT = re.compile(r"^(on |with |\d+:)")
 
 
 def first_error(output: str) -> str:
-    """The line after terraform's ``Error:`` marker, in one line, else the last line."""
-    lines = [line.strip(" │╷╵") for line in output.splitlines()]
-    lines = [line.strip() for line in lines if line.strip()]
+    """The first ``Error:`` summary and its detail paragraph (terraform wraps it over several
+    lines) as one line, else the last line of output."""
+    lines = [line.strip(" │╷╵").strip() for line in output.splitlines()]
     for index, line in enumerate(lines):
-        if line.startswith("Error:"):
-            detail = line.removeprefix("Error:").strip()
-            following = next((other for other in lines[index + 1:] if not _SOURCE_CONTEXT.match(other)), "")
-            return f"{detail}: {following}" if following else detail
-    return lines[-1] if lines else "no output"
+        if not line.startswith("Error:"):
+            continue
+        detail: list[str] = []
+        for other in lines[index + 1:]:
+            if not other or _SOURCE_CONTEXT.match(other):
+                if detail:
+                    break
+                continue
+            detail.append(other)
+        summary = line.removeprefix("Error:").strip()
+        return f"{summary}: {' '.join(detail)}" if detail else summary
+    shown = [line for line in lines if line]
+    return shown[-1] if shown else "no output"

@@ -96,7 +96,8 @@ def test_plan_review_counts_like_terraform_and_names_each_replacement_with_its_c
 def test_terraform_errors_are_shown_as_their_first_error_line() -> None:
     output = ("\n╷\n│ Error: No value for required variable\n│ \n│   on cdk.tf.json line 848:\n"
               '│  848:     "hq_omapi_key": {\n│ \n'
-              "│ The root module input variable \"hq_omapi_key\" is not set.\n╵\n")
+              "│ The root module input variable \"hq_omapi_key\" is not set, and has no\n"
+              "│ default value.\n╵\n")
     assert first_error(output) == ("No value for required variable: The root module input variable "
-                                   '"hq_omapi_key" is not set.')
+                                   '"hq_omapi_key" is not set, and has no default value.')
     assert first_error("just this\n") == "just this"
