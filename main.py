@@ -1,12 +1,14 @@
 #!/usr/bin/env python
 """cdktf app: inventory → stacks (three per site: <site>-shared, <site>-secondary, <site>-primary).
 
-    python main.py [--inventory FILE]          # or: npx cdktf synth
+    python main.py [--inventory FILE] [--sites a,b]    # or: npx cdktf synth
 
 The inventory is --inventory, else $DHCP_FAILOVER_INVENTORY (``cdktf synth`` runs this file
 without arguments), else examples/minimal.yaml next to this file. Bad input ends in one
 ``error:`` line on stderr, exit status 2, and nothing written: everything is checked before
 the cdktf app exists.
+
+--sites (else $DHCP_FAILOVER_SITES), comma-separated, synthesizes only those sites' stacks.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import NoReturn
 from dhcp_failover.checks import InventoryError
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.messages import one_line
-from dhcp_failover.stacks import SettingsError, build_app, plan_synth
+from dhcp_failover.stacks import SITES_ENV, SettingsError, build_app, plan_synth, site_names
 
 # Before cdktf starts its node kernel: no end-of-life banner, no telemetry lookup (offline).
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -52,9 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="FILE",
         help=f"inventory YAML (default: ${INVENTORY_ENV}, else {DEFAULT_INVENTORY.relative_to(HERE)})",
     )
+    parser.add_argument(
+        "--sites",
+        metavar="A,B",
+        type=site_names,
+        help=f"synthesize only these sites, comma-separated (default: ${SITES_ENV}, else every site)",
+    )
     try:
         args = parser.parse_args(argv)
-        plan = plan_synth(load_inventory(_inventory_path(args.inventory)))
+        plan = plan_synth(load_inventory(_inventory_path(args.inventory)), sites=args.sites)
     except (InventoryError, SettingsError) as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -162,9 +162,16 @@ def _drill(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_member_access(parser: argparse.ArgumentParser) -> None:
+def _rollout(args: argparse.Namespace) -> int:
+    from . import rollout_command  # loads cdktf for the synth: only this command pays for it
+
+    return rollout_command.run(args)
+
+
+def _add_member_access(parser: argparse.ArgumentParser, *, one_site: bool = True) -> None:
     parser.add_argument("--inventory", required=True, metavar="FILE")
-    parser.add_argument("--site", required=True)
+    if one_site:
+        parser.add_argument("--site", required=True)
     parser.add_argument("--key-store", metavar="FILE", help="default: .dhcp-failover-keys/<inventory>.json beside it")
     parser.add_argument("--omapi-host", action="append", default=[], metavar="MEMBER=HOST[:PORT]",
                         help="reach a member's OMAPI here instead of its inventory address (e.g. a port forward)")
@@ -216,6 +223,15 @@ def _diagram(args: argparse.Namespace) -> int:
     drawn = "Mermaid, DOT and SVG" if renderer else "Mermaid and DOT (install graphviz for SVG)"
     print(f"wrote {drawn} for {len(inventory.sites)} site(s) into {out}")
     return 0
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    return value
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -293,6 +309,31 @@ def build_parser() -> argparse.ArgumentParser:
     drawing.add_argument("--inventory", required=True, metavar="FILE")
     drawing.add_argument("--out", required=True, metavar="DIR", help="writes DIR/<site>.mmd, .dot and .svg")
     drawing.set_defaults(run=_diagram)
+
+    rollout = commands.add_parser(
+        "rollout",
+        help="synthesize, then plan and apply every site's stacks in the safe order, gated on normal",
+        description="Synthesize the selected sites once, then per site: plan and apply <site>-shared, "
+        "<site>-secondary, wait until both members are normal, <site>-primary, wait again. A stack whose plan "
+        "is empty is skipped. Sites run in parallel (--parallel); a failure stops only its site. "
+        "The TF_VAR_ secrets come from the environment (eval \"$(python -m dhcp_failover keys ...)\").",
+        epilog="exit status: 0 every site done (or planned); 2 bad input, nothing run; "
+        "3 a site failed (plan, apply, or its gate): see the summary",
+    )
+    _add_member_access(rollout, one_site=False)
+    rollout.add_argument("--sites", metavar="A,B", help="only these sites (default: every placed site)")
+    rollout.add_argument("--parallel", type=_positive_int, default=1, metavar="N",
+                         help="sites at once (default 1); the members of a site never run at once")
+    rollout.add_argument("--plan-only", action="store_true",
+                         help="plan every stack, print the review as Markdown (adds, changes, destroys, "
+                              "instance replacements), apply nothing")
+    rollout.add_argument("--gate-timeout", type=float, default=3900.0, metavar="SECONDS",
+                         help="how long each gate waits for normal (default 3900: a rebuilt member waits "
+                              "MCLT, 3600 s by default, in recover-wait)")
+    rollout.add_argument("--no-gate", action="store_true",
+                         help="do not wait for normal between members (members you cannot reach over OMAPI; "
+                              "the order still holds, the waiting is then yours)")
+    rollout.set_defaults(run=_rollout)
 
     schema = commands.add_parser("schema", help="print the inventory's JSON Schema (for editors)")
     schema.set_defaults(run=_schema)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 ENDPOINT_ENV = "DHCP_FAILOVER_AWS_ENDPOINT"
 DECOMMISSION_ENV = "DHCP_FAILOVER_DECOMMISSION"
+SITES_ENV = "DHCP_FAILOVER_SITES"
 
 UserDataArgs = Mapping[str, str]
 UserDataRenderer = Callable[[Site, Member], UserDataArgs]
@@ -97,6 +98,27 @@ def decommissioned_from_env(environ: Mapping[str, str], inventory: Inventory) ->
     return names
 
 
+def site_names(text: str) -> tuple[str, ...]:
+    """``a, b,a`` → ``("a", "b")``: a comma-separated site list, blanks and repeats dropped."""
+    return tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+
+
+def selected_sites(inventory: Inventory, wanted: tuple[str, ...] | None, source: str) -> frozenset[str] | None:
+    """The site names to synthesize (None: all). ``source`` names where the list came from,
+    for the one-line error about a site the inventory does not have or cannot deploy."""
+    if not wanted:
+        return None
+    known = {site.name: site for site in inventory.sites}
+    for name in wanted:
+        if name not in known:
+            raise SettingsError(f"{source} names site {name!r}, which the inventory does not have "
+                                f"(sites: {', '.join(known)})")
+        if not is_placed(known[name]):
+            raise SettingsError(f"{source} names site {name!r}, which has no placement and so no stacks; "
+                                "give both its members a placement or leave it out")
+    return frozenset(wanted)
+
+
 def _rendered_user_data(site: Site, member: Member) -> UserDataArgs:
     return render_user_data(site, member).terraform_args()
 
@@ -106,13 +128,23 @@ def plan_synth(
     environ: Mapping[str, str] | None = None,
     *,
     user_data: UserDataRenderer = _rendered_user_data,
+    sites: tuple[str, ...] | None = None,
 ) -> SynthPlan:
     """Check and prepare the synth of a validated inventory; raise InventoryError or
-    SettingsError with one line when it cannot be deployed as is."""
+    SettingsError with one line when it cannot be deployed as is.
+
+    ``sites``: synthesize only these (``main.py --sites``); else ``$DHCP_FAILOVER_SITES``; else
+    all. A selected site is synthesized whole (its member stacks read its shared stack's state);
+    the others are not rendered at all, which is what keeps a one-site synth of a large
+    inventory near the cost of a one-site inventory."""
     environ = os.environ if environ is None else environ
     local_api = local_api_from_env(environ)
     decommissioned = decommissioned_from_env(environ, inventory)
-    placed = [site for site in inventory.sites if is_placed(site)]
+    if sites:
+        selected = selected_sites(inventory, sites, "--sites")
+    else:
+        selected = selected_sites(inventory, site_names(environ.get(SITES_ENV, "")), f"${SITES_ENV}")
+    placed = [site for site in inventory.sites if is_placed(site) and (selected is None or site.name in selected)]
     if not placed:
         raise InventoryError(
             "no site has a placement, so there is nothing to deploy; give both members of a site "
@@ -122,7 +154,8 @@ def plan_synth(
         SitePlan(site, {m.role: user_data(site, m) for m in (site.primary, site.secondary)}, site.name in decommissioned)
         for site in placed
     )
-    unplaced = tuple(site.name for site in inventory.sites if not is_placed(site))
+    unplaced = tuple(site.name for site in inventory.sites
+                     if not is_placed(site) and (selected is None or site.name in selected))
     return SynthPlan(inventory, sites, local_api, unplaced)
 
 

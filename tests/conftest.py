@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dhcp_failover.stacks import DECOMMISSION_ENV, ENDPOINT_ENV
+from dhcp_failover.stacks import DECOMMISSION_ENV, ENDPOINT_ENV, SITES_ENV
 from factories import EXAMPLES, inventory_data, site_data
 
 # Before the first cdktf import starts the jsii kernel (node): no EOL banner, no telemetry.
@@ -161,7 +161,7 @@ def run_main(
     cwd: Path, *args: str, env: dict[str, str] | None = None, script: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``python main.py ARGS`` in ``cwd`` with the test's interpreter (the project venv)."""
-    base = {k: v for k, v in os.environ.items() if k not in (INVENTORY_ENV, ENDPOINT_ENV, DECOMMISSION_ENV, "CDKTF_OUTDIR")}
+    base = {k: v for k, v in os.environ.items() if k not in (INVENTORY_ENV, ENDPOINT_ENV, DECOMMISSION_ENV, SITES_ENV, "CDKTF_OUTDIR")}
     return subprocess.run(
         [sys.executable, str(script or cwd / "main.py"), *args],
         cwd=cwd,

@@ -4,13 +4,14 @@ written, byte-identical output from any checkout folder, and no key material in 
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import DECOMMISSION_ENV, ENDPOINT_ENV, INVENTORY_ENV, REPO, copy_checkout, placed_site, run_main, tree
+from conftest import DECOMMISSION_ENV, ENDPOINT_ENV, SITES_ENV, INVENTORY_ENV, REPO, copy_checkout, placed_site, run_main, tree
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.local_keys import KeyStore, default_path
 from dhcp_failover.secrets import site_secrets
@@ -62,6 +63,9 @@ BAD_INPUTS = {
     "bad endpoint": ([], {ENDPOINT_ENV: "localhost:5000"}, f"${ENDPOINT_ENV}="),
     "unknown site to decommission": ([], {DECOMMISSION_ENV: "hq, nosuch"}, "names site 'nosuch', which the inventory"),
     "bad option": (["--inventroy", "x.yaml"], {}, "unrecognized arguments"),
+    "unknown site selected": (["--sites", "hq,nosuch"], {}, "--sites names site 'nosuch', which the inventory"),
+    "unknown site in env": ([], {SITES_ENV: "elsewhere"}, f"${SITES_ENV} names site 'elsewhere', which"),
+    "unplaced site selected": (["--inventory", "mixed.yaml", "--sites", "lab"], {}, "site 'lab', which has no placement"),
 }
 
 
@@ -76,12 +80,38 @@ def test_bad_input_is_one_error_line_exit_2_and_nothing_written(tmp_path: Path, 
     wide = placed_site()
     wide["members"][1].update(address="10.200.3.2", network="10.200.3.0/24")
     write_inventory(tmp_path / "wide.yaml", inventory_data(wide))
+    elsewhere = json.loads(json.dumps(placed_site("placed")).replace('"10.77.', '"10.78.'))
+    write_inventory(tmp_path / "mixed.yaml", inventory_data(site_data(), elsewhere))
     result = run_main(tmp_path, *args, env=env, script=REPO / "main.py")
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
     assert not (tmp_path / "cdktf.out").exists()
+
+
+def test_selected_sites_synthesize_whole_and_alone(tmp_path: Path, synthesized_examples: dict[str, Path]) -> None:
+    """--sites (and $DHCP_FAILOVER_SITES, which it overrides) leaves the other sites out, and
+    each selected site's stacks are byte for byte those of a synth of every site."""
+    full = tree(synthesized_examples["multi-site"])
+    inventory = str(REPO / "examples" / "multi-site.yaml")
+    result = run_main(tmp_path, "--inventory", inventory, "--sites", "paris, berlin", env={SITES_ENV: "london"},
+                      script=REPO / "main.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("synthesized 6 stack(s)")
+    selected = tree(tmp_path / "cdktf.out")
+    stacks = {name for name in selected if name.startswith("stacks/")}
+    assert stacks == {f"stacks/{site}-{part}/cdk.tf.json" for site in ("paris", "berlin")
+                      for part in ("shared", "secondary", "primary")}
+    assert all(selected[name] == full[name] for name in stacks)
+    manifest = json.loads(selected["manifest.json"])
+    assert sorted(manifest["stacks"]) == sorted(name.split("/")[1] for name in stacks)
+
+    (tmp_path / "env").mkdir()
+    result = run_main(tmp_path / "env", "--inventory", inventory, env={SITES_ENV: "london"}, script=REPO / "main.py")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "env" / "cdktf.out" / "stacks").iterdir()) == [
+        "london-primary", "london-secondary", "london-shared"]
 
 
 def test_planted_key_material_never_reaches_cdktf_out(tmp_path: Path) -> None:

@@ -1,0 +1,141 @@
+"""Rollout cost, in one run: site selection in synth, and plan review of unchanged sites.
+
+    .venv/bin/python benchmarks/rollout.py [--repeat N] [--sites N] [--skip-diff] [--synth-only]
+
+1. ``main.py --sites site-000`` on a generated 100-site inventory vs ``main.py`` on an
+   inventory of that one site (best of N fresh interpreters each; goal <= 1.3x).
+2. Against a local AWS API (scripts/moto-server) with real terraform: N sites (default 10)
+   deployed once with ``rollout --no-gate`` (not timed), then ``rollout --plan-only`` of all N
+   unchanged sites vs of one (goal <= 4x on 2 cores), and the same N sites through
+   ``npx cdktf diff`` per stack, as the README's per-stack deploy would (synth each time).
+
+Needs what the tests need: a terraform provider mirror (found as tests/tfenv.py finds it),
+moto from the dev packages, node_modules for cdktf-cli. All traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "benchmarks"), str(REPO / "tests")]
+
+from many_sites import inventory as many_sites  # noqa: E402  (after the path set-up)
+from many_sites import write as write_many_sites  # noqa: E402
+
+MOTO_AMI = "ami-1e749f67"  # an AMI moto knows in every region
+DROP = ("DHCP_FAILOVER_INVENTORY", "DHCP_FAILOVER_AWS_ENDPOINT", "DHCP_FAILOVER_SITES", "CDKTF_OUTDIR")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in DROP and not k.startswith("TF_VAR_")}
+    return {**env, "CHECKPOINT_DISABLE": "1", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+            "PYTHONPATH": str(REPO), **extra}
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"error: {' '.join(command)} exited {result.returncode}:\n{result.stdout[-2000:]}\n"
+                 f"{result.stderr[-3000:]}")
+    return elapsed
+
+
+def best(command: list[str], cwd: Path, env: dict[str, str], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        shutil.rmtree(cwd / "cdktf.out", ignore_errors=True)
+        times.append(timed(command, cwd, env))
+    return min(times)
+
+
+def synth_figures(work: Path, repeat: int) -> tuple[float, float]:
+    import yaml
+
+    many = write_many_sites(work / "many.yaml", 100)
+    one = work / "one.yaml"
+    one.write_text(yaml.safe_dump({"version": 1, "sites": many_sites(1)["sites"]}, sort_keys=False))
+    python, main = sys.executable, str(REPO / "main.py")
+    selected = best([python, main, "--inventory", str(many), "--sites", "site-000"], work, _env(), repeat)
+    alone = best([python, main, "--inventory", str(one)], work, _env(), repeat)
+    return selected, alone
+
+
+def plan_figures(work: Path, sites: int, skip_diff: bool) -> dict[str, float]:
+    import yaml
+    from deploy import moto_server
+    from tfenv import require_provider_mirror, write_cli_config
+
+    require_provider_mirror()
+    project = work / "project"
+    project.mkdir()
+    data = many_sites(sites)
+    for site in data["sites"]:
+        for member in site["members"]:
+            member["placement"]["ami"] = MOTO_AMI
+    (project / "sites.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    for entry in ("main.py", "cdktf.json", "package.json"):
+        shutil.copy2(REPO / entry, project / entry)
+    for entry in (".venv", "node_modules"):
+        (project / entry).symlink_to(REPO / entry)
+    figures = {}
+    with moto_server(work / "moto.log") as endpoint:
+        env = _env(**{k: v for k, v in write_cli_config(work).items() if k.startswith("TF_")},
+                   DHCP_FAILOVER_AWS_ENDPOINT=endpoint, TF_PLUGIN_CACHE_DIR=str(work / "plugin-cache"))
+        keys = subprocess.run([sys.executable, "-m", "dhcp_failover", "keys", "--inventory", "sites.yaml"],
+                              cwd=project, env=env, capture_output=True, text=True, check=True).stdout
+        for line in keys.splitlines():
+            name, _, value = shlex.split(line)[1].partition("=")
+            env[name] = value
+        rollout = [sys.executable, "-m", "dhcp_failover", "rollout", "--inventory", "sites.yaml"]
+        start = time.perf_counter()
+        timed([*rollout, "--no-gate", "--parallel", "4"], project, env)
+        figures["deploy (not a goal)"] = time.perf_counter() - start
+        figures["plan-only, 1 site"] = timed([*rollout, "--plan-only", "--sites", "site-000"], project, env)
+        figures[f"plan-only, {sites} sites"] = timed([*rollout, "--plan-only", "--parallel", "4"], project, env)
+        if not skip_diff:
+            diff_env = {**env, "DHCP_FAILOVER_INVENTORY": "sites.yaml"}
+            start = time.perf_counter()
+            for site in data["sites"]:
+                for part in ("shared", "secondary", "primary"):
+                    timed(["npx", "cdktf", "diff", f"{site['name']}-{part}", "--skip-provider-lock"], project,
+                          diff_env)
+            figures[f"npx cdktf diff per stack, {sites} sites"] = time.perf_counter() - start
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per synth figure; the best counts (default 3)")
+    parser.add_argument("--sites", type=int, default=10, help="sites in the plan-review figures (default 10)")
+    parser.add_argument("--skip-diff", action="store_true", help="leave out the npx cdktf diff comparison")
+    parser.add_argument("--synth-only", action="store_true", help="only the synth figures (no AWS API, minutes less)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rollout-bench-") as scratch:
+        work = Path(scratch)
+        selected, alone = synth_figures(work, args.repeat)
+        print(f"synth, 1 site selected of 100 (--sites):  {selected:7.2f} s  {selected / alone:5.2f} x  (goal <= 1.3)")
+        print(f"synth, 1-site inventory:                  {alone:7.2f} s   1.00 x", flush=True)
+        if args.synth_only:
+            return 0
+        figures = plan_figures(work, args.sites, args.skip_diff)
+    one = figures["plan-only, 1 site"]
+    for name, seconds in figures.items():
+        ratio = "" if name.startswith("deploy") else f"  {seconds / one:5.2f} x 1 site"
+        print(f"{name + ':':<42}{seconds:7.2f} s{ratio}")
+    print("goal: plan-only of the sites <= 4 x 1 site")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

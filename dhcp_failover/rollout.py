@@ -1,0 +1,326 @@
+"""Rollouts across sites that keep DHCP answering.
+
+Per site, strictly in this order, each step only after the previous one succeeded:
+
+    <site>-shared → <site>-secondary → gate → <site>-primary → gate
+
+Each stack is planned (a saved plan) and that plan applied; a stack whose plan is empty is
+skipped without waiting. The gate waits until both members report ``normal`` over OMAPI. It
+runs right after the secondary was applied (before the primary is even planned), and also
+before a primary change when the secondary had nothing to do (a rerun after an interrupted
+rollout must not replace the primary while the rebuilt secondary is still recovering). On a
+first deploy the primary has no instance in its state yet, so the gate after the secondary only
+waits for the secondary to answer and says "partner not created yet".
+
+Sites run in parallel (threads, up to ``parallel``); the members of one site never do. A failed
+step stops its site at once and the others go on. A rerun resumes: finished stacks plan clean.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from . import operations
+from .constructs.naming import member_stack_name, shared_stack_name
+from .model import Role, Site
+from .terraform import Plan, Terraform, TerraformFailed
+
+INSTANCE = "aws_instance"
+GATE_POLL = 1.0  # seconds between OMAPI reads while a gate waits
+
+
+class RolloutInputError(Exception):
+    """Input the rollout cannot start with; ``str()`` is the line shown after ``error:``."""
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    """What the plan of one stack would do, for the plan review."""
+
+    site: str
+    stack: str
+    adds: int
+    changes: int
+    destroys: int
+    replacements: tuple[str, ...]
+    """In words: ``replaces secondary dhcp-b of site hq: user_data changed``."""
+
+
+@dataclass
+class Step:
+    site: str
+    stack: str
+    action: str  # init, plan, apply, skip, gate, planned
+    result: str  # done, failed, or what the gate saw
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class SiteReport:
+    site: str
+    status: str = "pending"  # done, failed, planned
+    failure: str | None = None
+    steps: list[Step] = field(default_factory=list)
+    plans: list[StackPlan] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Gate:
+    """How the gate reaches a site's members, and how long it waits."""
+
+    access: Sequence[operations.MemberAccess]
+    timeout: float
+
+
+Progress = Callable[[str], None]
+
+
+def stack_order(site: str) -> tuple[str, str, str]:
+    return shared_stack_name(site), member_stack_name(site, Role.SECONDARY), member_stack_name(site, Role.PRIMARY)
+
+
+def stack_folders(outdir: Path, sites: Sequence[str]) -> dict[str, Path]:
+    """Each site's stack folders in ``outdir``; a missing one is input the rollout refuses."""
+    folders = {}
+    for site in sites:
+        for stack in stack_order(site):
+            folder = outdir / "stacks" / stack
+            if not (folder / "cdk.tf.json").is_file():
+                raise RolloutInputError(f"{folder}: stack {stack} is missing from the synth; synthesize site {site} "
+                                        "first (python main.py --sites ...)")
+            folders[stack] = folder
+    return folders
+
+
+def describe_plan(site: Site, stack: str, plan: Plan) -> StackPlan:
+    """The plan's tally, and every instance replacement in words with the attributes forcing it."""
+    role = next((r for r in Role if stack == member_stack_name(site.name, r)), None)
+    replacements = []
+    for change in plan.of_type(INSTANCE):
+        if not change.replaces:
+            continue
+        who = f"{role.value} {site.member(role).name}" if role else change.address
+        why = ", ".join(f"{path} changed" for path in change.replace_paths) or "replacement requested"
+        replacements.append(f"replaces {who} of site {site.name}: {why}")
+    return StackPlan(site.name, stack, plan.adds, plan.updates, plan.destroys, tuple(replacements))
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+
+class SiteRollout:
+    """One site's steps, in order, stopping at the first failure."""
+
+    def __init__(self, site: Site, folders: Mapping[str, Path], terraform: Terraform, *, gate: Gate | None,
+                 plan_only: bool, progress: Progress, clock: _Clock) -> None:
+        self.site, self.folders, self.tf = site, folders, terraform
+        self.gate, self.plan_only = gate, plan_only
+        self.progress, self.clock = progress, clock
+        self.report = SiteReport(site.name)
+
+    def run(self) -> SiteReport:
+        start = time.monotonic()
+        try:
+            self._run()
+            self.report.status = "planned" if self.plan_only else "done"
+        except _StepFailed as exc:
+            self.report.status, self.report.failure = "failed", str(exc)
+        self.report.seconds = round(time.monotonic() - start, 1)
+        return self.report
+
+    def _run(self) -> None:
+        shared, secondary, primary = stack_order(self.site.name)
+        for stack in (shared, secondary, primary):
+            self._step(stack, "init", lambda s=stack: self.tf.init(self.folders[s]))
+        if self.plan_only:
+            for stack in (shared, secondary, primary):
+                self._review(stack)
+            return
+        self._plan_and_apply(shared)
+        secondary_applied = self._plan_and_apply(secondary)
+        if secondary_applied:
+            self._gate(secondary, partner_absent=not self._has_instance(primary))
+        primary_plan = self._plan(primary)
+        if primary_plan.empty:
+            self._log(primary, "skip", "done", 0.0, "no changes")
+            return
+        if not secondary_applied:
+            self._gate(secondary, partner_absent=not self._has_instance(primary))
+        self._apply(primary)
+        self._gate(primary, partner_absent=False)
+
+    def _log(self, stack: str, action: str, result: str, seconds: float, detail: str = "") -> None:
+        step = Step(self.site.name, stack, action, result, round(seconds, 1), detail)
+        self.report.steps.append(step)
+        text = f"{action} {result}" + (f": {detail}" if detail else "")
+        self.progress(f"[{self.clock.elapsed():7.1f} s] {self.site.name:<12} {stack:<24} {text} ({seconds:.1f} s)")
+
+    def _step(self, stack: str, action: str, fn: Callable[[], object], detail: Callable[[], str] = lambda: "") -> None:
+        start = time.monotonic()
+        try:
+            fn()
+        except TerraformFailed as exc:
+            self._log(stack, action, "failed", time.monotonic() - start, str(exc))
+            raise _StepFailed(f"{stack}: {action}: {exc}") from None
+        self._log(stack, action, "done", time.monotonic() - start, detail())
+
+    def _has_instance(self, stack: str) -> bool:
+        """Whether the member's instance exists: on a first deploy the primary's plan creates it."""
+        found: list[str] = []
+        self._step(stack, "state", lambda: found.extend(self.tf.resources_in_state(self.folders[stack])),
+                   lambda: "instance exists" if _instances(found) else "no instance yet")
+        return bool(_instances(found))
+
+    def _plan(self, stack: str, *, describe: bool = False) -> Plan:
+        found: list[Plan] = []
+        self._step(stack, "plan", lambda: found.append(self.tf.plan(self.folders[stack], describe=describe)),
+                   lambda: "no changes" if found[0].empty else _tally(found[0]))
+        return found[0]
+
+    def _apply(self, stack: str) -> None:
+        self._step(stack, "apply", lambda: self.tf.apply(self.folders[stack]))
+
+    def _plan_and_apply(self, stack: str) -> bool:
+        if self._plan(stack).empty:
+            self._log(stack, "skip", "done", 0.0, "no changes")
+            return False
+        self._apply(stack)
+        return True
+
+    def _review(self, stack: str) -> None:
+        plan = self._plan(stack, describe=True)
+        self.report.plans.append(describe_plan(self.site, stack, plan))
+
+    def _gate(self, after: str, *, partner_absent: bool) -> None:
+        if self.gate is None:
+            self._log(after, "gate", "skipped", 0.0, "--no-gate")
+            return
+        start = time.monotonic()
+        deadline = start + self.gate.timeout
+        want = "the secondary answers (partner not created yet)" if partner_absent else "both members normal"
+        self.progress(f"[{self.clock.elapsed():7.1f} s] {self.site.name:<12} {after:<24} gate waiting: "
+                      f"{want}, up to {self.gate.timeout:g} s")
+        while True:
+            statuses = operations.read_status(self.site, self.gate.access)
+            if partner_absent:
+                mine = next(s for s in statuses if s.role == Role.SECONDARY.value)
+                passed = mine.error is None
+                seen = f"secondary {mine.summary}; partner not created yet"
+            else:
+                passed = all(s.normal for s in statuses)
+                seen = "normal" if passed else "not normal yet: " + ", ".join(f"{s.member} {s.summary}"
+                                                                             for s in statuses)
+            if passed:
+                self._log(after, "gate", "passed", time.monotonic() - start, seen)
+                return
+            if time.monotonic() >= deadline:
+                self._log(after, "gate", "failed", time.monotonic() - start, seen)
+                raise _StepFailed(f"{after}: gate: {seen} after {self.gate.timeout:g} s")
+            time.sleep(GATE_POLL)
+
+
+class _StepFailed(Exception):
+    pass
+
+
+def _instances(addresses: list[str]) -> list[str]:
+    return [address for address in addresses if address.split(".")[-2:-1] == [INSTANCE]]
+
+
+def _tally(plan: Plan) -> str:
+    if plan.outputs_change and not (plan.adds or plan.updates or plan.destroys):
+        return "outputs change only"
+    return f"{plan.adds} to add, {plan.updates} to change, {plan.destroys} to destroy"
+
+
+@dataclass
+class RolloutReport:
+    plan_only: bool
+    sites: list[SiteReport]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(site.status != "failed" for site in self.sites)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "plan_only": self.plan_only, "seconds": round(self.seconds, 1),
+                "sites": [asdict(site) for site in self.sites]}
+
+
+def roll_out(sites: Sequence[Site], folders: Mapping[str, Path], terraform: Terraform, *,
+             gates: Mapping[str, Gate] | None, parallel: int, plan_only: bool, progress: Progress) -> RolloutReport:
+    """Every site in its own thread (at most ``parallel`` at once); reports in the given order.
+    ``gates`` None: no gate (plan-only, or --no-gate)."""
+    clock = _Clock()
+    lock = threading.Lock()
+
+    def say(line: str) -> None:
+        with lock:
+            progress(line)
+
+    def one(site: Site) -> SiteReport:
+        gate = None if gates is None else gates[site.name]
+        return SiteRollout(site, folders, terraform, gate=gate, plan_only=plan_only, progress=say, clock=clock).run()
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        reports = list(pool.map(one, sites))
+    return RolloutReport(plan_only, reports, clock.elapsed())
+
+
+def summary_table(report: RolloutReport) -> str:
+    """A fixed-width table for people: one row per site."""
+    rows = [("site", "result", "applied", "skipped", "gates", "seconds", "failure")]
+    for site in report.sites:
+        applied = ",".join(s.stack.rsplit("-", 1)[1] for s in site.steps if s.action == "apply" and s.result == "done")
+        skipped = ",".join(s.stack.rsplit("-", 1)[1] for s in site.steps if s.action == "skip")
+        gates = ",".join(s.result for s in site.steps if s.action == "gate")
+        rows.append((site.site, site.status, applied or "-", skipped or "-", gates or "-", f"{site.seconds:.1f}",
+                     site.failure or ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
+                     for row in rows).rstrip()
+
+
+def plan_markdown(report: RolloutReport) -> str:
+    """The plan review as Markdown for a pull-request comment."""
+    plans = [plan for site in report.sites for plan in site.plans]
+    changed = [plan for plan in plans if plan.adds or plan.changes or plan.destroys]
+    lines = [f"### dhcp-failover rollout plan: {len(report.sites)} site(s), {len(changed)} of {len(plans)} "
+             "stack(s) change", ""]
+    if changed:
+        lines += ["| site | stack | add | change | destroy |", "|---|---|---:|---:|---:|"]
+        lines += [f"| {p.site} | `{p.stack}` | {p.adds} | {p.changes} | {p.destroys} |" for p in changed]
+        lines.append("")
+    replacements = [text for plan in plans for text in plan.replacements]
+    if replacements:
+        lines += ["**Instance replacements** (each member is rebuilt and recovers its leases from its partner; "
+                  "the rollout waits for `normal` in between):", ""]
+        lines += [f"- {text}" for text in replacements]
+        lines.append("")
+    failed = [site for site in report.sites if site.status == "failed"]
+    if failed:
+        lines += ["**Could not plan:**", ""] + [f"- {site.site}: {site.failure}" for site in failed] + [""]
+    if not changed and not failed:
+        lines += ["No changes.", ""]
+    return "\n".join(lines)
+
+
+def print_lines(stream: TextIO) -> Progress:
+    def emit(line: str) -> None:
+        print(line, file=stream, flush=True)
+
+    return emit

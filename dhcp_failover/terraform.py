@@ -1,0 +1,198 @@
+"""Driving ``terraform`` on synthesized stack folders: init, a saved plan, apply of that plan.
+
+Backend-agnostic on purpose: every command runs in ``cdktf.out/stacks/<stack>`` and the stack's
+own ``terraform`` block says where its state lives (a local file today). The environment passes
+through untouched, so ``TF_CLI_CONFIG_FILE`` (an offline provider mirror), ``TF_VAR_*`` (the
+secrets) and ``AWS_*`` reach terraform as the caller set them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PLAN_FILE = "rollout.tfplan"
+PLUGIN_CACHE_ENV = "TF_PLUGIN_CACHE_DIR"
+DEFAULT_PLUGIN_CACHE = Path("~/.terraform.d/plugin-cache")
+TIMEOUT = 3600.0  # one terraform command; an instance replacement takes minutes, never an hour
+
+
+class TerraformNotFound(Exception):
+    """No terraform on PATH; ``str()`` is the line shown after ``error:``."""
+
+
+class TerraformFailed(Exception):
+    """A terraform command failed; ``str()`` is its first error line (the rest is in ``output``)."""
+
+    def __init__(self, message: str, output: str) -> None:
+        super().__init__(message)
+        self.output = output
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    address: str
+    resource_type: str
+    actions: tuple[str, ...]
+    replace_paths: tuple[str, ...]
+    """Top-level attributes whose change forces the replacement (``terraform show -json``)."""
+
+    @property
+    def replaces(self) -> bool:
+        return "create" in self.actions and "delete" in self.actions
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A saved plan of one stack: terraform's tally, and with ``describe`` each resource change
+    as ``terraform show -json`` lists it (that costs another provider start, seconds)."""
+
+    adds: int = 0
+    updates: int = 0
+    destroys: int = 0
+    changes: tuple[ResourceChange, ...] = ()
+    outputs_change: bool = False
+    """Only outputs change (``-detailed-exitcode`` 2 with nothing to add, change or destroy)."""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.adds or self.updates or self.destroys or self.outputs_change)
+
+    def of_type(self, resource_type: str) -> list[ResourceChange]:
+        return [change for change in self.changes if change.resource_type == resource_type]
+
+
+def parse_plan(shown: Mapping[str, Any]) -> Plan:
+    changes = []
+    for entry in shown.get("resource_changes", []):
+        actions = tuple(entry["change"]["actions"])
+        if actions in (("no-op",), ("read",)):
+            continue
+        paths = entry["change"].get("replace_paths") or []
+        changes.append(ResourceChange(
+            entry["address"], entry["type"], actions,
+            tuple(dict.fromkeys(".".join(str(part) for part in path[:1]) for path in paths)),
+        ))
+    # Terraform's own tally: a replacement counts as one add and one destroy.
+    return Plan(sum("create" in c.actions for c in changes), sum("update" in c.actions for c in changes),
+                sum("delete" in c.actions for c in changes), tuple(changes), outputs_change=not changes)
+
+
+_TALLY = re.compile(r"^Plan: (\d+) to add, (\d+) to change, (\d+) to destroy\.", re.M)
+
+
+def parse_tally(stdout: str) -> Plan:
+    found = _TALLY.search(stdout)
+    if found is None:
+        return Plan(outputs_change=True)
+    adds, updates, destroys = (int(n) for n in found.groups())
+    return Plan(adds, updates, destroys, outputs_change=not (adds or updates or destroys))
+
+
+@dataclass
+class Terraform:
+    """One terraform binary with the caller's environment plus a shared plugin cache."""
+
+    binary: str
+    env: dict[str, str]
+    _cache_warm: threading.Event = field(default_factory=threading.Event)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Terraform:
+        env = dict(os.environ if environ is None else environ)
+        binary = shutil.which("terraform", path=env.get("PATH"))
+        if binary is None:
+            raise TerraformNotFound("terraform is not on PATH; install terraform 1.11 (or put it on PATH)")
+        cache = Path(env.get(PLUGIN_CACHE_ENV) or DEFAULT_PLUGIN_CACHE).expanduser()
+        cache.mkdir(parents=True, exist_ok=True)
+        env[PLUGIN_CACHE_ENV] = str(cache)
+        # Without it, every first init of a stack folder (no lock file yet, as after each synth)
+        # installs into the cache again: concurrent writers, "provider binary not found". With it a
+        # warm cache is only read. The lock file only loses other platforms' hashes, and a
+        # rollout's stack folders are rebuilt by every synth anyway.
+        env.setdefault("TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE", "true")
+        env.setdefault("TF_IN_AUTOMATION", "1")
+        env.setdefault("CHECKPOINT_DISABLE", "1")
+        return cls(binary, env)
+
+    def run(self, folder: Path, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+        try:
+            result = subprocess.run([self.binary, *args], cwd=folder, env=self.env, capture_output=True, text=True,
+                                    timeout=TIMEOUT, stdin=subprocess.DEVNULL, check=False)
+        except subprocess.TimeoutExpired:
+            raise TerraformFailed(f"terraform {args[0]} still running after {TIMEOUT:.0f} s", "") from None
+        if result.returncode not in ok:
+            output = f"{result.stdout}\n{result.stderr}"
+            raise TerraformFailed(f"terraform {args[0]} exited {result.returncode}: {first_error(output)}", output)
+        return result
+
+    def init(self, folder: Path) -> None:
+        """``terraform init``. The plugin cache is not safe for concurrent writers (terraform's
+        docs), so the first init fills it alone; later ones only read it and run in parallel."""
+        # A thread that queued for the lock before the cache was warm still runs inside it.
+        args = ("init", "-input=false", "-no-color")
+        if self._cache_warm.is_set():
+            self.run(folder, *args)
+            return
+        with self._cache_lock:
+            self.run(folder, *args)
+            self._cache_warm.set()
+
+    def plan(self, folder: Path, *, describe: bool = False) -> Plan:
+        """A saved plan (``-out``) for :meth:`apply`; ``describe``: with each resource change."""
+        result = self.run(folder, "plan", "-input=false", "-no-color", "-detailed-exitcode", f"-out={PLAN_FILE}",
+                          ok=(0, 2))
+        if result.returncode == 0:
+            (folder / PLAN_FILE).unlink(missing_ok=True)
+            return Plan()
+        if not describe:
+            return parse_tally(result.stdout)
+        shown = self.run(folder, "show", "-json", "-no-color", PLAN_FILE)
+        return parse_plan(json.loads(shown.stdout))
+
+    def resources_in_state(self, folder: Path) -> list[str]:
+        """Addresses in the stack's state (no provider needed: fast); none before a first apply."""
+        try:
+            return self.run(folder, "state", "list", "-no-color").stdout.split()
+        except TerraformFailed as exc:
+            if "No state file was found" in exc.output:
+                return []
+            raise
+
+    def apply(self, folder: Path) -> None:
+        """Apply exactly the saved plan: what was planned (and reviewed) is what changes."""
+        self.run(folder, "apply", "-input=false", "-no-color", "-auto-approve", PLAN_FILE)
+        (folder / PLAN_FILE).unlink()
+
+
+# What terraform prints between an error's summary and its detail: where in the config it is.
+_SOURCE_CONTEXT = re.compile(r"^(on |with |\d+:)")
+
+
+def first_error(output: str) -> str:
+    """The first ``Error:`` summary and its detail paragraph (terraform wraps it over several
+    lines) as one line, else the last line of output."""
+    lines = [line.strip(" │╷╵").strip() for line in output.splitlines()]
+    for index, line in enumerate(lines):
+        if not line.startswith("Error:"):
+            continue
+        detail: list[str] = []
+        for other in lines[index + 1:]:
+            if not other or _SOURCE_CONTEXT.match(other):
+                if detail:
+                    break
+                continue
+            detail.append(other)
+        summary = line.removeprefix("Error:").strip()
+        return f"{summary}: {' '.join(detail)}" if detail else summary
+    shown = [line for line in lines if line]
+    return shown[-1] if shown else "no output"

@@ -1,0 +1,32 @@
+"""The dhcp_failover commands of the example pipelines (examples/pipelines), as the shell would
+split them: the end-to-end rollout test runs exactly these (not a test module)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from factories import REPO
+
+PIPELINES = REPO / "examples" / "pipelines"
+GITHUB = PIPELINES / "github-actions.yml"
+GITLAB = PIPELINES / "gitlab-ci.yml"
+ACTIONLINT_CONFIG = PIPELINES / "actionlint.yaml"
+MARKER = "-m dhcp_failover "
+
+
+def dhcp_failover_commands(pipeline: Path) -> list[list[str]]:
+    """Each ``python -m dhcp_failover ...`` line: the words after ``-m``, up to a redirection."""
+    commands = []
+    for line in pipeline.read_text().splitlines():
+        if MARKER not in line or line.lstrip().startswith("#") or "$(" in line:
+            continue
+        words = shlex.split(line.split(MARKER, 1)[1])
+        commands.append(["dhcp_failover", *(words[:words.index(">")] if ">" in words else words)])
+    return commands
+
+
+def rollout_command(pipeline: Path, *, plan_only: bool) -> list[str]:
+    """The pipeline's one rollout command that plans only (or the one that applies)."""
+    (found,) = [c for c in dhcp_failover_commands(pipeline) if c[1] == "rollout" and ("--plan-only" in c) == plan_only]
+    return found

@@ -1,0 +1,60 @@
+"""The example pipelines (examples/pipelines) pass real linters and run the same dhcp_failover
+commands: the ones tests/test_rollout_moto.py runs against moto."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from pipelines import ACTIONLINT_CONFIG, GITHUB, GITLAB, dhcp_failover_commands, rollout_command
+from tools import require
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _tool(name: str) -> str:
+    found = VENV_BIN / name
+    return str(found) if found.exists() else require(name, "a dev package (Pipfile)")
+
+
+def actionlint(workflow: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_tool("actionlint"), "-no-color", "-config-file", str(ACTIONLINT_CONFIG), str(workflow)],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def gitlab_schema(pipeline: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(pipeline)],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_github_workflow_passes_actionlint(tmp_path: Path) -> None:
+    result = actionlint(GITHUB)
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text(GITHUB.read_text().replace("runs-on: ubuntu-latest", "runs_on: ubuntu-latest"))
+    assert "runs_on" in actionlint(broken).stdout  # the linter reads the file for real
+
+
+def test_gitlab_ci_file_passes_gitlabs_schema(tmp_path: Path) -> None:
+    result = gitlab_schema(GITLAB)
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text(GITLAB.read_text().replace("resource_group: dhcp-failover-rollout", "resource_group: [a, b]"))
+    assert gitlab_schema(broken).returncode == 1
+
+
+def test_both_pipelines_run_the_same_commands_and_lock_the_rollout() -> None:
+    def checked(pipeline: Path) -> list[list[str]]:  # render's paths are the CI system's own
+        return [c for c in dhcp_failover_commands(pipeline) if c[1] != "render"]
+
+    assert checked(GITHUB) == checked(GITLAB)
+    assert [c[1] for c in dhcp_failover_commands(GITHUB)] == ["validate", "render", "render", "rollout", "rollout"]
+    assert [c[1] for c in dhcp_failover_commands(GITLAB)] == ["validate", "render", "render", "rollout", "rollout"]
+    assert "--json" in rollout_command(GITHUB, plan_only=False)
+    github = yaml.safe_load(GITHUB.read_text())
+    assert github["jobs"]["rollout"]["concurrency"] == {"group": "dhcp-failover-rollout", "cancel-in-progress": False}
+    gitlab = yaml.safe_load(GITLAB.read_text())
+    assert gitlab["rollout"]["resource_group"] == "dhcp-failover-rollout"

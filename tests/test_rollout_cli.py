@@ -1,0 +1,103 @@
+"""The rollout command's input checks and its plan reading, without AWS (the real rollouts are in
+test_rollout_moto.py): bad input is one error line, exit 2, and nothing synthesized or run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import INVENTORY_ENV, placed_site
+from dhcp_failover.inventory import inventory_from_data
+from dhcp_failover.rollout import RolloutInputError, describe_plan, stack_folders
+from dhcp_failover.stacks import ENDPOINT_ENV, SITES_ENV
+from dhcp_failover.terraform import first_error, parse_plan
+from factories import REPO, inventory_data, write_inventory
+
+TERRAFORM_DIR = "/usr/local/bin"
+
+
+def rollout(cwd: Path, *args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in (INVENTORY_ENV, ENDPOINT_ENV, SITES_ENV, "CDKTF_OUTDIR")}
+    env["PYTHONPATH"] = str(REPO)
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run([sys.executable, "-m", "dhcp_failover", "rollout", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+BAD_INPUTS = {
+    "unknown site": (["--sites", "lab,nosuch"], None, "--sites names site 'nosuch', which the inventory does not have"),
+    "parallel 0": (["--parallel", "0"], None, "argument --parallel: 0 is not 1 or more"),
+    "parallel not a number": (["--parallel", "two"], None, "argument --parallel: 'two' is not a whole number"),
+    "no terraform": ([], "/usr/bin:/bin", "terraform is not on PATH"),
+    "no key store for the gates": ([], None, "no key store for the gates"),
+    "unknown member for the gate": (["--key-store", "keys.json", "--omapi-host", "nobody=127.0.0.1"], None,
+                                    "--omapi-host/--omapi-via name 'nobody', which is no member in sites.yaml"),
+    "gate timeout 0": (["--key-store", "keys.json", "--gate-timeout", "0"], None, "--gate-timeout 0: give a number"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+def test_bad_input_is_one_error_line_exit_2_and_nothing_synthesized(tmp_path: Path, case: str) -> None:
+    args, path, message = BAD_INPUTS[case]
+    write_inventory(tmp_path / "sites.yaml", inventory_data(placed_site("lab")))
+    if "keys.json" in args:
+        assert subprocess.run([sys.executable, "-m", "dhcp_failover", "keys", "--inventory", "sites.yaml",
+                               "--key-store", "keys.json"], cwd=tmp_path, capture_output=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, check=False).returncode == 0
+    result = rollout(tmp_path, "--inventory", "sites.yaml", *args, path=path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert result.stdout == ""
+    assert not (tmp_path / "cdktf.out").exists()
+    assert not list(tmp_path.glob("*.tfstate"))
+
+
+def test_a_stack_folder_missing_from_the_synth_is_refused(tmp_path: Path) -> None:
+    for stack in ("hq-shared", "hq-secondary"):
+        (tmp_path / "stacks" / stack).mkdir(parents=True)
+        (tmp_path / "stacks" / stack / "cdk.tf.json").write_text("{}")
+    with pytest.raises(RolloutInputError, match=r"stack hq-primary is missing from the synth; synthesize site hq"):
+        stack_folders(tmp_path, ["hq"])
+
+
+def _change(address: str, kind: str, actions: list[str], replace: list[list[str]] | None = None) -> dict[str, object]:
+    change: dict[str, object] = {"actions": actions}
+    if replace is not None:
+        change["replace_paths"] = replace
+    return {"address": address, "type": kind, "change": change}
+
+
+def test_plan_review_counts_like_terraform_and_names_each_replacement_with_its_cause() -> None:
+    """``terraform show -json`` of a plan: replacements count as an add and a destroy each, and
+    a member's instance replacement is told in words with the attributes forcing it."""
+    (site,) = inventory_from_data(inventory_data(placed_site("hq"))).sites
+    shown = {"resource_changes": [
+        _change("aws_instance.server", "aws_instance", ["delete", "create"], [["user_data"], ["ami"], ["user_data"]]),
+        _change("aws_eip_association.eip", "aws_eip_association", ["create", "delete"], [["instance_id"]]),
+        _change("aws_ssm_parameter.p", "aws_ssm_parameter", ["update"]),
+        _change("data.aws_caller_identity.me", "aws_caller_identity", ["read"]),
+        _change("aws_kms_key.k", "aws_kms_key", ["no-op"]),
+    ]}
+    plan = parse_plan(shown)
+    assert (plan.adds, plan.updates, plan.destroys) == (2, 1, 2)
+    review = describe_plan(site, "hq-secondary", plan)
+    assert review.replacements == ("replaces secondary hq-b of site hq: user_data changed, ami changed",)
+    assert describe_plan(site, "hq-primary", plan).replacements == (
+        "replaces primary hq-a of site hq: user_data changed, ami changed",)
+    assert not parse_plan({"resource_changes": []}).changes
+
+
+def test_terraform_errors_are_shown_as_their_first_error_line() -> None:
+    output = ("\n╷\n│ Error: No value for required variable\n│ \n│   on cdk.tf.json line 848:\n"
+              '│  848:     "hq_omapi_key": {\n│ \n'
+              "│ The root module input variable \"hq_omapi_key\" is not set, and has no\n"
+              "│ default value.\n╵\n")
+    assert first_error(output) == ("No value for required variable: The root module input variable "
+                                   '"hq_omapi_key" is not set, and has no default value.')
+    assert first_error("just this\n") == "just this"
