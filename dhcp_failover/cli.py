@@ -101,7 +101,7 @@ def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.Member
     hosts, via = _member_map(args.omapi_host, "--omapi-host"), _member_map(args.omapi_via, "--omapi-via")
     operations.check_members(site, [*hosts, *via])
     store_path = Path(args.key_store) if args.key_store else local_keys.default_path(inventory_path)
-    keys_from = args.omapi_key_from or ("key-store" if args.key_store or store_path.exists() else "ssm")
+    keys_from = args.omapi_key_from or "key-store"  # never AWS unless asked: the lab has no AWS
     if keys_from == "ssm":
         store = _omapi_key_from_ssm(site)
     else:
@@ -112,11 +112,11 @@ def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.Member
     return site, operations.member_access(site, store, hosts=hosts, via=via), keys_from
 
 
-def _instance_check(site: Site, keys_from: str) -> operations.InstanceCheck | None:
+def _instance_check(keys_from: str, asked: bool) -> operations.InstanceCheck | None:
     """Tells "not created yet" from "not answering" for a member whose OMAPI is silent, by asking
-    EC2. Only when the operator already reaches AWS (key from SSM, or a local AWS API): a
-    laptop in the lab must not start calling AWS."""
-    if keys_from != "ssm" and not AwsApi.from_env().endpoint:
+    EC2. Only when the operator reaches AWS anyway (key from SSM, a local AWS API) or ``asked``
+    (--allow-not-created): a laptop in the lab must not start calling AWS."""
+    if keys_from != "ssm" and not asked and not AwsApi.from_env().endpoint:
         return None
     api = AwsApi.from_env()
 
@@ -164,7 +164,7 @@ def _member_map(values: list[str], option: str) -> dict[str, str]:
 
 def _status(args: argparse.Namespace) -> int:
     site, access, keys_from = _site_access(args)
-    exists = _instance_check(site, keys_from)
+    exists = _instance_check(keys_from, args.allow_not_created)
     if args.wait:
         normal, statuses = operations.wait_until_normal(site, access, args.timeout, exists=exists)
     else:
@@ -227,9 +227,8 @@ def _add_member_access(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site", required=True)
     parser.add_argument("--key-store", metavar="FILE", help="default: .dhcp-failover-keys/<inventory>.json beside it")
     parser.add_argument("--omapi-key-from", choices=KEYS_FROM,
-                        help="where the OMAPI key comes from: ssm (the deployed parameter, with AWS credentials) or "
-                             "key-store (default: key-store when --key-store is given or the default one exists, "
-                             "else ssm)")
+                        help="where the OMAPI key comes from: key-store (the default) or ssm (the deployed "
+                             "parameter, with AWS credentials; no key store needed)")
     parser.add_argument("--omapi-host", action="append", default=[], metavar="MEMBER=HOST[:PORT]",
                         help="reach a member's OMAPI here instead of its inventory address (e.g. a port forward)")
     parser.add_argument("--omapi-via", action="append", default=[], metavar="MEMBER=COMMAND",

@@ -205,7 +205,7 @@ def _without_key_store(pair: BootedPair, command: str, inventory: Path, *args: s
     """The operator's command line with no key store at all: the key comes from SSM."""
     argv = operator_argv(pair, command, inventory, Path("unused"), *args)
     at = argv.index("--key-store")
-    return argv[3:at] + argv[at + 2:]
+    return [*argv[3:at], "--omapi-key-from", "ssm", *argv[at + 2:]]
 
 
 def _run_with_aws(endpoint: str, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -173,3 +173,54 @@ def test_a_cdktf_app_of_your_own_passes_any_backend(tmp_path: Path, placed: Call
     assert primary["terraform"]["backend"] == {"s3": {"bucket": "my-own-bucket", "key": "ops/lab-primary", "region": "us-east-2"}}
     reads = _remote_reads(primary)
     assert reads and all(r["config"]["key"] == "ops/lab-shared" for r in reads.values())
+
+
+@pytest.fixture(scope="module")
+def s3_examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every example synthesized with its state in S3 (lock file; paris-like sites alike)."""
+    import yaml
+
+    from dhcp_failover.inventory import inventory_from_data
+    from dhcp_failover.stacks import build_app, plan_synth
+    from factories import EXAMPLES
+
+    root = tmp_path_factory.mktemp("s3-examples")
+    outdirs = {}
+    for path in EXAMPLES:
+        data = yaml.safe_load(path.read_text())
+        data["state"] = {**S3, "lock": "dynamodb", "dynamodb_table": "tf-locks"} if path.stem == "multi-site" else S3
+        outdir = root / path.stem
+        build_app(plan_synth(inventory_from_data(data), environ={}), outdir=str(outdir)).synth()
+        outdirs[path.stem] = outdir
+    return outdirs
+
+
+def test_every_example_with_s3_state_passes_terraform_validate_and_checkov(
+    s3_examples: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import example_stacks
+    from test_checkov import WAIVERS, _kind, _resource_type
+    from tfenv import require_provider_mirror, run_checkov, terraform, write_cli_config
+
+    require_provider_mirror()
+    env = write_cli_config(tmp_path_factory.mktemp("tfcli"))
+
+    def check(example: str, stack: str) -> list[str]:
+        folder = s3_examples[example] / "stacks" / stack
+        assert _backend(json.loads((folder / "cdk.tf.json").read_text()))[0] == "s3"
+        # -backend=false: validate needs the providers, not the bucket.
+        terraform(["init", "-backend=false", "-input=false", "-no-color"], folder, env)
+        if "The configuration is valid" not in terraform(["validate", "-no-color"], folder, env).stdout:
+            return [f"{example}/{stack}: terraform validate"]
+        synthesized = json.loads((folder / "cdk.tf.json").read_text())
+        return [
+            f"{example}/{stack}: {c['check_id']} {c['resource']}"
+            for c in run_checkov(folder / "cdk.tf.json")
+            if (c["check_id"], _resource_type(c, synthesized), _kind(stack)) not in WAIVERS
+        ]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        problems = [p for found in pool.map(lambda pair: check(*pair), example_stacks()) for p in found]
+    assert problems == []
