@@ -273,3 +273,28 @@ def test_rotation_is_a_version_bump_every_runner_adopts(gitops: GitOps) -> None:
     b_stacks = b.synth_and_init()
     code, out = b_stacks.plan_exit_code(shared_stack_name("london"))
     assert code == 0, out[-2500:]
+
+
+def test_a_third_machine_with_only_aws_access_reads_the_key_from_ssm_and_sees_both_members_created(
+    gitops: GitOps,
+) -> None:
+    """The operator's folder holds the inventory and nothing else. The members' OMAPI is pointed
+    at a closed loopback port (moto's instances run no dhcpd, and traffic stays on loopback):
+    status gets the key from SSM, finds both instances in EC2, and so reports "not answering"
+    (exit 4) after waiting, never "not created"."""
+    folder = gitops.root / "operator"
+    folder.mkdir()
+    inventory = _inventory(folder / INVENTORY)
+    london = load_inventory(inventory).site("london")
+    silent = [arg for m in london.members for arg in ("--omapi-host", f"{m.name}=127.0.0.1:1")]
+    start = time.monotonic()
+    result = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), "-m", "dhcp_failover", "status", "--inventory", INVENTORY,
+         "--site", "london", "--omapi-key-from", "ssm", "--json", "--wait", "normal", "--timeout", "2", *silent],
+        cwd=folder, env={**gitops.base_env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120,
+    )
+    assert time.monotonic() - start >= 2
+    assert result.returncode == 4, result.stderr
+    assert [(m["member"], m["not_created"]) for m in json.loads(result.stdout)["members"]] == [
+        ("lon-dhcp-a", False), ("lon-dhcp-b", False)]
+    assert sorted(p.name for p in folder.iterdir()) == [INVENTORY]  # no key store was needed or made
