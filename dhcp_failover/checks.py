@@ -8,6 +8,7 @@ Each rule here names the site and the field and says what to do, in one line.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
@@ -18,7 +19,19 @@ from .constructs.naming import merged_tags
 from .derived_names import collisions
 from .dhcp_options import PROTOCOL_CODES, TYPED_CODES, Options, custom_value_ok
 from .messages import excerpt
-from .model import MAX_TAGS, Inventory, Member, Pool, Role, Site, Subnet, TunnelEndpoints
+from .model import (
+    MAX_TAGS,
+    BackendKind,
+    Inventory,
+    Member,
+    Pool,
+    Role,
+    Site,
+    StateBackend,
+    StateLock,
+    Subnet,
+    TunnelEndpoints,
+)
 
 T = TypeVar("T")
 G = TypeVar("G", bound=Hashable)
@@ -68,6 +81,7 @@ def check_inventory(inventory: Inventory) -> list[Problem]:
     for site in sound:
         # What AWS refuses is only worth saying about a site that is otherwise right.
         problems += _aws(inventory, site)
+    problems += state_backend_problems(inventory)
     return problems
 
 
@@ -573,3 +587,58 @@ def _unique_names(where: str, names: Iterable[str], what: str) -> Iterator[Probl
 
 def _span(pool: Pool) -> str:
     return f"{pool.start}-{pool.end}"
+
+
+# S3 reserves these for its own bucket kinds (access point aliases, directory buckets, ...).
+_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+_BUCKET_CHARACTERS = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+_S3_ONLY_SETTINGS = ("bucket", "region", "kms_key_id", "dynamodb_table")
+
+
+def state_backend_problems(inventory: Inventory) -> list[Problem]:
+    """The ``state:`` sections: what S3 and Terraform's s3 backend would refuse, said up front."""
+    problems = [Problem("state", message) for message in _state_backend(inventory.state)]
+    for site in inventory.sites:
+        if site.state is not None:
+            problems += [Problem(f'site "{site.name}": state', message) for message in _state_backend(site.state)]
+    return problems
+
+
+def _state_backend(state: StateBackend) -> Iterator[str]:
+    if state.backend is BackendKind.LOCAL:
+        for name in _S3_ONLY_SETTINGS:
+            if getattr(state, name) is not None:
+                yield f"{name} is a setting of the s3 backend; set backend: s3 or remove {name}"
+        return
+    if state.bucket is None:
+        yield "backend s3 needs a bucket: set bucket to the name of the S3 bucket that holds the state"
+    else:
+        yield from (f"bucket {state.bucket!r} {why}" for why in _bucket_name_problems(state.bucket))
+    if state.region is None:
+        yield "backend s3 needs the bucket's region: set region (for example eu-west-1)"
+    if state.lock is StateLock.DYNAMODB and state.dynamodb_table is None:
+        yield "lock: dynamodb needs dynamodb_table: name the lock table (partition key LockID), or use lock: lockfile"
+    if state.lock is StateLock.LOCKFILE and state.dynamodb_table is not None:
+        yield "dynamodb_table is used only with lock: dynamodb; set lock: dynamodb or remove dynamodb_table"
+
+
+def _bucket_name_problems(bucket: str) -> Iterator[str]:
+    """S3's rules for general purpose bucket names."""
+    if not 3 <= len(bucket) <= 63:
+        yield f"is {len(bucket)} characters long; S3 bucket names have 3 to 63"
+    if not _BUCKET_CHARACTERS.match(bucket):
+        yield "is not a bucket name S3 accepts: use lower-case letters, digits, '.' and '-', starting and ending with a letter or digit"
+    if ".." in bucket:
+        yield "has two periods in a row, which S3 rejects; remove one"
+    try:
+        IPv4Address(bucket)
+        yield "is formatted as an IP address, which S3 rejects; choose a name"
+    except ValueError:
+        pass
+    for prefix in _RESERVED_BUCKET_PREFIXES:
+        if bucket.startswith(prefix):
+            yield f"starts with {prefix!r}, which S3 reserves; choose another name"
+    for suffix in _RESERVED_BUCKET_SUFFIXES:
+        if bucket.endswith(suffix):
+            yield f"ends with {suffix!r}, which S3 reserves; choose another name"

@@ -19,23 +19,28 @@ from typing import NoReturn
 import yaml
 
 from . import diagram, isc_import, local_keys, operations
+from .aws import AwsApi, AwsError, SsmSecret, secret_region
 from .checks import InventoryError
 from .inventory import inventory_json_schema, load_inventory
 from .messages import one_line
-from .model import Site
+from .model import Member, Site
 from .omapi import OmapiError
 from .render import render_inventory, write_trees
+from .secrets import VERSION_TAG, SecretKind, SecretSpec, site_secrets
 
 EXIT_BAD_INPUT = 2
 EXIT_NOT_NORMAL = 3  # status: a member is not normal (or --wait timed out); drill: it failed
 EXIT_UNREACHABLE = 4  # a member's OMAPI did not answer
 EXIT_INTERNAL = 70  # a bug (sysexits' EX_SOFTWARE)
 DEBUG_ENV = "DHCP_FAILOVER_DEBUG"
+EXIT_NOT_CREATED = 5  # a member has no instance in AWS yet (first deploy)
 OMAPI_EXIT_CODES = (
     "exit status: 0 both members normal (drill: the partner took over and both are normal again); "
     "2 bad input; 3 not normal, --wait timed out, or the drill failed; "
-    "4 a member's OMAPI did not answer (down, unreachable, or the key is wrong)"
+    "4 a member's OMAPI did not answer (down, unreachable, or the key is wrong); "
+    "5 a member has no instance in AWS yet (status: 0 with --allow-not-created)"
 )
+KEYS_FROM = ("ssm", "key-store")
 
 
 def _error(message: str) -> None:
@@ -78,15 +83,27 @@ def _keys(args: argparse.Namespace) -> int:
         print(json.dumps(local_keys.describe(inventory), indent=2))
         return 0
     store = local_keys.KeyStore.load(Path(args.key_store) if args.key_store else local_keys.default_path(inventory_path))
+    adopted = []
+    if args.ssm:
+        # SSM first: what a deploy already wrote wins over anything this runner would generate.
+        api = AwsApi.from_env()
+        for site in inventory.sites:
+            for spec, secret in _site_secrets_in_ssm(api, site).items():
+                if secret.version is None:
+                    raise InventoryError(f"SSM {spec.parameter_name} has no {VERSION_TAG} tag, so its version is "
+                                         "unknown; deploy the shared stack once with this dhcp-failover")
+                if store.adopt(spec, secret.value, secret.version, secret.previous):
+                    adopted.append(spec)
     changed = [spec for site in inventory.sites for spec in store.ensure(site, rotate=args.rotate)]
-    if changed:
+    if changed or adopted:
         store.save()
-    print(f"{store.path}: {len(changed)} secret(s) generated or rotated", file=sys.stderr)
+    taken = f"{len(adopted)} taken from SSM, " if args.ssm else ""
+    print(f"{store.path}: {taken}{len(changed)} secret(s) generated or rotated", file=sys.stderr)
     print("\n".join(local_keys.export_lines(store, inventory)))
     return 0
 
 
-def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.MemberAccess]]:
+def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.MemberAccess], str]:
     inventory_path = Path(args.inventory)
     inventory = load_inventory(inventory_path)
     try:
@@ -94,14 +111,58 @@ def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.Member
     except KeyError:
         names = ", ".join(s.name for s in inventory.sites)
         raise InventoryError(f"--site {args.site!r} is not in {inventory_path}; sites: {names}") from None
+    hosts, via = _member_map(args.omapi_host, "--omapi-host"), _member_map(args.omapi_via, "--omapi-via")
+    operations.check_members(site, [*hosts, *via])
     store_path = Path(args.key_store) if args.key_store else local_keys.default_path(inventory_path)
-    if not store_path.exists():
-        raise InventoryError(f"{store_path}: no key store; run 'python -m dhcp_failover keys' or pass --key-store")
-    store = local_keys.KeyStore.load(store_path)
-    access = operations.member_access(
-        site, store, hosts=_member_map(args.omapi_host, "--omapi-host"), via=_member_map(args.omapi_via, "--omapi-via")
-    )
-    return site, access
+    keys_from = args.omapi_key_from or "key-store"  # never AWS unless asked: the lab has no AWS
+    if keys_from == "ssm":
+        store = _omapi_key_from_ssm(site)
+    else:
+        if not store_path.exists():
+            raise InventoryError(f"{store_path}: no key store; run 'python -m dhcp_failover keys', pass --key-store, "
+                                 "or read the key from SSM with --omapi-key-from ssm")
+        store = local_keys.KeyStore.load(store_path)
+    return site, operations.member_access(site, store, hosts=hosts, via=via), keys_from
+
+
+def _instance_check(keys_from: str, asked: bool) -> operations.InstanceCheck | None:
+    """Tells "not created yet" from "not answering" for a member whose OMAPI is silent, by asking
+    EC2. Only when the operator reaches AWS anyway (key from SSM, a local AWS API) or ``asked``
+    (--allow-not-created): a laptop in the lab must not start calling AWS."""
+    if keys_from != "ssm" and not asked and not AwsApi.from_env().endpoint:
+        return None
+    api = AwsApi.from_env()
+
+    def exists(member: Member) -> bool | None:
+        try:
+            return api.instance_exists(member)
+        except AwsError:
+            return None  # unknown: treated as "not answering", as without the check
+
+    return exists
+
+
+def _site_secrets_in_ssm(api: AwsApi, site: Site) -> dict[SecretSpec, SsmSecret]:
+    try:
+        return api.site_secrets(site)
+    except AwsError as exc:
+        raise InventoryError(f"site {site.name!r}: reading its secrets from SSM: {exc}") from None
+
+
+def _omapi_key_from_ssm(site: Site) -> local_keys.KeyStore:
+    """An in-memory key store holding the OMAPI key (and the one before it) as SSM has it."""
+    spec = next(s for s in site_secrets(site) if s.kind is SecretKind.OMAPI_KEY)
+    try:
+        secret = AwsApi.from_env().secret(spec.parameter_name, secret_region(site, spec))
+    except AwsError as exc:
+        raise InventoryError(f"site {site.name!r}: reading the OMAPI key from SSM: {exc}; or use the local key "
+                             "store with --omapi-key-from key-store") from None
+    if secret is None:
+        raise InventoryError(f"site {site.name!r}: SSM has no {spec.parameter_name} in "
+                             f"{secret_region(site, spec)}; deploy {site.name}-shared first")
+    store = local_keys.KeyStore(Path(f"ssm:{spec.parameter_name}"), {})
+    store.adopt(spec, secret.value, secret.version or 1, secret.previous)
+    return store
 
 
 def _member_map(values: list[str], option: str) -> dict[str, str]:
@@ -115,22 +176,33 @@ def _member_map(values: list[str], option: str) -> dict[str, str]:
 
 
 def _status(args: argparse.Namespace) -> int:
-    site, access = _site_access(args)
+    site, access, keys_from = _site_access(args)
+    exists = _instance_check(keys_from, args.allow_not_created)
     if args.wait:
-        normal, statuses = operations.wait_until_normal(site, access, args.timeout)
+        normal, statuses = operations.wait_until_normal(site, access, args.timeout, exists=exists)
     else:
-        statuses = operations.read_status(site, access)
+        statuses = operations.read_status(site, access, exists=exists)
         normal = all(s.normal for s in statuses)
     if args.json:
         print(json.dumps({"site": site.name, "normal": normal, "members": [vars(s) for s in statuses]}, indent=2))
     else:
         for s in statuses:
             state = f"{s.local_state} (partner: {s.partner_state})" if s.error is None else f"unreachable: {s.error}"
+            if s.not_created:
+                state = "not created yet (no instance in AWS)"
             if s.omapi_key == "previous":
                 state += " [answers to the OMAPI key from before the rotation]"
             print(f"{site.name} {s.role:<9} {s.member:<20} {state}")
     if normal:
         return 0
+    absent = [s for s in statuses if s.not_created]
+    if absent:
+        names = ", ".join(s.member for s in absent)
+        if args.allow_not_created:
+            print(f"note: {names} not created yet (no instance in AWS): nothing to wait for", file=sys.stderr)
+            return 0
+        _error(f"{names} not created yet (no instance in AWS); deploy it, or pass --allow-not-created on a first deploy")
+        return EXIT_NOT_CREATED
     unreachable = [s for s in statuses if s.error]
     for s in unreachable:
         _error(f"{s.member}: {s.error}")
@@ -142,7 +214,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _drill(args: argparse.Namespace) -> int:
-    site, access = _site_access(args)
+    site, access, _ = _site_access(args)
     member = args.member or site.secondary.name
     restart = operations.run_restart_command(args.restart_command, args.timeout) if args.restart_command else None
     # Live progress for people; with --json it goes to stderr so stdout stays one document.
@@ -173,6 +245,9 @@ def _add_member_access(parser: argparse.ArgumentParser, *, one_site: bool = True
     if one_site:
         parser.add_argument("--site", required=True)
     parser.add_argument("--key-store", metavar="FILE", help="default: .dhcp-failover-keys/<inventory>.json beside it")
+    parser.add_argument("--omapi-key-from", choices=KEYS_FROM,
+                        help="where the OMAPI key comes from: key-store (the default) or ssm (the deployed "
+                             "parameter, with AWS credentials; no key store needed)")
     parser.add_argument("--omapi-host", action="append", default=[], metavar="MEMBER=HOST[:PORT]",
                         help="reach a member's OMAPI here instead of its inventory address (e.g. a port forward)")
     parser.add_argument("--omapi-via", action="append", default=[], metavar="MEMBER=COMMAND",
@@ -258,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--inventory", required=True, metavar="FILE")
     keys.add_argument("--key-store", metavar="FILE", help="default: .dhcp-failover-keys/<inventory>.json beside it")
     keys.add_argument("--rotate", action="store_true", help="replace every secret and bump its version")
+    keys.add_argument("--ssm", action="store_true",
+                      help="first take every secret SSM already holds (value and version), so that every runner "
+                           "exports what the first deploy wrote; generate only what SSM lacks")
     keys.add_argument(
         "--names-only", action="store_true", help="print SSM parameter and TF_VAR names as JSON, no values"
     )
@@ -272,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_member_access(status)
     status.add_argument("--wait", choices=["normal"], help="poll until both members are normal (up to --timeout)")
     status.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS", help="for --wait (default 120)")
+    status.add_argument("--allow-not-created", action="store_true",
+                        help="a member with no instance in AWS yet (a first deploy) is nothing to wait for: exit 0")
     status.set_defaults(run=_status)
 
     drill = commands.add_parser(

@@ -71,6 +71,17 @@ class KeyStore:
             )
         return stored
 
+    def adopt(self, spec: SecretSpec, value: str, version: int, previous: str | None = None) -> bool:
+        """Take a secret as another source of truth holds it (SSM); True when that changed the
+        store. Only the OMAPI key keeps its previous value (operator commands mid-rotation)."""
+        kept = previous if spec.kind is SecretKind.OMAPI_KEY else None
+        adopted = StoredSecret(value, version, kept)
+        entries = self._sites.setdefault(spec.site, {})
+        if entries.get(spec.key_store_name) == adopted:
+            return False
+        entries[spec.key_store_name] = adopted
+        return True
+
     def ensure(self, site: Site, *, rotate: bool = False) -> list[SecretSpec]:
         """Generate what the site lacks (or everything, bumping versions, with ``rotate``);
         returns the specs that changed."""

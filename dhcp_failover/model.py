@@ -326,6 +326,9 @@ class Site(Strict):
         "(default: the smallest network holding both members' networks).",
     )
     tags: Tags = {}
+    state: StateBackend | None = Field(
+        default=None, description="Where this site's Terraform state lives (default: the inventory's state)."
+    )
 
     @property
     def peer_name(self) -> str:
@@ -360,10 +363,67 @@ class Inventory(Strict):
 
     version: Annotated[Literal[1], BeforeValidator(reject_bool)] = 1
     tags: Tags = {}
+    state: StateBackend = Field(
+        default_factory=lambda: StateBackend(),
+        description="Where Terraform state lives, for every site that does not say otherwise.",
+    )
     sites: Annotated[tuple[Site, ...], Field(min_length=1, max_length=MAX_SITES)]
+
+    def state_of(self, site: Site) -> StateBackend:
+        return site.state if site.state is not None else self.state
 
     def site(self, name: str) -> Site:
         for site in self.sites:
             if site.name == name:
                 return site
         raise KeyError(name)
+
+
+class BackendKind(str, enum.Enum):
+    LOCAL = "local"
+    S3 = "s3"
+
+
+class StateLock(str, enum.Enum):
+    """How Terraform keeps two writers of one state apart."""
+
+    LOCKFILE = "lockfile"  # S3's own conditional writes (a .tflock object); Terraform >= 1.10
+    DYNAMODB = "dynamodb"  # the older lock table
+
+
+# DynamoDB table names.
+TABLE_NAME = r"^[A-Za-z0-9_.-]{3,255}$"
+# An S3 key prefix: path segments of safe characters, no leading or trailing '/'.
+KEY_PREFIX = r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$"
+
+
+class StateBackend(Strict):
+    """Where Terraform keeps the state of every stack: next to cdktf.json (``local``, the
+    default), or in an S3 bucket with locking, so that pipeline runners share it."""
+
+    backend: BackendKind = BackendKind.LOCAL
+    bucket: Annotated[str, Field(max_length=255)] | None = Field(
+        default=None,
+        description="s3: the (existing) bucket that holds the state; S3's naming rules are checked with the "
+        "other rules, so that the error says which one.",
+    )
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] | None = Field(
+        default=None, description="s3: the bucket's region."
+    )
+    key_prefix: Annotated[str, Field(max_length=512, pattern=KEY_PREFIX)] = Field(
+        default="dhcp-failover", description="s3: each stack's state is <key_prefix>/<stack>.tfstate."
+    )
+    encrypt: bool = Field(default=True, description="s3: server-side encryption of the state object.")
+    kms_key_id: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")] | None = Field(
+        default=None, description="s3: ARN of a KMS key for the state object (default: S3-managed keys)."
+    )
+    lock: StateLock = Field(
+        default=StateLock.LOCKFILE,
+        description="s3: lockfile (S3 conditional writes, Terraform >= 1.10) or dynamodb (needs dynamodb_table).",
+    )
+    dynamodb_table: Annotated[str, Field(pattern=TABLE_NAME)] | None = Field(
+        default=None, description="s3 with lock: dynamodb: the lock table (partition key LockID, a string)."
+    )
+
+    def state_key(self, stack: str) -> str:
+        return f"{self.key_prefix}/{stack}.tfstate"

@@ -54,6 +54,8 @@ class MemberStatus:
     partner_state: str | None
     error: str | None = None
     omapi_key: str | None = None  # "current", or "previous" while a rotation is under way
+    not_created: bool = False
+    """No answer, and AWS has no instance for the member: a first deploy, not a fault."""
 
     @property
     def normal(self) -> bool:
@@ -62,6 +64,14 @@ class MemberStatus:
     @property
     def summary(self) -> str:
         return "no answer" if self.error else f"{self.local_state}/{self.partner_state}"
+
+
+def check_members(site: Site, names: Sequence[str]) -> None:
+    """Raise InventoryError when a name given on the command line is not a member of the site."""
+    unknown = set(names) - {m.name for m in site.members}
+    if unknown:
+        members = ", ".join(m.name for m in site.members)
+        raise InventoryError(f'site "{site.name}" has no member {sorted(unknown)[0]!r}; members: {members}')
 
 
 def member_access(
@@ -74,10 +84,7 @@ def member_access(
     """OMAPI access to both members, primary first. ``hosts``: member → HOST[:PORT] overrides;
     ``via``: member → command prefix (shell words)."""
     hosts, via = hosts or {}, via or {}
-    unknown = (set(hosts) | set(via)) - {m.name for m in site.members}
-    if unknown:
-        names = ", ".join(m.name for m in site.members)
-        raise InventoryError(f'site "{site.name}" has no member {sorted(unknown)[0]!r}; members: {names}')
+    check_members(site, [*hosts, *via])
     spec = next(s for s in site_secrets(site) if s.kind is SecretKind.OMAPI_KEY)
     stored = store.require(spec)
     access = []
@@ -122,18 +129,38 @@ def read_member(site: Site, access: MemberAccess, timeout: float = READ_TIMEOUT)
     return MemberStatus(member, role, where, state.local_state, state.partner_state, omapi_key=key)
 
 
-def read_status(site: Site, access: Sequence[MemberAccess], timeout: float = READ_TIMEOUT) -> list[MemberStatus]:
-    return [read_member(site, a, timeout) for a in access]
+InstanceCheck = Callable[[Member], "bool | None"]
+"""Whether AWS has an instance for the member (None: could not tell)."""
+
+
+def read_status(
+    site: Site, access: Sequence[MemberAccess], timeout: float = READ_TIMEOUT, *, exists: InstanceCheck | None = None
+) -> list[MemberStatus]:
+    """Both members' states; a member that does not answer is asked after in AWS (``exists``)."""
+    statuses = [read_member(site, a, timeout) for a in access]
+    if exists is None:
+        return statuses
+    return [
+        dataclasses.replace(s, not_created=True) if s.error is not None and exists(a.member) is False else s
+        for s, a in zip(statuses, access, strict=True)
+    ]
 
 
 def wait_until_normal(
-    site: Site, access: Sequence[MemberAccess], timeout: float, interval: float = 0.5
+    site: Site,
+    access: Sequence[MemberAccess],
+    timeout: float,
+    interval: float = 0.5,
+    *,
+    exists: InstanceCheck | None = None,
 ) -> tuple[bool, list[MemberStatus]]:
-    """Poll both members until both say normal/normal, or until ``timeout`` seconds."""
+    """Poll both members until both say normal/normal, or until ``timeout`` seconds; stop at
+    once when a member has no instance at all (nothing will ever answer there)."""
     deadline = time.monotonic() + timeout
     while True:
-        statuses = read_status(site, access)
-        if all(s.normal for s in statuses) or time.monotonic() >= deadline:
+        statuses = read_status(site, access, exists=exists)
+        done = all(s.normal for s in statuses) or any(s.not_created for s in statuses)
+        if done or time.monotonic() >= deadline:
             return all(s.normal for s in statuses), statuses
         time.sleep(interval)
 

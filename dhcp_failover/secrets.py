@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from .model import Member, Site
 
 PARAMETER_ROOT = "/dhcp-failover"
+# Each SecureString is tagged with the version variable it was last written with, so that a
+# runner adopting the value from SSM (``keys --ssm``) adopts the version too and plans no change.
+# A tag, not SSM's own version counter: that one also moves when Terraform re-writes a parameter
+# for another reason (a new KMS key), and the two would then never agree again.
+VERSION_TAG = "dhcp-failover-secret-version"
 
 
 class SecretKind(str, enum.Enum):

@@ -167,6 +167,7 @@ def build_app(plan: SynthPlan, *, outdir: str | None = None) -> cdktf.App:
     import cdktf
 
     from .constructs.pair import DhcpFailoverPair, DhcpFailoverPairProps
+    from .constructs.state import inventory_backend
 
     app = cdktf.App(outdir=outdir) if outdir is not None else cdktf.App()
     for site_plan in plan.sites:
@@ -179,6 +180,7 @@ def build_app(plan: SynthPlan, *, outdir: str | None = None) -> cdktf.App:
                 user_data=site_plan.user_data,
                 local_api=plan.local_api,
                 decommission=site_plan.decommission,
+                backend=inventory_backend(plan.inventory.state_of(site_plan.site), plan.local_api),
             ),
         )
     return app

@@ -4,9 +4,11 @@ the exit codes pipelines rely on: 0 normal, 2 bad input, 3 not normal, 4 no OMAP
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -197,3 +199,80 @@ def test_help_documents_the_exit_codes() -> None:
         text = " ".join(run(command, "--help").stdout.split())
         assert "2 bad input; 3 not normal, --wait timed out, or the drill failed; 4 a member's OMAPI did not answer" \
             in text
+
+
+def _without_key_store(pair: BootedPair, command: str, inventory: Path, *args: str) -> list[str]:
+    """The operator's command line with no key store at all: the key comes from SSM."""
+    argv = operator_argv(pair, command, inventory, Path("unused"), *args)
+    at = argv.index("--key-store")
+    return [*argv[3:at], "--omapi-key-from", "ssm", *argv[at + 2:]]
+
+
+def _run_with_aws(endpoint: str, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DHCP_FAILOVER_AWS_ENDPOINT": endpoint, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "dhcp_failover", *argv], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.netns
+def test_status_from_a_machine_with_only_aws_access_reads_the_omapi_key_from_ssm(
+    pair: BootedPair, moto_endpoint: str, tmp_path: Path,  # noqa: F811
+) -> None:
+    """A third machine: the inventory, the AWS endpoint and credentials, no key store anywhere."""
+    inventory = write_inventory(tmp_path / "inventory.yaml", ops_data())
+    result = _run_with_aws(moto_endpoint, _without_key_store(pair, "status", inventory), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / ".dhcp-failover-keys").exists()
+    assert result.stdout.splitlines() == [
+        "ops primary   ops-a                normal (partner: normal)",
+        "ops secondary ops-b                normal (partner: normal)",
+    ]
+    # Without AWS credentials the same command cannot get the key, and says where it looked
+    # (credentials are looked up before any request, so nothing leaves the machine).
+    no_aws = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "DHCP_FAILOVER_AWS_ENDPOINT"}
+    no_aws.update(AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    offline = subprocess.run([sys.executable, "-m", "dhcp_failover", *_without_key_store(pair, "status", inventory)],
+                             cwd=REPO, env=no_aws, capture_output=True, text=True, timeout=120)
+    assert offline.returncode == 2 and offline.stderr.count("\n") == 1, offline.stderr
+    assert offline.stderr.startswith("error: site 'ops': reading the OMAPI key from SSM"), offline.stderr
+    assert "Unable to locate credentials" in offline.stderr
+
+
+@pytest.mark.netns
+def test_wait_normal_tells_a_member_not_created_yet_from_one_not_answering_yet(
+    pair: BootedPair, moto_endpoint: str, tmp_path: Path,  # noqa: F811
+) -> None:
+    import boto3
+
+    inventory = write_inventory(tmp_path / "inventory.yaml", ops_data())
+    silent_b = ("--omapi-host", "ops-b=127.0.0.1:7999", "--json", "--wait", "normal")
+    start = time.monotonic()
+    first = _run_with_aws(moto_endpoint, _without_key_store(pair, "status", inventory, *silent_b, "--timeout", "600"),
+                          tmp_path)
+    assert time.monotonic() - start < 30  # never the full timeout for a member that does not exist
+    assert first.returncode == 5, first.stderr
+    members = json.loads(first.stdout)["members"]
+    assert [(m["member"], m["not_created"]) for m in members] == [("ops-a", False), ("ops-b", True)]
+    assert first.stderr.startswith("error: ops-b not created yet (no instance in AWS)")
+    allowed = _run_with_aws(moto_endpoint, _without_key_store(
+        pair, "status", inventory, *silent_b, "--timeout", "600", "--allow-not-created"), tmp_path)
+    assert allowed.returncode == 0 and "note: ops-b not created yet" in allowed.stderr
+
+    # Once an instance holds ops-b's address, silence means "not answering yet": wait, then exit 4.
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=moto_endpoint, aws_access_key_id="test",
+                       aws_secret_access_key="test")
+    vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.77.1.0/24")["Subnet"]["SubnetId"]
+    (instance,) = ec2.run_instances(ImageId="ami-1e749f67", MinCount=1, MaxCount=1, SubnetId=subnet,
+                                    PrivateIpAddress=str(pair.site.secondary.address))["Instances"]
+    try:
+        start = time.monotonic()
+        booting = _run_with_aws(moto_endpoint, _without_key_store(pair, "status", inventory, *silent_b, "--timeout", "3"),
+                                tmp_path)
+        assert time.monotonic() - start >= 3
+        assert booting.returncode == 4, booting.stderr
+        assert [m["not_created"] for m in json.loads(booting.stdout)["members"]] == [False, False]
+    finally:
+        ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+        ec2.delete_subnet(SubnetId=subnet)
+        ec2.delete_vpc(VpcId=vpc)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from cdktf import App, LocalBackend, TerraformOutput, TerraformProvider, TerraformStack
+from cdktf import App, TerraformBackend, TerraformOutput, TerraformProvider, TerraformStack
 from constructs import Construct
 
 from ..cloudinit import peer_endpoint_parameter, render_user_data
@@ -26,13 +26,14 @@ from ..render import CISCO_IOS_SNIPPET, JUNOS_SNIPPET, RELAY_DEFAULTS, render_re
 from ..secrets import SecretSpec, member_secrets, site_secrets
 from .aws_modules import data_aws_caller_identity, eip, ssm_parameter
 from .layout import LocalAwsApi, RegionLayout, aws_problems, is_placed, partition_of, region_of, site_regions
-from .naming import SiteNames, member_stack_name, merged_tags, shared_stack_name, state_path
+from .naming import SiteNames, member_stack_name, merged_tags, shared_stack_name
 from .parameters import SecretInputs, secret_variables
 from .providers import aws_provider
 from .region import SiteRegion, SiteRegionProps
 from .security_groups import DhcpSecurityGroups, DhcpSecurityGroupsProps
 from .server import DhcpServer, DhcpServerProps
 from .server_role import ServerRole, ServerRoleProps
+from .state import BackendFactory, local_backend
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +48,9 @@ class DhcpFailoverPairProps:
     """Point every provider at a local AWS API (moto, LocalStack). Default: real AWS."""
     decommission: bool = False
     """Tearing the site down: leave ``prevent_destroy`` off the tunnel Elastic IPs. Default: kept."""
+    backend: BackendFactory = local_backend
+    """Makes each of the three stacks' backend (``state.py``); the member stacks' reads of the
+    shared stack follow it. Default: local state files next to cdktf.json."""
 
 
 def _default_user_data(site: Site) -> dict[Role, Mapping[str, str]]:
@@ -60,7 +64,7 @@ class DhcpFailoverPair(TerraformStack):
     The member stacks must be children of the App itself: ``cdktf deploy`` matches stack
     dependencies by construct path, so stacks nested under another construct cannot be
     deployed by name. Typed children: ``member_stacks``, ``regions`` (per region: key,
-    parameters, network), ``security_groups``, ``roles`` and ``servers``.
+    parameters, network), ``security_groups``, ``roles``, ``servers`` and ``backends``.
     """
 
     member_stacks: dict[Role, TerraformStack]
@@ -68,6 +72,8 @@ class DhcpFailoverPair(TerraformStack):
     security_groups: DhcpSecurityGroups
     roles: dict[Role, ServerRole]
     servers: dict[Role, DhcpServer]
+    backends: dict[str, TerraformBackend]
+    """Each stack's backend, by stack name."""
 
     def __init__(self, scope: App, id: str, *, props: DhcpFailoverPairProps) -> None:
         """``scope``: the App; ``id``: the site name, prefix of the three stack names."""
@@ -79,7 +85,7 @@ class DhcpFailoverPair(TerraformStack):
         for problem in aws_problems(site):
             raise ValueError(problem)
         super().__init__(scope, shared_stack_name(id))
-        LocalBackend(self, path=state_path(self.node.id))
+        self.backends = {self.node.id: props.backend(self, self.node.id)}
         shared = self
         names = SiteNames(site.name, merged_tags(props.inventory_tags, site.tags))
         user_data = props.user_data if props.user_data is not None else _default_user_data(site)
@@ -164,7 +170,8 @@ class DhcpFailoverPair(TerraformStack):
         self.servers = {}
         # The secondary first: the primary's stack depends on it.
         for m in (site.secondary, site.primary):
-            stack = _stack(scope, member_stack_name(id, m.role))
+            stack = TerraformStack(scope, member_stack_name(id, m.role))
+            self.backends[stack.node.id] = props.backend(stack, stack.node.id)
             provider = aws_provider(
                 stack, "aws", region=region_of(m), default_tags=names.common_tags, local_api=props.local_api
             )
@@ -260,12 +267,6 @@ def _tunnel_endpoints(
             provider=providers[m.role],
         )
     return endpoints
-
-
-def _stack(scope: Construct, name: str) -> TerraformStack:
-    stack = TerraformStack(scope, name)
-    LocalBackend(stack, path=state_path(name))
-    return stack
 
 
 def _shared_outputs(stack: TerraformStack, site: Site, egress_ips: Mapping[Role, eip.Eip]) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from cdktf import TerraformProvider, TerraformVariable
 from constructs import Construct
 
-from ..secrets import SecretSpec
+from ..secrets import VERSION_TAG, SecretSpec
 from .aws_modules import ssm_parameter
 from .naming import SiteNames
 
@@ -89,7 +89,10 @@ class SiteParameters(Construct):
                 value_wo=inputs.value.string_value,
                 value_wo_version=inputs.version.number_value,
                 description=f"{spec.kind.value} of dhcp-failover site {spec.site}",
-                tags=props.names.tags(spec.key_store_name.replace("/", "-")),
+                tags={
+                    **props.names.tags(spec.key_store_name.replace("/", "-")),
+                    VERSION_TAG: inputs.version.string_value,
+                },
                 provider=props.provider,
             )
 
