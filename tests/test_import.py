@@ -19,7 +19,7 @@ from dhcp_failover.isc_import import PLACEHOLDER, import_config, parse, tokenize
 from dhcp_failover.render import render_dhcpd_conf
 from factories import EXAMPLES, REPO
 from test_dhcpd_syntax import dhcpd_check
-from tools import require
+from tools import require_file
 
 DEBIAN_EXAMPLE = Path("/usr/share/doc/isc-dhcp-server/examples/dhcpd.conf.example")
 GUIDE = REPO.parent / "shared" / "seed" / "isc-basic-guide-to-configuring-dhcp-failover.txt"
@@ -82,7 +82,7 @@ def uncommented_debian_example() -> str:
 def guide_pair() -> tuple[str, str]:
     """The guide's two peer blocks, completed as its own steps say: addresses for the host names,
     the closing braces, a subnet with a pool that names the peer, OMAPI with a key."""
-    guide = GUIDE.read_text()
+    guide = require_file(GUIDE, "the ISC guide (shared/seed beside the checkout)").read_text()
     primary = guide[guide.index('failover peer "failover-partner" {'):guide.index("...and secondary:")]
     rest = guide[guide.index("...and secondary:"):]
     secondary = rest[rest.index('failover peer "failover-partner" {'):rest.index("The parameter mclt")]
@@ -133,8 +133,7 @@ def test_the_guides_peer_blocks_import_as_a_pair_and_render_a_working_config(tmp
 
 
 def test_debians_example_imports_with_every_statement_rendered_or_listed(tmp_path: Path) -> None:
-    if not DEBIAN_EXAMPLE.exists():
-        require("debian-example")
+    require_file(DEBIAN_EXAMPLE, "Debian's example dhcpd.conf (package isc-dhcp-server)")
     text = uncommented_debian_example()
     data, unmapped, placeholders = import_config(text, None, "debian")
     listed = {line for line, _, _ in unmapped}

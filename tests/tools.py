@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -27,3 +28,13 @@ def require_root(why: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"must run as root: {why}")
     pytest.skip(f"needs root: {why}")
+
+
+def require_file(path: Path, what: str) -> Path:
+    """``path``; skips the test when it is absent, but fails in CI (which lays shared/ beside the clone)."""
+    if path.exists():
+        return path
+    message = f"{what} is not at {path}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
