@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import enum
 from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from .backends.kea.settings import KeaSettings
 
 from .dhcp_options import ClassName, ClientClass, OptionDefinition, Options, Pxe, SharedNetwork
 from .fields import (
@@ -82,6 +84,13 @@ class KeyAlgorithm(str, enum.Enum):
     HMAC_SHA256 = "hmac-sha256"
     HMAC_SHA384 = "hmac-sha384"
     HMAC_SHA512 = "hmac-sha512"
+
+
+class ServerKind(str, enum.Enum):
+    """The DHCP server software a site's pair runs."""
+
+    ISC = "isc"
+    KEA = "kea"
 
 
 class Placement(Strict):
@@ -296,8 +305,12 @@ class Site(Strict):
     """One failover pair and everything it serves."""
 
     name: SafeName
+    server: ServerKind = Field(
+        default=ServerKind.ISC, description="isc (ISC dhcpd failover, the default) or kea (Kea HA)."
+    )
     members: Annotated[tuple[Member, ...], Field(max_length=MAX_MEMBERS)]
     failover: Failover = Failover()
+    kea: KeaSettings = Field(default_factory=KeaSettings, description="server: kea only: HA timers and control channel.")
     omapi: Omapi = Omapi()
     clock: Clock = Clock()
     software: Software = Software()
@@ -329,6 +342,14 @@ class Site(Strict):
     state: StateBackend | None = Field(
         default=None, description="Where this site's Terraform state lives (default: the inventory's state)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kea_never_pings(cls, data: Any) -> Any:
+        # Kea 2.2 has no ping-check; an unset ping_check means "no" there (true is an input error).
+        if isinstance(data, dict) and data.get("server") == ServerKind.KEA.value and "ping_check" not in data:
+            return {**data, "ping_check": False}
+        return data
 
     @property
     def peer_name(self) -> str:

@@ -1,0 +1,1 @@
+"""DHCP server backends: everything that depends on which server software a site runs."""

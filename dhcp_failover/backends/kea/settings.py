@@ -1,0 +1,44 @@
+"""A Kea site's own settings: HA timers, the control channel and the package version.
+
+Pure model (no rendering): ``model.Site.kea`` holds one. Timers are in milliseconds as Kea
+spells them. The defaults are the fast timers of shared/notes/kea-lab.md: Kea's own defaults
+(heartbeat 10 s, max-response-delay 60 s, 10 unacked clients) took 20-30 s to reach the normal
+state and, on a quiet network, never declared a dead partner down.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from ...fields import Network, Port, Strict
+
+MAX_ADMIN_NETWORKS = 50
+Milliseconds = Annotated[int, Field(strict=True, ge=100, le=3_600_000)]
+
+
+class KeaSettings(Strict):
+    """HA timers, the Control Agent's port and who may reach it, and the pinned packages."""
+
+    heartbeat_delay_ms: Milliseconds = Field(default=1000, description="How often each member checks its partner.")
+    max_response_delay_ms: Milliseconds = Field(
+        default=3000,
+        description="Silence after which the partner is suspected (then partner-down with max_unacked_clients 0).",
+    )
+    max_ack_delay_ms: Milliseconds = Field(
+        default=1000, description="How long a client may wait unanswered before it counts as unacked."
+    )
+    max_unacked_clients: Annotated[int, Field(strict=True, ge=0, le=1000)] = Field(
+        default=0,
+        description="Unacked clients needed before partner-down; 0 trusts the heartbeat alone (members in one site or VPC).",
+    )
+    control_port: Port = Field(
+        default=8000, description="Kea Control Agent port: HA peer traffic and operator commands (basic auth)."
+    )
+    admin_networks: Annotated[tuple[Network, ...], Field(max_length=MAX_ADMIN_NETWORKS)] = Field(
+        default=(), description="Private networks whose operators may reach the control port (none by default)."
+    )
+    package_version: Annotated[str, Field(pattern=r"^[0-9][A-Za-z0-9.+~:-]*$")] = Field(
+        default="2.2.0-6", description="Debian version of kea-dhcp4-server and kea-ctrl-agent on both members."
+    )
