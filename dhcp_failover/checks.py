@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import TypeVar
 
+from .backends.registry import backend_for
 from .constructs.layout import aws_problems, is_placed
 from .constructs.naming import merged_tags
 from .derived_names import collisions
@@ -26,6 +27,7 @@ from .model import (
     Member,
     Pool,
     Role,
+    ServerKind,
     Site,
     StateBackend,
     StateLock,
@@ -109,6 +111,7 @@ def _check_site(site: Site) -> Iterator[Problem]:
         _options_everywhere(site),
         _classes(site),
         _shared_networks(site),
+        _server(site),
     ]
     for problem in itertools.chain.from_iterable(checks):
         yield Problem(f"{where}: {problem.where}", problem.message)
@@ -188,6 +191,21 @@ def _omapi(site: Site) -> Iterator[Problem]:
         yield Problem("omapi.allow_public", "is true but allow_public_reason is missing; say why OMAPI may be public")
     if omapi.allow_public_reason is not None and not omapi.allow_public:
         yield Problem("omapi.allow_public_reason", "is set but allow_public is false; remove it or set allow_public: true")
+
+
+def _server(site: Site) -> Iterator[Problem]:
+    if site.server is not ServerKind.KEA and "kea" in site.model_fields_set:
+        yield Problem("kea", "is set but the site's server is isc; remove it or set server: kea")
+    for where, message in backend_for(site).problems(site):
+        yield Problem(where, message)
+    for i, net in enumerate(site.kea.admin_networks):
+        here = f"kea.admin_networks[{i}]"
+        if net.prefixlen < MIN_ADMIN_PREFIX:
+            yield Problem(here, f"{net} is larger than a /{MIN_ADMIN_PREFIX}: the control port controls the pair; list only your admin networks")
+        elif _unusable(net):
+            yield Problem(here, f"{net} is {_unusable(net)}; list the networks your operators connect from")
+        elif not any(net.subnet_of(private) for private in PRIVATE_NETWORKS):
+            yield Problem(here, f"{net} is not a private (RFC 1918) network; list private admin networks")
 
 
 def _subnets(site: Site) -> Iterator[Problem]:

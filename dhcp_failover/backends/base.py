@@ -1,0 +1,46 @@
+"""The seam between the backend-neutral model and a DHCP server: what a backend provides.
+
+A site names its server (``server: isc`` or ``kea``); ``registry.backend_for`` gives the
+backend, and everything server-specific goes through it. Shared pieces (relays, WireGuard,
+chrony, file trees, the AWS constructs) stay outside.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from typing import Protocol
+
+from ..model import Member, ServerKind, Site
+from ..render import FileTree
+
+
+class NeutralState(str, enum.Enum):
+    """A member's HA state as operators read it, whichever server runs: ``status`` and
+    ``drill`` print these words for ISC failover and Kea HA alike."""
+
+    NORMAL = "normal"  # both serve their share (ISC normal; Kea load-balancing / hot-standby)
+    PARTNER_DOWN = "partner-down"  # this member serves every client
+    INTERRUPTED = "communications-interrupted"  # partner silent, not yet declared down
+    RECOVER = "recover"  # catching up with the partner before it serves again
+    STARTUP = "startup"  # just started, waiting for the partner
+    SHUT_DOWN = "shutdown"  # stopped serving on purpose (Kea: in-maintenance)
+    OTHER = "other"
+
+
+class Backend(Protocol):
+    """Everything that differs between DHCP servers, for one site."""
+
+    kind: ServerKind
+
+    def problems(self, site: Site) -> Iterator[tuple[str, str]]:
+        """Input errors specific to this server, as (field, what to do)."""
+        ...
+
+    def render_member(self, site: Site, member: Member, *, root: str = "") -> FileTree:
+        """The member's files on disk (absolute paths); ``root`` prefixes paths inside them."""
+        ...
+
+    def packages(self, site: Site) -> list[str]:
+        """The Debian packages the member installs, pinned, as cloud-init spells them."""
+        ...

@@ -1,0 +1,150 @@
+"""Kea's control API through the Control Agent: commands, HA states mapped to neutral ones.
+
+Requests go through ``curl`` so that, like omshell for ISC, they can run behind a command
+prefix (an ssh wrapper, an SSM port-forward script, ``ip netns exec`` in tests). The password
+travels in curl's config on stdin, never on a command line that ``ps`` shows.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..base import NeutralState
+from .render import CONTROL_USER
+
+# Kea HA state -> neutral state (Kea 2.2 HA states, ha_service_states.cc).
+STATES = {
+    "load-balancing": NeutralState.NORMAL,
+    "hot-standby": NeutralState.NORMAL,
+    "partner-down": NeutralState.PARTNER_DOWN,
+    "partner-in-maintenance": NeutralState.PARTNER_DOWN,
+    "communication-recovery": NeutralState.INTERRUPTED,
+    "waiting": NeutralState.STARTUP,
+    "syncing": NeutralState.RECOVER,
+    "ready": NeutralState.RECOVER,
+    "in-maintenance": NeutralState.SHUT_DOWN,
+    "terminated": NeutralState.SHUT_DOWN,
+}
+
+
+class KeaControlError(Exception):
+    """A command failed or nothing answered; one line, never the password."""
+
+
+@dataclass(frozen=True)
+class KeaEndpoint:
+    """One member's Control Agent, with the pair's control password."""
+
+    host: str
+    port: int
+    password: str = field(repr=False)
+    command_prefix: tuple[str, ...] = ()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+
+def neutral(state: str) -> NeutralState:
+    return STATES.get(state, NeutralState.OTHER)
+
+
+def command(
+    endpoint: KeaEndpoint, name: str, arguments: dict[str, Any] | None = None, *, timeout: float = 5.0
+) -> dict[str, Any]:
+    """Send ``name`` to the member's dhcp4 server; its ``arguments`` (or {}) on success."""
+    body: dict[str, Any] = {"command": name, "service": ["dhcp4"]}
+    if arguments is not None:
+        body["arguments"] = arguments
+    config = (
+        f'user = "{CONTROL_USER}:{endpoint.password}"\n'
+        'header = "Content-Type: application/json"\n'
+        f"data = {json.dumps(json.dumps(body))}\n"
+        f'url = "{endpoint.url}"\n'
+    )
+    argv = [*endpoint.command_prefix, "curl", "--silent", "--show-error", "--fail-with-body",
+            "--max-time", f"{timeout:g}", "--config", "-"]
+    try:
+        result = subprocess.run(argv, input=config, capture_output=True, text=True, timeout=timeout + 5)
+    except subprocess.TimeoutExpired:
+        raise KeaControlError(f"{name} to {endpoint.url}: no answer within {timeout:g} s") from None
+    if result.returncode != 0:
+        detail = (result.stderr.strip().splitlines() or [f"curl exited {result.returncode}"])[-1]
+        if "401" in detail:
+            detail += " (wrong control password?)"
+        raise KeaControlError(f"{name} to {endpoint.url}: {detail}")
+    try:
+        answer = json.loads(result.stdout)
+        reply = answer[0] if isinstance(answer, list) else answer
+        code, text = reply["result"], reply.get("text", "")
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise KeaControlError(f"{name} to {endpoint.url}: not a Kea answer: {result.stdout[:200]!r}") from None
+    if code not in (0, 3):  # 3: success, nothing to return (an empty lease list)
+        raise KeaControlError(f"{name} to {endpoint.url}: result {code}: {text}")
+    arguments_out = reply.get("arguments", {})
+    return arguments_out if isinstance(arguments_out, dict) else {}
+
+
+@dataclass(frozen=True)
+class HaState:
+    """One member's view: its own state and what it last heard from its partner."""
+
+    local: str  # Kea's word, e.g. load-balancing
+    partner: str | None
+
+    @property
+    def local_state(self) -> str:
+        return neutral(self.local).value
+
+    @property
+    def partner_state(self) -> str | None:
+        return None if self.partner is None else neutral(self.partner).value
+
+
+def read_ha_state(endpoint: KeaEndpoint, *, timeout: float = 5.0) -> HaState:
+    """``status-get``: the local HA state and the partner's last known one."""
+    status = command(endpoint, "status-get", timeout=timeout)
+    servers = status.get("high-availability", [{}])[0].get("ha-servers", {})
+    local = servers.get("local", {}).get("state")
+    remote = servers.get("remote", {})
+    partner = remote.get("last-state") or None
+    if local is None:
+        raise KeaControlError(f"status-get to {endpoint.url}: no HA state in the answer (HA hook not loaded?)")
+    return HaState(local, partner)
+
+
+def heartbeat_state(endpoint: KeaEndpoint, *, timeout: float = 5.0) -> str:
+    """``ha-heartbeat``: the member's own HA state, as its partner sees it."""
+    return str(command(endpoint, "ha-heartbeat", timeout=timeout).get("state"))
+
+
+def maintenance_start(endpoint: KeaEndpoint, *, timeout: float = 10.0) -> None:
+    """Ask ``endpoint`` to take over from its partner: the partner goes in-maintenance (stops
+    serving) and this member partner-in-maintenance (serves everyone), in well under a second."""
+    command(endpoint, "ha-maintenance-start", timeout=timeout)
+
+
+def maintenance_cancel(endpoint: KeaEndpoint, *, timeout: float = 10.0) -> None:
+    command(endpoint, "ha-maintenance-cancel", timeout=timeout)
+
+
+def leases(endpoint: KeaEndpoint, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Every IPv4 lease the member holds (``lease4-get-all``, from lease_cmds)."""
+    found = command(endpoint, "lease4-get-all", timeout=timeout).get("leases", [])
+    return list(found) if isinstance(found, list) else []
+
+
+def answers(endpoints: Sequence[KeaEndpoint]) -> list[bool]:
+    """Whether each member's agent and server answer at all."""
+    out = []
+    for endpoint in endpoints:
+        try:
+            command(endpoint, "version-get", timeout=2.0)
+            out.append(True)
+        except KeaControlError:
+            out.append(False)
+    return out

@@ -1,0 +1,209 @@
+"""The Kea backend's files: kea-dhcp4.conf and kea-ctrl-agent.conf built as Python dicts and
+written as JSON (no template: JSON has one spelling, and ``json.dumps`` escapes every value),
+plus a systemd drop-in, chrony and the WireGuard tunnel shared with ISC.
+
+The two members' configs differ only in ``this-server-name`` (and the Control Agent's
+address): each is rendered from the model, never copied from its partner. The model has been
+checked (``backends.kea.checks``) before anything here runs.
+"""
+
+from __future__ import annotations
+
+import json
+from ipaddress import IPv4Address
+from typing import Any
+
+from ...model import Member, Pool, Role, Site, Subnet
+from ...render import BANNER, CHRONY_CONF, FileTree, RenderedFile, render_template, render_wireguard, wireguard_paths
+
+DHCP4_CONF = "/etc/kea/kea-dhcp4.conf"
+CTRL_AGENT_CONF = "/etc/kea/kea-ctrl-agent.conf"
+# Debian's unit has no Restart=; without it a crashed member stays down until someone notices.
+DHCP4_DROP_IN = "/etc/systemd/system/kea-dhcp4-server.service.d/dhcp-failover.conf"
+PASSWORD_DIR = "/etc/kea"
+PASSWORD_FILE = "dhcp-failover-password"  # written at boot from SSM, never rendered
+CONTROL_USER = "dhcp-failover"
+CONTROL_SOCKET = "/run/kea/kea4-ctrl-socket"
+LEASE_FILE = "/var/lib/kea/kea-leases4.csv"
+HOOKS_DIR = "/usr/lib/x86_64-linux-gnu/kea/hooks"
+LEASE_CMDS_HOOK = f"{HOOKS_DIR}/libdhcp_lease_cmds.so"
+HA_HOOK = f"{HOOKS_DIR}/libdhcp_ha.so"
+
+DROP_IN_TEXT = f"""# {BANNER}
+# Debian's kea-dhcp4-server unit has no Restart=: bring a crashed member back by itself.
+[Service]
+Restart=on-failure
+RestartSec=2s
+"""
+
+
+def render_member(site: Site, member: Member, *, root: str = "") -> FileTree:
+    """The files one Kea member needs. ``root`` prefixes absolute paths *inside* files (socket,
+    lease file, password folder) so tests run two members on one machine; file paths stay absolute."""
+    tree = (
+        RenderedFile(DHCP4_CONF, as_json(dhcp4_config(site, member, root=root))),
+        RenderedFile(CTRL_AGENT_CONF, as_json(ctrl_agent_config(site, member, root=root))),
+        RenderedFile(DHCP4_DROP_IN, DROP_IN_TEXT),
+        RenderedFile(CHRONY_CONF, render_template("isc/chrony.conf.j2", ntp_servers=site.clock.ntp_servers)),
+    )
+    if site.wireguard:
+        tree += (RenderedFile(wireguard_paths(member).config, render_wireguard(site, member, root=root)),)
+    return tree
+
+
+def as_json(config: dict[str, Any]) -> str:
+    return json.dumps(config, indent=2) + "\n"
+
+
+def password_path(root: str = "") -> str:
+    return f"{root.rstrip('/')}{PASSWORD_DIR}/{PASSWORD_FILE}"
+
+
+def control_url(site: Site, member: Member) -> str:
+    """Where the member's Control Agent answers, for its partner (the tunnel address when
+    there is one) and so for the HA peer list."""
+    return f"http://{site.failover_address(member)}:{site.kea.control_port}/"
+
+
+def ha_mode(site: Site) -> str:
+    return "load-balancing" if site.failover.load_balancing else "hot-standby"
+
+
+def _peer_role(site: Site, member: Member) -> str:
+    if member.role is Role.PRIMARY:
+        return "primary"
+    return "secondary" if site.failover.load_balancing else "standby"
+
+
+def dhcp4_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any]:
+    prefix = root.rstrip("/")
+    kea = site.kea
+    peers = [
+        {
+            "name": m.name,
+            "url": control_url(site, m),
+            "role": _peer_role(site, m),
+            "auto-failover": True,
+            "basic-auth-user": CONTROL_USER,
+            "basic-auth-password-file": password_path(root),
+        }
+        for m in (site.primary, site.secondary)
+    ]
+    high_availability = {
+        "this-server-name": member.name,
+        "mode": ha_mode(site),
+        "heartbeat-delay": kea.heartbeat_delay_ms,
+        "max-response-delay": kea.max_response_delay_ms,
+        "max-ack-delay": kea.max_ack_delay_ms,
+        "max-unacked-clients": kea.max_unacked_clients,
+        # Only matters for a dedicated HA listener; kept on so that enabling one never exposes
+        # config-get or lease4-get-all to whoever reaches its port (notes, pitfall 7).
+        "restrict-commands": True,
+        "peers": peers,
+    }
+    return {
+        "Dhcp4": {
+            "comment": BANNER,
+            # Every client reaches the pair through a relay: unicast UDP sockets on all interfaces.
+            "interfaces-config": {"interfaces": ["*"], "dhcp-socket-type": "udp"},
+            "control-socket": {"socket-type": "unix", "socket-name": prefix + CONTROL_SOCKET},
+            "lease-database": {"type": "memfile", "persist": True, "name": prefix + LEASE_FILE, "lfc-interval": 3600},
+            # lease_cmds first: the HA hook sends and applies lease updates through it.
+            "hooks-libraries": [
+                {"library": LEASE_CMDS_HOOK},
+                {"library": HA_HOOK, "parameters": {"high-availability": [high_availability]}},
+            ],
+            "subnet4": [_subnet(site, subnet, index) for index, subnet in enumerate(site.subnets, start=1)],
+            "loggers": [_logger("kea-dhcp4")],
+        }
+    }
+
+
+def ctrl_agent_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any]:
+    # With a tunnel the partner comes in on the tunnel address and operators on the fixed
+    # one, so the agent listens on both; the security group admits only those peers.
+    host = "0.0.0.0" if site.wireguard else str(member.address)  # noqa: S104
+    return {
+        "Control-agent": {
+            "comment": BANNER,
+            "http-host": host,
+            "http-port": site.kea.control_port,
+            "authentication": {
+                "type": "basic",
+                "realm": f"dhcp-failover {site.name}",
+                "directory": root.rstrip("/") + PASSWORD_DIR,
+                "clients": [{"user": CONTROL_USER, "password-file": PASSWORD_FILE}],
+            },
+            "control-sockets": {
+                "dhcp4": {"socket-type": "unix", "socket-name": root.rstrip("/") + CONTROL_SOCKET},
+            },
+            "loggers": [_logger("kea-ctrl-agent")],
+        }
+    }
+
+
+def _logger(name: str) -> dict[str, Any]:
+    # stdout reaches the journal under systemd; Kea's own time stamps carry milliseconds.
+    return {"name": name, "output_options": [{"output": "stdout"}], "severity": "INFO"}
+
+
+def _subnet(site: Site, subnet: Subnet, index: int) -> dict[str, Any]:
+    # Both members number subnets the same way (inventory order): HA lease updates name the id.
+    entry: dict[str, Any] = {
+        "id": index,
+        "subnet": str(subnet.network),
+        "valid-lifetime": subnet.default_lease_time,
+        "min-valid-lifetime": min(subnet.default_lease_time, subnet.max_lease_time),
+        "max-valid-lifetime": subnet.max_lease_time,
+    }
+    options = _options(subnet)
+    if options:
+        entry["option-data"] = options
+    if subnet.next_server:
+        entry["next-server"] = str(subnet.next_server)
+    if subnet.filename:
+        entry["boot-file-name"] = subnet.filename
+    entry["pools"] = [part for pool in subnet.pools for part in _pools(site, pool)]
+    if subnet.hosts:
+        entry["reservations"] = [
+            {"hw-address": host.mac.lower(), "ip-address": str(host.address), "hostname": host.name}
+            for host in subnet.hosts
+        ]
+    return entry
+
+
+def _options(subnet: Subnet) -> list[dict[str, str]]:
+    options: list[dict[str, str]] = []
+    if subnet.routers:
+        options.append({"name": "routers", "data": _addresses(subnet.routers)})
+    if subnet.dns_servers:
+        options.append({"name": "domain-name-servers", "data": _addresses(subnet.dns_servers)})
+    if subnet.domain_name:
+        options.append({"name": "domain-name", "data": subnet.domain_name})
+    if subnet.ntp_servers:
+        options.append({"name": "ntp-servers", "data": _addresses(subnet.ntp_servers)})
+    return options
+
+
+def _addresses(addresses: tuple[IPv4Address, ...]) -> str:
+    return ", ".join(str(a) for a in addresses)
+
+
+def _pools(site: Site, pool: Pool) -> list[dict[str, str]]:
+    """Hot-standby: the pool as it is. Load-balancing: Kea hashes each client to one member
+    and serves it only from pools of that member's class HA_<name>, so every pool is split in
+    two halves, the lower one the primary's."""
+    if not site.failover.load_balancing:
+        return [{"pool": f"{pool.start} - {pool.end}"}]
+    lower, upper = split_pool(pool)
+    return [
+        {"pool": f"{lower[0]} - {lower[1]}", "client-class": f"HA_{site.primary.name}"},
+        {"pool": f"{upper[0]} - {upper[1]}", "client-class": f"HA_{site.secondary.name}"},
+    ]
+
+
+def split_pool(pool: Pool) -> tuple[tuple[IPv4Address, IPv4Address], tuple[IPv4Address, IPv4Address]]:
+    """The pool's two halves (the lower one one address smaller when the size is odd)."""
+    size = int(pool.end) - int(pool.start) + 1
+    last_lower = pool.start + (size // 2 - 1)
+    return (pool.start, last_lower), (last_lower + 1, pool.end)

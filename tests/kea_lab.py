@@ -1,0 +1,157 @@
+"""Real Kea members in a ``netlab.Lab``: each member's rendered files under its own root
+folder, kea-dhcp4 and kea-ctrl-agent started in the member's namespace, and its control API.
+
+Two members share this machine, so every path inside the configs is prefixed by the member's
+root (``render_member(..., root=...)``), and the pid folder is set per member (the pid file is
+named after the config file: the same name in one folder stops the second member)."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dhcp_failover.backends.kea import control
+from dhcp_failover.backends.kea.render import (
+    CONTROL_SOCKET,
+    CTRL_AGENT_CONF,
+    DHCP4_CONF,
+    LEASE_FILE,
+    password_path,
+    render_member,
+)
+from dhcp_failover.model import Member, Site
+from netlab import Daemon, Lab, LabError
+
+KEA_TOOLS = ("kea-dhcp4", "kea-ctrl-agent", "curl")
+PASSWORD = "lab-control-password-0123456789"
+
+
+@dataclass
+class KeaMember:
+    """A running (or stopped) Kea member of the lab."""
+
+    host: str
+    member: Member
+    root: Path
+    endpoint: control.KeaEndpoint
+    dhcp4: Daemon | None = None
+    agent: Daemon | None = None
+
+    @property
+    def dhcp4_conf(self) -> Path:
+        return self.root / DHCP4_CONF.lstrip("/")
+
+    @property
+    def agent_conf(self) -> Path:
+        return self.root / CTRL_AGENT_CONF.lstrip("/")
+
+    @property
+    def lease_file(self) -> Path:
+        return self.root / LEASE_FILE.lstrip("/")
+
+
+def install_member(lab: Lab, site: Site, member: Member, host: str, password: str = PASSWORD) -> KeaMember:
+    """Write the member's rendered Kea files (and the password file the bootstrap would write)
+    under a root folder of its own."""
+    root = lab.workdir / f"{host}-root"
+    for file in render_member(site, member, root=str(root)):
+        target = root / file.path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(file.content)
+    # Verbatim, no newline: Kea reads password files byte for byte (notes, pitfall 8).
+    Path(password_path(str(root))).write_text(password)
+    for folder in (Path(CONTROL_SOCKET).parent, Path(LEASE_FILE).parent):
+        (root / folder.relative_to("/")).mkdir(parents=True, exist_ok=True)
+    endpoint = control.KeaEndpoint(str(member.address), site.kea.control_port, password, tuple(lab.netns_exec(host)))
+    return KeaMember(host, member, root, endpoint)
+
+
+def check_config(lab: Lab, kea: KeaMember) -> None:
+    """``kea-dhcp4 -t`` and ``kea-ctrl-agent -t`` in the member's namespace."""
+    for tool, conf in (("kea-dhcp4", kea.dhcp4_conf), ("kea-ctrl-agent", kea.agent_conf)):
+        result = lab.run(kea.host, [tool, "-t", str(conf)], check=False)
+        if result.returncode != 0:
+            raise LabError(f"{tool} -t {conf}: exit {result.returncode}: {result.stdout[-600:]}{result.stderr[-600:]}")
+
+
+def start_member(lab: Lab, kea: KeaMember, timeout: float = 10.0) -> None:
+    """Start kea-dhcp4 and its Control Agent; return once the agent relays a command."""
+    env = ["env", f"KEA_PIDFILE_DIR={kea.root / 'run/kea'}", "KEA_LOCKFILE_DIR=none"]
+    kea.dhcp4 = lab.spawn(kea.host, [*env, "kea-dhcp4", "-c", str(kea.dhcp4_conf)],
+                          lab.workdir / f"{kea.host}-kea-dhcp4.log")
+    kea.agent = lab.spawn(kea.host, [*env, "kea-ctrl-agent", "-c", str(kea.agent_conf)],
+                          lab.workdir / f"{kea.host}-kea-ctrl-agent.log")
+    deadline = time.monotonic() + timeout
+    while True:
+        for daemon in (kea.dhcp4, kea.agent):
+            if not daemon.alive():
+                raise LabError(f"{daemon.argv[3]} on {kea.host} exited: {daemon.log_path.read_text()[-1500:]}")
+        try:
+            control.command(kea.endpoint, "version-get", timeout=1.0)
+            return
+        except control.KeaControlError as exc:
+            if time.monotonic() > deadline:
+                raise LabError(f"{kea.host}: control agent not answering after {timeout} s: {exc}") from None
+        time.sleep(0.1)
+
+
+def stop_member(lab: Lab, kea: KeaMember, *, crash: bool = True) -> None:
+    """kill -9 (a crash) both daemons of the member; the lease file stays, as on a real disk."""
+    import signal
+
+    sig = signal.SIGKILL if crash else signal.SIGTERM
+    for daemon in (kea.dhcp4, kea.agent):
+        if daemon is not None:
+            lab.kill(daemon, sig)
+
+
+def memfile_leases(path: Path) -> dict[str, str]:
+    """Address -> MAC of the current leases in a Kea memfile (the last row per address wins;
+    a row with an expired or zero lifetime is a released lease)."""
+    current: dict[str, str] = {}
+    if not path.exists():
+        return current
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            if int(row["valid_lifetime"]) > 0 and int(row["expire"]) > time.time():
+                current[row["address"]] = row["hwaddr"]
+            else:
+                current.pop(row["address"], None)
+    return current
+
+
+def api_leases(kea: KeaMember) -> dict[str, str]:
+    return {lease["ip-address"]: lease["hw-address"] for lease in control.leases(kea.endpoint)}
+
+
+def wait_for_states(members: list[KeaMember], wanted: set[str], timeout: float) -> float:
+    """Seconds until every member's local neutral state is in ``wanted``."""
+    start = time.monotonic()
+    last: list[str] = []
+    while time.monotonic() - start < timeout:
+        last = []
+        for kea in members:
+            try:
+                last.append(control.read_ha_state(kea.endpoint, timeout=1.0).local)
+            except control.KeaControlError as exc:
+                last.append(f"error: {exc}")
+        if all(control.neutral(state).value in wanted for state in last):
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise LabError(f"states {last} not all in {sorted(wanted)} after {timeout} s")
+
+
+def require_kea() -> None:
+    missing = [tool for tool in KEA_TOOLS if subprocess.run(["which", tool], capture_output=True).returncode != 0]
+    if missing:
+        import os
+
+        import pytest
+
+        message = f"Kea lab tools missing: {missing} (scripts/install-system.sh installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
