@@ -20,13 +20,14 @@ import yaml
 
 from . import diagram, isc_import, local_keys, operations
 from .aws import AwsApi, AwsError, SsmSecret, secret_region
+from .backends.kea.control import KeaControlError
 from .checks import InventoryError
 from .inventory import inventory_json_schema, load_inventory
 from .messages import one_line
-from .model import Member, Site
+from .model import Member, ServerKind, Site
 from .omapi import OmapiError
 from .render import render_inventory, write_trees
-from .secrets import VERSION_TAG, SecretKind, SecretSpec, site_secrets
+from .secrets import VERSION_TAG, SecretSpec, control_secret
 
 EXIT_BAD_INPUT = 2
 EXIT_NOT_NORMAL = 3  # status: a member is not normal (or --wait timed out); drill: it failed
@@ -103,7 +104,7 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.MemberAccess], str]:
+def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.Access], str]:
     inventory_path = Path(args.inventory)
     inventory = load_inventory(inventory_path)
     try:
@@ -151,7 +152,7 @@ def _site_secrets_in_ssm(api: AwsApi, site: Site) -> dict[SecretSpec, SsmSecret]
 
 def _omapi_key_from_ssm(site: Site) -> local_keys.KeyStore:
     """An in-memory key store holding the OMAPI key (and the one before it) as SSM has it."""
-    spec = next(s for s in site_secrets(site) if s.kind is SecretKind.OMAPI_KEY)
+    spec = control_secret(site)  # the OMAPI key, or a Kea site's control password
     try:
         secret = AwsApi.from_env().secret(spec.parameter_name, secret_region(site, spec))
     except AwsError as exc:
@@ -219,7 +220,11 @@ def _drill(args: argparse.Namespace) -> int:
     restart = operations.run_restart_command(args.restart_command, args.timeout) if args.restart_command else None
     # Live progress for people; with --json it goes to stderr so stdout stays one document.
     progress = sys.stderr if args.json else sys.stdout
-    print(f"drill: shutting {member} of site {site.name} down over OMAPI", file=progress, flush=True)
+    if site.server is ServerKind.KEA and args.restart_command:
+        raise InventoryError("--restart-command: a Kea drill stops nothing (ha-maintenance-start, then cancel); "
+                             "remove it")
+    channel = "Kea maintenance (ha-maintenance-start to its partner)" if site.server is ServerKind.KEA else "OMAPI"
+    print(f"drill: shutting {member} of site {site.name} down over {channel}", file=progress, flush=True)
     report = operations.drill(
         site, access, member, restart=restart, timeout=args.timeout,
         on_event=lambda seconds, text: print(f"+{seconds:7.2f} s  {text}", file=progress, flush=True),
@@ -431,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except operations.DrillError as exc:
         _error(f"{exc}")
         return EXIT_NOT_NORMAL
-    except OmapiError as exc:
+    except (OmapiError, KeaControlError) as exc:
         _error(f"{exc}")
         return EXIT_UNREACHABLE
     except OSError as exc:

@@ -73,8 +73,8 @@ class KeyStore:
 
     def adopt(self, spec: SecretSpec, value: str, version: int, previous: str | None = None) -> bool:
         """Take a secret as another source of truth holds it (SSM); True when that changed the
-        store. Only the OMAPI key keeps its previous value (operator commands mid-rotation)."""
-        kept = previous if spec.kind is SecretKind.OMAPI_KEY else None
+        store. Only control-channel secrets keep their previous value (operator commands mid-rotation)."""
+        kept = previous if spec.kind in _KEEPS_PREVIOUS else None
         adopted = StoredSecret(value, version, kept)
         entries = self._sites.setdefault(spec.site, {})
         if entries.get(spec.key_store_name) == adopted:
@@ -101,8 +101,8 @@ class KeyStore:
             if old is not None and not rotate:
                 continue
             value = _generate(spec.kind)
-            # Only the OMAPI key's old value is kept: operator commands need it mid-rotation.
-            previous = old.value if old is not None and spec.kind is SecretKind.OMAPI_KEY else None
+            # Only control-channel secrets keep their old value (_KEEPS_PREVIOUS).
+            previous = old.value if old is not None and spec.kind in _KEEPS_PREVIOUS else None
             entries[spec.key_store_name] = StoredSecret(value, _next_version(old), previous)
             if spec.kind is SecretKind.WIREGUARD_PRIVATE_KEY:
                 private_keys[spec.member or ""] = value
@@ -131,6 +131,10 @@ class KeyStore:
             raise
 
 
+# Control-channel secrets keep their old value: operator commands need it mid-rotation.
+_KEEPS_PREVIOUS = (SecretKind.OMAPI_KEY, SecretKind.KEA_CONTROL_PASSWORD)
+
+
 def _stored(entry: dict[str, Any]) -> StoredSecret:
     previous = entry.get("previous")
     return StoredSecret(str(entry["value"]), int(entry["version"]), None if previous is None else str(previous))
@@ -152,7 +156,8 @@ def _next_version(old: StoredSecret | None) -> int:
 
 
 def _generate(kind: SecretKind) -> str:
-    if kind is SecretKind.OMAPI_KEY:
+    # A Kea password is the same 32 random bytes as base64: no quote, space or newline in it.
+    if kind in (SecretKind.OMAPI_KEY, SecretKind.KEA_CONTROL_PASSWORD):
         return base64.b64encode(random.token_bytes(32)).decode()
     if kind is SecretKind.WIREGUARD_PRIVATE_KEY:
         return generate_private_key()

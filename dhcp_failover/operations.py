@@ -21,11 +21,12 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
+from .backends.kea import control as kea_control
 from .checks import InventoryError
 from .local_keys import KeyStore
-from .model import Member, Site
+from .model import Member, ServerKind, Site
 from .omapi import FailoverState, OmapiEndpoint, OmapiError, read_failover_state, shutdown_server
-from .secrets import SecretKind, site_secrets
+from .secrets import SecretKind, control_secret, site_secrets
 
 TAKEOVER_STATES = ("communications-interrupted", "partner-down")
 POLL_INTERVAL = 0.2  # seconds between OMAPI reads while waiting; one read takes ~20 ms
@@ -43,6 +44,19 @@ class MemberAccess:
     previous_key: OmapiEndpoint | None = None
     """The same with the OMAPI secret from before the last rotation, tried when the member
     rejects the current one (its bootstrap has not run since)."""
+
+
+@dataclass(frozen=True)
+class KeaAccess:
+    """How to reach one Kea member's Control Agent (address, port, password, command prefix).
+    Its states are read with ``status-get`` and mapped to the same neutral words as ISC's."""
+
+    member: Member
+    endpoint: kea_control.KeaEndpoint
+    previous_key: None = None  # Kea has one password at a time; kept for the drill's rotation check
+
+
+Access = MemberAccess | KeaAccess
 
 
 @dataclass(frozen=True)
@@ -80,14 +94,16 @@ def member_access(
     *,
     hosts: Mapping[str, str] | None = None,
     via: Mapping[str, str] | None = None,
-) -> list[MemberAccess]:
+) -> list[Access]:
     """OMAPI access to both members, primary first. ``hosts``: member → HOST[:PORT] overrides;
     ``via``: member → command prefix (shell words)."""
     hosts, via = hosts or {}, via or {}
     check_members(site, [*hosts, *via])
+    if site.server is ServerKind.KEA:
+        return _kea_access(site, store, hosts, via)
     spec = next(s for s in site_secrets(site) if s.kind is SecretKind.OMAPI_KEY)
     stored = store.require(spec)
-    access = []
+    access: list[Access] = []
     for member in (site.primary, site.secondary):
         host, port = _host_port(hosts.get(member.name), str(member.address), site.omapi.port)
         try:
@@ -100,6 +116,16 @@ def member_access(
     return access
 
 
+def _kea_access(site: Site, store: KeyStore, hosts: Mapping[str, str], via: Mapping[str, str]) -> list[Access]:
+    password = store.require(control_secret(site)).value
+    access: list[Access] = []
+    for member in (site.primary, site.secondary):
+        host, port = _host_port(hosts.get(member.name), str(member.address), site.kea.control_port)
+        prefix = tuple(shlex.split(via.get(member.name, "")))
+        access.append(KeaAccess(member, kea_control.KeaEndpoint(host, port, password, prefix)))
+    return access
+
+
 def _host_port(override: str | None, host: str, port: int) -> tuple[str, int]:
     if not override:
         return host, port
@@ -109,9 +135,15 @@ def _host_port(override: str | None, host: str, port: int) -> tuple[str, int]:
     return name, int(number) if number else port
 
 
-def read_member(site: Site, access: MemberAccess, timeout: float = READ_TIMEOUT) -> MemberStatus:
+def read_member(site: Site, access: Access, timeout: float = READ_TIMEOUT) -> MemberStatus:
     where = f"{access.endpoint.host}:{access.endpoint.port}"
     member, role = access.member.name, access.member.role.value
+    if isinstance(access, KeaAccess):
+        try:
+            ha = kea_control.read_ha_state(access.endpoint, timeout=timeout)
+        except kea_control.KeaControlError as exc:
+            return MemberStatus(member, role, where, None, None, str(exc))
+        return MemberStatus(member, role, where, ha.local_state, ha.partner_state)
 
     def read(endpoint: OmapiEndpoint) -> FailoverState:
         return read_failover_state(endpoint, site.peer_name, command_prefix=access.command_prefix, timeout=timeout)
@@ -134,7 +166,7 @@ InstanceCheck = Callable[[Member], "bool | None"]
 
 
 def read_status(
-    site: Site, access: Sequence[MemberAccess], timeout: float = READ_TIMEOUT, *, exists: InstanceCheck | None = None
+    site: Site, access: Sequence[Access], timeout: float = READ_TIMEOUT, *, exists: InstanceCheck | None = None
 ) -> list[MemberStatus]:
     """Both members' states; a member that does not answer is asked after in AWS (``exists``)."""
     statuses = [read_member(site, a, timeout) for a in access]
@@ -148,7 +180,7 @@ def read_status(
 
 def wait_until_normal(
     site: Site,
-    access: Sequence[MemberAccess],
+    access: Sequence[Access],
     timeout: float,
     interval: float = 0.5,
     *,
@@ -203,7 +235,7 @@ Event = Callable[[float, str], None]
 class _Watch:
     """Reads both members' states over and over, keeping each change with its time."""
 
-    def __init__(self, site: Site, access: Sequence[MemberAccess], report: DrillReport, on_event: Event) -> None:
+    def __init__(self, site: Site, access: Sequence[Access], report: DrillReport, on_event: Event) -> None:
         self.site, self.access, self.report, self.on_event = site, access, report, on_event
         self.start = time.monotonic()
         self.now: dict[str, MemberStatus] = {}
@@ -237,7 +269,7 @@ class _Watch:
 
 def drill(
     site: Site,
-    access: Sequence[MemberAccess],
+    access: Sequence[Access],
     member_name: str,
     *,
     restart: Callable[[], None] | None,
@@ -268,15 +300,20 @@ def drill(
     report = DrillReport(target.member.name, partner.member.name)
     watch = _Watch(site, access, report, on_event)
     watch.poll()
-    _shut_down(target, watch, timeout)
-    watch.step("shut_down", f"{target.member.name} shut down over OMAPI")
+    _shut_down(target, partner, watch, timeout)
+    channel = "Kea maintenance" if isinstance(target, KeaAccess) else "OMAPI"
+    watch.step("shut_down", f"{target.member.name} shut down over {channel}")
     if not watch.until(lambda s: s[partner.member.name].local_state in TAKEOVER_STATES, timeout):
         report.failure = (f"{partner.member.name} did not take over within {timeout:.0f} s "
                           f"(last seen: {watch.now[partner.member.name].summary})")
         return report
     report.takeover_state = watch.now[partner.member.name].local_state
     watch.step("took_over", f"{partner.member.name} took over: {report.takeover_state}")
-    if restart is None:
+    if isinstance(partner, KeaAccess):
+        # In maintenance the member runs on: cancelling is its restart.
+        kea_control.maintenance_cancel(partner.endpoint, timeout=timeout)
+        watch.step("restarted", f"maintenance of {target.member.name} cancelled")
+    elif restart is None:
         on_event(watch.elapsed(), f"waiting up to {timeout:.0f} s for {target.member.name} to be restarted")
     else:
         restart()
@@ -294,8 +331,14 @@ def drill(
     return report
 
 
-def _shut_down(target: MemberAccess, watch: _Watch, timeout: float) -> None:
-    """Send the shutdown and keep watching both members while dhcpd takes its time over it."""
+def _shut_down(target: Access, partner: Access, watch: _Watch, timeout: float) -> None:
+    """Send the shutdown and keep watching both members while dhcpd takes its time over it.
+    Kea: ``ha-maintenance-start`` to the partner, which puts ``target`` in-maintenance (it stops
+    serving) and takes over at once; a bare stop would look like a crash to the partner."""
+    if isinstance(partner, KeaAccess):
+        kea_control.maintenance_start(partner.endpoint, timeout=timeout)
+        return
+    assert isinstance(target, MemberAccess)
     with ThreadPoolExecutor(max_workers=1) as pool:
         request = pool.submit(shutdown_server, target.endpoint, command_prefix=target.command_prefix,
                               timeout=timeout)

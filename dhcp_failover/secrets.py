@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .model import Member, Site
+from .model import Member, ServerKind, Site
 
 PARAMETER_ROOT = "/dhcp-failover"
 # Each SecureString is tagged with the version variable it was last written with, so that a
@@ -26,6 +26,7 @@ class SecretKind(str, enum.Enum):
     OMAPI_KEY = "omapi-key"  # HMAC secret, 32 random bytes, base64; shared by both members
     WIREGUARD_PRIVATE_KEY = "wireguard-private-key"  # X25519, read by its own member only
     WIREGUARD_PUBLIC_KEY = "wireguard-public-key"  # read by the partner, to authenticate this member
+    KEA_CONTROL_PASSWORD = "kea-control-password"  # Kea sites: basic auth of peers and operators, both members
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,18 @@ class SecretSpec:
         return self.member == member.name
 
 
+def control_secret_kind(site: Site) -> SecretKind:
+    """The pair's control-channel secret: ISC's OMAPI key or Kea's Control Agent password."""
+    return SecretKind.KEA_CONTROL_PASSWORD if site.server is ServerKind.KEA else SecretKind.OMAPI_KEY
+
+
+def control_secret(site: Site) -> SecretSpec:
+    return SecretSpec(site.name, control_secret_kind(site), None)
+
+
 def site_secrets(site: Site) -> tuple[SecretSpec, ...]:
     """Every secret a site's members fetch at boot, in a stable order."""
-    specs = [SecretSpec(site.name, SecretKind.OMAPI_KEY, None)]
+    specs = [SecretSpec(site.name, control_secret_kind(site), None)]
     if site.wireguard:
         for member in site.members:
             specs.append(SecretSpec(site.name, SecretKind.WIREGUARD_PRIVATE_KEY, member.name))

@@ -3,17 +3,21 @@ network namespaces (the ISC proof's topology): both members reach their normal s
 10 s; relayed clients are served by both and every lease is in both lease files; after kill -9
 of one member the survivor is partner-down within max-response-delay + 2 s and serves the dead
 member's clients at the addresses they had; after a restart both are normal with identical
-lease sets; the maintenance drill hands everything to one member and back; over 60 clients no
-address is given twice and no binding is lost."""
+lease sets; ``status`` prints the neutral states and ``drill`` hands everything to one member
+(ha-maintenance-start) and back; over 60 clients no address is given twice and no binding is lost."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from dhcp_failover.backends.kea import control
 from dhcp_failover.inventory import inventory_from_data
-from factories import inventory_data, site_data
+from dhcp_failover.local_keys import KeyStore
+from dhcp_failover.secrets import control_secret
+from factories import REPO, inventory_data, site_data, write_inventory
 from kea_lab import (
     KeaMember,
     api_leases,
@@ -41,12 +45,23 @@ def lease_for(lab: Lab, mac: str, timeout: float = 8.0) -> Lease:
 def test_kea_pair_survives_a_crash_and_a_drill_without_losing_a_binding(tmp_path: Path) -> None:
     require_lab()
     require_kea()
-    site = inventory_from_data(inventory_data({**site_data(), "server": "kea"})).sites[0]
+    data = inventory_data({**site_data(), "server": "kea"})
+    site = inventory_from_data(data).sites[0]
     mrd = site.kea.max_response_delay_ms / 1000
+    inventory = write_inventory(tmp_path / "kea.yaml", data)
+    store = tmp_path / "keys.json"
+    assert run("keys", "--inventory", str(inventory), "--key-store", str(store)).returncode == 0
+    password = KeyStore.load(store).require(control_secret(site)).value
     with Lab(tmp_path / "lab") as lab:
         topo = build_failover_topology(lab)
-        d1 = install_member(lab, site, site.primary, topo.primary)
-        d2 = install_member(lab, site, site.secondary, topo.secondary)
+        d1 = install_member(lab, site, site.primary, topo.primary, password)
+        d2 = install_member(lab, site, site.secondary, topo.secondary, password)
+
+        def cli(command: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+            via = [f"--omapi-via={m.name}={' '.join(lab.netns_exec(host))}"
+                   for m, host in ((site.primary, topo.primary), (site.secondary, topo.secondary))]
+            return run(command, "--inventory", str(inventory), "--site", site.name, "--key-store", str(store),
+                       *via, *args, timeout=timeout)
         pair = [d1, d2]
         started = time.monotonic()
         for kea in pair:
@@ -96,19 +111,29 @@ def test_kea_pair_survives_a_crash_and_a_drill_without_losing_a_binding(tmp_path
         assert len(expected) == len(bound) == FIRST_CLIENTS + LATER_CLIENTS, "duplicate address"
         assert api_leases(d1) == api_leases(d2) == expected
 
-        # The drill: d2 takes everything over (d1 in-maintenance), a new client is served by d2,
-        # then cancelling brings both back to normal.
-        drill_at = time.monotonic()
-        control.maintenance_start(d2.endpoint)
-        wait_for_states([d2], {"partner-down"}, timeout=5.0)
-        wait_for_states([d1], {"shutdown"}, timeout=5.0)
-        print(f"kea: drill takeover in {time.monotonic() - drill_at:.2f} s")
-        for _ in range(4):
-            assert lease_for(lab, lab.fresh_mac()).server == topo.secondary_ip
-        control.maintenance_cancel(d2.endpoint)
-        wait_for_states(pair, {"normal"}, timeout=10.0)
-        assert api_leases(d1) == api_leases(d2)
-        assert len(api_leases(d1)) == FIRST_CLIENTS + LATER_CLIENTS + 4
+        # The operator commands, as a user runs them: status (neutral states) and the drill, which
+        # hands d1's share to d2 (ha-maintenance-start), serves new clients from d2, and cancels.
+        status = cli("status", "--json")
+        assert status.returncode == 0, status.stderr
+        report = json.loads(status.stdout)
+        assert [(m["member"], m["local_state"], m["partner_state"]) for m in report["members"]] == [
+            (site.primary.name, "normal", "normal"), (site.secondary.name, "normal", "normal")]
+        drill = cli("drill", "--member", site.primary.name, "--json", timeout=60)
+        assert drill.returncode == 0, drill.stderr
+        steps = json.loads(drill.stdout)
+        assert steps["ok"] and steps["takeover_state"] == "partner-down"
+        assert "shutdown" in [t["state"].split("/")[0] for t in steps["transitions"] if t["member"] == site.primary.name]
+        print(f"kea: drill takeover in {steps['timings']['took_over']:.2f} s, normal again at {steps['timings']['normal']:.2f} s")
+        for kea in pair:
+            assert kea.dhcp4 is not None and kea.dhcp4.alive()
+        assert api_leases(d1) == api_leases(d2) == expected
+        stopped = cli("status")
+        assert stopped.returncode == 0 and stopped.stdout.count("normal (partner: normal)") == 2
+
+
+def run(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dhcp_failover", *argv], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def _wait_for_file_leases(kea: KeaMember, expected: dict[str, str], timeout: float = 5.0) -> bool:
