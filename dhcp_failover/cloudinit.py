@@ -11,13 +11,8 @@ import yaml
 
 from .checks import InventoryError
 from .model import Member, Site
-from .render import (
-    DHCPD_CONF,
-    OMAPI_KEY_FILE,
-    render_member,
-    render_template,
-    wireguard_paths,
-)
+from .backends.registry import backend_for
+from .render import render_template, wireguard_paths
 from .secrets import SecretKind, SecretSpec, member_secrets
 
 BOOTSTRAP_PATH = "/usr/local/sbin/dhcp-failover-bootstrap"
@@ -74,19 +69,9 @@ def render_bootstrap(site: Site, member: Member) -> str:
             "peer_endpoint_file": paths.peer_endpoint,
             "interface": site.wireguard.interface(member.role),
         }
-    return render_template(
-        "bootstrap/dhcp-failover-bootstrap.sh.j2",
-        site_name=site.name,
-        member_name=member.name,
-        role=member.role.value,
-        region=region,
-        omapi_parameter=_spec(specs, SecretKind.OMAPI_KEY, None).parameter_name,
-        omapi_key_file=OMAPI_KEY_FILE,
-        key_name=site.omapi.key_name,
-        algorithm=site.omapi.algorithm.value,
-        dhcpd_conf=DHCPD_CONF,
-        wireguard=wireguard,
-    )
+    shared = {"site_name": site.name, "member_name": member.name, "role": member.role.value, "region": region,
+              "wireguard": wireguard}
+    return backend_for(site).render_bootstrap(site, member, shared)
 
 
 def _spec(specs: dict[tuple[SecretKind, str | None], SecretSpec], kind: SecretKind, owner: Member | None) -> SecretSpec:
@@ -94,10 +79,10 @@ def _spec(specs: dict[tuple[SecretKind, str | None], SecretSpec], kind: SecretKi
 
 
 def render_cloud_config(site: Site, member: Member) -> str:
-    files = [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in render_member(site, member)]
+    tree = backend_for(site).render_member(site, member)
+    files = [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in tree]
     files.append({"path": BOOTSTRAP_PATH, "permissions": "0755", "content": render_bootstrap(site, member)})
-    # Step 1 of the ISC guide: the same dhcpd version on both members, pinned from the site.
-    packages = [f'[isc-dhcp-server, "{site.software.isc_dhcp_server}"]', "chrony", "awscli"]
+    packages = [*backend_for(site).packages(site), "chrony", "awscli"]
     if site.wireguard:
         packages.append("wireguard-tools")
     text = render_template(

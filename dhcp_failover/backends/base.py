@@ -8,7 +8,7 @@ chrony, file trees, the AWS constructs) stay outside.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 from ..model import Member, ServerKind, Site
@@ -43,4 +43,9 @@ class Backend(Protocol):
 
     def packages(self, site: Site) -> list[str]:
         """The Debian packages the member installs, pinned, as cloud-init spells them."""
+        ...
+
+    def render_bootstrap(self, site: Site, member: Member, shared: Mapping[str, object]) -> str:
+        """The member's boot script: fetch the secrets, check the config, start and check.
+        ``shared``: the values every backend's script gets (names, region, WireGuard steps)."""
         ...

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from ...model import Member, ServerKind, Site
-from ...render import FileTree, render_member
+from ...render import DHCPD_CONF, OMAPI_KEY_FILE, FileTree, render_member, render_template
+from ...secrets import control_secret
 
 
 class IscBackend:
@@ -21,3 +22,14 @@ class IscBackend:
     def packages(self, site: Site) -> list[str]:
         # Step 1 of the ISC guide: the same dhcpd version on both members, pinned from the site.
         return [f'[isc-dhcp-server, "{site.software.isc_dhcp_server}"]']
+
+    def render_bootstrap(self, site: Site, member: Member, shared: Mapping[str, object]) -> str:
+        return render_template(
+            "bootstrap/dhcp-failover-bootstrap.sh.j2",
+            **shared,
+            omapi_parameter=control_secret(site).parameter_name,
+            omapi_key_file=OMAPI_KEY_FILE,
+            key_name=site.omapi.key_name,
+            algorithm=site.omapi.algorithm.value,
+            dhcpd_conf=DHCPD_CONF,
+        )

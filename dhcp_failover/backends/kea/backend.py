@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from ...model import Member, ServerKind, Site
-from ...render import FileTree
+from ...render import FileTree, render_template
+from ...secrets import control_secret
 from . import checks, render
+
+# How long the bootstrap watches kea-dhcp4 after its start: a bad HA setting ends it at once.
+SETTLE_SECONDS = 2
 
 
 class KeaBackend:
@@ -22,3 +26,14 @@ class KeaBackend:
         # Both members run the same Kea: HA refuses nothing across versions, but behaviour differs.
         version = site.kea.package_version
         return [f'[kea-dhcp4-server, "{version}"]', f'[kea-ctrl-agent, "{version}"]']
+
+    def render_bootstrap(self, site: Site, member: Member, shared: Mapping[str, object]) -> str:
+        return render_template(
+            "kea/dhcp-failover-bootstrap.sh.j2",
+            **shared,
+            password_parameter=control_secret(site).parameter_name,
+            password_file=render.password_path(),
+            dhcp4_conf=render.DHCP4_CONF,
+            agent_conf=render.CTRL_AGENT_CONF,
+            settle_seconds=SETTLE_SECONDS,
+        )
