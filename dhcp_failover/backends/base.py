@@ -8,6 +8,7 @@ chrony, file trees, the AWS constructs) stay outside.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
@@ -26,6 +27,16 @@ class NeutralState(str, enum.Enum):
     STARTUP = "startup"  # just started, waiting for the partner
     SHUT_DOWN = "shutdown"  # stopped serving on purpose (Kea: in-maintenance)
     OTHER = "other"
+
+
+@dataclass(frozen=True)
+class ControlChannel:
+    """Where operators (and, for Kea, the partner) reach a member's control API."""
+
+    output_name: str  # Terraform output stem: "<name>_endpoint(s)"
+    port: int
+    label: str  # what the channel is called in descriptions
+    admitted: str  # who the security group lets in
 
 
 class Backend(Protocol):
@@ -48,4 +59,7 @@ class Backend(Protocol):
     def render_bootstrap(self, site: Site, member: Member, shared: Mapping[str, object]) -> str:
         """The member's boot script: fetch the secrets, check the config, start and check.
         ``shared``: the values every backend's script gets (names, region, WireGuard steps)."""
+        ...
+
+    def control_channel(self, site: Site) -> ControlChannel:
         ...

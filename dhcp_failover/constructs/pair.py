@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from cdktf import App, TerraformBackend, TerraformOutput, TerraformProvider, TerraformStack
 from constructs import Construct
 
+from ..backends.registry import backend_for
 from ..cloudinit import peer_endpoint_parameter, render_user_data
 from ..model import Member, Role, Site, TunnelEndpoints
 from ..render import CISCO_IOS_SNIPPET, JUNOS_SNIPPET, RELAY_DEFAULTS, render_relay
@@ -277,11 +278,12 @@ def _shared_outputs(stack: TerraformStack, site: Site, egress_ips: Mapping[Role,
         value={m.name: str(m.address) for m in members},
         description="Each server's fixed address: the relays' helper addresses (forward to both).",
     )
+    channel = backend_for(site).control_channel(site)
     TerraformOutput(
         stack,
-        "omapi_endpoints",
-        value={m.name: f"{m.address}:{site.omapi.port}" for m in members},
-        description="OMAPI address:port per server (reachable from omapi.admin_networks only).",
+        f"{channel.output_name}_endpoints",
+        value={m.name: f"{m.address}:{channel.port}" for m in members},
+        description=f"{channel.label} address:port per server (reachable from {channel.admitted}).",
     )
     TerraformOutput(
         stack,
@@ -315,10 +317,11 @@ def _member_outputs(stack: TerraformStack, site: Site, member: Member, server: D
         value=server.private_ip,
         description=f"{member.name}'s address: point relays (ip helper-address) at it.",
     )
+    channel = backend_for(site).control_channel(site)
     TerraformOutput(
         stack,
-        "omapi_endpoint",
-        value=f"{member.address}:{site.omapi.port}",
-        description=f"{member.name}'s OMAPI address:port.",
+        f"{channel.output_name}_endpoint",
+        value=f"{member.address}:{channel.port}",
+        description=f"{member.name}'s {channel.label} address:port.",
     )
     TerraformOutput(stack, "instance_id", value=server.instance.id, description=f"{member.name}'s EC2 instance.")

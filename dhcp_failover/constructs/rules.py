@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from ..model import Member, Role, Site
+from ..model import Member, Role, ServerKind, Site
 from .naming import cidr_slug
 
 ANYWHERE = "0.0.0.0/0"
@@ -57,6 +57,9 @@ RULE_KINDS: Mapping[str, RuleKind] = {
     "wireguard-udp-from-partner": RuleKind(IN, "udp", None, "WireGuard tunnel from {peer}"),
     "wireguard-udp-to-partner": RuleKind(OUT, "udp", None, "WireGuard tunnel to {peer}"),
     "omapi-tcp-from-admins": RuleKind(IN, "tcp", None, "OMAPI from admin network {peer}"),
+    "kea-control-tcp-from-partner": RuleKind(IN, "tcp", None, "Kea HA heartbeats and lease updates from the partner at {peer}"),
+    "kea-control-tcp-to-partner": RuleKind(OUT, "tcp", None, "Kea HA heartbeats and lease updates to the partner at {peer}"),
+    "kea-control-tcp-from-admins": RuleKind(IN, "tcp", None, "Kea control agent from admin network {peer}"),
     "ntp-udp-123-to-server": RuleKind(OUT, "udp", 123, "clock synchronization with {peer}"),
     "https-tcp-443-to-any": RuleKind(OUT, "tcp", 443, "SSM Parameter Store, KMS and package mirrors over HTTPS"),
 }
@@ -131,6 +134,10 @@ def _member_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> 
         if site.ping_check:
             yield _rule("icmp-echo-to-clients", net, label=cidr_slug(net), peer=net)
     yield from _partner_rules(site, member, endpoints)
+    if site.server is ServerKind.KEA:
+        for net in site.kea.admin_networks:
+            yield _rule("kea-control-tcp-from-admins", str(net), label=cidr_slug(net), peer=str(net),
+                        port=site.kea.control_port)
     for net in site.omapi.admin_networks:
         yield _rule("omapi-tcp-from-admins", str(net), label=cidr_slug(net), peer=str(net), port=site.omapi.port)
     yield from _ntp_rules(site)
@@ -139,13 +146,21 @@ def _member_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> 
 
 def _partner_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> Iterator[Rule]:
     partner = site.partner_of(member)
+    if site.wireguard is None and site.server is ServerKind.KEA:
+        # Both Control Agents listen on the same port; each member calls its partner's.
+        cidr = _host(partner.address)
+        port = site.kea.control_port
+        yield _rule("kea-control-tcp-from-partner", cidr, label=None, peer=cidr, port=port)
+        yield _rule("kea-control-tcp-to-partner", cidr, label=None, peer=cidr, port=port)
+        return
     if site.wireguard is None:
         # Each side listens on its own port and connects to the partner's.
         cidr = _host(partner.address)
         yield _rule("failover-tcp-from-partner", cidr, label=None, peer=cidr, port=member.failover_port)
         yield _rule("failover-tcp-to-partner", cidr, label=None, peer=cidr, port=partner.failover_port)
         return
-    # With a tunnel the failover ports are never reachable on the underlay: only WireGuard is.
+    # With a tunnel the failover (or Kea control) ports are never reachable on the underlay:
+    # only WireGuard is.
     endpoint = endpoints.get(partner.role)
     cidr = f"{endpoint}/32" if endpoint is not None else _host(partner.address)
     peer = f"the tunnel endpoint of {partner.name}"

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from ...model import Member, ServerKind, Site
 from ...render import DHCPD_CONF, OMAPI_KEY_FILE, FileTree, render_member, render_template
 from ...secrets import control_secret
+from ..base import ControlChannel
 
 
 class IscBackend:
@@ -33,3 +34,6 @@ class IscBackend:
             algorithm=site.omapi.algorithm.value,
             dhcpd_conf=DHCPD_CONF,
         )
+
+    def control_channel(self, site: Site) -> ControlChannel:
+        return ControlChannel("omapi", site.omapi.port, "OMAPI", "omapi.admin_networks only")

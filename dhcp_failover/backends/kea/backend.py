@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from ...model import Member, ServerKind, Site
 from ...render import FileTree, render_template
 from ...secrets import control_secret
+from ..base import ControlChannel
 from . import checks, render
 
 # How long the bootstrap watches kea-dhcp4 after its start: a bad HA setting ends it at once.
@@ -36,4 +37,9 @@ class KeaBackend:
             dhcp4_conf=render.DHCP4_CONF,
             agent_conf=render.CTRL_AGENT_CONF,
             settle_seconds=SETTLE_SECONDS,
+        )
+
+    def control_channel(self, site: Site) -> ControlChannel:
+        return ControlChannel(
+            "kea_control", site.kea.control_port, "Kea control agent", "the partner and kea.admin_networks only"
         )
