@@ -20,7 +20,9 @@ import yaml
 
 from . import diagram, isc_import, local_keys, operations
 from .aws import AwsApi, AwsError, SsmSecret, secret_region
+from .backends.kea import leases as kea_leases
 from .backends.kea.control import KeaControlError
+from .backends.kea.render import LEASE_FILE as KEA_LEASE_FILE
 from .checks import InventoryError
 from .inventory import inventory_json_schema, load_inventory
 from .messages import one_line
@@ -287,6 +289,39 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert_leases(args: argparse.Namespace) -> int:
+    inventory = load_inventory(args.inventory)
+    try:
+        site = inventory.site(args.site)
+    except KeyError:
+        names = ", ".join(s.name for s in inventory.sites)
+        raise InventoryError(f"--site {args.site!r} is not in {args.inventory}; sites: {names}") from None
+    if site.server is not ServerKind.KEA:
+        raise InventoryError(f'site "{site.name}": server is isc; set server: kea in the inventory first, so the '
+                             "leases go to the subnet ids Kea will use")
+    texts = []
+    for source in args.isc_leases:
+        try:
+            texts.append(Path(source).read_bytes().decode("utf-8", errors="strict"))
+        except UnicodeDecodeError:
+            raise InventoryError(f"{source}: is not UTF-8 text; is this a dhcpd.leases file?") from None
+    try:
+        csv_text, count = kea_leases.converted(site, texts)
+    except kea_leases.LeaseConversionError as exc:
+        raise InventoryError(f"{args.isc_leases[0] if len(texts) == 1 else 'lease files'}: {exc}") from None
+    out = Path(args.out)
+    staged = out.with_name(f".{out.name}.tmp")
+    staged.write_text(csv_text, encoding="utf-8")
+    staged.replace(out)
+    print(f"wrote {out}: {count} active binding(s) for site {site.name}; copy it to {KEA_LEASE_FILE} on both "
+          "members before their first start")
+    if site.failover.load_balancing:
+        print("note: load-balancing splits each pool by client hash, and Kea gives a renewing client whose address "
+              "is in its partner's half a new one (about half of them); switch with failover.load_balancing: false "
+              "to keep every address")
+    return 0
+
+
 def _diagram(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     out = Path(args.out)
@@ -374,6 +409,21 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                        help="for each wait (default 120; a restarted member may wait MCLT in recover-wait)")
     drill.set_defaults(run=_drill)
+
+    convert = commands.add_parser(
+        "convert-leases",
+        help="switching a site from ISC to Kea: its active ISC bindings as Kea's memfile lease file",
+        description="Read dhcpd.leases (one member's, or both: the later end wins per address) and write the "
+        "active bindings, with their start and end, as Kea's memfile CSV for a site whose inventory says "
+        "server: kea. Copy the file to both Kea members before their first start: every client renews "
+        "the address it had.",
+    )
+    convert.add_argument("--inventory", required=True, metavar="FILE")
+    convert.add_argument("--site", required=True)
+    convert.add_argument("--isc-leases", required=True, action="append", metavar="FILE",
+                         help="a dhcpd.leases file (repeat for the partner's)")
+    convert.add_argument("--out", required=True, metavar="FILE", help="the Kea lease file to write")
+    convert.set_defaults(run=_convert_leases)
 
     imported = commands.add_parser(
         "import",

@@ -1,0 +1,123 @@
+"""Switching a site from ISC to Kea keeps every client's address: an ISC pair (booted from its
+user-data) serves 30 clients that stay and renew; the site's inventory says server: kea, the
+``convert-leases`` command turns both members' dhcpd.leases into Kea's memfile, both Kea members
+start with it in hot-standby, and every one of the same running clients renews (or rebinds) the
+address it had."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from boot import moto_endpoint  # noqa: F401  (a fixture)
+from dhcp_failover.backends.kea.leases import active_bindings
+from dhcp_failover.inventory import inventory_from_data
+from failover_harness import boot_pair
+from factories import REPO, inventory_data, site_data, write_inventory
+from kea_lab import api_leases, install_member, require_kea, start_member, wait_for_states
+from netlab import Lab, require_lab
+
+CLIENTS = 30
+LEASE_SECONDS = 20  # renew at 10 s, rebind at 17.5 s: every client is heard from within a lease
+
+
+def switch_site(server: str) -> dict[str, Any]:
+    data = site_data("sw")
+    for subnet in data["subnets"]:
+        subnet.update(default_lease_time=LEASE_SECONDS, max_lease_time=LEASE_SECONDS)
+    if server == "isc":
+        return {**data, "ping_check": False, "failover": {"mclt": 60}}  # above the lease time: full leases
+    # Hot-standby: load-balancing pools are split by client hash, and Kea moves a renewing client
+    # whose ISC address lies in the other member's half to a new address (11 of 30 here did).
+    return {**data, "server": "kea", "failover": {"load_balancing": False}}
+
+
+def run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dhcp_failover", *argv], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_isc_site_switches_to_kea_and_every_client_keeps_its_address(
+    tmp_path: Path, moto_endpoint: str  # noqa: F811
+) -> None:
+    require_lab()
+    require_kea()
+    isc_site = inventory_from_data(inventory_data(switch_site("isc"))).sites[0]
+    with Lab(tmp_path / "lab") as lab:
+        pair = boot_pair(isc_site, lab, moto_endpoint)
+        pair.wait_normal(timeout=60)
+        clients = pair.renewing_clients(CLIENTS)
+        time.sleep(1.0)  # the last binding reaches the partner
+        before = {c.mac: c.grants()[-1].address for c in clients}
+        assert len(set(before.values())) == CLIENTS
+
+        # The switch: stop ISC, convert both members' bindings, start Kea with them.
+        for member in isc_site.members:
+            pair.stop(member)
+        switched_at = time.time()
+        lease_files = [pair.lease_file(m) for m in isc_site.members]
+        # Each member's file alone may lag its partner's last updates: the command reads both.
+        in_files = {str(b.address): b.mac for f in lease_files for b in active_bindings(f.read_text())}
+        assert in_files == {address: mac for mac, address in before.items()}
+        kea_data = inventory_data(switch_site("kea"))
+        inventory = write_inventory(tmp_path / "kea.yaml", kea_data)
+        memfile = tmp_path / "kea-leases4.csv"
+        result = run("convert-leases", "--inventory", str(inventory), "--site", "sw",
+                     *[arg for f in lease_files for arg in ("--isc-leases", str(f))], "--out", str(memfile))
+        assert result.returncode == 0, result.stderr
+        assert f"{CLIENTS} active binding(s)" in result.stdout
+        kea_site = inventory_from_data(kea_data).sites[0]
+        members = []
+        for member, host in ((kea_site.primary, pair.topo.primary), (kea_site.secondary, pair.topo.secondary)):
+            kea = install_member(lab, kea_site, member, host)
+            kea.lease_file.write_text(memfile.read_text())
+            members.append(kea)
+        for kea in members:
+            start_member(lab, kea)
+        wait_for_states(members, {"normal"}, timeout=10.0)
+        assert api_leases(members[0]) == api_leases(members[1]) == {a: m for m, a in before.items()}
+
+        # The same running clients renew or rebind, each to the address it had under ISC.
+        deadline = time.time() + LEASE_SECONDS + 5
+        waiting = set(before)
+        while waiting and time.time() < deadline:
+            for client in clients:
+                if client.mac in waiting and any(g.granted > switched_at + 0.5 for g in client.grants()):
+                    waiting.discard(client.mac)
+            time.sleep(0.5)
+        assert not waiting, f"{len(waiting)} client(s) not served by Kea within a lease time"
+        after = {c.mac: [g for g in c.grants() if g.granted > switched_at][-1] for c in clients}
+        moved = {mac: (before[mac], grant.address) for mac, grant in after.items() if grant.address != before[mac]}
+        assert not moved, f"clients changed address on the switch: {moved}"
+        assert {g.server for g in after.values()} == {pair.topo.primary_ip}  # hot-standby: the primary serves
+        assert sum(c.naks() for c in clients) == 0
+        print(f"kea switch: {CLIENTS} clients kept their addresses; last renewal "
+              f"{max(g.granted for g in after.values()) - switched_at:.1f} s after the switch")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("lease 10.99.0.5 {\n  starts 2 2030/01/01 00:00:00;\n  ends 2 2030/01/01 01:00:00;\n"
+         "  binding state active;\n  hardware ethernet 02:00:00:00:00:01;\n}\n",
+         "lease 10.99.0.5: in none of site 'sw''s subnets; add its subnet to the inventory first"),
+        ("lease 10.77.2.100 {\n  starts 2 2030/01/01 00:00:00;\n  ends 2 2030/01/01 01:00:00;\n"
+         "  binding state active;\n}\n", "lease 10.77.2.100: active but has no 'hardware ethernet'; Kea needs the MAC"),
+    ],
+    ids=["outside-subnets", "no-mac"],
+)
+def test_convert_leases_bad_input_is_one_error_line(tmp_path: Path, text: str, message: str) -> None:
+    inventory = write_inventory(tmp_path / "kea.yaml", inventory_data(switch_site("kea")))
+    leases = tmp_path / "dhcpd.leases"
+    leases.write_text(text)
+    out = tmp_path / "out.csv"
+    result = run("convert-leases", "--inventory", str(inventory), "--site", "sw", "--isc-leases", str(leases),
+                 "--out", str(out))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"error: {leases}: {message}"]
+    assert not out.exists()
