@@ -4,19 +4,26 @@ namespaces. Prints the time to `normal`, the time to a new client's lease after 
 primary and, when perfdhcp (Debian kea-admin) is installed, the pair's lease rate beside a single
 dhcpd booted from the same user-data with the failover taken out, as a ratio.
 
-Needs root; all traffic stays inside the namespaces it makes, plus the local AWS API on
-127.0.0.1. Runs in about a minute.
+Then the same for a Kea HA pair (``server: kea``, load-balancing, the rendered configs): time to
+both normal, to partner-down and to a lease for the dead member's clients after `kill -9`, and
+perfdhcp against the pair and against one kea-dhcp4 without the HA hook.
 
-    .venv/bin/python benchmarks/failover.py
+Needs root; all traffic stays inside the namespaces it makes, plus the local AWS API on
+127.0.0.1. Runs in about two minutes (``--backend isc`` or ``kea`` for one of them).
+
+    .venv/bin/python benchmarks/failover.py [--backend isc|kea|both]
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import logging
 import os
 import re
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -28,15 +35,19 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from boot import free_port  # noqa: E402
 from dhcp_failover.inventory import inventory_from_data  # noqa: E402
 from dhcp_failover.model import Site  # noqa: E402
 from dhcp_failover.render import DHCPD_CONF  # noqa: E402
 from factories import inventory_data, site_data  # noqa: E402
 from failover_harness import BootedPair, boot_pair, publish_secrets  # noqa: E402
+from dhcp_failover.backends.kea.render import split_pool  # noqa: E402
+from kea_lab import KeaMember, install_member, start_member, stop_member, wait_for_states  # noqa: E402
 from netlab import FailoverTopology, Lab, build_failover_topology  # noqa: E402
+from test_smoke_pair import relay_arguments  # noqa: E402
 
 PERF_RATES = (500, 1000)  # exchanges/s offered; the pair keeps up with both on 2 cores (netns-lab.md)
+# A Kea pair acks every lease update synchronously over HTTP: about 1/10 of ISC's rate (kea-lab.md).
+KEA_PERF_RATES = (100, 200, 500)
 PERF_SECONDS = 10
 PERF_CLIENTS = 100_000  # MACs perfdhcp draws from; each rate uses at most rate x seconds of them
 # perfdhcp acts as a relay: it sends from its own address as giaddr, so the leases come from
@@ -49,6 +60,13 @@ class Rate:
     offered: int
     achieved: float
     drops: str
+
+
+def free_port() -> int:
+    """A free TCP port on loopback for the local AWS API (tests/boot.py no longer exports one)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def bench_site() -> Site:
@@ -74,9 +92,9 @@ def perfdhcp() -> str | None:
     return path if os.access(path, os.X_OK) else None
 
 
-def measure_rates(lab: Lab, host: str, tool: str) -> list[Rate]:
+def measure_rates(lab: Lab, host: str, tool: str, offered_rates: tuple[int, ...] = PERF_RATES) -> list[Rate]:
     rates = []
-    for offered in PERF_RATES:
+    for offered in offered_rates:
         result = lab.run(host, [tool, "-4", "-l", "eth0", "-r", str(offered), "-R", str(PERF_CLIENTS),
                                 "-p", str(PERF_SECONDS)], check=False, timeout=PERF_SECONDS + 30)
         received = re.findall(r"received packets: (\d+)", result.stdout)
@@ -129,9 +147,96 @@ def run_single(site: Site, workdir: Path, aws: str, tool: str) -> list[Rate]:
         return measure_rates(lab, topo.client_a, tool)
 
 
+def kea_bench_site() -> Site:
+    """The benchmark site as a Kea pair (no ISC-only settings)."""
+    data = bench_site().model_dump(mode="json", exclude_unset=True)
+    data.pop("ping_check", None)
+    data.pop("failover", None)
+    return inventory_from_data(inventory_data({**data, "server": "kea"})).sites[0]
+
+
+def kea_raw_sockets(kea: KeaMember, *, without_ha: bool = False) -> None:
+    """perfdhcp broadcasts relay-style on the servers' own segment, which only raw sockets on
+    eth0 hear (deployed members get every client through a relay, by unicast: UDP sockets)."""
+    config = json.loads(kea.dhcp4_conf.read_text())
+    config["Dhcp4"]["interfaces-config"] = {"interfaces": ["eth0"], "dhcp-socket-type": "raw"}
+    if without_ha:
+        config["Dhcp4"]["hooks-libraries"] = config["Dhcp4"]["hooks-libraries"][:1]
+        for subnet in config["Dhcp4"]["subnet4"]:
+            for pool in subnet["pools"]:
+                pool.pop("client-class", None)
+    kea.dhcp4_conf.write_text(json.dumps(config, indent=2))
+
+
+def run_kea_pair(site: Site, workdir: Path, tool: str | None) -> tuple[float, float, float, list[Rate]]:
+    with Lab(workdir) as lab:
+        topo = build_failover_topology(lab)
+        pair = [install_member(lab, site, site.primary, topo.primary),
+                install_member(lab, site, site.secondary, topo.secondary)]
+        for kea in pair:
+            kea_raw_sockets(kea)
+        started = time.monotonic()
+        for kea in pair:
+            start_member(lab, kea)
+        wait_for_states(pair, {"normal"}, timeout=30)
+        to_normal = time.monotonic() - started
+        servers, downstream, upstream = relay_arguments(site)
+        lab.start_dhcrelay(topo.relay, servers, downstream, upstream)
+        add_perf_network(lab, topo)
+        rates = measure_rates(lab, topo.client_a, tool, KEA_PERF_RATES) if tool else []
+        wait_for_states(pair, {"normal"}, timeout=30)
+        killed = time.monotonic()
+        stop_member(lab, pair[0])
+        partner_down = wait_for_states(pair[1:], {"partner-down"}, timeout=30)
+        # New clients until one hashes to the dead primary: the survivor serves it from the
+        # primary's pool half (the first one may be the survivor's own, served all along).
+        pool_half = ipaddress.ip_address(split_pool(site.subnets[1].pools[0])[0][1])
+        while True:
+            lease = lab.get_lease(topo.client_b, "eth0", timeout=10)
+            if ipaddress.ip_address(lease.address) <= pool_half:
+                break
+        return to_normal, partner_down, time.monotonic() - killed, rates
+
+
+def run_kea_single(site: Site, workdir: Path, tool: str) -> list[Rate]:
+    with Lab(workdir) as lab:
+        topo = build_failover_topology(lab)
+        single = install_member(lab, site, site.primary, topo.primary)
+        kea_raw_sockets(single, without_ha=True)
+        start_member(lab, single)
+        add_perf_network(lab, topo)
+        return measure_rates(lab, topo.client_a, tool, KEA_PERF_RATES)
+
+
 def main() -> None:
     if os.geteuid() != 0:
         sys.exit("error: needs root (network namespaces)")
+    backend = sys.argv[sys.argv.index("--backend") + 1] if "--backend" in sys.argv else "both"
+    if backend in ("isc", "both"):
+        isc_figures()
+    if backend in ("kea", "both"):
+        kea_figures()
+
+
+def kea_figures() -> None:
+    site, tool = kea_bench_site(), perfdhcp()
+    with tempfile.TemporaryDirectory() as tmp:
+        to_normal, partner_down, takeover, pair_rates = run_kea_pair(site, Path(tmp) / "kea-pair", tool)
+        single_rates = run_kea_single(site, Path(tmp) / "kea-single", tool) if tool else []
+    mrd = site.kea.max_response_delay_ms / 1000
+    print(f"kea: time to normal (both started -> both load-balancing, empty lease files): {to_normal:.2f} s")
+    print(f"kea: kill -9 of the primary -> secondary partner-down: {partner_down:.2f} s (max-response-delay {mrd:g} s)")
+    print(f"kea: kill -9 of the primary -> a lease for a primary-scope client (behind the relay): {takeover:.2f} s")
+    if not tool:
+        return
+    print(f"kea: perfdhcp, {PERF_SECONDS} s per rate, 4-way exchanges/s (drops DISCOVER / REQUEST):")
+    for pair_rate, single_rate in zip(pair_rates, single_rates):
+        print(f"  offered {pair_rate.offered:>5}/s: pair {pair_rate.achieved:7.1f} ({pair_rate.drops}), "
+              f"single {single_rate.achieved:7.1f} ({single_rate.drops}), "
+              f"ratio {pair_rate.achieved / max(single_rate.achieved, 1e-9):.2f}")
+
+
+def isc_figures() -> None:
     site, tool = bench_site(), perfdhcp()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the local AWS API's request log
     aws = ThreadedMotoServer(ip_address="127.0.0.1", port=(port := free_port()), verbose=False)

@@ -383,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser(
         "status",
-        help="both members' failover states over OMAPI",
+        help="both members' failover states over OMAPI (Kea sites: the control agent)",
         description="Read both members' failover states over OMAPI with the pair's key.",
         epilog=OMAPI_EXIT_CODES,
     )
@@ -396,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     drill = commands.add_parser(
         "drill",
-        help="the ISC guide's failover test: shut a member down over OMAPI, check the takeover, wait for normal",
+        help="the ISC guide's failover test: shut a member down over OMAPI (Kea: HA maintenance), check the takeover, wait for normal",
         description="Shut MEMBER down over OMAPI (both members must be normal first), wait until its partner "
         "has taken over (communications-interrupted or partner-down), bring MEMBER back with --restart-command "
         "or wait for you to restart it, then wait until both are normal. Prints each state change and timing.",
