@@ -11,7 +11,7 @@ perfdhcp against the pair and against one kea-dhcp4 without the HA hook.
 Needs root; all traffic stays inside the namespaces it makes, plus the local AWS API on
 127.0.0.1. Runs in about two minutes (``--backend isc`` or ``kea`` for one of them).
 
-    .venv/bin/python benchmarks/failover.py [--backend isc|kea|both]
+    .venv/bin/python -m benchmarks.failover [--backend isc|kea|both]
 """
 
 from __future__ import annotations
@@ -23,27 +23,26 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from moto.server import ThreadedMotoServer
+
+from dhcp_failover.inventory import inventory_from_data
+from dhcp_failover.model import Site
+from dhcp_failover.render import DHCPD_CONF
+from dhcp_failover.backends.kea.render import split_pool
+from tests.lab.failover_harness import BootedPair, boot_pair, publish_secrets
+from tests.lab.kea import KeaMember, install_member, start_member, stop_member, wait_for_states
+from tests.lab.member_files import relay_arguments
+from tests.lab.netlab import FailoverTopology, Lab, build_failover_topology
+from tests.support.deploy import free_port
+from tests.support.factories import inventory_data, site_data
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-
-from moto.server import ThreadedMotoServer  # noqa: E402
-
-from dhcp_failover.inventory import inventory_from_data  # noqa: E402
-from dhcp_failover.model import Site  # noqa: E402
-from dhcp_failover.render import DHCPD_CONF  # noqa: E402
-from factories import inventory_data, site_data  # noqa: E402
-from failover_harness import BootedPair, boot_pair, publish_secrets  # noqa: E402
-from dhcp_failover.backends.kea.render import split_pool  # noqa: E402
-from kea_lab import KeaMember, install_member, start_member, stop_member, wait_for_states  # noqa: E402
-from netlab import FailoverTopology, Lab, build_failover_topology  # noqa: E402
-from test_smoke_pair import relay_arguments  # noqa: E402
 
 PERF_RATES = (500, 1000)  # exchanges/s offered; the pair keeps up with both on 2 cores (netns-lab.md)
 # A Kea pair acks every lease update synchronously over HTTP: about 1/10 of ISC's rate (kea-lab.md).
@@ -60,13 +59,6 @@ class Rate:
     offered: int
     achieved: float
     drops: str
-
-
-def free_port() -> int:
-    """A free TCP port on loopback for the local AWS API (tests/boot.py no longer exports one)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def bench_site() -> Site:
@@ -254,7 +246,7 @@ def isc_figures() -> None:
         print("perfdhcp: not installed (Debian kea-admin); no throughput figures")
         return
     print(f"perfdhcp, {PERF_SECONDS} s per rate, 4-way exchanges/s (drops DISCOVER / REQUEST):")
-    for pair_rate, single_rate in zip(pair_rates, single_rates):
+    for pair_rate, single_rate in zip(pair_rates, single_rates, strict=False):
         print(f"  offered {pair_rate.offered:>5}/s: pair {pair_rate.achieved:7.1f} ({pair_rate.drops}), "
               f"single {single_rate.achieved:7.1f} ({single_rate.drops}), "
               f"ratio {pair_rate.achieved / max(single_rate.achieved, 1e-9):.2f}")

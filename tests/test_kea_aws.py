@@ -10,8 +10,8 @@ from typing import Any
 from dhcp_failover.constructs.rules import Direction, member_rules
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Role
-from factories import inventory_data
-from test_constructs_security_groups import _rules, _summary
+from tests.support.factories import inventory_data
+from tests.test_constructs_security_groups import _rules, _summary
 
 
 def kea_placed(placed: Callable[..., dict[str, Any]], **overrides: Any) -> dict[str, Any]:

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from boot import boot, moto_endpoint, put_secret, write_files  # noqa: F401  (a fixture)
+from tests.lab.boot import boot, put_secret, write_files
 from dhcp_failover.backends.kea.render import CTRL_AGENT_CONF, DHCP4_CONF, DHCP4_DROP_IN, password_path
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
-from dhcp_failover.secrets import control_secret, site_secrets
-from factories import inventory_data, site_data
-from test_bootstrap import EXISTING_SUBNET, REGION, SYSTEM_AWS, start_mode
-from test_cloudinit import assert_valid_cloud_config
-from tools import require
+from dhcp_failover.secret_names import control_secret, site_secrets
+from tests.support.factories import inventory_data, site_data
+from tests.test_bootstrap import EXISTING_SUBNET, REGION, SYSTEM_AWS, start_mode
+from tests.test_cloudinit import assert_valid_cloud_config
+from tests.support.tools import require
 
 PASSWORD = base64.b64encode(bytes(range(32, 64))).decode()
 
@@ -80,7 +80,7 @@ def test_kea_site_has_a_control_password_and_no_omapi_key() -> None:
     assert control_secret(site).parameter_name == "/dhcp-failover/kea-sec/kea-control-password"
 
 
-def test_bootstrap_writes_the_password_verbatim_and_both_configs_pass_t(tmp_path: Path, moto_endpoint: str) -> None:  # noqa: F811
+def test_bootstrap_writes_the_password_verbatim_and_both_configs_pass_t(tmp_path: Path, moto_endpoint: str) -> None:
     site = kea_site("kea-boot")
     put_secret(moto_endpoint, REGION, control_secret(site).parameter_name, PASSWORD)
     for member in site.members:
@@ -94,7 +94,7 @@ def test_bootstrap_writes_the_password_verbatim_and_both_configs_pass_t(tmp_path
 
 
 def test_bootstrap_starts_kea_and_fails_when_kea_dhcp4_does_not_stay_up(
-    tmp_path: Path, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    tmp_path: Path, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = kea_site("kea-start")
     put_secret(moto_endpoint, REGION, control_secret(site).parameter_name, PASSWORD)
@@ -117,7 +117,7 @@ def test_bootstrap_starts_kea_and_fails_when_kea_dhcp4_does_not_stay_up(
 
 
 def test_bootstrap_refuses_a_config_kea_rejects_and_starts_nothing(
-    tmp_path: Path, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    tmp_path: Path, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = kea_site("kea-badconf")
     put_secret(moto_endpoint, REGION, control_secret(site).parameter_name, PASSWORD)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.local_keys import KeyStore
-from dhcp_failover.secrets import control_secret
-from factories import REPO, inventory_data, site_data, write_inventory
-from kea_lab import (
+from dhcp_failover.secret_names import control_secret
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
+from tests.lab.kea import (
     KeaMember,
     api_leases,
     install_member,
@@ -28,7 +28,7 @@ from kea_lab import (
     stop_member,
     wait_for_states,
 )
-from netlab import Lab, Lease, build_failover_topology, require_lab
+from tests.lab.netlab import Lab, Lease, build_failover_topology, require_lab
 
 FIRST_CLIENTS = 50
 LATER_CLIENTS = 10

@@ -14,13 +14,12 @@ from typing import Any
 
 import pytest
 
-from boot import moto_endpoint  # noqa: F401  (a fixture)
 from dhcp_failover.backends.kea.leases import active_bindings
 from dhcp_failover.inventory import inventory_from_data
-from failover_harness import boot_pair
-from factories import REPO, inventory_data, site_data, write_inventory
-from kea_lab import api_leases, install_member, require_kea, start_member, wait_for_states
-from netlab import Lab, require_lab
+from tests.lab.failover_harness import boot_pair
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
+from tests.lab.kea import api_leases, install_member, require_kea, start_member, wait_for_states
+from tests.lab.netlab import Lab, require_lab
 
 CLIENTS = 30
 LEASE_SECONDS = 20  # renew at 10 s, rebind at 17.5 s: every client is heard from within a lease
@@ -43,7 +42,7 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_isc_site_switches_to_kea_and_every_client_keeps_its_address(
-    tmp_path: Path, moto_endpoint: str  # noqa: F811
+    tmp_path: Path, moto_endpoint: str
 ) -> None:
     require_lab()
     require_kea()

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 
 from ...model import Member, ServerKind, Site
 from ...render import DHCPD_CONF, OMAPI_KEY_FILE, FileTree, render_member, render_template
-from ...secrets import control_secret
+from ...secret_names import control_secret
 from ..base import ControlChannel
 
 

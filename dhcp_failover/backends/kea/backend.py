@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 
 from ...model import Member, ServerKind, Site
 from ...render import FileTree, render_template
-from ...secrets import control_secret
+from ...secret_names import control_secret
 from ..base import ControlChannel
 from . import checks, render
 

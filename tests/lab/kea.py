@@ -23,7 +23,7 @@ from dhcp_failover.backends.kea.render import (
     render_member,
 )
 from dhcp_failover.model import Member, Site
-from netlab import Daemon, Lab, LabError
+from tests.lab.netlab import Daemon, Lab, LabError
 
 KEA_TOOLS = ("kea-dhcp4", "kea-ctrl-agent", "curl")
 PASSWORD = "lab-control-password-0123456789"
