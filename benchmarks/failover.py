@@ -31,10 +31,10 @@ from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
+from dhcp_failover.backends.kea.render import split_pool
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
 from dhcp_failover.render import DHCPD_CONF
-from dhcp_failover.backends.kea.render import split_pool
 from tests.lab.failover_harness import BootedPair, boot_pair, publish_secrets
 from tests.lab.kea import KeaMember, install_member, start_member, stop_member, wait_for_states
 from tests.lab.member_files import relay_arguments
@@ -182,10 +182,10 @@ def run_kea_pair(site: Site, workdir: Path, tool: str | None) -> tuple[float, fl
         partner_down = wait_for_states(pair[1:], {"partner-down"}, timeout=30)
         # New clients until one hashes to the dead primary: the survivor serves it from the
         # primary's pool half (the first one may be the survivor's own, served all along).
-        pool_half = ipaddress.ip_address(split_pool(site.subnets[1].pools[0])[0][1])
+        pool_half = split_pool(site.subnets[1].pools[0])[0][1]
         while True:
             lease = lab.get_lease(topo.client_b, "eth0", timeout=10)
-            if ipaddress.ip_address(lease.address) <= pool_half:
+            if ipaddress.IPv4Address(lease.address) <= pool_half:
                 break
         return to_normal, partner_down, time.monotonic() - killed, rates
 
@@ -222,7 +222,7 @@ def kea_figures() -> None:
     if not tool:
         return
     print(f"kea: perfdhcp, {PERF_SECONDS} s per rate, 4-way exchanges/s (drops DISCOVER / REQUEST):")
-    for pair_rate, single_rate in zip(pair_rates, single_rates):
+    for pair_rate, single_rate in zip(pair_rates, single_rates, strict=True):
         print(f"  offered {pair_rate.offered:>5}/s: pair {pair_rate.achieved:7.1f} ({pair_rate.drops}), "
               f"single {single_rate.achieved:7.1f} ({single_rate.drops}), "
               f"ratio {pair_rate.achieved / max(single_rate.achieved, 1e-9):.2f}")

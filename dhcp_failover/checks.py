@@ -197,7 +197,10 @@ def _server(site: Site) -> Iterator[Problem]:
     for i, net in enumerate(site.kea.admin_networks):
         here = f"kea.admin_networks[{i}]"
         if net.prefixlen < MIN_ADMIN_PREFIX:
-            yield Problem(here, f"{net} is larger than a /{MIN_ADMIN_PREFIX}: the control port controls the pair; list only your admin networks")
+            yield Problem(
+                here,
+                f"{net} is larger than a /{MIN_ADMIN_PREFIX}: the control port controls the pair; list only your admin networks",
+            )
         elif _unusable(net):
             yield Problem(here, f"{net} is {_unusable(net)}; list the networks your operators connect from")
         elif not any(net.subnet_of(private) for private in PRIVATE_NETWORKS):

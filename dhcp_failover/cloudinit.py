@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import yaml
 
+from .backends.registry import backend_for
 from .errors import InventoryError
 from .model import Member, Site
-from .backends.registry import backend_for
 from .render import render_template, wireguard_paths
 from .secret_names import SecretKind, SecretSpec, member_secrets
 

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from .backends.kea.settings import KeaSettings
-
 from .dhcp_options import ClassName, ClientClass, OptionDefinition, Options, Pxe, SharedNetwork
 from .fields import (
     BOOT_FILE,

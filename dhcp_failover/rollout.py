@@ -77,7 +77,7 @@ class SiteReport:
 class Gate:
     """How the gate reaches a site's members, and how long it waits."""
 
-    access: Sequence[operations.MemberAccess]
+    access: Sequence[operations.Access]
     timeout: float
 
 

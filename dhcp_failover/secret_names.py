@@ -26,7 +26,8 @@ class SecretKind(str, enum.Enum):
     OMAPI_KEY = "omapi-key"  # HMAC secret, 32 random bytes, base64; shared by both members
     WIREGUARD_PRIVATE_KEY = "wireguard-private-key"  # X25519, read by its own member only
     WIREGUARD_PUBLIC_KEY = "wireguard-public-key"  # read by the partner, to authenticate this member
-    KEA_CONTROL_PASSWORD = "kea-control-password"  # Kea sites: basic auth of peers and operators, both members
+    # Kea sites: basic auth of peers and operators, read by both members.
+    KEA_CONTROL_PASSWORD = "kea-control-password"  # noqa: S105 - the secret's name, not its value
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab.boot import boot, put_secret, write_files
 from dhcp_failover.backends.kea.render import CTRL_AGENT_CONF, DHCP4_CONF, DHCP4_DROP_IN, password_path
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
 from dhcp_failover.secret_names import control_secret, site_secrets
+from tests.lab.boot import boot, put_secret, write_files
 from tests.support.factories import inventory_data, site_data
+from tests.support.tools import require
 from tests.test_bootstrap import EXISTING_SUBNET, REGION, SYSTEM_AWS, start_mode
 from tests.test_cloudinit import assert_valid_cloud_config
-from tests.support.tools import require
 
 PASSWORD = base64.b64encode(bytes(range(32, 64))).decode()
 

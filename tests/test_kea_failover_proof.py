@@ -17,7 +17,6 @@ from pathlib import Path
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.secret_names import control_secret
-from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 from tests.lab.kea import (
     KeaMember,
     api_leases,
@@ -29,6 +28,7 @@ from tests.lab.kea import (
     wait_for_states,
 )
 from tests.lab.netlab import Lab, Lease, build_failover_topology, require_lab
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 FIRST_CLIENTS = 50
 LATER_CLIENTS = 10
@@ -113,7 +113,8 @@ def test_kea_pair_survives_a_crash_and_a_drill_without_losing_a_binding(tmp_path
 
         # The operator commands, as a user runs them: status (neutral states) and the drill, which
         # hands d1's share to d2 (ha-maintenance-start), serves new clients from d2, and cancels.
-        status = cli("status", "--json")
+        # A member learns its partner's state from the next heartbeat: wait for both views.
+        status = cli("status", "--json", "--wait", "normal", "--timeout", "10")
         assert status.returncode == 0, status.stderr
         report = json.loads(status.stdout)
         assert [(m["member"], m["local_state"], m["partner_state"]) for m in report["members"]] == [

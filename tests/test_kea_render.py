@@ -19,14 +19,14 @@ import yaml
 
 from dhcp_failover.backends.kea import control
 from dhcp_failover.backends.kea.render import CTRL_AGENT_CONF, DHCP4_CONF, DHCP4_DROP_IN, render_member
-from dhcp_failover.errors import InventoryError
 from dhcp_failover.derived_names import member_folder
+from dhcp_failover.errors import InventoryError
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
 from dhcp_failover.render import render_inventory
-from tests.support.factories import EXAMPLES, REPO, inventory_data, site_data
-from tests.lab.kea import check_config, install_member, require_kea, start_member
+from tests.lab.kea import KeaMember, check_config, install_member, require_kea, start_member
 from tests.lab.netlab import Lab, require_lab
+from tests.support.factories import EXAMPLES, REPO, inventory_data, site_data
 
 GOLDEN = REPO / "tests" / "golden-kea"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -209,7 +209,7 @@ def test_every_kea_config_passes_kea_dhcp4_t_and_a_2_second_start(tmp_path: Path
     require_lab()
     require_kea()
     with Lab(tmp_path / "lab") as lab:
-        members = []
+        members: list[KeaMember] = []
         for n, site in enumerate(expressible_sites()):
             switch = f"s{n}"
             lab.add_switch(switch)

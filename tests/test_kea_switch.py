@@ -17,9 +17,9 @@ import pytest
 from dhcp_failover.backends.kea.leases import active_bindings
 from dhcp_failover.inventory import inventory_from_data
 from tests.lab.failover_harness import boot_pair
-from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 from tests.lab.kea import api_leases, install_member, require_kea, start_member, wait_for_states
 from tests.lab.netlab import Lab, require_lab
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 CLIENTS = 30
 LEASE_SECONDS = 20  # renew at 10 s, rebind at 17.5 s: every client is heard from within a lease
@@ -102,11 +102,11 @@ def test_isc_site_switches_to_kea_and_every_client_keeps_its_address(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("lease 10.99.0.5 {\n  starts 2 2030/01/01 00:00:00;\n  ends 2 2030/01/01 01:00:00;\n"
-         "  binding state active;\n  hardware ethernet 02:00:00:00:00:01;\n}\n",
+        (("lease 10.99.0.5 {\n  starts 2 2030/01/01 00:00:00;\n  ends 2 2030/01/01 01:00:00;\n"
+         "  binding state active;\n  hardware ethernet 02:00:00:00:00:01;\n}\n"),
          "lease 10.99.0.5: in none of site 'sw''s subnets; add its subnet to the inventory first"),
-        ("lease 10.77.2.100 {\n  starts 2 2030/01/01 00:00:00;\n  ends 2 2030/01/01 01:00:00;\n"
-         "  binding state active;\n}\n", "lease 10.77.2.100: active but has no 'hardware ethernet'; Kea needs the MAC"),
+        (("lease 10.77.2.100 {\n  starts 2 2030/01/01 00:00:00;\n  ends 2 2030/01/01 01:00:00;\n"
+         "  binding state active;\n}\n"), "lease 10.77.2.100: active but has no 'hardware ethernet'; Kea needs the MAC"),
     ],
     ids=["outside-subnets", "no-mac"],
 )

@@ -8,8 +8,8 @@ chrony, file trees, the AWS constructs) stay outside.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..model import Member, ServerKind, Site

@@ -20,8 +20,8 @@ DHCP4_CONF = "/etc/kea/kea-dhcp4.conf"
 CTRL_AGENT_CONF = "/etc/kea/kea-ctrl-agent.conf"
 # Debian's unit has no Restart=; without it a crashed member stays down until someone notices.
 DHCP4_DROP_IN = "/etc/systemd/system/kea-dhcp4-server.service.d/dhcp-failover.conf"
-PASSWORD_DIR = "/etc/kea"
-PASSWORD_FILE = "dhcp-failover-password"  # written at boot from SSM, never rendered
+PASSWORD_DIR = "/etc/kea"  # noqa: S105 - a folder, not a password
+PASSWORD_FILE = "dhcp-failover-password"  # noqa: S105 - a file name; written at boot from SSM, never rendered
 CONTROL_USER = "dhcp-failover"
 CONTROL_SOCKET = "/run/kea/kea4-ctrl-socket"
 LEASE_FILE = "/var/lib/kea/kea-leases4.csv"
@@ -40,7 +40,7 @@ RestartSec=2s
 def render_member(site: Site, member: Member, *, root: str = "") -> FileTree:
     """The files one Kea member needs. ``root`` prefixes absolute paths *inside* files (socket,
     lease file, password folder) so tests run two members on one machine; file paths stay absolute."""
-    tree = (
+    tree: FileTree = (
         RenderedFile(DHCP4_CONF, as_json(dhcp4_config(site, member, root=root))),
         RenderedFile(CTRL_AGENT_CONF, as_json(ctrl_agent_config(site, member, root=root))),
         RenderedFile(DHCP4_DROP_IN, DROP_IN_TEXT),
