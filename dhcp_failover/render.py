@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from . import isc_options
+from .backends.isc import options as isc_options
 from .derived_names import member_folder, relay_folder
 from .model import HostReservation, Inventory, Member, Relay, RelayedSubnet, Role, Site, Subnet, WireGuard
 

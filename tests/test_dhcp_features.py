@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from dhcp_failover.backends.isc.options import ROUTES_OPTION
 from dhcp_failover.inventory import inventory_from_data, load_inventory
-from dhcp_failover.isc_options import ROUTES_OPTION
 from dhcp_failover.model import Site
 from dhcp_failover.omapi import OmapiEndpoint, wait_for_failover_state
 from dhcp_failover.render import render_dhcpd_conf

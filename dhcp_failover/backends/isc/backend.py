@@ -1,5 +1,5 @@
 """ISC dhcpd behind the ``Backend`` seam. Its rendering and rules still live in ``render``,
-``isc_options`` and ``checks``; this wraps them so that callers choose no server themselves."""
+``backends.isc.options`` and ``checks``; this wraps them so that callers choose no server themselves."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from ipaddress import IPv4Address
 from typing import Any
 
-from .dhcp_options import (
+from ...dhcp_options import (
     ARCH_UEFI_ARM64,
     ARCH_UEFI_X64,
     ClassMatch,
@@ -24,7 +24,7 @@ from .dhcp_options import (
     Pxe,
     StaticRoute,
 )
-from .model import Site
+from ...model import Site
 
 PREFIX = "df-"
 ARCH_OPTION = f"{PREFIX}client-arch"
