@@ -18,8 +18,10 @@ from typing import NoReturn
 
 import yaml
 
-from . import diagram, isc_import, local_keys, operations
+from . import diagram, local_keys, operations
 from .aws import AwsApi, SsmSecret, secret_region
+from .backends.isc import config_import as isc_import
+from .backends.isc.omapi import OmapiError
 from .backends.kea import leases as kea_leases
 from .backends.kea.control import KeaControlError
 from .backends.kea.render import LEASE_FILE as KEA_LEASE_FILE
@@ -27,7 +29,6 @@ from .errors import AwsError, ConfigImportError, InventoryError, UsageError, Use
 from .inventory import inventory_json_schema, load_inventory
 from .messages import one_line
 from .model import Member, ServerKind, Site
-from .omapi import OmapiError
 from .render import render_inventory, write_trees
 from .secret_names import VERSION_TAG, SecretSpec, control_secret
 

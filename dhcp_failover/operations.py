@@ -21,11 +21,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
+from .backends.isc.omapi import FailoverState, OmapiEndpoint, OmapiError, read_failover_state, shutdown_server
 from .backends.kea import control as kea_control
 from .errors import InventoryError, UsageError
 from .local_keys import KeyStore
 from .model import Member, ServerKind, Site
-from .omapi import FailoverState, OmapiEndpoint, OmapiError, read_failover_state, shutdown_server
 from .secret_names import SecretKind, control_secret, site_secrets
 
 TAKEOVER_STATES = ("communications-interrupted", "partner-down")

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
+from dhcp_failover.backends.isc.omapi import set_partner_down
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Member
-from dhcp_failover.omapi import set_partner_down
 from tests.lab.boot import moto_endpoint  # noqa: F401  (session fixture)
 from tests.lab.failover_harness import (
     SERVICE,

@@ -1,4 +1,4 @@
-"""Proves tests/netlab.py and dhcp_failover.omapi against real daemons.
+"""Proves tests/netlab.py and dhcp_failover.backends.isc.omapi against real daemons.
 
 A hand-written primary/secondary dhcpd pair, a dhcrelay and dhclient clients run in
 network namespaces; OMAPI is driven with the real omshell from inside each server's
@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from dhcp_failover.omapi import (
+from dhcp_failover.backends.isc.omapi import (
     OmapiEndpoint,
     OmapiError,
     decode_int,

@@ -10,9 +10,9 @@ import os
 
 import pytest
 
+from dhcp_failover.backends.isc.omapi import OmapiEndpoint, wait_for_failover_state
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
-from dhcp_failover.omapi import OmapiEndpoint, wait_for_failover_state
 from tests.lab.member_files import install_member, relay_arguments
 from tests.lab.netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
 from tests.support.factories import inventory_data, site_data

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from dhcp_failover.backends.isc.omapi import OmapiEndpoint, wait_for_failover_state
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Member, Site
-from dhcp_failover.omapi import OmapiEndpoint, wait_for_failover_state
 from dhcp_failover.render import wireguard_paths
 from dhcp_failover.wgkeys import generate_private_key, public_key
 from tests.lab.member_files import install_member

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigImportError
-from .messages import excerpt
+from ...errors import ConfigImportError
+from ...messages import excerpt
 
 PLACEHOLDER = "FILL IN"
 MAX_INPUT = 2 * 1024 * 1024
