@@ -15,6 +15,7 @@ from .render import (
     DHCPD_CONF,
     OMAPI_KEY_FILE,
     render_member,
+    render_omapi_key,
     render_template,
     wireguard_paths,
 )
@@ -82,8 +83,9 @@ def render_bootstrap(site: Site, member: Member) -> str:
         region=region,
         omapi_parameter=_spec(specs, SecretKind.OMAPI_KEY, None).parameter_name,
         omapi_key_file=OMAPI_KEY_FILE,
-        key_name=site.omapi.key_name,
-        algorithm=site.omapi.algorithm.value,
+        # The one key-file template (render_omapi_key), its secret left to the shell; the
+        # text goes inside a double-quoted shell word, so its quotes are escaped.
+        omapi_key_text=render_omapi_key(site, "$omapi_secret").replace('"', '\\"'),
         dhcpd_conf=DHCPD_CONF,
         wireguard=wireguard,
     )
