@@ -132,3 +132,8 @@ def render_user_data(site: Site, member: Member) -> UserData:
             f"over EC2's {USER_DATA_LIMIT}; split the site's subnets across more pairs"
         )
     return UserData(text, compressed=True)
+
+
+def instance_user_data(site: Site, member: Member) -> dict[str, str]:
+    """A member's ``aws_instance`` user-data arguments: what the constructs pass by default."""
+    return render_user_data(site, member).terraform_args()
