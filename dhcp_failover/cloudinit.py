@@ -12,7 +12,7 @@ import yaml
 from .backends.registry import backend_for
 from .errors import InventoryError
 from .model import Member, Site
-from .render import render_template, wireguard_paths
+from .render import DDNS_KEYS_FILE, render_ddns_keys, render_template, wireguard_paths
 from .secret_names import SecretKind, SecretSpec, member_secrets
 
 BOOTSTRAP_PATH = "/usr/local/sbin/dhcp-failover-bootstrap"
@@ -70,8 +70,21 @@ def render_bootstrap(site: Site, member: Member) -> str:
             "interface": site.wireguard.interface(member.role),
         }
     shared = {"site_name": site.name, "member_name": member.name, "role": member.role.value, "region": region,
-              "wireguard": wireguard}
+              "wireguard": wireguard, "ddns": _ddns_bootstrap(site, member, region)}
     return backend_for(site).render_bootstrap(site, member, shared)
+
+
+def _ddns_bootstrap(site: Site, member: Member, region: str) -> dict[str, object] | None:
+    """Each TSIG key's parameter and shell variable, and the key file text that uses them."""
+    if site.ddns is None:
+        return None
+    specs = {s.name: s for s in member_secrets(site, member) if s.kind is SecretKind.DDNS_KEY}
+    variables = {key.name: f"ddns_secret_{i}" for i, key in enumerate(site.ddns.keys)}
+    return {
+        "secrets": [{"parameter": specs[name].parameter_name, "variable": var} for name, var in variables.items()],
+        "key_file": DDNS_KEYS_FILE,
+        "key_text": render_ddns_keys(site, {name: f"${var}" for name, var in variables.items()}).replace('"', '\\"'),
+    }
 
 
 def _spec(specs: dict[tuple[SecretKind, str | None], SecretSpec], kind: SecretKind, owner: Member | None) -> SecretSpec:
@@ -115,3 +128,8 @@ def render_user_data(site: Site, member: Member) -> UserData:
             f"over EC2's {USER_DATA_LIMIT}; split the site's subnets across more pairs"
         )
     return UserData(text, compressed=True)
+
+
+def instance_user_data(site: Site, member: Member) -> dict[str, str]:
+    """A member's ``aws_instance`` user-data arguments: what the constructs pass by default."""
+    return render_user_data(site, member).terraform_args()

@@ -157,7 +157,7 @@ def _next_version(old: StoredSecret | None) -> int:
 
 def _generate(kind: SecretKind) -> str:
     # A Kea password is the same 32 random bytes as base64: no quote, space or newline in it.
-    if kind in (SecretKind.OMAPI_KEY, SecretKind.KEA_CONTROL_PASSWORD):
+    if kind in (SecretKind.OMAPI_KEY, SecretKind.DDNS_KEY, SecretKind.KEA_CONTROL_PASSWORD):
         return base64.b64encode(secrets.token_bytes(32)).decode()
     if kind is SecretKind.WIREGUARD_PRIVATE_KEY:
         return generate_private_key()

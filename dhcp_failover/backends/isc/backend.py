@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from ...model import Member, ServerKind, Site
-from ...render import DHCPD_CONF, OMAPI_KEY_FILE, FileTree, render_member, render_template
+from ...render import DHCPD_CONF, OMAPI_KEY_FILE, FileTree, render_member, render_omapi_key, render_template
 from ...secret_names import control_secret
 from ..base import ControlChannel
 
@@ -30,8 +30,9 @@ class IscBackend:
             **shared,
             omapi_parameter=control_secret(site).parameter_name,
             omapi_key_file=OMAPI_KEY_FILE,
-            key_name=site.omapi.key_name,
-            algorithm=site.omapi.algorithm.value,
+            # The one key-file template (render_omapi_key), its secret left to the shell; the
+            # text goes inside a double-quoted shell word, so its quotes are escaped.
+            omapi_key_text=render_omapi_key(site, "$omapi_secret").replace('"', '\\"'),
             dhcpd_conf=DHCPD_CONF,
         )
 

@@ -60,6 +60,11 @@ def _isc_only(site: Site) -> Iterator[tuple[str, str]]:
 
 
 def _unsupported(site: Site) -> Iterator[tuple[str, str]]:
+    if site.ddns is not None:
+        yield "ddns", (
+            "Kea 2.2 updates DNS only through kea-dhcp-ddns, which the kea backend does not set up yet; "
+            "remove it or use server: isc"
+        )
     if site.classes:
         yield "classes", _UNSUPPORTED
     if site.option_definitions:
