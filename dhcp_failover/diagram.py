@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .model import Member, Site
+from .backends.registry import backend_for
+from .model import Member, ServerKind, Site
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,19 @@ def graph(site: Site) -> tuple[list[Node], list[Edge]]:
         for member in (site.primary, site.secondary):
             edges.append(Edge(relay_id, _member_id(member), "DHCP udp/67"))
     primary, secondary = _member_id(site.primary), _member_id(site.secondary)
+    channel = backend_for(site).control_channel(site)
+    link = "failover" if site.server is ServerKind.ISC else f"Kea HA ({channel.label} tcp/{channel.port})"
     if site.wireguard is None:
-        edges.append(Edge(primary, secondary, "failover tcp", both_ways=True))
+        edges.append(Edge(primary, secondary, "failover tcp" if site.server is ServerKind.ISC else link, both_ways=True))
     else:
         wg = site.wireguard
-        edges.append(Edge(primary, secondary, f"failover over WireGuard {wg.network} (udp/{wg.listen_port})", both_ways=True))
-    for i, net in enumerate(site.omapi.admin_networks):
+        edges.append(Edge(primary, secondary, f"{link} over WireGuard {wg.network} (udp/{wg.listen_port})", both_ways=True))
+    admins = site.omapi.admin_networks if site.server is ServerKind.ISC else site.kea.admin_networks
+    admin_label = "OMAPI" if site.server is ServerKind.ISC else channel.label
+    for i, net in enumerate(admins):
         nodes.append(Node(f"a{i}", [f"admins {net}"]))
         for member in (site.primary, site.secondary):
-            edges.append(Edge(f"a{i}", _member_id(member), f"OMAPI tcp/{site.omapi.port}", dashed=True))
+            edges.append(Edge(f"a{i}", _member_id(member), f"{admin_label} tcp/{channel.port}", dashed=True))
     return nodes, edges
 
 

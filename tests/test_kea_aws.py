@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dhcp_failover.constructs.rules import Direction, member_rules
+from dhcp_failover.diagram import mermaid
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Role
 from tests.support.factories import inventory_data
@@ -47,3 +48,11 @@ def test_kea_site_synthesizes_with_its_rules_password_parameter_and_outputs(
     assert "kea_kea_control_password" in shared["variable"]  # TF_VAR_<site>_kea_control_password
     assert set(shared["output"]["kea_control_endpoints"]["value"].values()) == {"10.77.1.10:8000", "10.77.3.10:8000"}
     assert "omapi_endpoints" not in shared["output"]
+
+
+def test_diagram_draws_the_kea_control_channel(placed: Callable[..., Any]) -> None:
+    site = inventory_from_data(inventory_data(kea_placed(placed, kea={"admin_networks": ["10.9.0.0/24"]}))).sites[0]
+    text = mermaid(site)
+    assert '<-->|"Kea HA (Kea control agent tcp/8000)"|' in text
+    assert '-.->|"Kea control agent tcp/8000"|' in text
+    assert "OMAPI" not in text and "failover tcp" not in text
