@@ -31,10 +31,10 @@ from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
+from dhcp_failover.backends.isc.render import DHCPD_CONF
 from dhcp_failover.backends.kea.render import split_pool
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
-from dhcp_failover.render import DHCPD_CONF
 from tests.lab.failover_harness import BootedPair, boot_pair, publish_secrets
 from tests.lab.kea import KeaMember, install_member, start_member, stop_member, wait_for_states
 from tests.lab.member_files import relay_arguments

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 import yaml
 
+from .backends.isc.render import DDNS_KEYS_FILE, render_ddns_keys
 from .backends.registry import backend_for
 from .errors import InventoryError
 from .model import Member, Site
-from .render import DDNS_KEYS_FILE, render_ddns_keys, render_template, wireguard_paths
+from .render import render_template, wireguard_paths
 from .secret_names import SecretKind, SecretSpec, member_secrets
 
 BOOTSTRAP_PATH = "/usr/local/sbin/dhcp-failover-bootstrap"

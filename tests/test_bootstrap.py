@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from dhcp_failover.backends.isc.render import OMAPI_KEY_FILE, render_omapi_key
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, peer_endpoint_parameter, render_user_data
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.model import Site
-from dhcp_failover.render import OMAPI_KEY_FILE, render_omapi_key, wireguard_paths
+from dhcp_failover.render import wireguard_paths
 from dhcp_failover.secret_names import site_secrets
 from tests.lab.boot import CREDENTIALS, boot, put_secret, write_files
 from tests.support.factories import inventory_data, site_data

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from dhcp_failover.backends.isc.omapi import OmapiEndpoint, wait_for_failover_state
+from dhcp_failover.backends.isc.render import DDNS_KEYS_FILE, render_ddns_keys
 from dhcp_failover.cloudinit import render_user_data
 from dhcp_failover.constructs.rules import member_rules
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
-from dhcp_failover.render import DDNS_KEYS_FILE, render_ddns_keys
 from dhcp_failover.secret_names import SecretKind, site_secrets
 from tests.lab.boot import boot, put_secret
 from tests.lab.member_files import install_member, relay_arguments

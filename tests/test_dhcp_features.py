@@ -18,9 +18,9 @@ import pytest
 
 from dhcp_failover.backends.isc.omapi import OmapiEndpoint, wait_for_failover_state
 from dhcp_failover.backends.isc.options import ROUTES_OPTION
+from dhcp_failover.backends.isc.render import render_dhcpd_conf
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.model import Site
-from dhcp_failover.render import render_dhcpd_conf
 from tests.lab.member_files import install_member, relay_arguments
 from tests.lab.netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
 from tests.support.factories import REPO, inventory_data, site_data, write_inventory

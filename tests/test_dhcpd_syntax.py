@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from dhcp_failover.backends.isc.render import OMAPI_KEY_FILE, render_dhcpd_conf, render_omapi_key
 from dhcp_failover.inventory import inventory_from_data, load_inventory
-from dhcp_failover.render import OMAPI_KEY_FILE, render_dhcpd_conf, render_omapi_key
 from tests.lab.member_files import dhcpd_check
 from tests.support.factories import EXAMPLES, inventory_data, site_data
 from tests.support.tools import require

@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from dhcp_failover.app import ENDPOINT_ENV
+from dhcp_failover.backends.isc.render import DHCPD_CONF, OMAPI_KEY_FILE, render_omapi_key
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, peer_endpoint_parameter, render_user_data
 from dhcp_failover.constructs.layout import region_of
 from dhcp_failover.constructs.naming import member_stack_name, shared_stack_name
@@ -39,7 +40,7 @@ from dhcp_failover.constructs.rules import Direction, member_rules
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.local_keys import KeyStore, default_path
 from dhcp_failover.model import Member, Role, Site
-from dhcp_failover.render import DHCPD_CONF, OMAPI_KEY_FILE, render_omapi_key, wireguard_paths
+from dhcp_failover.render import wireguard_paths
 from dhcp_failover.secret_names import SecretKind, member_secrets, site_secrets
 from tests.lab.boot import CREDENTIALS, write_files
 from tests.support.checkout import INVENTORY_ENV, cdktf_project

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from dhcp_failover.backends.isc.config_import import PLACEHOLDER, import_config, parse, tokenize
+from dhcp_failover.backends.isc.render import render_dhcpd_conf
 from dhcp_failover.inventory import inventory_from_data, load_inventory
-from dhcp_failover.render import render_dhcpd_conf
 from tests.lab.member_files import dhcpd_check
 from tests.support.factories import EXAMPLES, REPO
 from tests.support.tools import require_file

@@ -28,9 +28,9 @@ from typing import Any
 import yaml
 
 from dhcp_failover.backends.isc.omapi import OmapiEndpoint, read_failover_state, wait_for_failover_state
+from dhcp_failover.backends.isc.render import DHCPD_CONF, DHCPD_DEFAULTS
 from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.model import Member, Site
-from dhcp_failover.render import DHCPD_CONF, DHCPD_DEFAULTS
 from dhcp_failover.secret_names import SecretKind, site_secrets
 from tests.lab.boot import boot, put_secret
 from tests.lab.member_files import relay_arguments

@@ -11,18 +11,17 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from dhcp_failover.model import Site
-from dhcp_failover.render import (
+from dhcp_failover.backends.isc.render import (
     DDNS_KEYS_FILE,
     DHCPD_CONF,
     OMAPI_KEY_FILE,
-    RELAY_DEFAULTS,
     render_ddns_keys,
     render_dhcpd_conf,
     render_member,
     render_omapi_key,
-    render_relay,
 )
+from dhcp_failover.model import Site
+from dhcp_failover.render import RELAY_DEFAULTS, render_relay
 from tests.support.tools import require
 
 

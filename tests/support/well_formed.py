@@ -9,10 +9,10 @@ from pathlib import Path
 import yaml
 
 from dhcp_failover.app import plan_synth
+from dhcp_failover.backends.isc.render import render_member
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
 from dhcp_failover.errors import InventoryError, SettingsError
 from dhcp_failover.inventory import load_inventory
-from dhcp_failover.render import render_member
 from tests.lab.member_files import dhcpd_check
 
 

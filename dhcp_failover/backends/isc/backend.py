@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from ...model import Member, ServerKind, Site
-from ...render import DHCPD_CONF, OMAPI_KEY_FILE, FileTree, render_member, render_omapi_key, render_template
+from ...render import FileTree, render_template
 from ...secret_names import control_secret
 from ..base import ControlChannel
+from .render import DHCPD_CONF, OMAPI_KEY_FILE, render_member, render_omapi_key
 
 
 class IscBackend:
