@@ -177,7 +177,7 @@ ARCH_UEFI_ARM64 = 11
 class SharedNetwork(Strict):
     """Several of the site's subnets on one segment (one broadcast domain, one relay interface)."""
 
-    name: Annotated[str, Field(pattern=CLASS_NAME)]
+    name: Annotated[str, Field(pattern=CLASS_NAME)] = Field(description="The shared-network name in dhcpd.conf.")
     subnets: Annotated[tuple[Network, ...], Field(min_length=2, max_length=64)] = Field(
         description="Two or more of the site's subnets."
     )

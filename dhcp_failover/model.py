@@ -220,7 +220,7 @@ class HostReservation(Strict):
     name: Annotated[str, Field(max_length=63, pattern=HOST_NAME)] = Field(
         description="An RFC 1123 host name, unique in the site."
     )
-    mac: Annotated[str, Field(pattern=MAC)]
+    mac: Annotated[str, Field(pattern=MAC)] = Field(description="The client's hardware (MAC) address.")
     address: Address = Field(description="Inside the subnet; never a router, server or relay address.")
     options: Options = Options()
 
@@ -242,16 +242,20 @@ class Subnet(Strict):
     dns_servers: AddressList = Field(default=(), description="Option 6.")
     domain_name: DomainName | None = Field(default=None, description="Option 15.")
     ntp_servers: AddressList = Field(default=(), description="Option 42.")
-    default_lease_time: Seconds = 600
-    max_lease_time: Seconds = 7200
+    default_lease_time: Seconds = Field(default=600, description="Seconds, for a client that asks for no lease time.")
+    max_lease_time: Seconds = Field(default=7200, description="Seconds: the longest lease a client may get.")
     next_server: Address | None = Field(default=None, description="PXE: TFTP server.")
     filename: Annotated[str, Field(pattern=BOOT_FILE)] | None = Field(
         default=None, description="PXE: boot file name."
     )
     options: Options = Options()
     pxe: Pxe | None = Field(default=None, description="Network boot by client architecture (instead of filename).")
-    pools: Annotated[tuple[Pool, ...], Field(max_length=MAX_POOLS)] = ()
-    hosts: Annotated[tuple[HostReservation, ...], Field(max_length=MAX_HOSTS)] = ()
+    pools: Annotated[tuple[Pool, ...], Field(max_length=MAX_POOLS)] = Field(
+        default=(), description="The ranges handed out (a subnet without pools serves only reservations)."
+    )
+    hosts: Annotated[tuple[HostReservation, ...], Field(max_length=MAX_HOSTS)] = Field(
+        default=(), description="Fixed addresses by MAC address."
+    )
 
 
 class RelayedSubnet(Strict):
@@ -267,7 +271,7 @@ class RelayedSubnet(Strict):
 class Relay(Strict):
     """A DHCP relay (router or Linux dhcrelay) that forwards to both servers."""
 
-    name: SafeName
+    name: SafeName = Field(description="Lower-case letters, digits and '-'; names its render folder.")
     source_address: Address = Field(
         description="The address relayed packets come from (what the security groups admit)."
     )
@@ -379,7 +383,7 @@ class Site(Strict):
         description="CIDR of the VPC created for the site when members bring no subnet_id "
         "(default: the smallest network holding both members' networks).",
     )
-    tags: Tags = Field(default_factory=dict, description="Tags for the site's resources, merged over the inventory's.")
+    tags: Tags = Field(default={}, description="Tags for the site's resources, merged over the inventory's.")
     state: StateBackend | None = Field(
         default=None, description="Where this site's Terraform state lives (default: the inventory's state)."
     )
@@ -418,7 +422,7 @@ class Inventory(Strict):
     version: Annotated[Literal[1], BeforeValidator(reject_bool)] = Field(
         default=1, description="The inventory format."
     )
-    tags: Tags = Field(default_factory=dict, description="Tags for every resource (no key starting with aws:).")
+    tags: Tags = Field(default={}, description="Tags for every resource (no key starting with aws:).")
     state: StateBackend = Field(
         default_factory=lambda: StateBackend(),
         description="Where Terraform state lives, for every site that does not say otherwise.",

@@ -112,7 +112,7 @@ def _default(name: str, node: Mapping[str, Any], required: set[str]) -> str:
     if name in required:
         return "required"
     if "default" not in node:
-        return ""
+        return "see its fields" if _ref_name(node) is not None else ""
     default = node["default"]
     if default is None:
         return "none"
