@@ -219,16 +219,23 @@ def _fixed_width(parser: argparse.ArgumentParser) -> str:
     return parser.format_help()
 
 
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The parser's subcommands by name (argparse exposes them no other way)."""
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found.update(action.choices)
+    return found
+
+
 def cli_help() -> str:
     """``--help`` of the command and of every subcommand, as argparse prints it."""
     from .cli import build_parser  # the CLI imports this module for its ``docs`` command
 
     parser = build_parser()
     sections = ["```text", _fixed_width(parser).rstrip(), "```"]
-    for action in parser._actions:  # noqa: SLF001 - argparse exposes subcommands no other way
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
-            for name, sub in action.choices.items():
-                sections += ["", f"### `{name}`", "", "```text", _fixed_width(sub).rstrip(), "```"]
+    for name, sub in subcommands(parser).items():
+        sections += ["", f"### `{name}`", "", "```text", _fixed_width(sub).rstrip(), "```"]
     return "\n".join(sections) + "\n"
 
 
