@@ -7,7 +7,7 @@ dhcpd booted from the same user-data with the failover taken out, as a ratio.
 Needs root; all traffic stays inside the namespaces it makes, plus the local AWS API on
 127.0.0.1. Runs in about a minute.
 
-    .venv/bin/python benchmarks/failover.py
+    .venv/bin/python -m benchmarks.failover
 """
 
 from __future__ import annotations
@@ -24,17 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from moto.server import ThreadedMotoServer  # noqa: E402
+from moto.server import ThreadedMotoServer
 
-from boot import free_port  # noqa: E402
-from dhcp_failover.inventory import inventory_from_data  # noqa: E402
-from dhcp_failover.model import Site  # noqa: E402
-from dhcp_failover.render import DHCPD_CONF  # noqa: E402
-from factories import inventory_data, site_data  # noqa: E402
-from failover_harness import BootedPair, boot_pair, publish_secrets  # noqa: E402
-from netlab import FailoverTopology, Lab, build_failover_topology  # noqa: E402
+from dhcp_failover.inventory import inventory_from_data
+from dhcp_failover.model import Site
+from dhcp_failover.render import DHCPD_CONF
+from tests.lab.boot import free_port
+from tests.lab.failover_harness import BootedPair, boot_pair, publish_secrets
+from tests.lab.netlab import FailoverTopology, Lab, build_failover_topology
+from tests.support.factories import inventory_data, site_data
 
 PERF_RATES = (500, 1000)  # exchanges/s offered; the pair keeps up with both on 2 cores (netns-lab.md)
 PERF_SECONDS = 10

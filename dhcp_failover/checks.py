@@ -18,6 +18,7 @@ from .constructs.layout import aws_problems, is_placed
 from .constructs.naming import merged_tags
 from .derived_names import collisions
 from .dhcp_options import PROTOCOL_CODES, TYPED_CODES, Options, custom_value_ok
+from .errors import InventoryError
 from .messages import excerpt
 from .model import (
     MAX_TAGS,
@@ -59,10 +60,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
-
-
-class InventoryError(ValueError):
-    """Bad input; ``str()`` is the one line shown to the user after ``error:``."""
 
 
 def check_inventory(inventory: Inventory) -> list[Problem]:

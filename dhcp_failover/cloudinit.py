@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from .checks import InventoryError
+from .errors import InventoryError
 from .model import Member, Site
 from .render import (
     DHCPD_CONF,
@@ -18,7 +18,7 @@ from .render import (
     render_template,
     wireguard_paths,
 )
-from .secrets import SecretKind, SecretSpec, member_secrets
+from .secret_names import SecretKind, SecretSpec, member_secrets
 
 BOOTSTRAP_PATH = "/usr/local/sbin/dhcp-failover-bootstrap"
 USER_DATA_LIMIT = 16384  # bytes, EC2's limit on raw user-data

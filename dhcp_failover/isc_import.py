@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ConfigImportError
 from .messages import excerpt
 
 PLACEHOLDER = "FILL IN"
@@ -25,10 +26,6 @@ _OPTION_INTS = {"interface-mtu": "interface_mtu", "time-offset": "time_offset"}
 _TYPES = {"ip-address": "ip-address", "array of ip-address": "ip-addresses", "text": "text",
           "unsigned integer 8": "uint8", "unsigned integer 16": "uint16", "unsigned integer 32": "uint32",
           "signed integer 32": "int32", "boolean": "boolean", "domain-list": "domain-list", "string": "bytes"}
-
-
-class ConfigImportError(ValueError):
-    """Not a dhcpd.conf we can read; ``str()`` is one line."""
 
 
 @dataclass(frozen=True)
@@ -300,9 +297,7 @@ class Importer:
                     pools.append(pool)
             elif child_head[:1] == ["host"] and child.block is not None:
                 self.host(child, scope)
-            elif tuple(child_head) in _ALWAYS_RENDERED:
-                continue
-            elif child.block is None and self.scoped(child, subnet, options):
+            elif tuple(child_head) in _ALWAYS_RENDERED or (child.block is None and self.scoped(child, subnet, options)):
                 continue
             else:
                 self.skip(child, "not mapped")

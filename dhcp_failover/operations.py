@@ -21,11 +21,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
-from .checks import InventoryError
+from .errors import InventoryError, UsageError
 from .local_keys import KeyStore
 from .model import Member, Site
 from .omapi import FailoverState, OmapiEndpoint, OmapiError, read_failover_state, shutdown_server
-from .secrets import SecretKind, site_secrets
+from .secret_names import SecretKind, site_secrets
 
 TAKEOVER_STATES = ("communications-interrupted", "partner-down")
 POLL_INTERVAL = 0.2  # seconds between OMAPI reads while waiting; one read takes ~20 ms
@@ -105,7 +105,7 @@ def _host_port(override: str | None, host: str, port: int) -> tuple[str, int]:
         return host, port
     name, _, number = override.partition(":")
     if number and not number.isdigit():
-        raise InventoryError(f"--omapi-host {override!r}: the port must be a number")
+        raise UsageError(f"--omapi-host {override!r}: the port must be a number")
     return name, int(number) if number else port
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import checks
-from .checks import InventoryError
+from .errors import UsageError
 from .constructs.rules import RULE_KINDS
 from .inventory import inventory_json_schema
 from .render import TEMPLATES
@@ -195,7 +195,7 @@ def security_group_rules() -> str:
 def _doc(check: Callable[..., Any]) -> str:
     text = (check.__doc__ or "").strip()
     if not text:
-        raise InventoryError(f"checks.{check.__name__} has no docstring; say in it what the check enforces")
+        raise UsageError(f"checks.{check.__name__} has no docstring; say in it what the check enforces")
     return _cell(text)
 
 
@@ -282,14 +282,14 @@ def _regenerate(text: str, path: Path, tables: Mapping[str, str]) -> tuple[str, 
         name = match["name"]
         if name not in tables:
             known = ", ".join(sorted(tables))
-            raise InventoryError(f"{path}: unknown generated region '{name}'; known: {known}")
+            raise UsageError(f"{path}: unknown generated region '{name}'; known: {known}")
         found.append(name)
         return f"{match['begin']}{tables[name]}{match['end']}"
 
     updated = _REGION.sub(replace, text)
     unclosed = [name for name in _BEGIN.findall(text) if name not in found]
     if unclosed:
-        raise InventoryError(f"{path}: region '{unclosed[0]}' has no '<!-- END GENERATED {unclosed[0]} -->' line")
+        raise UsageError(f"{path}: region '{unclosed[0]}' has no '<!-- END GENERATED {unclosed[0]} -->' line")
     return updated, found
 
 
@@ -299,7 +299,7 @@ def refresh(folder: Path, *, write: bool) -> list[StaleRegion]:
     Every generator must have a region somewhere, so a table cannot be dropped unnoticed.
     Returns the regions that differed from the code."""
     if not folder.is_dir():
-        raise InventoryError(f"--out {folder}: not a folder; give the docs/ folder of the checkout")
+        raise UsageError(f"--out {folder}: not a folder; give the docs/ folder of the checkout")
     tables = {name: generate() for name, generate in GENERATORS.items()}
     stale: list[StaleRegion] = []
     placed: set[str] = set()
@@ -314,7 +314,7 @@ def refresh(folder: Path, *, write: bool) -> list[StaleRegion]:
             updates[path] = updated
     missing = sorted(set(tables) - placed)
     if missing:
-        raise InventoryError(f"{folder}: no file holds the generated region '{missing[0]}'; "
+        raise UsageError(f"{folder}: no file holds the generated region '{missing[0]}'; "
                              f"add '<!-- BEGIN GENERATED {missing[0]} -->' ... '<!-- END GENERATED {missing[0]} -->'")
     if write:
         # Every file is checked before any is written, so a bad region leaves all of them as they were.

@@ -17,9 +17,10 @@ from typing import Any
 
 import jinja2
 
-from .derived_names import member_folder, relay_folder
 from . import isc_options
+from .derived_names import member_folder, relay_folder
 from .model import HostReservation, Inventory, Member, Relay, RelayedSubnet, Role, Site, Subnet, WireGuard
+
 
 def _templates() -> Path:
     """Installed, the templates sit inside the package; in a checkout, at the top level."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from factories import REPO, inventory_data, site_data, write_inventory
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 Site = dict[str, Any]
 

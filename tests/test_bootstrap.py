@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from boot import CREDENTIALS, boot, moto_endpoint, put_secret, write_files  # noqa: F401  (a fixture)
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, peer_endpoint_parameter, render_user_data
 from dhcp_failover.inventory import inventory_from_data
-from dhcp_failover.model import Site
 from dhcp_failover.local_keys import KeyStore
+from dhcp_failover.model import Site
 from dhcp_failover.render import OMAPI_KEY_FILE, render_omapi_key, wireguard_paths
-from dhcp_failover.secrets import site_secrets
-from factories import inventory_data, site_data
-from tools import require
+from dhcp_failover.secret_names import site_secrets
+from tests.lab.boot import CREDENTIALS, boot, moto_endpoint, put_secret, write_files  # noqa: F401  (a fixture)
+from tests.support.factories import inventory_data, site_data
+from tests.support.tools import require
 
 REGION = "eu-west-1"
 # The member runs Debian 12's awscli (too old for AWS_ENDPOINT_URL); test with that one when it

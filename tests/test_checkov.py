@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from conftest import example_stacks
-from tfenv import run_checkov
+from tests.support.checkout import example_stacks
+from tests.support.tfenv import run_checkov
 
 # (check id, resource type, stack kind) → why the check does not apply.
 WAIVERS: dict[tuple[str, str, str], str] = {

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dhcp_failover.checks import InventoryError
 from dhcp_failover.cloudinit import ALLOWED_TOP_LEVEL_KEYS, BOOTSTRAP_PATH, USER_DATA_LIMIT, render_user_data
+from dhcp_failover.errors import InventoryError
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.render import render_member
-from factories import EXAMPLES, inventory_data, site_data
-from tfenv import terraform, write_cli_config
-from tools import require
+from tests.support.factories import EXAMPLES, inventory_data, site_data
+from tests.support.tfenv import terraform, write_cli_config
+from tests.support.tools import require
 
 
 def sites():

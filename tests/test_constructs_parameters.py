@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from dhcp_failover.app import DECOMMISSION_ENV
 from dhcp_failover.inventory import inventory_from_data
-from dhcp_failover.secrets import site_secrets
-from dhcp_failover.stacks import DECOMMISSION_ENV
-from factories import inventory_data
+from dhcp_failover.secret_names import site_secrets
+from tests.support.factories import inventory_data
 
 
 def test_one_secure_string_per_secret_with_write_only_value(

@@ -10,7 +10,7 @@ from typing import Any
 from dhcp_failover.cloudinit import render_user_data
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Role
-from factories import inventory_data
+from tests.support.factories import inventory_data
 
 
 def _instance(stack: dict[str, Any]) -> dict[str, Any]:

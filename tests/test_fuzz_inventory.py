@@ -28,15 +28,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dhcp_failover import cli
-from dhcp_failover.checks import InventoryError
+from dhcp_failover.app import plan_synth
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
+from dhcp_failover.errors import InventoryError, SettingsError
 from dhcp_failover.inventory import _allowed_keys, _model_in, load_inventory
 from dhcp_failover.model import Inventory
 from dhcp_failover.render import render_member
-from dhcp_failover.stacks import SettingsError, plan_synth
-from factories import EXAMPLES, inventory_data, site_data
-from test_dhcpd_syntax import dhcpd_check
-from tools import require
+from tests.lab.member_files import dhcpd_check
+from tests.support.factories import EXAMPLES, inventory_data, site_data
+from tests.support.tools import require
 
 EXAMPLES_TO_RUN = int(os.environ.get("DHCP_FAILOVER_FUZZ_EXAMPLES", "120"))
 SECONDS_PER_INVENTORY = 5.0

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from factories import REPO, inventory_data, site_data, write_inventory
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 Data = dict[str, Any]
 WALL_LIMIT = 10.0

@@ -17,9 +17,9 @@ import yaml
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.isc_import import PLACEHOLDER, import_config, parse, tokenize
 from dhcp_failover.render import render_dhcpd_conf
-from factories import EXAMPLES, REPO
-from test_dhcpd_syntax import dhcpd_check
-from tools import require_file
+from tests.lab.member_files import dhcpd_check
+from tests.support.factories import EXAMPLES, REPO
+from tests.support.tools import require_file
 
 DEBIAN_EXAMPLE = Path("/usr/share/doc/isc-dhcp-server/examples/dhcpd.conf.example")
 GUIDE = REPO.parent / "shared" / "seed" / "isc-basic-guide-to-configuring-dhcp-failover.txt"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from factories import REPO
+from tests.support.factories import REPO
 
 SOURCES = ("pyproject.toml", "README.md", "dhcp_failover", "templates")
 

@@ -12,7 +12,7 @@ import pytest
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.model import Role
 from dhcp_failover.render import render_dhcpd_conf, render_inventory, render_member, render_relay
-from factories import EXAMPLES, REPO, inventory_data, site_data
+from tests.support.factories import EXAMPLES, REPO, inventory_data, site_data
 
 GOLDEN = REPO / "tests" / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

@@ -26,17 +26,17 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import INVENTORY_ENV
-from deploy import key_exports, moto_server
+from dhcp_failover.app import ENDPOINT_ENV, SITES_ENV
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.model import Site
-from dhcp_failover.stacks import ENDPOINT_ENV, SITES_ENV
-from factories import REPO, inventory_data, site_data
-from member_hosts import MemberHosts
-from netlab import require_lab
-from pipelines import GITHUB, rollout_command
-from tfenv import require_provider_mirror, write_cli_config
-from tools import require
+from tests.lab.member_hosts import MemberHosts
+from tests.lab.netlab import require_lab
+from tests.support.checkout import INVENTORY_ENV
+from tests.support.deploy import key_exports, moto_server
+from tests.support.factories import REPO, inventory_data, site_data
+from tests.support.pipelines import GITHUB, rollout_command
+from tests.support.tfenv import require_provider_mirror, write_cli_config
+from tests.support.tools import require
 
 pytestmark = pytest.mark.netns
 MOTO_AMI = "ami-1e749f67"  # an AMI moto knows

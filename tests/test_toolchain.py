@@ -12,8 +12,8 @@ from pathlib import Path
 import cdktf
 import pytest
 
-import tfenv
-from tfenv import terraform, terraform_env  # noqa: F401  (terraform_env is a fixture)
+from tests.support import tfenv
+from tests.support.tfenv import terraform, terraform_env  # noqa: F401  (terraform_env is a fixture)
 
 SSH_OPEN_TO_WORLD = "CKV_AWS_24"
 

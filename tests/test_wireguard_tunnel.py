@@ -17,10 +17,10 @@ from dhcp_failover.model import Member, Site
 from dhcp_failover.omapi import OmapiEndpoint, wait_for_failover_state
 from dhcp_failover.render import wireguard_paths
 from dhcp_failover.wgkeys import generate_private_key, public_key
-from factories import inventory_data, site_data
-from netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
-from test_smoke_pair import install_member
-from tools import require
+from tests.lab.member_files import install_member
+from tests.lab.netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
+from tests.support.factories import inventory_data, site_data
+from tests.support.tools import require
 
 pytestmark = pytest.mark.netns
 TUNNEL = "10.99.0.0/31"

@@ -23,7 +23,7 @@ from constructs import Construct
 from ..cloudinit import peer_endpoint_parameter, render_user_data
 from ..model import Member, Role, Site, TunnelEndpoints
 from ..render import CISCO_IOS_SNIPPET, JUNOS_SNIPPET, RELAY_DEFAULTS, render_relay
-from ..secrets import SecretSpec, member_secrets, site_secrets
+from ..secret_names import SecretSpec, member_secrets, site_secrets
 from .aws_modules import data_aws_caller_identity, eip, ssm_parameter
 from .layout import LocalAwsApi, RegionLayout, aws_problems, is_placed, partition_of, region_of, site_regions
 from .naming import SiteNames, member_stack_name, merged_tags, shared_stack_name

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .checks import InventoryError
 from .cloudinit import render_user_data
 from .constructs.layout import LocalAwsApi, is_placed
 from .constructs.naming import member_stack_name, shared_stack_name
+from .errors import InventoryError, SettingsError
 from .model import Inventory, Member, Role, Site
 
 if TYPE_CHECKING:
@@ -30,10 +30,6 @@ SITES_ENV = "DHCP_FAILOVER_SITES"
 
 UserDataArgs = Mapping[str, str]
 UserDataRenderer = Callable[[Site, Member], UserDataArgs]
-
-
-class SettingsError(ValueError):
-    """A bad synth-time setting (environment); ``str()`` is the line shown after ``error:``."""
 
 
 @dataclass(frozen=True)
