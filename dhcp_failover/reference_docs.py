@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from . import checks
-from .errors import UsageError
 from .constructs.rules import RULE_KINDS
+from .errors import UsageError
 from .inventory import inventory_json_schema
 from .render import TEMPLATES
 
@@ -86,7 +86,8 @@ def _type(node: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
         bounds = _bounds(node.get("minItems"), node.get("maxItems"), "items")
         return f"list of {_type(node.get('items', {}), defs)}{bounds}"
     if kind == "object":
-        values = node.get("additionalProperties") or next(iter(node.get("patternProperties", {}).values()), {})
+        patterned: Mapping[str, Any] = next(iter(node.get("patternProperties", {}).values()), {})
+        values: Mapping[str, Any] = node.get("additionalProperties") or patterned
         return f"map of text to {_type(values, defs) if values else 'any value'}"
     if kind == "string":
         return {"ipv4": "IPv4 address", "ipv4network": "IPv4 network (CIDR)"}.get(node.get("format", ""), "text")
@@ -255,7 +256,8 @@ def module_map() -> str:
     for path in sorted(package.rglob("*.py")):
         if path.name != "__main__.py":
             lines.append(f"| `{path.relative_to(package.parent).as_posix()}` | {_summary(path)} |")
-    lines += ["", "| template folder | templates (every file format is one of these, rendered in one place) |", "|---|---|"]
+    lines += ["", "| template folder | templates (every file format is one of these, rendered in one place) |"]
+    lines += ["|---|---|"]
     for folder in sorted(p for p in TEMPLATES.iterdir() if p.is_dir()):
         names = ", ".join(f"`{t.name}`" for t in sorted(folder.glob("*.j2")))
         lines.append(f"| `templates/{folder.name}/` | {names} |")
