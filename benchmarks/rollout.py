@@ -25,10 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
 from benchmarks.many_sites import inventory as many_sites
 from benchmarks.many_sites import write as write_many_sites
+
+REPO = Path(__file__).resolve().parent.parent
 
 MOTO_AMI = "ami-1e749f67"  # an AMI moto knows in every region
 DROP = ("DHCP_FAILOVER_INVENTORY", "DHCP_FAILOVER_AWS_ENDPOINT", "DHCP_FAILOVER_SITES", "CDKTF_OUTDIR")

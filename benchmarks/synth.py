@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
 from benchmarks.many_sites import write as write_many_sites
+
+REPO = Path(__file__).resolve().parent.parent
 
 FLOOR = """
 import sys

@@ -146,13 +146,13 @@ def plan_synth(
             "no site has a placement, so there is nothing to deploy; give both members of a site "
             "a placement (region, availability_zone or subnet_id, ami)"
         )
-    sites = tuple(
+    site_plans = tuple(
         SitePlan(site, {m.role: user_data(site, m) for m in (site.primary, site.secondary)}, site.name in decommissioned)
         for site in placed
     )
     unplaced = tuple(site.name for site in inventory.sites
                      if not is_placed(site) and (selected is None or site.name in selected))
-    return SynthPlan(inventory, sites, local_api, unplaced)
+    return SynthPlan(inventory, site_plans, local_api, unplaced)
 
 
 def build_app(plan: SynthPlan, *, outdir: str | None = None) -> cdktf.App:

@@ -424,7 +424,7 @@ class Inventory(Strict):
     )
     tags: Tags = Field(default={}, description="Tags for every resource (no key starting with aws:).")
     state: StateBackend = Field(
-        default_factory=lambda: StateBackend(),
+        default_factory=lambda: StateBackend(),  # noqa: PLW0108  (defined below this class)
         description="Where Terraform state lives, for every site that does not say otherwise.",
     )
     sites: Annotated[tuple[Site, ...], Field(min_length=1, max_length=MAX_SITES)] = Field(

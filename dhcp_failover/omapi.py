@@ -178,8 +178,8 @@ def _first_error(stdout: str, stderr: str) -> str | None:
 def _last_object(stdout: str) -> dict[str, str]:
     """The attributes of the last object omshell printed (it reprints after each command)."""
     attributes: dict[str, str] = {}
-    for line in stdout.splitlines():
-        line = re.sub(r"^(> ?)+", "", line)
+    for raw in stdout.splitlines():
+        line = re.sub(r"^(> ?)+", "", raw)
         if line.startswith("obj: "):
             attributes = {}
         elif " = " in line:
@@ -199,7 +199,7 @@ def _omshell(
     try:
         result = subprocess.run([*command_prefix, "omshell"],
                                 input=_script(endpoint, statements),
-                                capture_output=True, text=True, timeout=timeout)
+                                capture_output=True, text=True, timeout=timeout, check=False)
     except FileNotFoundError as exc:
         raise OmapiError(f"{where}: cannot run {exc.filename} (is isc-dhcp-server installed?)") \
             from None

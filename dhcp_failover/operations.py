@@ -311,7 +311,7 @@ def run_restart_command(command: str, timeout: float) -> Callable[[], None]:
     def restart() -> None:
         try:
             result = subprocess.run(command, shell=True, capture_output=True, text=True,  # noqa: S602
-                                    timeout=timeout, stdin=subprocess.DEVNULL)
+                                    timeout=timeout, stdin=subprocess.DEVNULL, check=False)
         except subprocess.TimeoutExpired:
             raise DrillError(f"--restart-command still running after {timeout:.0f} s") from None
         if result.returncode != 0:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.lab.boot import moto_endpoint  # noqa: F401  (a fixture for every test module)
 from tests.support.checkout import Stacks, example_stacks, placed_site
 from tests.support.factories import EXAMPLES, inventory_data
 

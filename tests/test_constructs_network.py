@@ -100,7 +100,7 @@ def test_unplaced_sites_are_left_out_and_an_inventory_without_any_is_refused(pla
 
     pool = {"network": "10.78.1.0/24", "pools": [{"start": "10.78.1.100", "end": "10.78.1.150"}]}
     unplaced = site_data("lab2", subnets=[pool], relays=[])
-    for member, address in zip(unplaced["members"], ("10.78.1.1", "10.78.1.2")):
+    for member, address in zip(unplaced["members"], ("10.78.1.1", "10.78.1.2"), strict=False):
         member.update(address=address, network="10.78.1.0/24")
     mixed = inventory_from_data(inventory_data(placed("aws"), unplaced))
     plan = plan_synth(mixed, environ={}, user_data=lambda site, member: {"user_data": "#cloud-config\n"})

@@ -101,7 +101,7 @@ def test_relay_configs_are_stack_outputs(synthesized_examples: dict[str, Any]) -
 
 def _split_pair_in_existing_subnets(placed: Callable[..., dict[str, Any]], endpoints: str) -> dict[str, Any]:
     site = placed(wireguard={"network": "10.255.77.0/31", "endpoints": endpoints})
-    for member, (region, suffix) in zip(site["members"], (("eu-west-1", "1"), ("us-east-1", "2"))):
+    for member, (region, suffix) in zip(site["members"], (("eu-west-1", "1"), ("us-east-1", "2")), strict=False):
         member["placement"] = {"region": region, "subnet_id": f"subnet-0000000{suffix}", "vpc_id": f"vpc-0000000{suffix}",
                                "ami": "ami-0123456789abcdef0"}
     return site

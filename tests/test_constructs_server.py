@@ -117,4 +117,4 @@ def test_member_stack_with_cdktf_testing_matchers(testing_pair: Callable[..., An
     # Typed children: the construct tree is API too.
     assert pair.servers[Role.SECONDARY].node.path == "lab-secondary/server"
     assert pair.security_groups.node.path == "lab-shared/sg"
-    assert pair.node.id == "lab-shared"
+    assert pair.shared_stack.node.id == "lab-shared"

@@ -200,9 +200,8 @@ def test_every_example_with_s3_state_passes_terraform_validate_and_checkov(
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from test_checkov import WAIVERS, _kind, _resource_type
-
     from tests.support.checkout import example_stacks
+    from tests.support.checkov_waivers import WAIVERS, _kind, _resource_type
     from tests.support.tfenv import require_provider_mirror, run_checkov, terraform, write_cli_config
 
     require_provider_mirror()

@@ -11,15 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from dhcp_failover.app import DECOMMISSION_ENV, ENDPOINT_ENV, SITES_ENV
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.local_keys import KeyStore, default_path
 from dhcp_failover.secret_names import site_secrets
 from tests.support.checkout import (
-    DECOMMISSION_ENV,
-    ENDPOINT_ENV,
     INVENTORY_ENV,
     REPO,
-    SITES_ENV,
     copy_checkout,
     placed_site,
     run_main,

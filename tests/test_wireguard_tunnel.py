@@ -47,7 +47,7 @@ def wg_quick_up(lab: Lab, host: str, config: str) -> None:
     log = lab.workdir / f"{host}-wg-quick.log"
     with log.open("w") as out:
         result = subprocess.run(
-            lab.netns_exec(host) + [require("wg-quick"), "up", config],
+            [*lab.netns_exec(host), require("wg-quick"), "up", config],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, close_fds=True,
             env={**os.environ, "WG_QUICK_USERSPACE_IMPLEMENTATION": require("wireguard-go")}, timeout=30,
         )
@@ -96,6 +96,7 @@ def test_pair_reaches_normal_over_the_tunnel_and_the_underlay_sees_only_wireguar
 
     time.sleep(1)  # let tcpdump flush the last packets
     failover_tcp = capture_count(capture, "tcp port 519 or tcp port 520")
+    assert site.wireguard is not None
     wireguard_udp = capture_count(capture, f"udp port {site.wireguard.listen_port}")
     print(f"underlay capture: {wireguard_udp} WireGuard UDP packets, {failover_tcp} failover TCP packets")
     assert failover_tcp == 0

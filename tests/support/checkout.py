@@ -39,7 +39,7 @@ def placed_site(name: str = "lab", *, region: str = "eu-west-1", **overrides: An
     site = site_data(name)
     site["members"][0].update(address="10.77.1.10")
     site["members"][1].update(address="10.77.3.10", network="10.77.3.0/24")
-    for member, zone in zip(site["members"], "ab"):
+    for member, zone in zip(site["members"], "ab", strict=False):
         member["placement"] = {"region": region, "availability_zone": f"{region}{zone}", "ami": "ami-0123456789abcdef0"}
     site.update(copy.deepcopy(overrides))
     return site
