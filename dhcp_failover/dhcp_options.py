@@ -148,7 +148,7 @@ class ClientClass(Strict):
 
     name: ClassName = Field(description="What pools' allow and deny lists name.")
     match: ClassMatch = Field(description="Exactly one criterion.")
-    options: Options = Options()
+    options: Options = Field(default=Options(), description="Options for the members of the class.")
     next_server: Address | None = Field(default=None, description="PXE: TFTP server for the class.")
     filename: BootFile | None = Field(default=None, description="PXE: boot file for the class.")
 

@@ -211,7 +211,7 @@ class Pool(Strict):
     deny: Annotated[tuple[ClassName, ...], Field(max_length=16)] = Field(
         default=(), description="Members of these classes get no address here."
     )
-    options: Options = Options()
+    options: Options = Field(default=Options(), description="Options for the clients of this pool.")
 
 
 class HostReservation(Strict):
@@ -222,7 +222,7 @@ class HostReservation(Strict):
     )
     mac: Annotated[str, Field(pattern=MAC)] = Field(description="The client's hardware (MAC) address.")
     address: Address = Field(description="Inside the subnet; never a router, server or relay address.")
-    options: Options = Options()
+    options: Options = Field(default=Options(), description="Options for this host only.")
 
 
 def _no_duplicates(values: tuple[Address, ...]) -> tuple[Address, ...]:
@@ -248,7 +248,7 @@ class Subnet(Strict):
     filename: Annotated[str, Field(pattern=BOOT_FILE)] | None = Field(
         default=None, description="PXE: boot file name."
     )
-    options: Options = Options()
+    options: Options = Field(default=Options(), description="Options for every client of the subnet.")
     pxe: Pxe | None = Field(default=None, description="Network boot by client architecture (instead of filename).")
     pools: Annotated[tuple[Pool, ...], Field(max_length=MAX_POOLS)] = Field(
         default=(), description="The ranges handed out (a subnet without pools serves only reservations)."
@@ -349,10 +349,10 @@ class Site(Strict):
     members: Annotated[tuple[Member, ...], Field(max_length=MAX_MEMBERS)] = Field(
         description="Exactly two: one primary, one secondary."
     )
-    failover: Failover = Failover()
-    omapi: Omapi = Omapi()
-    clock: Clock = Clock()
-    software: Software = Software()
+    failover: Failover = Field(default=Failover(), description="The failover dialogue between the members.")
+    omapi: Omapi = Field(default=Omapi(), description="The control channel operators and the drill use.")
+    clock: Clock = Field(default=Clock(), description="Synchronized clocks on both members.")
+    software: Software = Field(default=Software(), description="Package versions on both members.")
     ping_check: Bool = Field(
         default=True, description="Ping an address before offering it (dhcpd's ping-check)."
     )

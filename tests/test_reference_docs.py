@@ -176,6 +176,12 @@ def test_every_field_of_every_inventory_model_is_in_the_fields_table() -> None:
             assert f"| `{field}` |" in section, f"{name}.{field} missing from the fields table"
 
 
+def test_every_field_says_what_it_means() -> None:
+    undescribed = [f"{name}.{field}" for name, model in _models(Inventory, {}).items()
+                   for field, info in model.model_fields.items() if not info.description]
+    assert undescribed == [], "give these a Field(description=...): the inventory reference shows it"
+
+
 def test_the_fields_table_reads_types_defaults_and_meanings_from_the_model() -> None:
     table = reference_docs.inventory_fields()
     assert "| `port` | integer (1..65535) | `7911` | OMAPI port of both members; never a failover port. |" in table
