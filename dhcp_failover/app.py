@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .cloudinit import render_user_data
+from .cloudinit import instance_user_data
 from .constructs.layout import LocalAwsApi, is_placed
 from .constructs.naming import member_stack_name, shared_stack_name
 from .errors import InventoryError, SettingsError
@@ -115,15 +115,11 @@ def selected_sites(inventory: Inventory, wanted: tuple[str, ...] | None, source:
     return frozenset(wanted)
 
 
-def _rendered_user_data(site: Site, member: Member) -> UserDataArgs:
-    return render_user_data(site, member).terraform_args()
-
-
 def plan_synth(
     inventory: Inventory,
     environ: Mapping[str, str] | None = None,
     *,
-    user_data: UserDataRenderer = _rendered_user_data,
+    user_data: UserDataRenderer = instance_user_data,
     sites: tuple[str, ...] | None = None,
 ) -> SynthPlan:
     """Check and prepare the synth of a validated inventory; raise InventoryError or

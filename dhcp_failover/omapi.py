@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from .model import KeyAlgorithm
+
 __all__ = [
     "STATE_NAMES",
     "FailoverState",
@@ -58,8 +60,7 @@ _CONTROL_SHUTDOWN = 2  # dhcpd(8), "THE CONTROL OBJECT"
 
 # The algorithms dhcpd accepts for omapi-key (dhcpd.conf(5)). omshell turns an unknown
 # name into the misleading "dhcpctl_connect: not found", so reject it here instead.
-ALGORITHMS = frozenset(
-    {"hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"})
+ALGORITHMS = frozenset(algorithm.value for algorithm in KeyAlgorithm)
 
 # omshell parses its input line by line: a space, quote or newline in a value would end
 # the statement early or inject another one.

@@ -21,7 +21,7 @@ from cdktf import App, TerraformBackend, TerraformOutput, TerraformProvider, Ter
 from constructs import Construct
 
 from ..checks import validate
-from ..cloudinit import peer_endpoint_parameter, render_user_data
+from ..cloudinit import instance_user_data, peer_endpoint_parameter
 from ..errors import InventoryError
 from ..model import Inventory, Member, Role, Site, TunnelEndpoints
 from ..render import CISCO_IOS_SNIPPET, JUNOS_SNIPPET, RELAY_DEFAULTS, render_relay
@@ -45,7 +45,7 @@ class DhcpFailoverPairProps:
     inventory_tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of the whole inventory; the site's tags override them. Default: none."""
     user_data: Mapping[Role, Mapping[str, str]] | None = None
-    """Each member's aws_instance user-data arguments. Default: ``render_user_data``'s."""
+    """Each member's aws_instance user-data arguments. Default: ``instance_user_data``'s."""
     local_api: LocalAwsApi | None = None
     """Point every provider at a local AWS API (moto, LocalStack). Default: real AWS."""
     decommission: bool = False
@@ -56,7 +56,7 @@ class DhcpFailoverPairProps:
 
 
 def _default_user_data(site: Site) -> dict[Role, Mapping[str, str]]:
-    return {m.role: render_user_data(site, m).terraform_args() for m in (site.primary, site.secondary)}
+    return {m.role: instance_user_data(site, m) for m in (site.primary, site.secondary)}
 
 
 class DhcpFailoverPair(Construct):
