@@ -21,14 +21,18 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
 from . import checks
 from .constructs.rules import RULE_KINDS
+from .ddns import Ddns, TsigKey
 from .errors import UsageError
 from .inventory import inventory_json_schema
+from .model import Member, Role, Site, WireGuard
 from .render import TEMPLATES
+from .secret_names import SecretKind, SecretSpec, site_secrets
 
 COMMAND = "python -m dhcp_failover docs --out docs/"
 _REGION = re.compile(
@@ -190,6 +194,43 @@ def security_group_rules() -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- secrets -----------------------------------------------------------------------------------
+
+
+def _placeholder_site() -> Site:
+    """A site with every section that brings a secret, named by placeholders; built without
+    validation, since only the names matter here."""
+    network = IPv4Network("192.0.2.0/24")  # documentation addresses: the table shows no address
+    members = tuple(Member.model_construct(name=name, role=role, address=address, network=network)
+                    for name, role, address in (("<member>", Role.PRIMARY, network[1]),
+                                                ("<partner>", Role.SECONDARY, network[2])))
+    keys = (TsigKey.model_construct(name="<name>"),)
+    ddns = Ddns.model_construct(domain_name="example.com", keys=keys, zones=())
+    return Site.model_construct(name="<site>", members=members, wireguard=WireGuard(), ddns=ddns)
+
+
+def _readers(spec: SecretSpec, site: Site) -> str:
+    own, partner = (spec.readable_by(member) for member in site.members)
+    return {(True, True): "both members", (True, False): "its member", (False, True): "the partner"}[own, partner]
+
+
+def site_secret_names() -> str:
+    """One row per kind of secret (``secret_names.SecretKind``): where it lives and how it travels."""
+    site = _placeholder_site()
+    first: dict[SecretKind, SecretSpec] = {}
+    for spec in site_secrets(site):
+        first.setdefault(spec.kind, spec)
+    lines = ["| secret | SSM parameter | variables a pipeline exports | read by |", "|---|---|---|---|"]
+    for kind in SecretKind:
+        if kind not in first:
+            raise UsageError(f"secret kind {kind.value} is missing from reference_docs._placeholder_site; add the "
+                             "section that brings it")
+        spec = first[kind]
+        variables = f"`TF_VAR_{spec.variable_name}`, `TF_VAR_{spec.version_variable_name}`"
+        lines.append(f"| `{kind.value}` | `{spec.parameter_name}` | {variables} | {_readers(spec, site)} |")
+    return "\n".join(lines) + "\n"
+
+
 # --- validation rules --------------------------------------------------------------------------
 
 
@@ -268,6 +309,7 @@ GENERATORS: Mapping[str, Callable[[], str]] = {
     "module-map": module_map,
     "inventory-fields": inventory_fields,
     "security-group-rules": security_group_rules,
+    "site-secrets": site_secret_names,
     "validation-rules": validation_rules,
     "cli-help": cli_help,
 }

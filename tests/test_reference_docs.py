@@ -23,6 +23,7 @@ from dhcp_failover.cli import build_parser, main
 from dhcp_failover.constructs.rules import RULE_KINDS
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.model import Inventory
+from dhcp_failover.secret_names import SecretKind
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -31,6 +32,7 @@ REGION_OF_PAGE = {
     "inventory-fields": "inventory.md",
     "validation-rules": "inventory.md",
     "security-group-rules": "aws.md",
+    "site-secrets": "secrets.md",
     "cli-help": "operations.md",
     "module-map": "design.md",
 }
@@ -121,7 +123,7 @@ def test_prose_outside_the_generated_regions_is_kept(docs_copy: Path, docs_comma
          "region 'security-group-rules' has no '<!-- END GENERATED security-group-rules -->' line"),
         (lambda t: t.replace("GENERATED security-group-rules", "GENERATED sg-rulez"),
          ("unknown generated region 'sg-rulez'; known: cli-help, inventory-fields, module-map, "
-          "security-group-rules, validation-rules")),
+          "security-group-rules, site-secrets, validation-rules")),
     ],
     ids=["unclosed", "unknown"],
 )
@@ -195,6 +197,15 @@ def test_every_kind_of_security_group_rule_is_in_the_table() -> None:
     assert table.count("\n| `") == len(RULE_KINDS)
     assert "| `icmp-echo-to-clients` | egress | icmp | type 8, code 0 | ping-check of an address" in table
     assert "| `failover-tcp-from-partner` | ingress | tcp | from the site |" in table
+
+
+def test_every_kind_of_secret_is_in_the_secrets_table() -> None:
+    table = reference_docs.site_secret_names()
+    for kind in SecretKind:
+        assert f"| `{kind.value}` |" in table
+    assert ("| `wireguard-public-key` | `/dhcp-failover/<site>/<member>/wireguard-public-key` | "
+            "`TF_VAR_<site>_<member>_wireguard_public_key`, `TF_VAR_<site>_<member>_wireguard_public_key_version` "
+            "| the partner |") in table
 
 
 def _looks_like_a_check(function: Callable[..., object], parameter: str) -> bool:
