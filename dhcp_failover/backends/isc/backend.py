@@ -1,5 +1,5 @@
-"""ISC dhcpd behind the ``Backend`` seam. Its rendering and rules still live in ``render``,
-``backends.isc.options`` and ``checks``; this wraps them so that callers choose no server themselves."""
+"""ISC dhcpd behind the ``Backend`` seam: files from ``backends.isc.render``, the bootstrap from
+``templates/bootstrap``. The ISC failover rules are still the general ones in ``checks``."""
 
 from __future__ import annotations
 
