@@ -198,10 +198,15 @@ def test_example_sites_match_kea_golden_files_or_say_why_not(example: Path, site
 
 
 def expressible_sites() -> list[Site]:
+    """Every example site Kea can express, plus the first of them in hot-standby."""
     sites = []
     for path, name in example_sites():
         if (path.stem, name) not in INEXPRESSIBLE:
             sites.append(inventory_from_data(as_kea(path, name)).site(name))
+    first = next(p for p in EXAMPLES if p.stem == "minimal")
+    standby = as_kea(first, "hq")
+    standby["sites"][0]["failover"] = {"load_balancing": False}
+    sites.append(inventory_from_data(standby).site("hq"))
     return sites
 
 
