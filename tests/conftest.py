@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +176,15 @@ def run_main(
 def tree(outdir: Path) -> dict[str, bytes]:
     """Every file under ``outdir``: relative path → bytes."""
     return {str(p.relative_to(outdir)): p.read_bytes() for p in sorted(outdir.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One local AWS API (``scripts/moto-server``, on loopback) for the whole session: every
+    test that deploys or boots against AWS shares it (starting one costs seconds, its first IAM
+    call more). So each suite keeps to site names of its own (IAM names are global; SSM, KMS and
+    EC2 names per region) and checks only what its own sites made."""
+    from deploy import moto_server
+
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
+        yield endpoint

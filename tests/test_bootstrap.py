@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from boot import CREDENTIALS, boot, moto_endpoint, put_secret, write_files  # noqa: F401  (a fixture)
+from boot import CREDENTIALS, boot, put_secret, write_files
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, peer_endpoint_parameter, render_user_data
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site

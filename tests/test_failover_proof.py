@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from boot import moto_endpoint  # noqa: F401  (session fixture)
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Member
 from dhcp_failover.omapi import set_partner_down
@@ -61,7 +60,7 @@ def proof_data() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[BootedPair]:  # noqa: F811
+def pair(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[BootedPair]:
     require_lab()
     with Lab(tmp_path_factory.mktemp("proof")) as lab:
         yield boot_pair(inventory_from_data(proof_data()).sites[0], lab, moto_endpoint)

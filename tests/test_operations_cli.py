@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from boot import moto_endpoint  # noqa: F401  (session fixture)
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.model import Member, Site
@@ -43,7 +42,7 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[BootedPair]:  # noqa: F811
+def pair(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[BootedPair]:
     require_lab()
     with Lab(tmp_path_factory.mktemp("ops")) as lab:
         booted = boot_pair(inventory_from_data(ops_data()).sites[0], lab, moto_endpoint)
@@ -216,7 +215,7 @@ def _run_with_aws(endpoint: str, argv: list[str], cwd: Path) -> subprocess.Compl
 
 @pytest.mark.netns
 def test_status_from_a_machine_with_only_aws_access_reads_the_omapi_key_from_ssm(
-    pair: BootedPair, moto_endpoint: str, tmp_path: Path,  # noqa: F811
+    pair: BootedPair, moto_endpoint: str, tmp_path: Path,
 ) -> None:
     """A third machine: the inventory, the AWS endpoint and credentials, no key store anywhere."""
     inventory = write_inventory(tmp_path / "inventory.yaml", ops_data())
@@ -240,7 +239,7 @@ def test_status_from_a_machine_with_only_aws_access_reads_the_omapi_key_from_ssm
 
 @pytest.mark.netns
 def test_wait_normal_tells_a_member_not_created_yet_from_one_not_answering_yet(
-    pair: BootedPair, moto_endpoint: str, tmp_path: Path,  # noqa: F811
+    pair: BootedPair, moto_endpoint: str, tmp_path: Path,
 ) -> None:
     import boto3
 
