@@ -12,12 +12,13 @@ import re
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from .constructs.layout import aws_problems, is_placed
 from .constructs.naming import merged_tags
 from .derived_names import collisions
 from .dhcp_options import PROTOCOL_CODES, TYPED_CODES, Options, custom_value_ok
+from .errors import InventoryError
 from .messages import excerpt
 from .model import (
     MAX_TAGS,
@@ -59,10 +60,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
-
-
-class InventoryError(ValueError):
-    """Bad input; ``str()`` is the one line shown to the user after ``error:``."""
 
 
 def check_inventory(inventory: Inventory) -> list[Problem]:
@@ -149,12 +146,11 @@ def _failover(site: Site) -> Iterator[Problem]:
         )
     if not f.load_balancing and "load_balance_max_seconds" in f.model_fields_set and f.load_balance_max_seconds:
         yield Problem("failover.load_balance_max_seconds", "is set but load_balancing is false; remove one of them")
-    if f.max_lease_ownership is not None and f.max_lease_misbalance is not None:
-        if f.max_lease_ownership >= f.max_lease_misbalance:
-            yield Problem(
-                "failover.max_lease_ownership",
-                f"({f.max_lease_ownership}) must be lower than max_lease_misbalance ({f.max_lease_misbalance})",
-            )
+    if f.max_lease_ownership is not None and f.max_lease_misbalance is not None and f.max_lease_ownership >= f.max_lease_misbalance:
+        yield Problem(
+            "failover.max_lease_ownership",
+            f"({f.max_lease_ownership}) must be lower than max_lease_misbalance ({f.max_lease_misbalance})",
+        )
     if f.min_balance is not None and f.max_balance is not None and f.min_balance > f.max_balance:
         yield Problem("failover.min_balance", f"({f.min_balance}) must not exceed max_balance ({f.max_balance})")
     for i, m in enumerate(site.members):
@@ -502,7 +498,9 @@ def _pools_clear_of_other_sites(inventory: Inventory) -> Iterator[Problem]:
         for j, pool in enumerate(subnet.pools)
         if pool.start <= pool.end
     ]
-    for server, (site, i, j, pool) in _overlapping_across(servers, pools):
+    for server, tag in _overlapping_across(servers, pools):
+        # One type variable covers both sides' tags; the right side's are the pools' tuples.
+        site, i, j, pool = cast(tuple[str, int, int, Pool], tag)
         yield Problem(
             f'site "{site}": subnets[{i}].pools[{j}]',
             f"{_span(pool)} covers {server}; move the pool out of other pairs' server networks",

@@ -9,16 +9,17 @@ from dataclasses import dataclass
 
 import yaml
 
-from .checks import InventoryError
+from .errors import InventoryError
 from .model import Member, Site
 from .render import (
     DHCPD_CONF,
     OMAPI_KEY_FILE,
     render_member,
+    render_omapi_key,
     render_template,
     wireguard_paths,
 )
-from .secrets import SecretKind, SecretSpec, member_secrets
+from .secret_names import SecretKind, SecretSpec, member_secrets
 
 BOOTSTRAP_PATH = "/usr/local/sbin/dhcp-failover-bootstrap"
 USER_DATA_LIMIT = 16384  # bytes, EC2's limit on raw user-data
@@ -82,8 +83,9 @@ def render_bootstrap(site: Site, member: Member) -> str:
         region=region,
         omapi_parameter=_spec(specs, SecretKind.OMAPI_KEY, None).parameter_name,
         omapi_key_file=OMAPI_KEY_FILE,
-        key_name=site.omapi.key_name,
-        algorithm=site.omapi.algorithm.value,
+        # The one key-file template (render_omapi_key), its secret left to the shell; the
+        # text goes inside a double-quoted shell word, so its quotes are escaped.
+        omapi_key_text=render_omapi_key(site, "$omapi_secret").replace('"', '\\"'),
         dhcpd_conf=DHCPD_CONF,
         wireguard=wireguard,
     )
@@ -130,3 +132,8 @@ def render_user_data(site: Site, member: Member) -> UserData:
             f"over EC2's {USER_DATA_LIMIT}; split the site's subnets across more pairs"
         )
     return UserData(text, compressed=True)
+
+
+def instance_user_data(site: Site, member: Member) -> dict[str, str]:
+    """A member's ``aws_instance`` user-data arguments: what the constructs pass by default."""
+    return render_user_data(site, member).terraform_args()

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ConfigImportError
 from .messages import excerpt
 
 PLACEHOLDER = "FILL IN"
@@ -25,10 +26,6 @@ _OPTION_INTS = {"interface-mtu": "interface_mtu", "time-offset": "time_offset"}
 _TYPES = {"ip-address": "ip-address", "array of ip-address": "ip-addresses", "text": "text",
           "unsigned integer 8": "uint8", "unsigned integer 16": "uint16", "unsigned integer 32": "uint32",
           "signed integer 32": "int32", "boolean": "boolean", "domain-list": "domain-list", "string": "bytes"}
-
-
-class ConfigImportError(ValueError):
-    """Not a dhcpd.conf we can read; ``str()`` is one line."""
 
 
 @dataclass(frozen=True)
@@ -300,9 +297,7 @@ class Importer:
                     pools.append(pool)
             elif child_head[:1] == ["host"] and child.block is not None:
                 self.host(child, scope)
-            elif tuple(child_head) in _ALWAYS_RENDERED:
-                continue
-            elif child.block is None and self.scoped(child, subnet, options):
+            elif tuple(child_head) in _ALWAYS_RENDERED or (child.block is None and self.scoped(child, subnet, options)):
                 continue
             else:
                 self.skip(child, "not mapped")
@@ -384,7 +379,7 @@ class Importer:
         if words[:1] == ["dynamic-bootp"]:
             self.skip(statement, "dynamic BOOTP ranges cannot be in a failover pool")
             return None
-        start, end = (words + [words[0]])[:2] if words else (None, None)
+        start, end = ([*words, words[0]])[:2] if words else (None, None)
         if start and end and _address(start) and _address(end):
             return {"start": start, "end": end}
         self.skip(statement, "a range the importer cannot read")
@@ -534,7 +529,10 @@ def _class_match(statement: Statement) -> dict[str, Any] | None:
     return None
 
 
-def import_config(primary_text: str, peer_text: str | None = None, site_name: str | None = None) -> tuple[dict[str, Any], list[tuple[int, str, str]], list[str]]:
+Imported = tuple[dict[str, Any], list[tuple[int, str, str]], list[str]]
+
+
+def import_config(primary_text: str, peer_text: str | None = None, site_name: str | None = None) -> Imported:
     """(inventory as data, unmapped (line, statement, why), placeholders to fill in)."""
     for text in (primary_text, peer_text or ""):
         if len(text) > MAX_INPUT:
@@ -549,7 +547,7 @@ def import_config(primary_text: str, peer_text: str | None = None, site_name: st
     return _assemble(importer, peer if peer_text is not None else None, site_name)
 
 
-def _assemble(main: Importer, peer: Importer | None, site_name: str | None) -> tuple[dict[str, Any], list[tuple[int, str, str]], list[str]]:
+def _assemble(main: Importer, peer: Importer | None, site_name: str | None) -> Imported:
     placeholders: list[str] = []
     peer_name = main.peer.get("name")
     name = site_name or _clean((peer_name or "imported").removesuffix("-failover"), 40)

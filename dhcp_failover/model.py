@@ -325,7 +325,7 @@ class Site(Strict):
         description="CIDR of the VPC created for the site when members bring no subnet_id "
         "(default: the smallest network holding both members' networks).",
     )
-    tags: Tags = {}
+    tags: Tags = {}  # noqa: RUF012  (pydantic copies field defaults per instance)
     state: StateBackend | None = Field(
         default=None, description="Where this site's Terraform state lives (default: the inventory's state)."
     )
@@ -362,9 +362,9 @@ class Inventory(Strict):
     """The whole service: one or more sites, each a failover pair."""
 
     version: Annotated[Literal[1], BeforeValidator(reject_bool)] = 1
-    tags: Tags = {}
+    tags: Tags = {}  # noqa: RUF012  (pydantic copies field defaults per instance)
     state: StateBackend = Field(
-        default_factory=lambda: StateBackend(),
+        default_factory=lambda: StateBackend(),  # noqa: PLW0108  (defined below this class)
         description="Where Terraform state lives, for every site that does not say otherwise.",
     )
     sites: Annotated[tuple[Site, ...], Field(min_length=1, max_length=MAX_SITES)]

@@ -17,9 +17,10 @@ from typing import Any
 
 import jinja2
 
-from .derived_names import member_folder, relay_folder
 from . import isc_options
+from .derived_names import member_folder, relay_folder
 from .model import HostReservation, Inventory, Member, Relay, RelayedSubnet, Role, Site, Subnet, WireGuard
+
 
 def _templates() -> Path:
     """Installed, the templates sit inside the package; in a checkout, at the top level."""
@@ -75,7 +76,7 @@ def render_template(template: str, **values: Any) -> str:
 def render_member(site: Site, member: Member, *, root: str = "") -> FileTree:
     """The files one member needs. ``root`` prefixes absolute paths *inside* files (the key
     include), so tests can run the configs from a scratch folder; file paths stay absolute."""
-    tree = (
+    tree: tuple[RenderedFile, ...] = (
         RenderedFile(DHCPD_CONF, render_dhcpd_conf(site, member, root=root)),
         RenderedFile(DHCPD_DEFAULTS, render_template("isc/isc-dhcp-server.default.j2", address=member.address)),
         RenderedFile(CHRONY_CONF, render_template("isc/chrony.conf.j2", ntp_servers=site.clock.ntp_servers)),

@@ -25,8 +25,8 @@ import pytest
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Member
 from dhcp_failover.omapi import set_partner_down
-from factories import REPO, inventory_data, site_data
-from failover_harness import (
+from tests.lab.boot import moto_endpoint  # noqa: F401  (session fixture)
+from tests.lab.failover_harness import (
     SERVICE,
     BootedPair,
     Grant,
@@ -35,11 +35,12 @@ from failover_harness import (
     boot_pair,
     lease_states,
     operator_argv,
-    operator_process,
     operator_files,
+    operator_process,
     served,
 )
-from netlab import Lab, read_log, require_lab
+from tests.lab.netlab import Lab, read_log, require_lab
+from tests.support.factories import REPO, inventory_data, site_data
 
 pytestmark = pytest.mark.netns
 MCLT = 8
@@ -60,7 +61,7 @@ def proof_data() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[BootedPair]:
+def pair(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[BootedPair]:  # noqa: F811
     require_lab()
     with Lab(tmp_path_factory.mktemp("proof")) as lab:
         yield boot_pair(inventory_from_data(proof_data()).sites[0], lab, moto_endpoint)

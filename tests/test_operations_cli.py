@@ -18,10 +18,11 @@ import pytest
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.model import Member, Site
-from dhcp_failover.secrets import site_secrets
-from factories import REPO, inventory_data, site_data, write_inventory
-from failover_harness import BootedPair, boot_pair, operator_argv, operator_files, operator_process
-from netlab import Lab, require_lab
+from dhcp_failover.secret_names import site_secrets
+from tests.lab.boot import moto_endpoint  # noqa: F401  (session fixture)
+from tests.lab.failover_harness import BootedPair, boot_pair, operator_argv, operator_files, operator_process
+from tests.lab.netlab import Lab, require_lab
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 # 10 s, not the proof's 3 s: the partner then sees the drill's shutdown only when the member
 # exits (communications-interrupted), and dhcpd resets the OMAPI session that asked for it.
@@ -42,7 +43,7 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[BootedPair]:
+def pair(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[BootedPair]:  # noqa: F811
     require_lab()
     with Lab(tmp_path_factory.mktemp("ops")) as lab:
         booted = boot_pair(inventory_from_data(ops_data()).sites[0], lab, moto_endpoint)
@@ -215,7 +216,7 @@ def _run_with_aws(endpoint: str, argv: list[str], cwd: Path) -> subprocess.Compl
 
 @pytest.mark.netns
 def test_status_from_a_machine_with_only_aws_access_reads_the_omapi_key_from_ssm(
-    pair: BootedPair, moto_endpoint: str, tmp_path: Path,
+    pair: BootedPair, moto_endpoint: str, tmp_path: Path,  # noqa: F811
 ) -> None:
     """A third machine: the inventory, the AWS endpoint and credentials, no key store anywhere."""
     inventory = write_inventory(tmp_path / "inventory.yaml", ops_data())
@@ -239,7 +240,7 @@ def test_status_from_a_machine_with_only_aws_access_reads_the_omapi_key_from_ssm
 
 @pytest.mark.netns
 def test_wait_normal_tells_a_member_not_created_yet_from_one_not_answering_yet(
-    pair: BootedPair, moto_endpoint: str, tmp_path: Path,
+    pair: BootedPair, moto_endpoint: str, tmp_path: Path,  # noqa: F811
 ) -> None:
     import boto3
 

@@ -11,11 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DECOMMISSION_ENV, ENDPOINT_ENV, SITES_ENV, INVENTORY_ENV, REPO, copy_checkout, placed_site, run_main, tree
+from dhcp_failover.app import DECOMMISSION_ENV, ENDPOINT_ENV, SITES_ENV
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.local_keys import KeyStore, default_path
-from dhcp_failover.secrets import site_secrets
-from factories import inventory_data, site_data, write_inventory
+from dhcp_failover.secret_names import site_secrets
+from tests.support.checkout import (
+    INVENTORY_ENV,
+    REPO,
+    copy_checkout,
+    placed_site,
+    run_main,
+    tree,
+)
+from tests.support.factories import inventory_data, site_data, write_inventory
 
 
 def test_two_checkouts_synthesize_byte_identical_output(tmp_path: Path, synthesized_examples: dict[str, Path]) -> None:

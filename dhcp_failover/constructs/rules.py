@@ -131,8 +131,8 @@ def _member_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> 
         if site.ping_check:
             yield _rule("icmp-echo-to-clients", net, label=cidr_slug(net), peer=net)
     yield from _partner_rules(site, member, endpoints)
-    for net in site.omapi.admin_networks:
-        yield _rule("omapi-tcp-from-admins", str(net), label=cidr_slug(net), peer=str(net), port=site.omapi.port)
+    for admins in site.omapi.admin_networks:
+        yield _rule("omapi-tcp-from-admins", str(admins), label=cidr_slug(admins), peer=str(admins), port=site.omapi.port)
     yield from _ntp_rules(site)
     yield _rule("https-tcp-443-to-any", ANYWHERE, label=None, peer="anywhere")
 

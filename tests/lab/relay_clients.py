@@ -12,6 +12,7 @@ service.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
@@ -19,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dhcp_failover.model import Site
-from failover_harness import Grant, Ledger, RenewingClient, active_bindings, client_grants
-from member_hosts import MemberHosts
-from netlab import CLIENT_HOOK_LINE, Lab, LabError, read_log, wait_for_log
-from test_smoke_pair import relay_arguments
+from tests.lab.failover_harness import Grant, Ledger, RenewingClient, active_bindings, client_grants
+from tests.lab.member_files import relay_arguments
+from tests.lab.member_hosts import MemberHosts
+from tests.lab.netlab import CLIENT_HOOK_LINE, Lab, LabError, read_log, wait_for_log
 
 # The failover states in which a dhcpd answers clients (startup, recover*, and a dead dhcpd don't).
 SERVING = frozenset({"normal", "communications-interrupted", "partner-down"})
@@ -53,7 +54,7 @@ class SiteClients:
     probes: list[Probe] = field(default_factory=list)
     hosts: int = 0
 
-    def _new_host(self) -> str:
+    def new_host(self) -> str:
         self.hosts += 1
         host = f"k{self.hosts}"
         self.lab.add_host(host)
@@ -63,7 +64,7 @@ class SiteClients:
     def start_renewing(self, count: int) -> list[RenewingClient]:
         clients = []
         for _ in range(count):
-            host, mac = self._new_host(), self.lab.fresh_mac()
+            host, mac = self.new_host(), self.lab.fresh_mac()
             clients.append(RenewingClient(mac, self.lab.start_dhclient(host, "eth0", mac=mac, once=False)))
         for client in clients:
             wait_for_log(client.client.daemon.log_path, CLIENT_HOOK_LINE, 30, daemon=client.client.daemon)
@@ -90,7 +91,7 @@ class SiteClients:
     def lapses(self) -> list[tuple[str, Grant, Grant]]:
         """Renewals that came after the lease they renew had ended: the client was without one."""
         return [(client.mac, before, after) for client in self.ledger.renewing
-                for before, after in zip(client.grants(), client.grants()[1:]) if after.granted > before.ends]
+                for before, after in itertools.pairwise(client.grants()) if after.granted > before.ends]
 
 
 @dataclass
@@ -127,7 +128,7 @@ class RelayClients:
         self.stop_probing()
 
     def _probe_forever(self, clients: SiteClients) -> None:
-        host = clients._new_host()
+        host = clients.new_host()
         while not self._stop.is_set():
             try:
                 clients.probe(host)
