@@ -182,7 +182,13 @@ def state_timeline(hosts: MemberHosts, site: str) -> list[tuple[float, str, str]
         if lines:
             rows.append((lines[0].time, member, "startup"))
         rows += [(line.time, member, m.group(2)) for line in lines if (m := _MOVE.search(line.text))]
-    return sorted(rows)
+    last: dict[str, str] = {}
+    changes = []
+    for when, member, what in sorted(rows):  # dhcpd's first line is often its move to startup
+        if last.get(member) != what:
+            changes.append((when, member, what))
+        last[member] = what
+    return changes
 
 
 def out_of_service(timeline: list[tuple[float, str, str]], members: set[str], since: float) -> list[tuple[float, dict[str, str]]]:
