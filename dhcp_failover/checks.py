@@ -19,6 +19,7 @@ from .constructs.naming import merged_tags
 from .derived_names import collisions
 from .dhcp_options import PROTOCOL_CODES, TYPED_CODES, Options, custom_value_ok
 from .messages import excerpt
+from .monitoring import monitoring_problems
 from .model import (
     MAX_TAGS,
     BackendKind,
@@ -109,6 +110,7 @@ def _check_site(site: Site) -> Iterator[Problem]:
         _options_everywhere(site),
         _classes(site),
         _shared_networks(site),
+        (Problem(where, message) for where, message in monitoring_problems(site)),
     ]
     for problem in itertools.chain.from_iterable(checks):
         yield Problem(f"{where}: {problem.where}", problem.message)

@@ -1,0 +1,204 @@
+"""The on-member reporter against a real failover pair (netns) and moto: what it publishes is read
+back through CloudWatch's own API (get_metric_data, get_log_events), never from its output.
+
+One pair goes through: both normal with clients (pool metrics equal the lease files), the primary
+killed with -9 (the survivor's state metric changes within one period), the primary restarted
+(normal again), and CloudWatch unreachable (the reporter exits 1 at once, dhcpd untouched). The
+clock offset comes from a real chronyd (no clock control, no network: a command socket only).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from boot import CREDENTIALS, moto_endpoint  # noqa: F401  (session fixture)
+from deploy import _free_port
+from dhcp_failover.inventory import inventory_from_data
+from dhcp_failover.model import Member, Site
+from dhcp_failover.monitoring import (
+    DHCPD_LOG,
+    NAMESPACE,
+    PERIOD,
+    REPORTER_PATH,
+    dimensions,
+    log_group_name,
+    log_stream_prefix,
+    pool_name,
+    site_pools,
+)
+from factories import inventory_data, site_data
+from failover_harness import BootedPair, boot_pair, lease_states
+from netlab import Lab, require_lab
+
+pytestmark = pytest.mark.netns
+MRD = 3
+CLIENTS = 5
+FIGURES: dict[str, float] = {}
+
+
+def monitored_site() -> Site:
+    data = site_data(ping_check=False, failover={"mclt": 8, "max_response_delay": MRD},
+                     monitoring={"alerts": {"emails": ["noc@example.com"]}})
+    return inventory_from_data(inventory_data(data)).sites[0]
+
+
+@pytest.fixture(scope="module")
+def chronyd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real chronyd that neither steers the clock (-x) nor opens a port: its command socket only."""
+    folder = tmp_path_factory.mktemp("chrony")
+    folder.chmod(0o700)  # chronyd refuses a socket folder others can reach
+    socket = folder / "chronyd.sock"
+    (folder / "chrony.conf").write_text(f"bindcmdaddress {socket}\ncmdport 0\nport 0\npidfile {folder}/chronyd.pid\n")
+    with (folder / "chronyd.log").open("w") as log:
+        proc = subprocess.Popen(["chronyd", "-x", "-d", "-u", "root", "-f", str(folder / "chrony.conf")],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not socket.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, (folder / "chronyd.log").read_text()
+            time.sleep(0.1)
+        yield str(socket)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[BootedPair]:  # noqa: F811
+    require_lab()
+    with Lab(tmp_path_factory.mktemp("monitoring")) as lab:
+        booted = boot_pair(monitored_site(), lab, moto_endpoint)
+        for member in booted.site.members:
+            # rsyslog's file on a member; here dhcpd's own log (-d) stands in for it.
+            log = booted.roots[member.name] / DHCPD_LOG.lstrip("/")
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.symlink_to(booted.log(member))
+        yield booted
+
+
+def client(service: str, endpoint: str) -> Any:
+    return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="test",
+                        aws_secret_access_key="test")
+
+
+def report(pair: BootedPair, member: Member, endpoint: str, chronyd: str) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """One reporter run on ``member`` as its timer runs it; (result, start, end) in epoch seconds."""
+    root = pair.roots[member.name]
+    time.sleep(1.1)  # one run per second at most: each run's metrics are read back by their own window
+    start = time.time()
+    result = subprocess.run(
+        [sys.executable, str(root / REPORTER_PATH.lstrip("/")), "--root", str(root), "--endpoint", endpoint,
+         "--omshell-prefix", shlex.join(pair.lab.netns_exec(pair.host(member))), "--chronyc-host", chronyd],
+        capture_output=True, text=True, timeout=60, env={**os.environ, **CREDENTIALS},
+    )
+    return result, start, time.time()
+
+
+def metric(endpoint: str, site: Site, member: Member, name: str, window: tuple[float, float],
+           pool: str | None = None) -> float | None:
+    """The value the reporter published in ``window``, as CloudWatch returns it."""
+    dims = [{"Name": k, "Value": v} for k, v in dimensions(site, member, pool).items()]
+    answer = client("cloudwatch", endpoint).get_metric_data(
+        MetricDataQueries=[{"Id": "m", "MetricStat": {
+            "Metric": {"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dims},
+            "Period": PERIOD, "Stat": "Maximum"}}],
+        StartTime=datetime.datetime.fromtimestamp(int(window[0]), datetime.UTC),
+        EndTime=datetime.datetime.fromtimestamp(int(window[1]) + 1, datetime.UTC),
+    )
+    values = answer["MetricDataResults"][0]["Values"]
+    assert len(values) <= 1, values
+    return values[0] if values else None
+
+
+def run_ok(pair: BootedPair, member: Member, endpoint: str, chronyd: str) -> tuple[float, float]:
+    result, start, end = report(pair, member, endpoint, chronyd)
+    assert result.returncode == 0, result.stderr
+    return start, end
+
+
+def test_reporter_publishes_state_pools_clock_and_logs_through_a_failover(
+    pair: BootedPair, moto_endpoint: str, chronyd: str  # noqa: F811
+) -> None:
+    site, endpoint = pair.site, moto_endpoint
+    primary, secondary = site.primary, site.secondary
+    client("logs", endpoint).create_log_group(logGroupName=log_group_name(site))  # the shared stack's
+    pair.wait_normal(timeout=30)
+    grants = [pair.new_client() for _ in range(CLIENTS)]
+
+    # Both normal; every pool metric equals what that member's lease file says.
+    windows = {m.name: run_ok(pair, m, endpoint, chronyd) for m in site.members}
+    for m in site.members:
+        w = windows[m.name]
+        assert metric(endpoint, site, m, "FailoverNormal", w) == 1
+        assert metric(endpoint, site, m, "FailoverState", w) == 2
+        assert metric(endpoint, site, m, "DhcpdRunning", w) == 1
+        assert metric(endpoint, site, m, "ClockOffsetSeconds", w) is not None
+        states = lease_states(pair.lease_file(m))
+        for pool in site_pools(site):
+            first, last = int(pool.start), int(pool.end)
+            inside = [s for a, s in states.items() if first <= int(IPv4Address(a)) <= last]
+            name = pool_name(pool)
+            assert metric(endpoint, site, m, "PoolActive", w, name) == inside.count("active")
+            assert metric(endpoint, site, m, "PoolFree", w, name) == inside.count("free")
+            assert metric(endpoint, site, m, "PoolBackup", w, name) == inside.count("backup")
+            assert metric(endpoint, site, m, "PoolSize", w, name) == last - first + 1
+        client_pool = pool_name(site.subnets[1].pools[0])
+        assert metric(endpoint, site, m, "PoolActive", w, client_pool) == CLIENTS
+    acks = sum(metric(endpoint, site, m, "Acks", windows[m.name]) or 0 for m in site.members)
+    assert acks >= CLIENTS, "every client's DHCPACK is counted by the member that sent it"
+    # dhcpd's log lines reached each member's own stream: every client's DHCPACK is there.
+    shipped = ""
+    for m in site.members:
+        stream = log_stream_prefix(m) + "dhcpd"
+        events = client("logs", endpoint).get_log_events(logGroupName=log_group_name(site), logStreamName=stream)
+        shipped += "\n".join(e["message"] for e in events["events"])
+    assert shipped.count("Server starting service.") == 2
+    assert all(f"DHCPACK on {g.address}" in shipped for g in grants)
+
+    # kill -9 of the primary: the survivor's state metric changes within one period.
+    killed = time.time()
+    pair.stop(primary, signal.SIGKILL)
+    pair.wait_for(secondary, "communications-interrupted", timeout=MRD + 10)
+    w_secondary = run_ok(pair, secondary, endpoint, chronyd)
+    w_primary = run_ok(pair, primary, endpoint, chronyd)
+    assert metric(endpoint, site, secondary, "FailoverState", w_secondary) == 3  # communications-interrupted
+    assert metric(endpoint, site, secondary, "FailoverNormal", w_secondary) == 0
+    seen = time.time() - killed
+    FIGURES["kill -9 → survivor's state metric readable (s)"] = seen
+    assert seen < PERIOD
+    assert metric(endpoint, site, primary, "DhcpdRunning", w_primary) == 0
+    assert metric(endpoint, site, primary, "FailoverNormal", w_primary) == 0
+
+    # Restarted: both back to normal, and the metrics say so.
+    pair.start(primary)
+    pair.wait_normal(timeout=60)
+    for m in site.members:
+        w = run_ok(pair, m, endpoint, chronyd)
+        assert metric(endpoint, site, m, "FailoverNormal", w) == 1
+        assert metric(endpoint, site, m, "FailoverState", w) == 2
+
+    # CloudWatch unreachable: exit 1 with one line, quickly; dhcpd keeps running, still normal.
+    dhcpd = pair.daemons[primary.name]
+    down = f"http://127.0.0.1:{_free_port()}"
+    result, start, end = report(pair, primary, down, chronyd)
+    FIGURES["reporter run with CloudWatch down (s)"] = end - start
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "CloudWatch" in line]
+    assert len(errors) == 1 and errors[0].startswith("dhcp-failover-reporter: CloudWatch:"), result.stderr
+    assert end - start < PERIOD / 2
+    assert dhcpd.alive()
+    assert pair.state(primary) == ("normal", "normal")
+    print(FIGURES)
