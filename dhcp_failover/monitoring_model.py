@@ -5,7 +5,8 @@ Field-level rules only (pure pydantic); ``monitoring`` holds what the section me
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
@@ -22,10 +23,24 @@ EMAIL = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[
 HTTPS_URL = r"^https://[A-Za-z0-9.-]+(:\d{1,5})?(/[\x21-\x7e]*)?$"
 
 
+def _matching(pattern: str, what: str) -> Any:
+    def check(value: str) -> str:
+        if not re.fullmatch(pattern, value):
+            raise ValueError(f"is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+TopicArn = Annotated[str, Field(max_length=400), _matching(SNS_TOPIC_ARN, "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")]
+Email = Annotated[str, Field(max_length=254), _matching(EMAIL, "an email address (name@example.com)")]
+HttpsUrl = Annotated[str, Field(max_length=2048), _matching(HTTPS_URL, "an https:// URL")]
+
+
 def _accepted_retention(days: int) -> int:
     if days not in LOG_RETENTION_DAYS:
         accepted = ", ".join(str(d) for d in sorted(LOG_RETENTION_DAYS))
-        raise ValueError(f"{days} is not a retention CloudWatch Logs accepts; use one of {accepted}")
+        raise ValueError(f"is not a retention CloudWatch Logs accepts; use one of {accepted}")
     return days
 
 
@@ -41,11 +56,11 @@ Percent = Annotated[int, Field(strict=True, ge=1, le=99)]
 class Alerts(Strict):
     """Where alarms go: an existing SNS topic, or one the site makes with these subscriptions."""
 
-    topic_arn: Annotated[str, Field(max_length=400, pattern=SNS_TOPIC_ARN)] | None = Field(
+    topic_arn: TopicArn | None = Field(
         default=None, description="An existing SNS topic (arn:aws:sns:REGION:ACCOUNT:NAME), in each member's region."
     )
-    emails: Annotated[tuple[Annotated[str, Field(max_length=254, pattern=EMAIL)], ...], Field(max_length=20)] = ()
-    https: Annotated[tuple[Annotated[str, Field(max_length=2048, pattern=HTTPS_URL)], ...], Field(max_length=20)] = ()
+    emails: Annotated[tuple[Email, ...], Field(max_length=20)] = Field(default=(), description="Email subscriptions.")
+    https: Annotated[tuple[HttpsUrl, ...], Field(max_length=20)] = Field(default=(), description="HTTPS subscriptions.")
 
 
 class Monitoring(Strict):
