@@ -10,6 +10,7 @@ clock offset comes from a real chronyd (no clock control, no network: a command 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import shlex
 import signal
@@ -40,7 +41,7 @@ from dhcp_failover.monitoring import (
     site_pools,
 )
 from factories import inventory_data, site_data
-from failover_harness import BootedPair, boot_pair, lease_states
+from failover_harness import REGION, BootedPair, boot_pair, lease_states
 from netlab import Lab, require_lab
 
 pytestmark = pytest.mark.netns
@@ -50,8 +51,13 @@ FIGURES: dict[str, float] = {}
 
 
 def monitored_site() -> Site:
+    """The lab's pair, placed (in an existing subnet: .1/.2 are AWS-reserved in a made one) so that
+    it also synthesizes; the reporter then publishes in the placement's region, as on EC2."""
     data = site_data(ping_check=False, failover={"mclt": 8, "max_response_delay": MRD},
                      monitoring={"alerts": {"emails": ["noc@example.com"]}})
+    for m in data["members"]:
+        m["placement"] = {"region": REGION, "subnet_id": "subnet-0123456789abcdef0", "vpc_id": "vpc-0123456789abcdef0",
+                          "ami": "ami-0123456789abcdef0"}
     return inventory_from_data(inventory_data(data)).sites[0]
 
 
@@ -90,7 +96,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterat
 
 
 def client(service: str, endpoint: str) -> Any:
-    return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="test",
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="test",
                         aws_secret_access_key="test")
 
 
@@ -129,14 +135,37 @@ def run_ok(pair: BootedPair, member: Member, endpoint: str, chronyd: str) -> tup
     return start, end
 
 
+def synthesized_alarms(site: Site, outdir: Path) -> tuple[set[tuple[str, str, frozenset[tuple[str, str]]]], list[Any]]:
+    """(namespace, metric, dimensions) of every alarm on a reporter metric in the synthesized
+    stacks, and the dashboard's metric lines."""
+    from dhcp_failover.stacks import build_app, plan_synth
+
+    inventory = inventory_from_data(inventory_data(site.model_dump(mode="json", exclude_none=True)))
+    build_app(plan_synth(inventory, environ={}), outdir=str(outdir)).synth()
+    alarms, dashboard = set(), []
+    for path in outdir.glob("stacks/*/cdk.tf.json"):
+        found = json.loads(path.read_text()).get("resource", {})
+        for alarm in found.get("aws_cloudwatch_metric_alarm", {}).values():
+            if alarm["namespace"] != "AWS/EC2":
+                alarms.add((alarm["namespace"], alarm["metric_name"], frozenset(alarm["dimensions"].items())))
+        for board in found.get("aws_cloudwatch_dashboard", {}).values():
+            dashboard += [line for w in json.loads(board["dashboard_body"])["widgets"] for line in w["properties"]["metrics"]]
+    return alarms, dashboard
+
+
 def test_reporter_publishes_state_pools_clock_and_logs_through_a_failover(
-    pair: BootedPair, moto_endpoint: str, chronyd: str  # noqa: F811
+    pair: BootedPair, moto_endpoint: str, chronyd: str, tmp_path: Path  # noqa: F811
 ) -> None:
     site, endpoint = pair.site, moto_endpoint
     primary, secondary = site.primary, site.secondary
     client("logs", endpoint).create_log_group(logGroupName=log_group_name(site))  # the shared stack's
     pair.wait_normal(timeout=30)
     grants = [pair.new_client() for _ in range(CLIENTS)]
+    # Each member learns the other's leases by binding updates: let both lease files settle.
+    settled = time.monotonic() + 10
+    while any(list(lease_states(pair.lease_file(m)).values()).count("active") < CLIENTS for m in site.members):
+        assert time.monotonic() < settled, "binding updates did not reach both lease files"
+        time.sleep(0.2)
 
     # Both normal; every pool metric equals what that member's lease file says.
     windows = {m.name: run_ok(pair, m, endpoint, chronyd) for m in site.members}
@@ -201,4 +230,15 @@ def test_reporter_publishes_state_pools_clock_and_logs_through_a_failover(
     assert end - start < PERIOD / 2
     assert dhcpd.alive()
     assert pair.state(primary) == ("normal", "normal")
+
+    # Every alarm and dashboard line of the synthesized stacks watches a metric the runs above published.
+    listed = client("cloudwatch", endpoint).get_paginator("list_metrics").paginate(Namespace=NAMESPACE)
+    published = {(NAMESPACE, m["MetricName"], frozenset((d["Name"], d["Value"]) for d in m["Dimensions"]))
+                 for page in listed for m in page["Metrics"]}
+    alarms, dashboard = synthesized_alarms(site, tmp_path / "cdktf.out")
+    assert len(alarms) == 2 * (3 + len(site_pools(site)))
+    assert alarms <= published, alarms - published
+    for line in dashboard:
+        namespace, name, *flat, _options = line
+        assert (namespace, name, frozenset(zip(flat[::2], flat[1::2], strict=True))) in published, line
     print(FIGURES)
