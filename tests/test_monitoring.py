@@ -164,3 +164,14 @@ def test_bad_monitoring_input_is_one_error_line(tmp_path: Path, data: dict[str, 
     assert len(lines) == 1 and lines[0].startswith("error: ") and ': site "lab": ' in lines[0], result.stderr
     assert expected in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_docs_picture_is_the_office_examples_dashboard(synthesized_examples: dict[str, Path]) -> None:
+    stack = synthesized_examples["office"] / "stacks" / "office-shared" / "cdk.tf.json"
+    result = subprocess.run([sys.executable, "-m", "dhcp_failover.dashboard_picture", str(stack)], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (REPO / "docs" / "monitoring-dashboard.svg").read_text(), (
+        "regenerate docs/monitoring-dashboard.svg as docs/monitoring.md says")
+    assert result.stdout.count("<rect ") == 1 + 5  # the background and five widgets
+    assert "PoolFreePercent: office-dhcp-b 10.61.8.100-10.61.8.199" in result.stdout
