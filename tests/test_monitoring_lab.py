@@ -40,8 +40,8 @@ from dhcp_failover.monitoring import (
     pool_name,
     site_pools,
 )
-from factories import inventory_data, site_data
-from failover_harness import REGION, BootedPair, boot_pair, lease_states
+from factories import REPO, inventory_data, site_data
+from failover_harness import REGION, BootedPair, boot_pair, lease_states, operator_argv, operator_files
 from netlab import Lab, require_lab
 
 pytestmark = pytest.mark.netns
@@ -127,6 +127,21 @@ def metric(endpoint: str, site: Site, member: Member, name: str, window: tuple[f
     values = answer["MetricDataResults"][0]["Values"]
     assert len(values) <= 1, values
     return values[0] if values else None
+
+
+def latest(endpoint: str, site: Site, member: Member, name: str, window: tuple[float, float], pool: str) -> float:
+    dims = [{"Name": k, "Value": v} for k, v in dimensions(site, member, pool).items()]
+    answer = client("cloudwatch", endpoint).get_metric_data(
+        MetricDataQueries=[{"Id": "m", "MetricStat": {
+            "Metric": {"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dims}, "Period": PERIOD,
+            "Stat": "Maximum"}}],
+        StartTime=datetime.datetime.fromtimestamp(int(window[0]), datetime.UTC),
+        EndTime=datetime.datetime.fromtimestamp(int(window[1]), datetime.UTC),
+    )["MetricDataResults"][0]
+    value: float = max(zip(answer["Timestamps"], answer["Values"], strict=True))[1]
+    return value
+
+
 
 
 def run_ok(pair: BootedPair, member: Member, endpoint: str, chronyd: str) -> tuple[float, float]:
@@ -218,6 +233,30 @@ def test_reporter_publishes_state_pools_clock_and_logs_through_a_failover(
         w = run_ok(pair, m, endpoint, chronyd)
         assert metric(endpoint, site, m, "FailoverNormal", w) == 1
         assert metric(endpoint, site, m, "FailoverState", w) == 2
+
+    # status shows the pools as the reporters last published them; --all puts every site in one table.
+    inventory, store = operator_files(pair, tmp_path, {"version": 1, "sites": [site.model_dump(mode="json", exclude_none=True)]})
+    env = {**os.environ, "DHCP_FAILOVER_AWS_ENDPOINT": endpoint}
+    shown = subprocess.run(operator_argv(pair, "status", inventory, store, "--json"), cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    pools = {p["pool"]: p for p in json.loads(shown.stdout)["pools"]["pools"]}
+    client_pool = pool_name(site.subnets[1].pools[0])
+    assert pools[client_pool]["seen_by"] == primary.name
+    # CloudWatch's latest one-minute value (the tests report more often than once a minute).
+    recent = (time.time() - 600, time.time() + 60)
+    assert pools[client_pool]["free_percent"] == latest(endpoint, site, primary, "PoolFreePercent", recent, client_pool)
+    assert pools[client_pool]["active"] == latest(endpoint, site, primary, "PoolActive", recent, client_pool)
+    table = subprocess.run(operator_argv(pair, "status", inventory, store, "--all"), cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert table.returncode == 0, table.stderr
+    header, row = table.stdout.splitlines()
+    assert header.split()[:3] == ["SITE", "PRIMARY", "SECONDARY"]
+    assert row.split()[:5] == ["lab", primary.name, "normal/normal", secondary.name, "normal/normal"]
+    assert f"{client_pool} {pools[client_pool]['free_percent']:.0f}%" in row
+    every = subprocess.run(operator_argv(pair, "status", inventory, store, "--all", "--json"), cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert [s["site"] for s in json.loads(every.stdout)["sites"]] == ["lab"]
 
     # CloudWatch unreachable: exit 1 with one line, quickly; dhcpd keeps running, still normal.
     dhcpd = pair.daemons[primary.name]
