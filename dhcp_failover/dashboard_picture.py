@@ -64,8 +64,8 @@ def render_svg(name: str, body: dict[str, Any]) -> str:
     width = MARGIN * 2 + 24 * COLUMN
     height = MARGIN * 2 + max(w["y"] + w["height"] for w in widgets) * ROW + 24
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif">',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+         f'viewBox="0 0 {width} {height}" font-family="sans-serif">'),
         f'<rect width="{width}" height="{height}" fill="#f4f6f8"/>',
     ]
     for widget in widgets:

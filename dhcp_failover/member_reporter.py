@@ -27,6 +27,7 @@ Usage: dhcp-failover-reporter [--config F] [--root DIR] [--endpoint URL]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import re
@@ -103,7 +104,7 @@ def failover_state(config: dict[str, Any], root: str, prefix: list[str]) -> int:
         f'set name = "{config["peer_name"]}"', "open", "",
     ])
     try:
-        result = subprocess.run([*prefix, "omshell"], input=script, capture_output=True, text=True, timeout=10)
+        result = subprocess.run([*prefix, "omshell"], input=script, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ReporterError(f"omshell: {exc}") from None
     found = re.search(r"local-state = (\S+)", result.stdout)
@@ -142,7 +143,7 @@ def pool_usage(pools: list[dict[str, str]], states: dict[str, str]) -> dict[str,
 def clock_offset(command: list[str]) -> float:
     """|system time - NTP time| in seconds: field 5 of ``chronyc -c tracking``."""
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=10)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ReporterError(f"chronyc: {exc}") from None
     fields = result.stdout.strip().split(",")
@@ -201,9 +202,9 @@ def collect(config: dict[str, Any], root: str, omshell_prefix: list[str], chrony
 
 
 def publish(config: dict[str, Any], report: Report, endpoint: str | None) -> None:
-    import botocore.config  # type: ignore[import-untyped]
-    import botocore.exceptions  # type: ignore[import-untyped]
-    import botocore.session  # type: ignore[import-untyped]
+    import botocore.config
+    import botocore.exceptions
+    import botocore.session
 
     # Short timeouts and few retries: a run must end well within its minute.
     settings = botocore.config.Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2})
@@ -228,10 +229,8 @@ def publish(config: dict[str, Any], report: Report, endpoint: str | None) -> Non
             if not lines:
                 continue
             name = config["log_stream_prefix"] + stream
-            try:
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
                 logs.create_log_stream(logGroupName=config["log_group"], logStreamName=name)
-            except logs.exceptions.ResourceAlreadyExistsException:
-                pass
             stamp = int(now * 1000)
             for i in range(0, len(lines), MAX_LOG_BATCH):
                 events = [{"timestamp": stamp, "message": line} for line in lines[i: i + MAX_LOG_BATCH]]

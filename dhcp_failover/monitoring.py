@@ -49,8 +49,8 @@ def monitoring_problems(site: Site) -> list[tuple[str, str]]:
         return []
     names = [pool_name(p) for p in site_pools(site)]
     problems = [
-        (f"monitoring.pool_free_percents.{key}", f"names no pool of the site; pools are named START-END: "
-         f"{', '.join(names) or 'none'}")
+        (f"monitoring.pool_free_percents.{key}",
+         f"names no pool of the site; pools are named START-END: {', '.join(names) or 'none'}")
         for key in site.monitoring.pool_free_percents
         if key not in names
     ]
@@ -61,9 +61,9 @@ def monitoring_problems(site: Site) -> list[tuple[str, str]]:
             if m.placement is not None and m.placement.region != topic_region:
                 problems.append((
                     "monitoring.alerts.topic_arn",
-                    f"is in {topic_region} but member {m.name} runs in {m.placement.region}, and CloudWatch "
-                    "alarms notify topics of their own region only; leave topic_arn out (the site then makes a "
-                    "topic per region) or use a topic in the members' region",
+                    (f"is in {topic_region} but member {m.name} runs in {m.placement.region}, and CloudWatch "
+                     "alarms notify topics of their own region only; leave topic_arn out (the site then makes a "
+                     "topic per region) or use a topic in the members' region"),
                 ))
                 break
     return problems

@@ -170,7 +170,7 @@ class InstanceAlarms(Construct):
             metric_name="StatusCheckFailed_System",
             alarm_actions=[recover, props.topic_arn],
             tags=props.names.tags("alarm", member.role.value, "system-check"),
-            **common,  # type: ignore[arg-type]
+            **common,
         )
         self.instance = cloudwatch_metric_alarm.CloudwatchMetricAlarm(
             self,
@@ -180,5 +180,5 @@ class InstanceAlarms(Construct):
             metric_name="StatusCheckFailed_Instance",
             alarm_actions=[props.topic_arn],
             tags=props.names.tags("alarm", member.role.value, "instance-check"),
-            **common,  # type: ignore[arg-type]
+            **common,
         )
