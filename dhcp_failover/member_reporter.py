@@ -125,12 +125,15 @@ def lease_states(lease_file: Path) -> dict[str, str]:
 
 
 def pool_usage(pools: list[dict[str, str]], states: dict[str, str]) -> dict[str, dict[str, float]]:
-    """Per pool: size, free (the primary's to give), backup (the secondary's), active, free %."""
+    """Per pool: size, free (the primary's to give), backup (the secondary's), active, free %.
+
+    An address with no record is free: when dhcpd rewrites its lease file (at every start) it
+    leaves out free leases that no client ever had (db.c, write_leases)."""
     by_address = {int(ipaddress.IPv4Address(a)): s for a, s in states.items()}
     usage = {}
     for pool in pools:
         first, last = int(ipaddress.IPv4Address(pool["start"])), int(ipaddress.IPv4Address(pool["end"]))
-        found = [by_address.get(a, "") for a in range(first, last + 1)]
+        found = [by_address.get(a, "free") for a in range(first, last + 1)]
         size = last - first + 1
         free, backup = found.count("free"), found.count("backup")
         usage[pool["name"]] = {
