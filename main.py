@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from dhcp_failover.checks import InventoryError
+from dhcp_failover.app import SITES_ENV, build_app, plan_synth, site_names
+from dhcp_failover.errors import SettingsError, UserError
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.messages import one_line
-from dhcp_failover.stacks import SITES_ENV, SettingsError, build_app, plan_synth, site_names
 
 # Before cdktf starts its node kernel: no end-of-life banner, no telemetry lookup (offline).
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -33,6 +33,8 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_INVENTORY = HERE / "examples" / "minimal.yaml"
 INVENTORY_ENV = "DHCP_FAILOVER_INVENTORY"
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 70  # a bug (sysexits' EX_SOFTWARE), as in the CLI
+DEBUG_ENV = "DHCP_FAILOVER_DEBUG"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,6 +50,21 @@ def _inventory_path(arg: str | None) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _synth(argv)
+    except UserError as exc:
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        # A bug, not bad input: still one line; the traceback on request.
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"error: internal error: {one_line(f'{type(exc).__name__}: {exc}')}; please report it "
+              f"(set {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _synth(argv: Sequence[str] | None) -> int:
     parser = _Parser(prog="main.py", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--inventory",
@@ -60,12 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=site_names,
         help=f"synthesize only these sites, comma-separated (default: ${SITES_ENV}, else every site)",
     )
-    try:
-        args = parser.parse_args(argv)
-        plan = plan_synth(load_inventory(_inventory_path(args.inventory)), sites=args.sites)
-    except (InventoryError, SettingsError) as exc:
-        print(f"error: {one_line(str(exc))}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    args = parser.parse_args(argv)
+    plan = plan_synth(load_inventory(_inventory_path(args.inventory)), sites=args.sites)
     app = build_app(plan)
     app.synth()
     for site in plan.unplaced:

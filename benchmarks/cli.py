@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import many_sites
+from benchmarks import many_sites
 
 REPO = Path(__file__).resolve().parent.parent
 RUNS = 5

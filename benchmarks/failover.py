@@ -7,7 +7,7 @@ dhcpd booted from the same user-data with the failover taken out, as a ratio.
 Needs root; all traffic stays inside the namespaces it makes, plus the local AWS API on
 127.0.0.1. Runs in about a minute.
 
-    .venv/bin/python benchmarks/failover.py
+    .venv/bin/python -m benchmarks.failover
 """
 
 from __future__ import annotations
@@ -23,18 +23,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from moto.server import ThreadedMotoServer
+
+from dhcp_failover.inventory import inventory_from_data
+from dhcp_failover.model import Site
+from dhcp_failover.render import DHCPD_CONF
+from tests.lab.failover_harness import BootedPair, boot_pair, publish_secrets
+from tests.lab.netlab import FailoverTopology, Lab, build_failover_topology
+from tests.support.deploy import free_port
+from tests.support.factories import inventory_data, site_data
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-
-from moto.server import ThreadedMotoServer  # noqa: E402
-
-from boot import free_port  # noqa: E402
-from dhcp_failover.inventory import inventory_from_data  # noqa: E402
-from dhcp_failover.model import Site  # noqa: E402
-from dhcp_failover.render import DHCPD_CONF  # noqa: E402
-from factories import inventory_data, site_data  # noqa: E402
-from failover_harness import BootedPair, boot_pair, publish_secrets  # noqa: E402
-from netlab import FailoverTopology, Lab, build_failover_topology  # noqa: E402
 
 PERF_RATES = (500, 1000)  # exchanges/s offered; the pair keeps up with both on 2 cores (netns-lab.md)
 PERF_SECONDS = 10
@@ -149,7 +148,7 @@ def main() -> None:
         print("perfdhcp: not installed (Debian kea-admin); no throughput figures")
         return
     print(f"perfdhcp, {PERF_SECONDS} s per rate, 4-way exchanges/s (drops DISCOVER / REQUEST):")
-    for pair_rate, single_rate in zip(pair_rates, single_rates):
+    for pair_rate, single_rate in zip(pair_rates, single_rates, strict=False):
         print(f"  offered {pair_rate.offered:>5}/s: pair {pair_rate.achieved:7.1f} ({pair_rate.drops}), "
               f"single {single_rate.achieved:7.1f} ({single_rate.drops}), "
               f"ratio {pair_rate.achieved / max(single_rate.achieved, 1e-9):.2f}")

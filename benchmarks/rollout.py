@@ -1,6 +1,6 @@
 """Rollout cost, in one run: site selection in synth, and plan review of unchanged sites.
 
-    .venv/bin/python benchmarks/rollout.py [--repeat N] [--sites N] [--skip-diff] [--synth-only]
+    .venv/bin/python -m benchmarks.rollout [--repeat N] [--sites N] [--skip-diff] [--synth-only]
 
 1. ``main.py --sites site-000`` on a generated 100-site inventory vs ``main.py`` on an
    inventory of that one site (best of N fresh interpreters each; goal <= 1.3x).
@@ -25,11 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "benchmarks"), str(REPO / "tests")]
+from benchmarks.many_sites import inventory as many_sites
+from benchmarks.many_sites import write as write_many_sites
 
-from many_sites import inventory as many_sites  # noqa: E402  (after the path set-up)
-from many_sites import write as write_many_sites  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 MOTO_AMI = "ami-1e749f67"  # an AMI moto knows in every region
 DROP = ("DHCP_FAILOVER_INVENTORY", "DHCP_FAILOVER_AWS_ENDPOINT", "DHCP_FAILOVER_SITES", "CDKTF_OUTDIR")
@@ -73,8 +72,9 @@ def synth_figures(work: Path, repeat: int) -> tuple[float, float]:
 
 def plan_figures(work: Path, sites: int, skip_diff: bool) -> dict[str, float]:
     import yaml
-    from deploy import moto_server
-    from tfenv import require_provider_mirror, write_cli_config
+
+    from tests.support.deploy import moto_server
+    from tests.support.tfenv import require_provider_mirror, write_cli_config
 
     require_provider_mirror()
     project = work / "project"

@@ -1,6 +1,6 @@
 """Synth cost, in one run: the default synth, the bare toolchain floor, and a 100-site inventory.
 
-    .venv/bin/python benchmarks/synth.py [--repeat N] [--sites N]
+    .venv/bin/python -m benchmarks.synth [--repeat N] [--sites N]
 
 Each figure is the best wall time of N fresh interpreters (default 3), so the jsii kernel
 start, the provider import and interpreter teardown are all counted, as a user pays them.
@@ -19,10 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
+from benchmarks.many_sites import write as write_many_sites
 
-from many_sites import write as write_many_sites  # noqa: E402  (after the path set-up)
+REPO = Path(__file__).resolve().parent.parent
 
 FLOOR = """
 import sys

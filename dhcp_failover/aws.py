@@ -14,16 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import AwsError
 from .model import Member, Site
-from .secrets import VERSION_TAG, SecretSpec, site_secrets
+from .secret_names import VERSION_TAG, SecretSpec, site_secrets
 
 ENDPOINT_ENV = "DHCP_FAILOVER_AWS_ENDPOINT"
 # Where the bootstrap looks for an unplaced member's parameters (cloudinit.render_bootstrap).
 UNPLACED_REGION = "us-east-1"
-
-
-class AwsError(RuntimeError):
-    """AWS could not be asked (no credentials, no route, access denied); ``str()`` is one line."""
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ import re
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from .constructs.layout import aws_problems, is_placed
 from .constructs.naming import merged_tags
 from .derived_names import collisions
 from .dhcp_options import PROTOCOL_CODES, TYPED_CODES, Options, custom_value_ok
+from .errors import InventoryError
 from .messages import excerpt
-from .monitoring import monitoring_problems
 from .model import (
     MAX_TAGS,
     BackendKind,
@@ -33,6 +33,7 @@ from .model import (
     Subnet,
     TunnelEndpoints,
 )
+from .monitoring import monitoring_problems
 
 T = TypeVar("T")
 G = TypeVar("G", bound=Hashable)
@@ -60,10 +61,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
-
-
-class InventoryError(ValueError):
-    """Bad input; ``str()`` is the one line shown to the user after ``error:``."""
 
 
 def check_inventory(inventory: Inventory) -> list[Problem]:
@@ -110,6 +107,7 @@ def _check_site(site: Site) -> Iterator[Problem]:
         _options_everywhere(site),
         _classes(site),
         _shared_networks(site),
+        _ddns(site),
         (Problem(where, message) for where, message in monitoring_problems(site)),
     ]
     for problem in itertools.chain.from_iterable(checks):
@@ -151,12 +149,11 @@ def _failover(site: Site) -> Iterator[Problem]:
         )
     if not f.load_balancing and "load_balance_max_seconds" in f.model_fields_set and f.load_balance_max_seconds:
         yield Problem("failover.load_balance_max_seconds", "is set but load_balancing is false; remove one of them")
-    if f.max_lease_ownership is not None and f.max_lease_misbalance is not None:
-        if f.max_lease_ownership >= f.max_lease_misbalance:
-            yield Problem(
-                "failover.max_lease_ownership",
-                f"({f.max_lease_ownership}) must be lower than max_lease_misbalance ({f.max_lease_misbalance})",
-            )
+    if f.max_lease_ownership is not None and f.max_lease_misbalance is not None and f.max_lease_ownership >= f.max_lease_misbalance:
+        yield Problem(
+            "failover.max_lease_ownership",
+            f"({f.max_lease_ownership}) must be lower than max_lease_misbalance ({f.max_lease_misbalance})",
+        )
     if f.min_balance is not None and f.max_balance is not None and f.min_balance > f.max_balance:
         yield Problem("failover.min_balance", f"({f.min_balance}) must not exceed max_balance ({f.max_balance})")
     for i, m in enumerate(site.members):
@@ -504,7 +501,9 @@ def _pools_clear_of_other_sites(inventory: Inventory) -> Iterator[Problem]:
         for j, pool in enumerate(subnet.pools)
         if pool.start <= pool.end
     ]
-    for server, (site, i, j, pool) in _overlapping_across(servers, pools):
+    for server, tag in _overlapping_across(servers, pools):
+        # One type variable covers both sides' tags; the right side's are the pools' tuples.
+        site, i, j, pool = cast(tuple[str, int, int, Pool], tag)
         yield Problem(
             f'site "{site}": subnets[{i}].pools[{j}]',
             f"{_span(pool)} covers {server}; move the pool out of other pairs' server networks",
@@ -577,6 +576,38 @@ def _overlapping_across(
         own = [entry for entry in best[side] if entry[1] == group] + [(end, group, tag)]
         kept.append(max(own, key=lambda entry: entry[0]))
         best[side] = sorted(kept, key=lambda entry: entry[0], reverse=True)[:2]
+
+
+def _ddns(site: Site) -> Iterator[Problem]:
+    ddns = site.ddns
+    if ddns is None:
+        return
+    yield from _unique_names("ddns.keys", [k.name for k in ddns.keys], "key")
+    yield from _unique_names("ddns.zones", [_fqdn(z.name) for z in ddns.zones], "zone")
+    keys = [k.name for k in ddns.keys]
+    for i, zone in enumerate(ddns.zones):
+        if zone.key not in keys:
+            yield Problem(f"ddns.zones[{i}].key", f"{zone.key!r} is not one of ddns.keys ({', '.join(keys)}); "
+                          "every zone is updated with a declared TSIG key")
+        for j, server in enumerate(zone.servers):
+            unusable = _unusable(IPv4Network(server))
+            if unusable:
+                yield Problem(f"ddns.zones[{i}].servers[{j}]", f"{server} is {unusable}; name the zone's DNS server")
+    used = {z.key for z in ddns.zones}
+    for i, key in enumerate(ddns.keys):
+        if key.name not in used:
+            yield Problem(f"ddns.keys[{i}]", f"key {key.name!r} signs no zone; remove it or name it in a zone")
+    if key_clash := {k.name for k in ddns.keys} & {site.omapi.key_name}:
+        yield Problem("ddns.keys", f"key {sorted(key_clash)[0]!r} is also the OMAPI key's name; dhcpd knows one key "
+                      "per name, so give the TSIG key its own")
+    forward = _fqdn(ddns.domain_name)
+    if not any(forward == _fqdn(z.name) or forward.endswith("." + _fqdn(z.name)) for z in ddns.zones):
+        yield Problem("ddns.domain_name", f"{ddns.domain_name} is in none of ddns.zones; add its zone, or updates "
+                      "for clients' names would go nowhere")
+
+
+def _fqdn(name: str) -> str:
+    return name.lower().rstrip(".")
 
 
 def _unique_names(where: str, names: Iterable[str], what: str) -> Iterator[Problem]:

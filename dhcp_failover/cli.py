@@ -19,14 +19,14 @@ from typing import NoReturn
 import yaml
 
 from . import diagram, isc_import, local_keys, operations, pool_status
-from .aws import AwsApi, AwsError, SsmSecret, secret_region
-from .checks import InventoryError
+from .aws import AwsApi, SsmSecret, secret_region
+from .errors import AwsError, ConfigImportError, UsageError, UserError
 from .inventory import inventory_json_schema, load_inventory
 from .messages import one_line
 from .model import Member, Site
 from .omapi import OmapiError
 from .render import render_inventory, write_trees
-from .secrets import VERSION_TAG, SecretKind, SecretSpec, site_secrets
+from .secret_names import VERSION_TAG, SecretKind, SecretSpec, site_secrets
 
 EXIT_BAD_INPUT = 2
 EXIT_NOT_NORMAL = 3  # status: a member is not normal (or --wait timed out); drill: it failed
@@ -48,10 +48,6 @@ def _error(message: str) -> None:
     print(f"error: {one_line(message)}", file=sys.stderr)
 
 
-class UsageError(Exception):
-    """Wrong command line; shown like bad input."""
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
@@ -69,7 +65,7 @@ def _render(args: argparse.Namespace) -> int:
     trees = render_inventory(inventory)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        raise InventoryError(f"--out {out}: exists and is not a folder")
+        raise UsageError(f"--out {out}: exists and is not a folder")
     write_trees(trees, out)
     files = sum(len(tree) for tree in trees.values())
     print(f"rendered {files} file(s) for {len(trees)} host(s) into {out}")
@@ -90,7 +86,7 @@ def _keys(args: argparse.Namespace) -> int:
         for site in inventory.sites:
             for spec, secret in _site_secrets_in_ssm(api, site).items():
                 if secret.version is None:
-                    raise InventoryError(f"SSM {spec.parameter_name} has no {VERSION_TAG} tag, so its version is "
+                    raise AwsError(f"SSM {spec.parameter_name} has no {VERSION_TAG} tag, so its version is "
                                          "unknown; deploy the shared stack once with this dhcp-failover")
                 if store.adopt(spec, secret.value, secret.version, secret.previous):
                     adopted.append(spec)
@@ -110,7 +106,7 @@ def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.Member
         site = inventory.site(args.site)
     except KeyError:
         names = ", ".join(s.name for s in inventory.sites)
-        raise InventoryError(f"--site {args.site!r} is not in {inventory_path}; sites: {names}") from None
+        raise UsageError(f"--site {args.site!r} is not in {inventory_path}; sites: {names}") from None
     hosts, via = _member_map(args.omapi_host, "--omapi-host"), _member_map(args.omapi_via, "--omapi-via")
     operations.check_members(site, [*hosts, *via])
     store_path = Path(args.key_store) if args.key_store else local_keys.default_path(inventory_path)
@@ -119,7 +115,7 @@ def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.Member
         store = _omapi_key_from_ssm(site)
     else:
         if not store_path.exists():
-            raise InventoryError(f"{store_path}: no key store; run 'python -m dhcp_failover keys', pass --key-store, "
+            raise UsageError(f"{store_path}: no key store; run 'python -m dhcp_failover keys', pass --key-store, "
                                  "or read the key from SSM with --omapi-key-from ssm")
         store = local_keys.KeyStore.load(store_path)
     return site, operations.member_access(site, store, hosts=hosts, via=via), keys_from
@@ -146,7 +142,7 @@ def _site_secrets_in_ssm(api: AwsApi, site: Site) -> dict[SecretSpec, SsmSecret]
     try:
         return api.site_secrets(site)
     except AwsError as exc:
-        raise InventoryError(f"site {site.name!r}: reading its secrets from SSM: {exc}") from None
+        raise AwsError(f"site {site.name!r}: reading its secrets from SSM: {exc}") from None
 
 
 def _omapi_key_from_ssm(site: Site) -> local_keys.KeyStore:
@@ -155,10 +151,10 @@ def _omapi_key_from_ssm(site: Site) -> local_keys.KeyStore:
     try:
         secret = AwsApi.from_env().secret(spec.parameter_name, secret_region(site, spec))
     except AwsError as exc:
-        raise InventoryError(f"site {site.name!r}: reading the OMAPI key from SSM: {exc}; or use the local key "
+        raise AwsError(f"site {site.name!r}: reading the OMAPI key from SSM: {exc}; or use the local key "
                              "store with --omapi-key-from key-store") from None
     if secret is None:
-        raise InventoryError(f"site {site.name!r}: SSM has no {spec.parameter_name} in "
+        raise AwsError(f"site {site.name!r}: SSM has no {spec.parameter_name} in "
                              f"{secret_region(site, spec)}; deploy {site.name}-shared first")
     store = local_keys.KeyStore(Path(f"ssm:{spec.parameter_name}"), {})
     store.adopt(spec, secret.value, secret.version or 1, secret.previous)
@@ -243,10 +239,10 @@ def _status_all(args: argparse.Namespace) -> int:
     inventory = load_inventory(Path(args.inventory))
     hosts, via = _member_map(args.omapi_host, "--omapi-host"), _member_map(args.omapi_via, "--omapi-via")
     rows = []
-    for site in inventory.sites:
-        names = {m.name for m in site.members}
+    for listed in inventory.sites:
+        names = {m.name for m in listed.members}
         per_site = argparse.Namespace(**{
-            **vars(args), "site": site.name,
+            **vars(args), "site": listed.name,
             "omapi_host": [f"{k}={v}" for k, v in hosts.items() if k in names],
             "omapi_via": [f"{k}={v}" for k, v in via.items() if k in names],
         })
@@ -325,11 +321,11 @@ def _import(args: argparse.Namespace) -> int:
         try:
             texts.append(source.read_bytes()[: isc_import.MAX_INPUT + 1].decode("utf-8", errors="strict"))
         except UnicodeDecodeError:
-            raise InventoryError(f"{source}: is not UTF-8 text; is this a dhcpd.conf?") from None
+            raise ConfigImportError(f"{source}: is not UTF-8 text; is this a dhcpd.conf?") from None
     try:
         data, unmapped, placeholders = isc_import.import_config(texts[0], texts[1] if len(texts) > 1 else None, args.site)
-    except isc_import.ConfigImportError as exc:
-        raise InventoryError(f"{sources[0]}: {exc}") from None
+    except ConfigImportError as exc:
+        raise ConfigImportError(f"{sources[0]}: {exc}") from None
     out = Path(args.out)
     header = (f"# Imported from {' and '.join(s.name for s in sources)} by dhcp-failover import.\n"
               f"# Replace every '{isc_import.PLACEHOLDER}' before validate: it names each one it rejects.\n")
@@ -348,7 +344,7 @@ def _diagram(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        raise InventoryError(f"--out {out}: exists and is not a folder")
+        raise UsageError(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     renderer = shutil.which("dot")
     for stem, mermaid_text, dot_text in diagram.site_diagrams(inventory.sites):
@@ -492,7 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         run: Callable[[argparse.Namespace], int] = args.run
         return run(args)
-    except (InventoryError, UsageError) as exc:
+    except UserError as exc:
         _error(f"{exc}")
         return EXIT_BAD_INPUT
     except operations.DrillError as exc:

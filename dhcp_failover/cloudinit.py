@@ -9,17 +9,20 @@ from dataclasses import dataclass
 
 import yaml
 
-from .checks import InventoryError
+from .errors import InventoryError
 from .model import Member, Site
 from .monitoring import ENABLE_REPORTER, MEMBER_PACKAGES, member_files
 from .render import (
+    DDNS_KEYS_FILE,
     DHCPD_CONF,
     OMAPI_KEY_FILE,
+    render_ddns_keys,
     render_member,
+    render_omapi_key,
     render_template,
     wireguard_paths,
 )
-from .secrets import SecretKind, SecretSpec, member_secrets
+from .secret_names import SecretKind, SecretSpec, member_secrets
 
 BOOTSTRAP_PATH = "/usr/local/sbin/dhcp-failover-bootstrap"
 USER_DATA_LIMIT = 16384  # bytes, EC2's limit on raw user-data
@@ -83,11 +86,26 @@ def render_bootstrap(site: Site, member: Member) -> str:
         region=region,
         omapi_parameter=_spec(specs, SecretKind.OMAPI_KEY, None).parameter_name,
         omapi_key_file=OMAPI_KEY_FILE,
-        key_name=site.omapi.key_name,
-        algorithm=site.omapi.algorithm.value,
+        # The one key-file template (render_omapi_key), its secret left to the shell; the
+        # text goes inside a double-quoted shell word, so its quotes are escaped.
+        omapi_key_text=render_omapi_key(site, "$omapi_secret").replace('"', '\\"'),
         dhcpd_conf=DHCPD_CONF,
         wireguard=wireguard,
+        ddns=_ddns_bootstrap(site, member, region),
     )
+
+
+def _ddns_bootstrap(site: Site, member: Member, region: str) -> dict[str, object] | None:
+    """Each TSIG key's parameter and shell variable, and the key file text that uses them."""
+    if site.ddns is None:
+        return None
+    specs = {s.name: s for s in member_secrets(site, member) if s.kind is SecretKind.DDNS_KEY}
+    variables = {key.name: f"ddns_secret_{i}" for i, key in enumerate(site.ddns.keys)}
+    return {
+        "secrets": [{"parameter": specs[name].parameter_name, "variable": var} for name, var in variables.items()],
+        "key_file": DDNS_KEYS_FILE,
+        "key_text": render_ddns_keys(site, {name: f"${var}" for name, var in variables.items()}).replace('"', '\\"'),
+    }
 
 
 def _spec(specs: dict[tuple[SecretKind, str | None], SecretSpec], kind: SecretKind, owner: Member | None) -> SecretSpec:
@@ -140,3 +158,8 @@ def render_user_data(site: Site, member: Member) -> UserData:
             f"over EC2's {USER_DATA_LIMIT}; split the site's subnets across more pairs"
         )
     return UserData(text, compressed=True)
+
+
+def instance_user_data(site: Site, member: Member) -> dict[str, str]:
+    """A member's ``aws_instance`` user-data arguments: what the constructs pass by default."""
+    return render_user_data(site, member).terraform_args()

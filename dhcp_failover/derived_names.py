@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .constructs.naming import member_stack_name, shared_stack_name
 from .model import Inventory, Member, Relay, Role, Site
-from .secrets import site_secrets
+from .secret_names import site_secrets
 
 RELAYS_FOLDER = "relays"
 

@@ -105,12 +105,15 @@ class Options(Strict):
         return self == Options()
 
 
+ArchCode = Annotated[int, Field(strict=True, ge=0, le=65535)]
+
+
 class ClassMatch(Strict):
     """What puts a client in a class: exactly one of these."""
 
     vendor_class: Quotable | None = Field(default=None, description="Option 60 starts with this text.")
     user_class: Quotable | None = Field(default=None, description="Option 77 is exactly this text.")
-    client_arch: Annotated[tuple[Annotated[int, Field(strict=True, ge=0, le=65535)], ...], Field(min_length=1, max_length=16)] | None = Field(
+    client_arch: Annotated[tuple[ArchCode, ...], Field(min_length=1, max_length=16)] | None = Field(
         default=None, description="Option 93 (client system architecture) is one of these."
     )
     circuit_id: Quotable | None = Field(default=None, description="Option 82 sub-option 1 is exactly this text.")

@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .checks import InventoryError, validate
+from .checks import validate
+from .errors import InventoryError
 from .messages import excerpt
 from .model import Inventory
 from .safe_yaml import YamlInputError, load_text, read_text

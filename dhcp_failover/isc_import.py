@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ConfigImportError
 from .messages import excerpt
 
 PLACEHOLDER = "FILL IN"
@@ -19,16 +20,15 @@ MAX_INPUT = 2 * 1024 * 1024
 # dhcpd statements that the renderer always writes itself, so importing them loses nothing.
 _ALWAYS_RENDERED = {("authoritative",), ("log-facility", "local7"), ("ddns-update-style", "none"),
                     ("deny", "dynamic", "bootp", "clients")}
+# What the renderer writes with every ddns: section; implied by it, so read back as such.
+_DDNS_IMPLIED = {("ddns-updates", "on"), ("ignore", "client-updates"), ("update-conflict-detection", "true"),
+                 ("update-optimization", "false")}
 _ADDRESS_LISTS = {"routers": "routers", "domain-name-servers": "dns_servers", "ntp-servers": "ntp_servers"}
 _OPTION_ADDRESS_LISTS = {"log-servers": "log_servers", "netbios-name-servers": "netbios_name_servers"}
 _OPTION_INTS = {"interface-mtu": "interface_mtu", "time-offset": "time_offset"}
 _TYPES = {"ip-address": "ip-address", "array of ip-address": "ip-addresses", "text": "text",
           "unsigned integer 8": "uint8", "unsigned integer 16": "uint16", "unsigned integer 32": "uint32",
           "signed integer 32": "int32", "boolean": "boolean", "domain-list": "domain-list", "string": "bytes"}
-
-
-class ConfigImportError(ValueError):
-    """Not a dhcpd.conf we can read; ``str()`` is one line."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,7 @@ class Importer:
     shared: list[dict[str, Any]] = field(default_factory=list)
     peer: dict[str, Any] = field(default_factory=dict)
     omapi: dict[str, Any] = field(default_factory=dict)
+    ddns: dict[str, Any] = field(default_factory=dict)
     site: dict[str, Any] = field(default_factory=dict)
     spaces: set[str] = field(default_factory=set)
     routes_options: set[str] = field(default_factory=lambda: {"rfc3442-classless-static-routes", "ms-classless-static-routes"})
@@ -230,6 +231,8 @@ class Importer:
                 self.failover(statement)
             elif head[0] == "key" and statement.block is not None:
                 self.key(statement)
+            elif head[0] in ("ddns-update-style", "ddns-domainname", "zone") or tuple(head) in _DDNS_IMPLIED:
+                self.dynamic_dns(statement)
             elif head[0] == "omapi-port" and len(head) == 2 and head[1].isdigit():
                 self.omapi["port"] = int(head[1])
             elif head[0] == "omapi-key" and len(head) == 2:
@@ -248,6 +251,39 @@ class Importer:
             else:
                 self.recognised -= 1
                 self.skip(statement, "not mapped")
+
+    def dynamic_dns(self, statement: Statement) -> None:
+        head = statement.head
+        if head[0] == "ddns-update-style" and len(head) == 2 and head[1] in ("standard", "interim"):
+            self.ddns["_on"] = True
+        elif head[0] == "ddns-domainname" and len(head) == 2 and statement.words[1].quoted:
+            self.ddns["domain_name"] = head[1].rstrip(".")
+        elif head[0] == "zone" and len(head) == 2 and statement.block is not None:
+            zone: dict[str, Any] = {"name": head[1].rstrip("."), "servers": []}
+            for child in statement.block:
+                words = child.head
+                if words[:1] in (["primary"], ["secondary"]) and len(words) == 2 and _address(words[1]):
+                    zone["servers"].append(words[1])
+                elif words[:1] == ["key"] and len(words) == 2:
+                    zone["key"] = words[1].strip('"')
+                else:
+                    self.skip(child, "not mapped in a zone (a zone names its primary, secondary and key)")
+            self.ddns.setdefault("zones", []).append(zone)
+        elif tuple(head) not in _DDNS_IMPLIED:
+            self.recognised -= 1
+            self.skip(statement, "not mapped")
+
+    def dynamic_dns_section(self) -> dict[str, Any] | None:
+        """The ddns: section, when updates are on and zones say where they go."""
+        if not self.ddns.get("_on") or not self.ddns.get("zones"):
+            return None
+        algorithms = self.omapi.get("_algorithms", {})
+        names = list(dict.fromkeys(z["key"] for z in self.ddns["zones"] if "key" in z))
+        keys = [{"name": n, **({"algorithm": algorithms[n]} if n in algorithms else {})} for n in names]
+        section = {"keys": keys, "zones": self.ddns["zones"]}
+        if "domain_name" in self.ddns:
+            section = {"domain_name": self.ddns["domain_name"], **section}
+        return section
 
     def definition(self, statement: Statement) -> None:
         head = statement.head
@@ -300,9 +336,7 @@ class Importer:
                     pools.append(pool)
             elif child_head[:1] == ["host"] and child.block is not None:
                 self.host(child, scope)
-            elif tuple(child_head) in _ALWAYS_RENDERED:
-                continue
-            elif child.block is None and self.scoped(child, subnet, options):
+            elif tuple(child_head) in _ALWAYS_RENDERED or (child.block is None and self.scoped(child, subnet, options)):
                 continue
             else:
                 self.skip(child, "not mapped")
@@ -384,7 +418,7 @@ class Importer:
         if words[:1] == ["dynamic-bootp"]:
             self.skip(statement, "dynamic BOOTP ranges cannot be in a failover pool")
             return None
-        start, end = (words + [words[0]])[:2] if words else (None, None)
+        start, end = ([*words, words[0]])[:2] if words else (None, None)
         if start and end and _address(start) and _address(end):
             return {"start": start, "end": end}
         self.skip(statement, "a range the importer cannot read")
@@ -534,7 +568,10 @@ def _class_match(statement: Statement) -> dict[str, Any] | None:
     return None
 
 
-def import_config(primary_text: str, peer_text: str | None = None, site_name: str | None = None) -> tuple[dict[str, Any], list[tuple[int, str, str]], list[str]]:
+Imported = tuple[dict[str, Any], list[tuple[int, str, str]], list[str]]
+
+
+def import_config(primary_text: str, peer_text: str | None = None, site_name: str | None = None) -> Imported:
     """(inventory as data, unmapped (line, statement, why), placeholders to fill in)."""
     for text in (primary_text, peer_text or ""):
         if len(text) > MAX_INPUT:
@@ -549,7 +586,30 @@ def import_config(primary_text: str, peer_text: str | None = None, site_name: st
     return _assemble(importer, peer if peer_text is not None else None, site_name)
 
 
-def _assemble(main: Importer, peer: Importer | None, site_name: str | None) -> tuple[dict[str, Any], list[tuple[int, str, str]], list[str]]:
+def _site_settings(main: Importer) -> dict[str, Any]:
+    """OMAPI, DDNS, option definitions, classes and shared networks: the site-wide sections."""
+    found: dict[str, Any] = {}
+    omapi = {k: v for k, v in main.omapi.items() if not k.startswith("_")}
+    algorithm = main.omapi.get("_algorithms", {}).get(omapi.get("key_name", ""))
+    if algorithm:
+        omapi["algorithm"] = algorithm
+    if omapi:
+        found["omapi"] = omapi
+    ddns = main.dynamic_dns_section()
+    if ddns:
+        found["ddns"] = ddns
+    found.update(main.site)
+    if main.definitions:
+        found["option_definitions"] = list(main.definitions.values())
+    if main.classes:
+        found["classes"] = main.classes
+    shared = [s for s in main.shared if len(s["subnets"]) >= 2]
+    if shared:
+        found["shared_networks"] = shared
+    return found
+
+
+def _assemble(main: Importer, peer: Importer | None, site_name: str | None) -> Imported:
     placeholders: list[str] = []
     peer_name = main.peer.get("name")
     name = site_name or _clean((peer_name or "imported").removesuffix("-failover"), 40)
@@ -580,20 +640,7 @@ def _assemble(main: Importer, peer: Importer | None, site_name: str | None) -> t
         del settings["load_balance_max_seconds"]
     if settings:
         site["failover"] = settings
-    omapi = {k: v for k, v in main.omapi.items() if not k.startswith("_")}
-    algorithm = main.omapi.get("_algorithms", {}).get(omapi.get("key_name", ""))
-    if algorithm:
-        omapi["algorithm"] = algorithm
-    if omapi:
-        site["omapi"] = omapi
-    site.update(main.site)
-    if main.definitions:
-        site["option_definitions"] = list(main.definitions.values())
-    if main.classes:
-        site["classes"] = main.classes
-    shared = [s for s in main.shared if len(s["subnets"]) >= 2]
-    if shared:
-        site["shared_networks"] = shared
+    site.update(_site_settings(main))
     relays = []
     for i, subnet in enumerate(s for s in site["subnets"] if s.get("pools") and s["network"] not in server_networks):
         giaddr = (subnet.get("routers") or [PLACEHOLDER])[0]

@@ -125,7 +125,7 @@ def option_statements(options: Options, site: Site) -> list[str]:
     if options.netbios_name_servers:
         lines.append("option netbios-name-servers " + _addresses(options.netbios_name_servers))
     definitions = {d.name: d for d in site.option_definitions}
-    spaces = {definitions[name].space for name in options.custom if definitions[name].space}
+    spaces = {space for name in options.custom if (space := definitions[name].space)}
     for space in sorted(spaces):
         lines.append(f"vendor-option-space {PREFIX}{space}")
     for name, value in options.custom.items():

@@ -10,16 +10,16 @@ from __future__ import annotations
 import base64
 import json
 import os
-import secrets as random
+import secrets
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .checks import InventoryError
+from .errors import UsageError
 from .model import Inventory, Site
-from .secrets import SecretKind, SecretSpec, site_secrets
+from .secret_names import SecretKind, SecretSpec, site_secrets
 from .wgkeys import generate_private_key, public_key
 
 FORMAT_VERSION = 1
@@ -57,7 +57,7 @@ class KeyStore:
                 for site, entries in data["sites"].items()
             }
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise InventoryError(f"{path}: not a dhcp-failover key store ({exc})") from None
+            raise UsageError(f"{path}: not a dhcp-failover key store ({exc})") from None
         return cls(path, sites)
 
     def get(self, spec: SecretSpec) -> StoredSecret | None:
@@ -66,7 +66,7 @@ class KeyStore:
     def require(self, spec: SecretSpec) -> StoredSecret:
         stored = self.get(spec)
         if stored is None:
-            raise InventoryError(
+            raise UsageError(
                 f"{self.path}: no {spec.key_store_name} for site {spec.site!r}; run 'python -m dhcp_failover keys'"
             )
         return stored
@@ -152,8 +152,8 @@ def _next_version(old: StoredSecret | None) -> int:
 
 
 def _generate(kind: SecretKind) -> str:
-    if kind is SecretKind.OMAPI_KEY:
-        return base64.b64encode(random.token_bytes(32)).decode()
+    if kind in (SecretKind.OMAPI_KEY, SecretKind.DDNS_KEY):
+        return base64.b64encode(secrets.token_bytes(32)).decode()
     if kind is SecretKind.WIREGUARD_PRIVATE_KEY:
         return generate_private_key()
     raise ValueError(f"{kind.value} is derived, not generated")

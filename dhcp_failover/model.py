@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from .ddns import Ddns
 from .dhcp_options import ClassName, ClientClass, OptionDefinition, Options, Pxe, SharedNetwork
 from .fields import (
     BOOT_FILE,
@@ -317,6 +318,7 @@ class Site(Strict):
     wireguard: WireGuard | None = Field(
         default=None, description="Run the failover dialogue through a WireGuard tunnel."
     )
+    ddns: Ddns | None = Field(default=None, description="Register leases in DNS (A and PTR records).")
     wireguard_waiver: Annotated[str, Field(min_length=10, max_length=500, pattern=PRINTABLE_TEXT)] | None = Field(
         default=None,
         description="Why members in different regions may talk failover without a tunnel.",
@@ -326,7 +328,7 @@ class Site(Strict):
         description="CIDR of the VPC created for the site when members bring no subnet_id "
         "(default: the smallest network holding both members' networks).",
     )
-    tags: Tags = {}
+    tags: Tags = {}  # noqa: RUF012  (pydantic copies field defaults per instance)
     state: StateBackend | None = Field(
         default=None, description="Where this site's Terraform state lives (default: the inventory's state)."
     )
@@ -366,9 +368,9 @@ class Inventory(Strict):
     """The whole service: one or more sites, each a failover pair."""
 
     version: Annotated[Literal[1], BeforeValidator(reject_bool)] = 1
-    tags: Tags = {}
+    tags: Tags = {}  # noqa: RUF012  (pydantic copies field defaults per instance)
     state: StateBackend = Field(
-        default_factory=lambda: StateBackend(),
+        default_factory=lambda: StateBackend(),  # noqa: PLW0108  (defined below this class)
         description="Where Terraform state lives, for every site that does not say otherwise.",
     )
     sites: Annotated[tuple[Site, ...], Field(min_length=1, max_length=MAX_SITES)]

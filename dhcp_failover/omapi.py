@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from .model import KeyAlgorithm
+
 __all__ = [
     "STATE_NAMES",
     "FailoverState",
@@ -58,8 +60,7 @@ _CONTROL_SHUTDOWN = 2  # dhcpd(8), "THE CONTROL OBJECT"
 
 # The algorithms dhcpd accepts for omapi-key (dhcpd.conf(5)). omshell turns an unknown
 # name into the misleading "dhcpctl_connect: not found", so reject it here instead.
-ALGORITHMS = frozenset(
-    {"hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"})
+ALGORITHMS = frozenset(algorithm.value for algorithm in KeyAlgorithm)
 
 # omshell parses its input line by line: a space, quote or newline in a value would end
 # the statement early or inject another one.
@@ -178,8 +179,8 @@ def _first_error(stdout: str, stderr: str) -> str | None:
 def _last_object(stdout: str) -> dict[str, str]:
     """The attributes of the last object omshell printed (it reprints after each command)."""
     attributes: dict[str, str] = {}
-    for line in stdout.splitlines():
-        line = re.sub(r"^(> ?)+", "", line)
+    for raw in stdout.splitlines():
+        line = re.sub(r"^(> ?)+", "", raw)
         if line.startswith("obj: "):
             attributes = {}
         elif " = " in line:
@@ -199,7 +200,7 @@ def _omshell(
     try:
         result = subprocess.run([*command_prefix, "omshell"],
                                 input=_script(endpoint, statements),
-                                capture_output=True, text=True, timeout=timeout)
+                                capture_output=True, text=True, timeout=timeout, check=False)
     except FileNotFoundError as exc:
         raise OmapiError(f"{where}: cannot run {exc.filename} (is isc-dhcp-server installed?)") \
             from None

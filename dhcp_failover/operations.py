@@ -21,11 +21,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
-from .checks import InventoryError
+from .errors import InventoryError, UsageError
 from .local_keys import KeyStore
 from .model import Member, Site
 from .omapi import FailoverState, OmapiEndpoint, OmapiError, read_failover_state, shutdown_server
-from .secrets import SecretKind, site_secrets
+from .secret_names import SecretKind, site_secrets
 
 TAKEOVER_STATES = ("communications-interrupted", "partner-down")
 POLL_INTERVAL = 0.2  # seconds between OMAPI reads while waiting; one read takes ~20 ms
@@ -105,7 +105,7 @@ def _host_port(override: str | None, host: str, port: int) -> tuple[str, int]:
         return host, port
     name, _, number = override.partition(":")
     if number and not number.isdigit():
-        raise InventoryError(f"--omapi-host {override!r}: the port must be a number")
+        raise UsageError(f"--omapi-host {override!r}: the port must be a number")
     return name, int(number) if number else port
 
 
@@ -311,7 +311,7 @@ def run_restart_command(command: str, timeout: float) -> Callable[[], None]:
     def restart() -> None:
         try:
             result = subprocess.run(command, shell=True, capture_output=True, text=True,  # noqa: S602
-                                    timeout=timeout, stdin=subprocess.DEVNULL)
+                                    timeout=timeout, stdin=subprocess.DEVNULL, check=False)
         except subprocess.TimeoutExpired:
             raise DrillError(f"--restart-command still running after {timeout:.0f} s") from None
         if result.returncode != 0:

@@ -18,6 +18,7 @@ step stops its site at once and the others go on. A rerun resumes: finished stac
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -144,7 +145,7 @@ class SiteRollout:
     def _run(self) -> None:
         shared, secondary, primary = stack_order(self.site.name)
         for stack in (shared, secondary, primary):
-            self._step(stack, "init", lambda s=stack: self.tf.init(self.folders[s]))
+            self._step(stack, "init", functools.partial(self.tf.init, self.folders[stack]))
         if self.plan_only:
             for stack in (shared, secondary, primary):
                 self._review(stack)
@@ -291,7 +292,7 @@ def summary_table(report: RolloutReport) -> str:
         rows.append((site.site, site.status, applied or "-", skipped or "-", gates or "-", f"{site.seconds:.1f}",
                      site.failure or ""))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1]
                      for row in rows).rstrip()
 
 
@@ -299,16 +300,16 @@ def plan_markdown(report: RolloutReport) -> str:
     """The plan review as Markdown for a pull-request comment."""
     plans = [plan for site in report.sites for plan in site.plans]
     changed = [plan for plan in plans if plan.adds or plan.changes or plan.destroys]
-    lines = [f"### dhcp-failover rollout plan: {len(report.sites)} site(s), {len(changed)} of {len(plans)} "
-             "stack(s) change", ""]
+    lines = [(f"### dhcp-failover rollout plan: {len(report.sites)} site(s), {len(changed)} of {len(plans)} "
+             "stack(s) change"), ""]
     if changed:
         lines += ["| site | stack | add | change | destroy |", "|---|---|---:|---:|---:|"]
         lines += [f"| {p.site} | `{p.stack}` | {p.adds} | {p.changes} | {p.destroys} |" for p in changed]
         lines.append("")
     replacements = [text for plan in plans for text in plan.replacements]
     if replacements:
-        lines += ["**Instance replacements** (each member is rebuilt and recovers its leases from its partner; "
-                  "the rollout waits for `normal` in between):", ""]
+        lines += [("**Instance replacements** (each member is rebuilt and recovers its leases from its partner; "
+                  "the rollout waits for `normal` in between):"), ""]
         lines += [f"- {text}" for text in replacements]
         lines.append("")
     failed = [site for site in report.sites if site.status == "failed"]

@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 
 from . import local_keys, operations
-from .checks import InventoryError
+from .app import SynthPlan, build_app, plan_synth, site_names
 from .cli import EXIT_BAD_INPUT, EXIT_NOT_NORMAL, _member_map
+from .errors import InventoryError, SettingsError
 from .inventory import load_inventory
 from .model import Inventory, Site
 from .rollout import Gate, RolloutInputError, plan_markdown, print_lines, roll_out, stack_folders, summary_table
-from .stacks import SettingsError, SynthPlan, build_app, plan_synth, site_names
 from .terraform import Terraform, TerraformNotFound
 
 EXIT_ROLLOUT_FAILED = EXIT_NOT_NORMAL

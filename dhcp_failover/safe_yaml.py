@@ -157,12 +157,10 @@ def _scalar(event: ScalarEvent, line: int) -> Any:
             return None
         if tag is not None:
             raise YamlInputError(f"line {line}: {excerpt(text)} is not null")
-    if tag is None or tag == "tag:yaml.org,2002:bool":
-        if text in _BOOL:
-            return _BOOL[text]
-    if tag is None or tag == "tag:yaml.org,2002:int":
-        if _INT.match(text):
-            return int(text)
+    if (tag is None or tag == "tag:yaml.org,2002:bool") and text in _BOOL:
+        return _BOOL[text]
+    if (tag is None or tag == "tag:yaml.org,2002:int") and _INT.match(text):
+        return int(text)
     if tag is None or tag == "tag:yaml.org,2002:float":
         if _FLOAT.match(text):
             return float(text)
@@ -191,6 +189,7 @@ def _build(events: Any) -> Any:
         elif isinstance(event, (MappingEndEvent, SequenceEndEvent)):
             builder.close()
         elif isinstance(event, AliasEvent):
+            assert event.anchor is not None  # libyaml gives every alias its anchor's name
             builder.alias(event.anchor, line)
         elif isinstance(event, DocumentStartEvent):
             documents += 1

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from factories import REPO, inventory_data, site_data, write_inventory
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 Site = dict[str, Any]
 
@@ -44,7 +44,7 @@ def served(**values: Any) -> Callable[[Site], None]:
 
 def two_sites_same_subnet() -> dict[str, Any]:
     other = site_data("other")
-    for m, addr in zip(other["members"], ("10.78.1.1", "10.78.1.2")):
+    for m, addr in zip(other["members"], ("10.78.1.1", "10.78.1.2"), strict=False):
         m.update(address=addr, network="10.78.1.0/24")
     other["subnets"] = [site_data()["subnets"][1]]
     other["relays"][0].update(source_address="10.78.1.254")
@@ -56,7 +56,7 @@ HBA = "f" * 32 + "0" * 32
 
 def placed(region_a: str, region_b: str) -> Callable[[Site], None]:
     def change(s: Site) -> None:
-        for m, region in zip(s["members"], (region_a, region_b)):
+        for m, region in zip(s["members"], (region_a, region_b), strict=False):
             m["placement"] = {"region": region, "availability_zone": f"{region}a", "ami": "ami-0123456789abcdef0"}
 
     return change

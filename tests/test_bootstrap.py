@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from boot import CREDENTIALS, boot, moto_endpoint, put_secret, write_files  # noqa: F401  (a fixture)
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, peer_endpoint_parameter, render_user_data
 from dhcp_failover.inventory import inventory_from_data
-from dhcp_failover.model import Site
 from dhcp_failover.local_keys import KeyStore
+from dhcp_failover.model import Site
 from dhcp_failover.render import OMAPI_KEY_FILE, render_omapi_key, wireguard_paths
-from dhcp_failover.secrets import site_secrets
-from factories import inventory_data, site_data
-from tools import require
+from dhcp_failover.secret_names import site_secrets
+from tests.lab.boot import CREDENTIALS, boot, put_secret, write_files
+from tests.support.factories import inventory_data, site_data
+from tests.support.tools import require
 
 REGION = "eu-west-1"
 # The member runs Debian 12's awscli (too old for AWS_ENDPOINT_URL); test with that one when it
@@ -135,7 +135,7 @@ def test_bootstrap_refuses_a_config_dhcpd_rejects(tmp_path: Path, moto_endpoint:
 def test_tunnel_member_gets_its_key_the_partners_public_key_and_endpoint(tmp_path: Path, moto_endpoint: str) -> None:
     data = site_data("boot-wg", wireguard={})
     regions = ("eu-west-1", "us-east-1")
-    for m, region in zip(data["members"], regions):
+    for m, region in zip(data["members"], regions, strict=False):
         m["placement"] = {"region": region, **EXISTING_SUBNET}
     site = inventory_from_data(inventory_data(data)).sites[0]
     store = KeyStore(tmp_path / "keys.json", {})
@@ -148,8 +148,8 @@ def test_tunnel_member_gets_its_key_the_partners_public_key_and_endpoint(tmp_pat
     result = boot(site, site.primary, tmp_path / "root", moto_endpoint)
     assert result.returncode == 0, result.stderr
     paths = wireguard_paths(site.primary, str(tmp_path / "root"))
-    private = [s for s in site_secrets(site) if s.key_store_name == "boot-wg-a/wireguard-private-key"][0]
-    peer_public = [s for s in site_secrets(site) if s.key_store_name == "boot-wg-b/wireguard-public-key"][0]
+    private = next(s for s in site_secrets(site) if s.key_store_name == "boot-wg-a/wireguard-private-key")
+    peer_public = next(s for s in site_secrets(site) if s.key_store_name == "boot-wg-b/wireguard-public-key")
     assert Path(paths.private_key).read_text() == store.require(private).value + "\n"
     assert Path(paths.peer_public_key).read_text() == store.require(peer_public).value + "\n"
     assert Path(paths.peer_endpoint).read_text() == "203.0.113.7:51820\n"

@@ -11,57 +11,12 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from conftest import example_stacks
-from tfenv import run_checkov
-
-# (check id, resource type, stack kind) → why the check does not apply.
-WAIVERS: dict[tuple[str, str, str], str] = {
-    ("CKV2_AWS_5", "aws_security_group", "shared"): (
-        "Each group is attached to its member's instance in the member stack; checkov scans one "
-        "stack file at a time and cannot see an attachment made in another."
-    ),
-    ("CKV2_AWS_19", "aws_eip", "shared"): (
-        "Each Elastic IP is associated with its member's instance by aws_eip_association in the "
-        "member stack, out of sight of a one-file scan. It lives in the shared stack so the "
-        "partner's security group can name it as the WireGuard endpoint."
-    ),
-    ("CKV_AWS_126", "aws_instance", "member"): (
-        "Detailed (1-minute, billed) monitoring is off by default: a DHCP server's health is its "
-        "failover state, read over OMAPI, and 5-minute basic metrics cover capacity. It stays a "
-        "DhcpServerProps switch; moto, the local AWS API of the deploy tests, does not implement "
-        "MonitorInstances and the provider would retry it forever."
-    ),
-    ("CKV_AWS_338", "aws_cloudwatch_log_group", "shared"): (
-        "The members' log group keeps what the inventory's monitoring.log_retention_days says, 90 days by "
-        "default (issue 13): dhcpd's lease log is operational, not an audit trail. A site that must keep "
-        "a year sets 365 (examples/office.yaml does); VPC flow logs keep a year regardless."
-    ),
-    ("CKV2_AWS_34", "aws_ssm_parameter", "shared"): (
-        "Only the WireGuard endpoint parameters are plain String: they hold a public Elastic IP "
-        "and port, which every packet of the tunnel shows anyway. Encrypting them would need a "
-        "cross-region KMS grant for the partner, widening access for no secrecy. Every secret is "
-        "a SecureString under the site's key (test_constructs_parameters)."
-    ),
-}
-
-
-def _kind(stack: str) -> str:
-    return "shared" if stack.endswith("-shared") else "member"
-
-
-def _resource_type(check: dict[str, Any], stack: dict[str, Any]) -> str:
-    """The failing resource's type. checkov names most as TYPE.NAME but some (CKV_AWS_126) as
-    resource.NAME, so the name is looked up in the stack itself."""
-    kind, name = check["resource"].rsplit(".", 1)
-    if kind != "resource":
-        return kind
-    (found,) = [rtype for rtype, resources in stack.get("resource", {}).items() if name in resources]
-    return found
-
+from tests.support.checkout import example_stacks
+from tests.support.checkov_waivers import WAIVERS, _kind, _resource_type
+from tests.support.tfenv import run_checkov
 
 Failures = dict[tuple[str, str], list[tuple[str, str, str]]]
 

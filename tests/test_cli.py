@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from factories import REPO, inventory_data, site_data, write_inventory
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:

@@ -13,17 +13,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dhcp_failover.checks import InventoryError
 from dhcp_failover.cloudinit import ALLOWED_TOP_LEVEL_KEYS, BOOTSTRAP_PATH, USER_DATA_LIMIT, render_user_data
+from dhcp_failover.errors import InventoryError
 from dhcp_failover.inventory import inventory_from_data, load_inventory
+from dhcp_failover.model import Site
 from dhcp_failover.monitoring import ENABLE_REPORTER, member_files
 from dhcp_failover.render import render_member
-from factories import EXAMPLES, inventory_data, site_data
-from tfenv import terraform, write_cli_config
-from tools import require
+from tests.support.factories import EXAMPLES, inventory_data, site_data
+from tests.support.tfenv import terraform, write_cli_config
+from tests.support.tools import require
 
 
-def sites():
+def sites() -> list[Site]:
     return [site for example in EXAMPLES for site in load_inventory(example).sites]
 
 
@@ -71,7 +72,7 @@ def test_tunnel_sites_install_wireguard_tools() -> None:
     assert "wireguard-tools" in yaml.safe_load(render_user_data(site, site.primary).cloud_config)["packages"]
 
 
-def big_site(hosts: int):
+def big_site(hosts: int) -> Site:
     """A site with many reservations; random names and MACs so gzip cannot shrink them away."""
     rng = random.Random(hosts)
     reservations = [

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from dhcp_failover.checks import InventoryError
+from dhcp_failover.app import plan_synth
 from dhcp_failover.constructs.layout import site_regions
+from dhcp_failover.errors import InventoryError
 from dhcp_failover.inventory import inventory_from_data
-from dhcp_failover.stacks import plan_synth
-from factories import inventory_data
+from tests.support.factories import inventory_data
 
 
 def test_vpc_subnets_and_the_way_out(synth_sites: Callable[..., Any], placed: Callable[..., Any]) -> None:
@@ -96,11 +96,11 @@ def test_what_aws_refuses_is_one_line_when_the_inventory_is_validated(
 
 
 def test_unplaced_sites_are_left_out_and_an_inventory_without_any_is_refused(placed: Callable[..., Any]) -> None:
-    from factories import site_data
+    from tests.support.factories import site_data
 
     pool = {"network": "10.78.1.0/24", "pools": [{"start": "10.78.1.100", "end": "10.78.1.150"}]}
     unplaced = site_data("lab2", subnets=[pool], relays=[])
-    for member, address in zip(unplaced["members"], ("10.78.1.1", "10.78.1.2")):
+    for member, address in zip(unplaced["members"], ("10.78.1.1", "10.78.1.2"), strict=False):
         member.update(address=address, network="10.78.1.0/24")
     mixed = inventory_from_data(inventory_data(placed("aws"), unplaced))
     plan = plan_synth(mixed, environ={}, user_data=lambda site, member: {"user_data": "#cloud-config\n"})

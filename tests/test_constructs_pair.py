@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from dhcp_failover.stacks import ENDPOINT_ENV, SettingsError, local_api_from_env
+from dhcp_failover.app import ENDPOINT_ENV, local_api_from_env
+from dhcp_failover.errors import SettingsError
 
 
 def test_three_stacks_per_site_primary_after_secondary(synthesized_examples: dict[str, Path]) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from dhcp_failover.app import DECOMMISSION_ENV
 from dhcp_failover.inventory import inventory_from_data
-from dhcp_failover.secrets import site_secrets
-from dhcp_failover.stacks import DECOMMISSION_ENV
-from factories import inventory_data
+from dhcp_failover.secret_names import site_secrets
+from tests.support.factories import inventory_data
 
 
 def test_one_secure_string_per_secret_with_write_only_value(
@@ -101,7 +101,7 @@ def test_relay_configs_are_stack_outputs(synthesized_examples: dict[str, Any]) -
 
 def _split_pair_in_existing_subnets(placed: Callable[..., dict[str, Any]], endpoints: str) -> dict[str, Any]:
     site = placed(wireguard={"network": "10.255.77.0/31", "endpoints": endpoints})
-    for member, (region, suffix) in zip(site["members"], (("eu-west-1", "1"), ("us-east-1", "2"))):
+    for member, (region, suffix) in zip(site["members"], (("eu-west-1", "1"), ("us-east-1", "2")), strict=False):
         member["placement"] = {"region": region, "subnet_id": f"subnet-0000000{suffix}", "vpc_id": f"vpc-0000000{suffix}",
                                "ami": "ami-0123456789abcdef0"}
     return site

@@ -10,7 +10,7 @@ import pytest
 from dhcp_failover.constructs.rules import RULE_KINDS, Direction, member_rules
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Role
-from factories import inventory_data
+from tests.support.factories import inventory_data
 
 RULE_TYPES = {
     Direction.INGRESS: "aws_vpc_security_group_ingress_rule",

@@ -10,7 +10,7 @@ from typing import Any
 from dhcp_failover.cloudinit import render_user_data
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Role
-from factories import inventory_data
+from tests.support.factories import inventory_data
 
 
 def _instance(stack: dict[str, Any]) -> dict[str, Any]:
@@ -117,4 +117,4 @@ def test_member_stack_with_cdktf_testing_matchers(testing_pair: Callable[..., An
     # Typed children: the construct tree is API too.
     assert pair.servers[Role.SECONDARY].node.path == "lab-secondary/server"
     assert pair.security_groups.node.path == "lab-shared/sg"
-    assert pair.node.id == "lab-shared"
+    assert pair.shared_stack.node.id == "lab-shared"

@@ -21,9 +21,9 @@ from dhcp_failover.isc_options import ROUTES_OPTION
 from dhcp_failover.model import Site
 from dhcp_failover.omapi import OmapiEndpoint, wait_for_failover_state
 from dhcp_failover.render import render_dhcpd_conf
-from factories import REPO, inventory_data, site_data, write_inventory
-from netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
-from test_smoke_pair import install_member, relay_arguments
+from tests.lab.member_files import install_member, relay_arguments
+from tests.lab.netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 Data = dict[str, Any]
 

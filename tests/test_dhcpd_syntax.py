@@ -3,8 +3,6 @@ with no warning (dhcpd -t prints e.g. "load balancing will be disabled" and stil
 
 from __future__ import annotations
 
-import base64
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,10 +10,10 @@ from typing import Any
 import pytest
 
 from dhcp_failover.inventory import inventory_from_data, load_inventory
-from dhcp_failover.model import Site
 from dhcp_failover.render import OMAPI_KEY_FILE, render_dhcpd_conf, render_omapi_key
-from factories import EXAMPLES, inventory_data, site_data
-from tools import require
+from tests.lab.member_files import dhcpd_check
+from tests.support.factories import EXAMPLES, inventory_data, site_data
+from tests.support.tools import require
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "guide-defaults": {},
@@ -59,29 +57,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
         },
     ]},
 }
-
-
-def dhcpd_check(site: Site, folder: Path) -> None:
-    expected_warnings = [] if site.failover.load_balancing else ["load balancing will be disabled"]
-    """Render both members under ``folder`` with a real key file and run dhcpd -t on each."""
-    dhcpd = require("dhcpd")
-    key = folder / OMAPI_KEY_FILE.lstrip("/")
-    key.parent.mkdir(parents=True, exist_ok=True)
-    key.write_text(render_omapi_key(site, base64.b64encode(os.urandom(32)).decode()))
-    for member in site.members:
-        conf = folder / f"{member.name}.conf"
-        conf.write_text(render_dhcpd_conf(site, member, root=str(folder)))
-        result = subprocess.run(
-            [dhcpd, "-4", "-t", "-cf", str(conf)], capture_output=True, text=True, errors="replace", timeout=30
-        )
-        output = result.stdout + result.stderr
-        assert result.returncode == 0, f"{member.role.value} {member.name}: dhcpd -t failed:\n{output}"
-        problems = [
-            line
-            for line in output.splitlines()
-            if ("warn" in line.lower() or "tsec" in line) and not any(w in line for w in expected_warnings)
-        ]
-        assert problems == [], f"{member.name}: dhcpd -t warned: {problems}"
 
 
 @pytest.mark.parametrize("overrides", VARIANTS.values(), ids=VARIANTS.keys())

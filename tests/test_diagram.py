@@ -13,8 +13,8 @@ import pytest
 
 from dhcp_failover.diagram import mermaid
 from dhcp_failover.inventory import load_inventory
-from factories import EXAMPLES, REPO
-from tools import require
+from tests.support.factories import EXAMPLES, REPO
+from tests.support.tools import require
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.stem for e in EXAMPLES])

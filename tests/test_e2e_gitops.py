@@ -29,18 +29,18 @@ import boto3
 import pytest
 import yaml
 
-from conftest import copy_checkout
-from deploy import Stacks, moto_server, run_python
+from dhcp_failover.app import ENDPOINT_ENV
 from dhcp_failover.aws import secret_region
 from dhcp_failover.constructs.naming import member_stack_name, shared_stack_name
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.local_keys import KeyStore, default_path
 from dhcp_failover.model import Role
-from dhcp_failover.secrets import SecretKind, site_secrets
-from dhcp_failover.stacks import ENDPOINT_ENV
-from factories import REPO
-from tfenv import require_provider_mirror, terraform, write_cli_config
-from tools import require
+from dhcp_failover.secret_names import SecretKind, site_secrets
+from tests.support.checkout import copy_checkout
+from tests.support.deploy import Stacks, moto_server, run_python
+from tests.support.factories import REPO
+from tests.support.tfenv import require_provider_mirror, write_cli_config
+from tests.support.tools import require
 
 MOTO_AMI = "ami-1e749f67"  # in moto's bundled amis.json, in every region
 BUCKET = "acme-dhcp-failover-state"

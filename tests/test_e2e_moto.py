@@ -31,10 +31,7 @@ import boto3
 import pytest
 import yaml
 
-from boot import CREDENTIALS, write_files
-from conftest import INVENTORY_ENV, cdktf_project
-from deploy import (MOTO_CREDENTIALS, Project, ShellLine, Stacks, key_exports, moto_server, readme_cdktf_lines,
-                    resource_changes, synth)
+from dhcp_failover.app import ENDPOINT_ENV
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, peer_endpoint_parameter, render_user_data
 from dhcp_failover.constructs.layout import region_of
 from dhcp_failover.constructs.naming import member_stack_name, shared_stack_name
@@ -43,11 +40,23 @@ from dhcp_failover.inventory import load_inventory
 from dhcp_failover.local_keys import KeyStore, default_path
 from dhcp_failover.model import Member, Role, Site
 from dhcp_failover.render import DHCPD_CONF, OMAPI_KEY_FILE, render_omapi_key, wireguard_paths
-from dhcp_failover.secrets import SecretKind, member_secrets, site_secrets
-from dhcp_failover.stacks import ENDPOINT_ENV
-from factories import REPO
-from tfenv import require_provider_mirror, write_cli_config
-from tools import require
+from dhcp_failover.secret_names import SecretKind, member_secrets, site_secrets
+from tests.lab.boot import CREDENTIALS, write_files
+from tests.support.checkout import INVENTORY_ENV, cdktf_project
+from tests.support.deploy import (
+    MOTO_CREDENTIALS,
+    Project,
+    ShellLine,
+    Stacks,
+    key_exports,
+    moto_server,
+    readme_cdktf_lines,
+    resource_changes,
+    synth,
+)
+from tests.support.factories import REPO
+from tests.support.tfenv import require_provider_mirror, write_cli_config
+from tests.support.tools import require
 
 # An AMI moto knows in every region (its bundled amis.json); the example's are made up.
 MOTO_AMI = "ami-1e749f67"
@@ -131,7 +140,7 @@ def _timed(timings: dict[str, float], name: str, fn: Any, *args: Any, **kwargs: 
 def _readme_lines(verb: str, order: tuple[str, ...]) -> list[ShellLine]:
     """The README's lines for ``verb``, which must name the site's stacks in ``order``."""
     lines = readme_cdktf_lines(README, verb)
-    assert [line.stack for line in lines] == list(order), f"README's {verb} lines: {[l.argv for l in lines]}"
+    assert [line.stack for line in lines] == list(order), f"README's {verb} lines: {[line.argv for line in lines]}"
     assert all(line.assignments.get(INVENTORY_ENV) == INVENTORY_NAME for line in lines)
     return lines
 

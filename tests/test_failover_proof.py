@@ -22,12 +22,11 @@ from typing import Any
 
 import pytest
 
-from boot import moto_endpoint  # noqa: F401  (session fixture)
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Member
 from dhcp_failover.omapi import set_partner_down
-from factories import REPO, inventory_data, site_data
-from failover_harness import (
+from tests.lab.boot import moto_endpoint  # noqa: F401  (session fixture)
+from tests.lab.failover_harness import (
     SERVICE,
     BootedPair,
     Grant,
@@ -36,11 +35,12 @@ from failover_harness import (
     boot_pair,
     lease_states,
     operator_argv,
-    operator_process,
     operator_files,
+    operator_process,
     served,
 )
-from netlab import Lab, read_log, require_lab
+from tests.lab.netlab import Lab, read_log, require_lab
+from tests.support.factories import REPO, inventory_data, site_data
 
 pytestmark = pytest.mark.netns
 MCLT = 8

@@ -28,15 +28,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dhcp_failover import cli
-from dhcp_failover.checks import InventoryError
-from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
-from dhcp_failover.inventory import _allowed_keys, _model_in, load_inventory
+from dhcp_failover.inventory import _allowed_keys, _model_in
 from dhcp_failover.model import Inventory
-from dhcp_failover.render import render_member
-from dhcp_failover.stacks import SettingsError, plan_synth
-from factories import EXAMPLES, inventory_data, site_data
-from test_dhcpd_syntax import dhcpd_check
-from tools import require
+from tests.support.factories import EXAMPLES, inventory_data, site_data
+from tests.support.tools import require
+from tests.support.well_formed import CLOUD_INIT_SCHEMA, check_accepted
 
 EXAMPLES_TO_RUN = int(os.environ.get("DHCP_FAILOVER_FUZZ_EXAMPLES", "120"))
 SECONDS_PER_INVENTORY = 5.0
@@ -52,7 +48,7 @@ TRICKY_TEXT = [
 
 hostile_text = st.one_of(
     st.sampled_from(TRICKY_TEXT),
-    st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40),
+    st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=40),
     st.ip_addresses(v=4).map(str),
     st.tuples(st.ip_addresses(v=4), st.integers(0, 32)).map(lambda t: f"{t[0]}/{t[1]}"),
 )
@@ -73,7 +69,7 @@ value = st.one_of(
 
 def bases() -> list[dict[str, Any]]:
     found = [yaml.safe_load(path.read_text()) for path in EXAMPLES]
-    return found + [inventory_data(site_data())]
+    return [*found, inventory_data(site_data())]
 
 
 BASES = bases()
@@ -167,41 +163,6 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli.main(list(args))
     return code, out.getvalue(), err.getvalue()
-
-
-def check_accepted(inventory_path: Path, out: Path, work: Path, user_data_dir: Path) -> None:
-    inventory = load_inventory(inventory_path)
-    for site in inventory.sites:
-        dhcpd_check(site, work / site.name)
-        for member in site.members:
-            try:
-                user_data = render_user_data(site, member)
-            except InventoryError:
-                continue  # too big for EC2: main.py reports that as one error line
-            config = yaml.safe_load(user_data.cloud_config)
-            written = {f["path"]: f["content"] for f in config["write_files"]}
-            for file in render_member(site, member):
-                on_disk = (out / site.name / member.name / file.path.lstrip("/")).read_bytes()
-                assert written[file.path].encode() == on_disk == file.content.encode()
-            bootstrap = work / f"{site.name}-{member.name}-bootstrap.sh"
-            bootstrap.write_text(written[BOOTSTRAP_PATH])
-            result = subprocess.run(["bash", "-n", str(bootstrap)], capture_output=True, text=True)
-            assert result.returncode == 0, result.stderr
-            (user_data_dir / f"{len(list(user_data_dir.iterdir()))}.yaml").write_text(user_data.cloud_config)
-    try:
-        plan_synth(inventory, environ={})
-    except (InventoryError, SettingsError) as exc:
-        assert "\n" not in str(exc)
-
-
-CLOUD_INIT_SCHEMA = """
-import sys
-from cloudinit.config.schema import get_schema, validate_cloudconfig_file
-schema = get_schema()
-for path in sys.argv[1:]:
-    validate_cloudconfig_file(path, schema)
-print(len(sys.argv) - 1, "valid")
-"""
 
 
 def test_mutated_inventories_keep_the_contract(tmp_path: Path) -> None:

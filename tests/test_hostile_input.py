@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from factories import REPO, inventory_data, site_data, write_inventory
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 Data = dict[str, Any]
 WALL_LIMIT = 10.0
@@ -37,7 +37,7 @@ def placed_site(name: str = "lab", **changes: Any) -> Data:
     site["subnets"] = [s for s in site["subnets"] if s["network"] != "10.77.1.0/24"]
     site["relays"][0]["source_address"] = "10.77.2.1"
     for member, (address, network, zone) in zip(
-        site["members"], (("10.77.1.10", "10.77.1.0/24", "a"), ("10.77.3.10", "10.77.3.0/24", "b"))
+        site["members"], (("10.77.1.10", "10.77.1.0/24", "a"), ("10.77.3.10", "10.77.3.0/24", "b")), strict=False
     ):
         member.update(address=address, network=network)
         member["placement"] = {"region": "eu-west-1", "availability_zone": f"eu-west-1{zone}", "ami": "ami-0123456789abcdef0"}
@@ -53,7 +53,7 @@ def placed(change: Callable[[Data], None]) -> Data:
 def wireguard_site(name: str, member_names: tuple[str, str], octet: int) -> Data:
     pool = {"network": f"10.{octet}.1.0/24", "pools": [{"start": f"10.{octet}.1.100", "end": f"10.{octet}.1.150"}]}
     site = site_data(name, subnets=[pool], relays=[], wireguard={"network": f"10.255.{octet}.0/31"})
-    for member, member_name, host in zip(site["members"], member_names, (1, 2)):
+    for member, member_name, host in zip(site["members"], member_names, (1, 2), strict=False):
         member.update(name=member_name, address=f"10.{octet}.1.{host}", network=f"10.{octet}.1.0/24")
     return site
 
@@ -62,7 +62,7 @@ def pool_over_other_site() -> Data:
     subnet = {"network": "10.79.0.0/24", "routers": ["10.79.0.1"], "pools": [{"start": "10.79.0.100", "end": "10.79.0.150"}]}
     relay = {"name": "r9", "source_address": "10.79.0.1", "serves": [{"subnet": "10.79.0.0/24", "interface": "eth1", "giaddr": "10.79.0.1"}]}
     other = site_data("other", subnets=[subnet], relays=[relay])
-    for member, address in zip(other["members"], ("10.77.2.150", "10.77.2.151")):
+    for member, address in zip(other["members"], ("10.77.2.150", "10.77.2.151"), strict=False):
         member.update(address=address, network="10.77.2.128/25")
     return inventory_data(site_data(), other)
 
@@ -138,7 +138,7 @@ CASES: list[tuple[str, Any, str]] = [
     ("giaddr-on-network-address", edited(lambda s: s["relays"][0]["serves"][0].update(giaddr="10.77.2.0")), "serves[0].giaddr"),
     ("router-on-broadcast", edited(lambda s: s["subnets"][1].update(routers=["10.77.2.255"])), "subnets[1].routers[0]"),
     ("two-relays-one-giaddr", edited(lambda s: s["relays"].append({**copy.deepcopy(s["relays"][0]), "name": "r2", "source_address": "10.77.1.253"})), "is also relay r1's giaddr"),
-    ("no-pool-anywhere", edited(lambda s: [subnet.update(pools=[]) for subnet in s["subnets"]]), "no subnet has a pool"),
+    ("no-pool-anywhere", edited(lambda s: s.update(subnets=[{**subnet, "pools": []} for subnet in s["subnets"]])), "no subnet has a pool"),
     ("member-named-like-a-render-folder", edited(lambda s: s["members"][1].update(name="relays")), "render folder"),
     ("yaml-1-1-boolean-as-port", with_text(site_with(), "role: primary", "role: primary\n    port: on"), "members[0].port"),
     ("boolean-as-port", edited(lambda s: s["members"][0].update(port=True)), "members[0].port"),
@@ -229,7 +229,7 @@ ACCEPTED: dict[str, Data] = {
 
 @pytest.mark.parametrize("data", ACCEPTED.values(), ids=ACCEPTED.keys())
 def test_accepted_edge_values_render_well_formed_everywhere(tmp_path: Path, data: Data) -> None:
-    from test_fuzz_inventory import CLOUD_INIT_SCHEMA, check_accepted
+    from tests.support.well_formed import CLOUD_INIT_SCHEMA, check_accepted
 
     inventory = write_inventory(tmp_path / "inventory.yaml", data)
     out = tmp_path / "out"

@@ -17,9 +17,9 @@ import yaml
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.isc_import import PLACEHOLDER, import_config, parse, tokenize
 from dhcp_failover.render import render_dhcpd_conf
-from factories import EXAMPLES, REPO
-from test_dhcpd_syntax import dhcpd_check
-from tools import require_file
+from tests.lab.member_files import dhcpd_check
+from tests.support.factories import EXAMPLES, REPO
+from tests.support.tools import require_file
 
 DEBIAN_EXAMPLE = Path("/usr/share/doc/isc-dhcp-server/examples/dhcpd.conf.example")
 GUIDE = REPO.parent / "shared" / "seed" / "isc-basic-guide-to-configuring-dhcp-failover.txt"
@@ -106,7 +106,8 @@ subnet 10.77.2.0 netmask 255.255.255.0 {
 """
     hosts = {"dhcp-primary.example.com": "10.77.1.1", "dhcp-secondary.example.com": "10.77.1.2"}
     confs = []
-    for block in (primary, secondary):
+    for template in (primary, secondary):
+        block = template
         for name, address in hosts.items():
             block = block.replace(name, address)
         confs.append(block.rstrip() + "\n}\n" + common)
@@ -156,10 +157,10 @@ def test_debians_example_imports_with_every_statement_rendered_or_listed(tmp_pat
     assert [(n.name, [str(s) for s in n.subnets]) for n in imported.shared_networks] == [("x-224-29", ["10.17.224.0/24", "10.0.29.0/24"])]  # names start with a letter
     dhcpd_check(imported, tmp_path)
     rendered = {text for _, text in statements(render_dhcpd_conf(imported, imported.primary))}
-    for line, text in statements(text, skip_lines=listed):
-        if text.startswith(("subnet", "shared-network", "host", "class", "pool")):
+    for line, statement in statements(text, skip_lines=listed):
+        if statement.startswith(("subnet", "shared-network", "host", "class", "pool")):
             continue
-        assert text in rendered or _implied(text), f"line {line}: {text!r} neither rendered nor listed"
+        assert statement in rendered or _implied(statement), f"line {line}: {statement!r} neither rendered nor listed"
 
 
 def _implied(text: str) -> bool:

@@ -14,7 +14,7 @@ import pytest
 
 from dhcp_failover.local_keys import STORE_FOLDER, default_path
 from dhcp_failover.wgkeys import public_key
-from factories import REPO, inventory_data, site_data, write_inventory
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 
 def keys(*args: str) -> subprocess.CompletedProcess[str]:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from conftest import placed_site
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.monitoring import NAMESPACE, dashboard_body
-from factories import REPO, inventory_data, site_data, write_inventory
+from tests.support.checkout import placed_site
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 Stacks = dict[str, dict[str, Any]]
 ALERTS = {"emails": ["noc@example.com"], "https": ["https://events.example.com/dhcp"]}

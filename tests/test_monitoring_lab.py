@@ -25,8 +25,6 @@ from typing import Any
 import boto3
 import pytest
 
-from boot import CREDENTIALS, moto_endpoint  # noqa: F401  (session fixture)
-from deploy import _free_port
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Member, Site
 from dhcp_failover.monitoring import (
@@ -40,12 +38,16 @@ from dhcp_failover.monitoring import (
     pool_name,
     site_pools,
 )
-from factories import REPO, inventory_data, site_data
-from failover_harness import REGION, BootedPair, boot_pair, lease_states, operator_argv, operator_files
-from netlab import Lab, require_lab
+from tests.lab.boot import CREDENTIALS, moto_endpoint  # noqa: F401  (session fixture)
+from tests.lab.failover_harness import REGION, BootedPair, boot_pair, lease_states, operator_argv, operator_files
+from tests.lab.netlab import Lab, require_lab
+from tests.support.deploy import free_port
+from tests.support.factories import REPO, inventory_data, site_data
 
 pytestmark = pytest.mark.netns
 MRD = 3
+# A client's first lease lasts MCLT: long enough that no lease expires while the lease files are compared.
+MCLT = 600
 CLIENTS = 5
 FIGURES: dict[str, float] = {}
 
@@ -53,7 +55,7 @@ FIGURES: dict[str, float] = {}
 def monitored_site() -> Site:
     """The lab's pair, placed (in an existing subnet: .1/.2 are AWS-reserved in a made one) so that
     it also synthesizes; the reporter then publishes in the placement's region, as on EC2."""
-    data = site_data(ping_check=False, failover={"mclt": 8, "max_response_delay": MRD},
+    data = site_data(ping_check=False, failover={"mclt": MCLT, "max_response_delay": MRD},
                      monitoring={"alerts": {"emails": ["noc@example.com"]}})
     for m in data["members"]:
         m["placement"] = {"region": REGION, "subnet_id": "subnet-0123456789abcdef0", "vpc_id": "vpc-0123456789abcdef0",
@@ -168,7 +170,7 @@ def run_ok(pair: BootedPair, member: Member, endpoint: str, chronyd: str) -> tup
 def synthesized_alarms(site: Site, outdir: Path) -> tuple[set[tuple[str, str, frozenset[tuple[str, str]]]], list[Any]]:
     """(namespace, metric, dimensions) of every alarm on a reporter metric in the synthesized
     stacks, and the dashboard's metric lines."""
-    from dhcp_failover.stacks import build_app, plan_synth
+    from dhcp_failover.app import build_app, plan_synth
 
     inventory = inventory_from_data(inventory_data(site.model_dump(mode="json", exclude_none=True)))
     build_app(plan_synth(inventory, environ={}), outdir=str(outdir)).synth()
@@ -269,7 +271,7 @@ def test_reporter_publishes_state_pools_clock_and_logs_through_a_failover(
 
     # CloudWatch unreachable: exit 1 with one line, quickly; dhcpd keeps running, still normal.
     dhcpd = pair.daemons[primary.name]
-    down = f"http://127.0.0.1:{_free_port()}"
+    down = f"http://127.0.0.1:{free_port()}"
     result, start, end = report(pair, primary, down, chronyd)
     FIGURES["reporter run with CloudWatch down (s)"] = end - start
     assert result.returncode == 1

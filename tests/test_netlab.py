@@ -32,7 +32,7 @@ from dhcp_failover.omapi import (
     shutdown_server,
     wait_for_failover_state,
 )
-from netlab import (
+from tests.lab.netlab import (
     Daemon,
     FailoverTopology,
     Lab,
@@ -42,7 +42,7 @@ from netlab import (
     require_lab,
     wait_for_log,
 )
-from tools import require
+from tests.support.tools import require
 
 PEER = "dhcp-failover"
 KEY_NAME = "omapi_key"

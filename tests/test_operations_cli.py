@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from boot import moto_endpoint  # noqa: F401  (session fixture)
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.model import Member, Site
-from dhcp_failover.secrets import site_secrets
-from factories import REPO, inventory_data, site_data, write_inventory
-from failover_harness import BootedPair, boot_pair, operator_argv, operator_files, operator_process
-from netlab import Lab, require_lab
+from dhcp_failover.secret_names import site_secrets
+from tests.lab.boot import moto_endpoint  # noqa: F401  (session fixture)
+from tests.lab.failover_harness import BootedPair, boot_pair, operator_argv, operator_files, operator_process
+from tests.lab.netlab import Lab, require_lab
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 # 10 s, not the proof's 3 s: the partner then sees the drill's shutdown only when the member
 # exits (communications-interrupted), and dhcpd resets the OMAPI session that asked for it.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from factories import REPO
+from tests.support.factories import REPO
 
 SOURCES = ("pyproject.toml", "README.md", "dhcp_failover", "templates")
 
@@ -49,11 +49,17 @@ def test_the_console_script_validates_and_renders_from_any_folder(installed: Pat
     assert rendered == golden
 
 
-def test_the_installed_package_is_typed_and_its_constructs_import(installed: Path, tmp_path: Path) -> None:
-    probe = ("import importlib.resources, dhcp_failover, dhcp_failover.constructs as c;"
+def test_the_installed_package_is_typed_and_synthesizes_the_python_example(installed: Path, tmp_path: Path) -> None:
+    probe = ("import importlib.resources, dhcp_failover;"
              "assert importlib.resources.files('dhcp_failover').joinpath('py.typed').is_file();"
-             "assert 'site-packages' in dhcp_failover.__file__, dhcp_failover.__file__;"
-             "print(c.DhcpFailoverPair.__name__)")
+             "assert 'site-packages' in dhcp_failover.__file__, dhcp_failover.__file__")
+    env = {"PATH": "/usr/bin:/bin", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
     result = subprocess.run([str(installed / "python"), "-c", probe], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=300, env={"PATH": "/usr/bin:/bin", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
-    assert result.returncode == 0 and result.stdout.strip() == "DhcpFailoverPair", result.stderr[-2000:]
+                            timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    app = shutil.copytree(REPO / "examples" / "python-app", tmp_path / "python-app")
+    result = subprocess.run([str(installed / "python"), "main.py"], cwd=app, capture_output=True, text=True,
+                            timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(p.name for p in (app / "cdktf.out" / "stacks").iterdir()) == [
+        "office-primary", "office-secondary", "office-shared"]

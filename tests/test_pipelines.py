@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from pipelines import ACTIONLINT_CONFIG, GITHUB, GITLAB, dhcp_failover_commands, rollout_command
-from tools import require
+from tests.support.pipelines import ACTIONLINT_CONFIG, GITHUB, GITLAB, dhcp_failover_commands, rollout_command
+from tests.support.tools import require
 
 VENV_BIN = Path(sys.executable).parent
 

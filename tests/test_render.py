@@ -6,19 +6,20 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dhcp_failover.inventory import inventory_from_data, load_inventory
-from dhcp_failover.model import Role
+from dhcp_failover.model import Role, Site
 from dhcp_failover.render import render_dhcpd_conf, render_inventory, render_member, render_relay
-from factories import EXAMPLES, REPO, inventory_data, site_data
+from tests.support.factories import EXAMPLES, REPO, inventory_data, site_data
 
 GOLDEN = REPO / "tests" / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
-def lab_site(**overrides: object):
+def lab_site(**overrides: Any) -> Site:
     return inventory_from_data(inventory_data(site_data(**overrides))).sites[0]
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import INVENTORY_ENV, placed_site
+from dhcp_failover.app import ENDPOINT_ENV, SITES_ENV
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.rollout import RolloutInputError, describe_plan, stack_folders
-from dhcp_failover.stacks import ENDPOINT_ENV, SITES_ENV
 from dhcp_failover.terraform import first_error, parse_plan
-from factories import REPO, inventory_data, write_inventory
+from tests.support.checkout import INVENTORY_ENV, placed_site
+from tests.support.factories import REPO, inventory_data, write_inventory
 
 TERRAFORM_DIR = "/usr/local/bin"
 

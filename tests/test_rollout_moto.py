@@ -26,17 +26,17 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import INVENTORY_ENV
-from deploy import key_exports, moto_server
+from dhcp_failover.app import ENDPOINT_ENV, SITES_ENV
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.model import Site
-from dhcp_failover.stacks import ENDPOINT_ENV, SITES_ENV
-from factories import REPO, inventory_data, site_data
-from member_hosts import MemberHosts
-from netlab import require_lab
-from pipelines import GITHUB, rollout_command
-from tfenv import require_provider_mirror, write_cli_config
-from tools import require
+from tests.lab.member_hosts import MemberHosts
+from tests.lab.netlab import require_lab
+from tests.support.checkout import INVENTORY_ENV
+from tests.support.deploy import key_exports, moto_server
+from tests.support.factories import REPO, inventory_data, site_data
+from tests.support.pipelines import GITHUB, rollout_command
+from tests.support.tfenv import require_provider_mirror, write_cli_config
+from tests.support.tools import require
 
 pytestmark = pytest.mark.netns
 MOTO_AMI = "ami-1e749f67"  # an AMI moto knows
@@ -50,7 +50,7 @@ def site_yaml(name: str, octet: int, dns: str) -> dict[str, Any]:
     namespace lab wires them), short failover timers so a rebuilt member is normal in seconds."""
     data = json.loads(json.dumps(site_data(name)).replace('"10.77.', f'"10.{octet}.'))
     # .10 and .11: AWS reserves .1 to .3 of the subnet the site's VPC gets.
-    for member, host in zip(data["members"], (10, 11)):
+    for member, host in zip(data["members"], (10, 11), strict=False):
         member["address"] = f"10.{octet}.1.{host}"
         member["placement"] = {"region": "eu-west-1", "availability_zone": "eu-west-1a", "ami": MOTO_AMI}
     data["relays"][0]["name"] = f"{name}-relay"
@@ -200,9 +200,11 @@ def test_a_failing_plan_stops_its_site_only_while_the_other_rolls_through_its_ga
     # The gate held: the rebuilt secondary was normal with the old primary before the primary was
     # replaced, and at no moment were both members down.
     hosts = project.hosts
-    secondary_normal, primary_down = hosts.normal_at(after["hq-b"]), hosts.went_down("hq-a", before["hq-a"])
+    new_secondary, old_primary, new_primary = after["hq-b"], before["hq-a"], after["hq-a"]
+    assert new_secondary and old_primary and new_primary
+    secondary_normal, primary_down = hosts.normal_at(new_secondary), hosts.went_down("hq-a", old_primary)
     assert secondary_normal is not None and primary_down is not None and secondary_normal < primary_down
-    assert hosts.normal_at(after["hq-a"]) is not None
+    assert hosts.normal_at(new_primary) is not None
     assert hosts.both_down("hq", since=0) == []
 
 
@@ -242,7 +244,9 @@ def test_an_interrupted_rollout_resumes_where_it_stopped(project: Project) -> No
     after = project.instance_ids()
     assert after["branch-b"] == middle["branch-b"] and after["branch-a"] != before["branch-a"]
     hosts = project.hosts
-    secondary_normal, primary_down = hosts.normal_at(after["branch-b"]), hosts.went_down("branch-a", before["branch-a"])
+    kept_secondary, old_primary = after["branch-b"], before["branch-a"]
+    assert kept_secondary and old_primary
+    secondary_normal, primary_down = hosts.normal_at(kept_secondary), hosts.went_down("branch-a", old_primary)
     assert secondary_normal is not None and primary_down is not None and secondary_normal < primary_down
     assert hosts.both_down("branch", since=0) == []
 

@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import placed_site
+from dhcp_failover.app import build_app, plan_synth
 from dhcp_failover.inventory import inventory_from_data
-from dhcp_failover.stacks import build_app, plan_synth
-from factories import inventory_data
+from tests.support.checkout import placed_site
+from tests.support.factories import inventory_data
 
 Stacks = dict[str, dict[str, Any]]
 

@@ -7,25 +7,15 @@ from __future__ import annotations
 import base64
 import ipaddress
 import os
-import re
-import shlex
-from pathlib import Path
 
 import pytest
 
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
 from dhcp_failover.omapi import OmapiEndpoint, wait_for_failover_state
-from dhcp_failover.render import (
-    DHCPD_CONF,
-    OMAPI_KEY_FILE,
-    RELAY_DEFAULTS,
-    render_member,
-    render_omapi_key,
-    render_relay,
-)
-from factories import inventory_data, site_data
-from netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
+from tests.lab.member_files import install_member, relay_arguments
+from tests.lab.netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
+from tests.support.factories import inventory_data, site_data
 
 pytestmark = pytest.mark.netns
 
@@ -34,29 +24,6 @@ def fast_lab_site() -> Site:
     """The lab topology's site with test-sized timers (the guide's mclt 3600 would be 1 h)."""
     data = site_data(ping_check=False, failover={"mclt": 10, "max_response_delay": 5})
     return inventory_from_data(inventory_data(data)).sites[0]
-
-
-def install_member(site: Site, member_name: str, root: Path, secret: str) -> Path:
-    """Write a member's rendered tree under ``root`` as the bootstrap would on the server."""
-    member = next(m for m in site.members if m.name == member_name)
-    for file in render_member(site, member, root=str(root)):
-        target = root / file.path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(file.content)
-    key = root / OMAPI_KEY_FILE.lstrip("/")
-    key.write_text(render_omapi_key(site, secret))
-    key.chmod(0o600)
-    return root / DHCPD_CONF.lstrip("/")
-
-
-def relay_arguments(site: Site) -> tuple[list[str], list[str], list[str]]:
-    """servers, downstream and upstream interfaces, read back from the rendered defaults."""
-    defaults = {f.path: f.content for f in render_relay(site, site.relays[0])}[RELAY_DEFAULTS]
-    values = dict(re.findall(r'^(\w+)="(.*)"$', defaults, re.M))
-    options = shlex.split(values["OPTIONS"])
-    downstream = [options[i + 1] for i, opt in enumerate(options) if opt == "-id"]
-    upstream = [options[i + 1] for i, opt in enumerate(options) if opt == "-iu"]
-    return values["SERVERS"].split(), downstream, upstream
 
 
 def test_rendered_pair_reaches_normal_and_serves_through_the_rendered_relay(lab: Lab) -> None:

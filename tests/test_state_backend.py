@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from conftest import Stacks
-from factories import REPO, inventory_data, write_inventory
+from tests.support.checkout import Stacks
+from tests.support.factories import REPO, inventory_data, write_inventory
 
 S3 = {"backend": "s3", "bucket": "acme-dhcp-state", "region": "eu-west-1"}
 
@@ -95,8 +95,8 @@ def test_default_is_local_state_next_to_cdktf_json(synth_sites: Callable[..., St
 def test_s3_state_gives_every_stack_its_own_key_with_lockfile_and_encryption(
     placed: Callable[..., dict[str, Any]], tmp_path: Path,
 ) -> None:
+    from dhcp_failover.app import build_app, plan_synth
     from dhcp_failover.inventory import inventory_from_data
-    from dhcp_failover.stacks import build_app, plan_synth
 
     data = with_state({**S3, "key_prefix": "network/dhcp"}, placed("lab"), placed("branch", region="us-east-1"))
     data["sites"][1]["members"][0].update(address="10.78.1.10", network="10.78.1.0/24")
@@ -180,9 +180,9 @@ def s3_examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every example synthesized with its state in S3 (lock file; paris-like sites alike)."""
     import yaml
 
+    from dhcp_failover.app import build_app, plan_synth
     from dhcp_failover.inventory import inventory_from_data
-    from dhcp_failover.stacks import build_app, plan_synth
-    from factories import EXAMPLES
+    from tests.support.factories import EXAMPLES
 
     root = tmp_path_factory.mktemp("s3-examples")
     outdirs = {}
@@ -200,9 +200,9 @@ def test_every_example_with_s3_state_passes_terraform_validate_and_checkov(
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from conftest import example_stacks
-    from test_checkov import WAIVERS, _kind, _resource_type
-    from tfenv import require_provider_mirror, run_checkov, terraform, write_cli_config
+    from tests.support.checkout import example_stacks
+    from tests.support.checkov_waivers import WAIVERS, _kind, _resource_type
+    from tests.support.tfenv import require_provider_mirror, run_checkov, terraform, write_cli_config
 
     require_provider_mirror()
     env = write_cli_config(tmp_path_factory.mktemp("tfcli"))

@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from conftest import CDKTF, INVENTORY_ENV, cdktf_project, run_main, tree
+from tests.support.checkout import CDKTF, INVENTORY_ENV, cdktf_project, run_main, tree
 
 
 def test_cdktf_cli_synth_equals_python_main(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import example_stacks
-from tfenv import require_provider_mirror, terraform, write_cli_config
+from tests.support.checkout import example_stacks
+from tests.support.tfenv import require_provider_mirror, terraform, write_cli_config
 
 
 def _init_and_validate(workdir: Path, env: dict[str, str]) -> str | None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cdktf
 import pytest
 
-import tfenv
-from tfenv import terraform, terraform_env  # noqa: F401  (terraform_env is a fixture)
+from tests.support import tfenv
+from tests.support.tfenv import terraform, terraform_env  # noqa: F401  (terraform_env is a fixture)
 
 SSH_OPEN_TO_WORLD = "CKV_AWS_24"
 
@@ -43,7 +44,7 @@ def open_ssh_stack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return stack_json
 
 
-def _check_ids(failed: list[dict]) -> set[str]:
+def _check_ids(failed: list[dict[str, Any]]) -> set[str]:
     return {check["check_id"] for check in failed}
 
 

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from dhcp_failover.wgkeys import generate_private_key, public_key
-from tools import require
+from tests.support.tools import require
 
 
 def wg(*args: str, stdin: str) -> str:

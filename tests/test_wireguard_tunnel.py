@@ -17,10 +17,10 @@ from dhcp_failover.model import Member, Site
 from dhcp_failover.omapi import OmapiEndpoint, wait_for_failover_state
 from dhcp_failover.render import wireguard_paths
 from dhcp_failover.wgkeys import generate_private_key, public_key
-from factories import inventory_data, site_data
-from netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
-from test_smoke_pair import install_member
-from tools import require
+from tests.lab.member_files import install_member
+from tests.lab.netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
+from tests.support.factories import inventory_data, site_data
+from tests.support.tools import require
 
 pytestmark = pytest.mark.netns
 TUNNEL = "10.99.0.0/31"
@@ -47,7 +47,7 @@ def wg_quick_up(lab: Lab, host: str, config: str) -> None:
     log = lab.workdir / f"{host}-wg-quick.log"
     with log.open("w") as out:
         result = subprocess.run(
-            lab.netns_exec(host) + [require("wg-quick"), "up", config],
+            [*lab.netns_exec(host), require("wg-quick"), "up", config],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, close_fds=True,
             env={**os.environ, "WG_QUICK_USERSPACE_IMPLEMENTATION": require("wireguard-go")}, timeout=30,
         )
@@ -96,6 +96,7 @@ def test_pair_reaches_normal_over_the_tunnel_and_the_underlay_sees_only_wireguar
 
     time.sleep(1)  # let tcpdump flush the last packets
     failover_tcp = capture_count(capture, "tcp port 519 or tcp port 520")
+    assert site.wireguard is not None
     wireguard_udp = capture_count(capture, f"udp port {site.wireguard.listen_port}")
     print(f"underlay capture: {wireguard_udp} WireGuard UDP packets, {failover_tcp} failover TCP packets")
     assert failover_tcp == 0

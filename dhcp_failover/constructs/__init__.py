@@ -32,7 +32,7 @@ _EXPORTS = {
     "LocalAwsApi": "layout",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605  (the lazy table above is the one list of exports)
 
 
 def __getattr__(name: str) -> Any:

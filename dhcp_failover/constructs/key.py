@@ -65,7 +65,7 @@ class SiteKey(Construct):
 
     @property
     def arn(self) -> str:
-        return self.key.arn
+        return str(self.key.arn)
 
 
 def _key_policy(props: SiteKeyProps) -> dict[str, Any]:

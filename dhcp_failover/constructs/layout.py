@@ -7,6 +7,7 @@ checked by ``checks``; only what AWS itself imposes is here.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
@@ -89,8 +90,8 @@ def aws_problems(site: Site) -> Iterator[tuple[str, str]]:
         if layout.vpc_cidr is not None and layout.vpc_cidr.prefixlen not in _VPC_PREFIXES:
             yield (
                 "vpc_cidr",
-                f"the VPC for its members in {layout.region} would be {layout.vpc_cidr}, but AWS "
-                "accepts /16 to /28; set vpc_cidr, or give the members networks closer together",
+                (f"the VPC for its members in {layout.region} would be {layout.vpc_cidr}, but AWS "
+                "accepts /16 to /28; set vpc_cidr, or give the members networks closer together"),
             )
         zones: dict[IPv4Network, set[str]] = {}
         for m in layout.created:
@@ -103,8 +104,8 @@ def aws_problems(site: Site) -> Iterator[tuple[str, str]]:
             elif m.address in aws_reserved_addresses(m.network):
                 yield (
                     f"{here}.address",
-                    f"{m.address} is one of the 5 addresses AWS reserves in subnet {m.network} (the first four and "
-                    "the last); pick another",
+                    (f"{m.address} is one of the 5 addresses AWS reserves in subnet {m.network} (the first four and "
+                    "the last); pick another"),
                 )
             assert m.placement is not None and m.placement.availability_zone is not None
             zones.setdefault(m.network, set()).add(m.placement.availability_zone)
@@ -112,16 +113,16 @@ def aws_problems(site: Site) -> Iterator[tuple[str, str]]:
             if len(found) > 1:
                 yield (
                     "members",
-                    f"both members are in network {net} but in zones {', '.join(sorted(found))}; "
-                    "an AWS subnet lives in one zone: give them separate networks or the same zone",
+                    (f"both members are in network {net} but in zones {', '.join(sorted(found))}; "
+                    "an AWS subnet lives in one zone: give them separate networks or the same zone"),
                 )
         nets = sorted(zones, key=lambda n: (n.network_address, n.prefixlen))
-        for a, b in zip(nets, nets[1:]):
+        for a, b in itertools.pairwise(nets):
             if a.overlaps(b):
                 yield (
                     "members",
-                    f"member networks {a} and {b} overlap in one VPC ({layout.region}); AWS subnets of a VPC "
-                    "must be disjoint: give both members the same network, or disjoint ones",
+                    (f"member networks {a} and {b} overlap in one VPC ({layout.region}); AWS subnets of a VPC "
+                    "must be disjoint: give both members the same network, or disjoint ones"),
                 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 
 from ..model import Role
 
@@ -18,7 +18,7 @@ PREFIX = "dhcp-failover"
 _IAM_NAME_MAX = 64
 
 
-def cidr_slug(network: IPv4Network | str) -> str:
+def cidr_slug(network: IPv4Network | IPv4Address | str) -> str:
     """``10.30.1.0/24`` → ``10-30-1-0-24``: a CIDR as a construct id and tag suffix."""
     return str(network).replace(".", "-").replace("/", "-")
 

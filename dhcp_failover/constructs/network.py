@@ -30,6 +30,7 @@ from .aws_modules import (
 from .flow_logs import FlowLogs, FlowLogsProps
 from .naming import SiteNames
 
+
 @dataclass(frozen=True, kw_only=True)
 class SiteNetworkProps:
     names: SiteNames

@@ -21,13 +21,15 @@ from typing import Any
 from cdktf import App, TerraformBackend, TerraformOutput, TerraformProvider, TerraformStack
 from constructs import Construct
 
-from ..cloudinit import peer_endpoint_parameter, render_user_data
-from ..model import Member, Role, Site, TunnelEndpoints
+from ..checks import validate
+from ..cloudinit import instance_user_data, peer_endpoint_parameter
+from ..errors import InventoryError
+from ..model import Inventory, Member, Role, Site, TunnelEndpoints
 from ..monitoring import NAMESPACE, log_group_name, log_stream_prefix
 from ..render import CISCO_IOS_SNIPPET, JUNOS_SNIPPET, RELAY_DEFAULTS, render_relay
-from ..secrets import SecretSpec, member_secrets, site_secrets
+from ..secret_names import SecretSpec, member_secrets, site_secrets
 from .aws_modules import data_aws_caller_identity, eip, ssm_parameter
-from .layout import LocalAwsApi, RegionLayout, aws_problems, is_placed, partition_of, region_of, site_regions
+from .layout import LocalAwsApi, RegionLayout, is_placed, partition_of, region_of, site_regions
 from .monitoring import InstanceAlarms, InstanceAlarmsProps, SiteMonitoring, SiteMonitoringProps
 from .naming import SiteNames, member_stack_name, merged_tags, shared_stack_name
 from .parameters import SecretInputs, secret_variables
@@ -46,7 +48,7 @@ class DhcpFailoverPairProps:
     inventory_tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of the whole inventory; the site's tags override them. Default: none."""
     user_data: Mapping[Role, Mapping[str, str]] | None = None
-    """Each member's aws_instance user-data arguments. Default: ``render_user_data``'s."""
+    """Each member's aws_instance user-data arguments. Default: ``instance_user_data``'s."""
     local_api: LocalAwsApi | None = None
     """Point every provider at a local AWS API (moto, LocalStack). Default: real AWS."""
     decommission: bool = False
@@ -57,19 +59,24 @@ class DhcpFailoverPairProps:
 
 
 def _default_user_data(site: Site) -> dict[Role, Mapping[str, str]]:
-    return {m.role: render_user_data(site, m).terraform_args() for m in (site.primary, site.secondary)}
+    return {m.role: instance_user_data(site, m) for m in (site.primary, site.secondary)}
 
 
-class DhcpFailoverPair(TerraformStack):
-    """One site: this construct *is* the site's shared stack (``<id>-shared``) and creates the
-    two member stacks (``<id>-secondary``, ``<id>-primary``) beside it, on the same App.
+class DhcpFailoverPair(Construct):
+    """One site: its shared stack (``<id>-shared``) and its two member stacks
+    (``<id>-secondary``, ``<id>-primary``).
 
-    The member stacks must be children of the App itself: ``cdktf deploy`` matches stack
-    dependencies by construct path, so stacks nested under another construct cannot be
-    deployed by name. Typed children: ``member_stacks``, ``regions`` (per region: key,
+    ``scope`` may be any construct of an App. The three stacks are always made as children of
+    the App itself: ``cdktf deploy`` matches stacks and their dependencies by construct path,
+    and Terraform state is keyed by stack name, so where the pair sits in a user's tree changes
+    nothing in what is deployed. The site is checked on construction exactly as ``validate``
+    checks an inventory: a bad site raises ``InventoryError`` with the same one line.
+
+    Typed children: ``shared_stack``, ``member_stacks``, ``regions`` (per region: key,
     parameters, network), ``security_groups``, ``roles``, ``servers`` and ``backends``.
     """
 
+    shared_stack: TerraformStack
     member_stacks: dict[Role, TerraformStack]
     regions: dict[str, SiteRegion]
     security_groups: DhcpSecurityGroups
@@ -81,18 +88,16 @@ class DhcpFailoverPair(TerraformStack):
     backends: dict[str, TerraformBackend]
     """Each stack's backend, by stack name."""
 
-    def __init__(self, scope: App, id: str, *, props: DhcpFailoverPairProps) -> None:
-        """``scope``: the App; ``id``: the site name, prefix of the three stack names."""
+    def __init__(self, scope: Construct, id: str, *, props: DhcpFailoverPairProps) -> None:
+        """``scope``: any construct of an App; ``id``: the site name, prefix of the three stack names."""
         site = props.site
-        if not App.is_app(scope):
-            raise ValueError(f'site "{site.name}": DhcpFailoverPair needs the App as scope (its stacks sit beside it)')
+        validate(Inventory(tags=props.inventory_tags, sites=(site,)))
         if not is_placed(site):
-            raise ValueError(f'site "{site.name}": members have no placement; nothing to deploy to AWS')
-        for problem in aws_problems(site):
-            raise ValueError(problem)
-        super().__init__(scope, shared_stack_name(id))
-        self.backends = {self.node.id: props.backend(self, self.node.id)}
-        shared = self
+            raise InventoryError(f'site "{site.name}": members have no placement; nothing to deploy to AWS')
+        super().__init__(scope, id)
+        app = App.of(scope)
+        self.shared_stack = shared = TerraformStack(app, shared_stack_name(id))
+        self.backends = {shared.node.id: props.backend(shared, shared.node.id)}
         names = SiteNames(site.name, merged_tags(props.inventory_tags, site.tags))
         user_data = props.user_data if props.user_data is not None else _default_user_data(site)
 
@@ -196,7 +201,7 @@ class DhcpFailoverPair(TerraformStack):
         self.instance_alarms = {}
         # The secondary first: the primary's stack depends on it.
         for m in (site.secondary, site.primary):
-            stack = TerraformStack(scope, member_stack_name(id, m.role))
+            stack = TerraformStack(app, member_stack_name(id, m.role))
             self.backends[stack.node.id] = props.backend(stack, stack.node.id)
             provider = aws_provider(
                 stack, "aws", region=region_of(m), default_tags=names.common_tags, local_api=props.local_api

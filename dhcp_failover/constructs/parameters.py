@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from cdktf import TerraformProvider, TerraformVariable
 from constructs import Construct
 
-from ..secrets import VERSION_TAG, SecretSpec
+from ..secret_names import VERSION_TAG, SecretSpec
 from .aws_modules import ssm_parameter
 from .naming import SiteNames
 

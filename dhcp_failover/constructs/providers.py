@@ -45,5 +45,5 @@ def aws_provider(
         region=region,
         alias=alias,
         default_tags=tags,
-        **local,  # type: ignore[arg-type]
+        **local,
     )

@@ -15,7 +15,7 @@ from cdktf import TerraformProvider
 from constructs import Construct
 
 from ..model import Role
-from ..secrets import SecretSpec
+from ..secret_names import SecretSpec
 from .key import SiteKey, SiteKeyProps
 from .layout import RegionLayout
 from .naming import SiteNames

@@ -101,4 +101,4 @@ class DhcpSecurityGroups(Construct):
         }
 
     def group_id(self, role: Role) -> str:
-        return self.groups[role].group.id
+        return str(self.groups[role].group.id)

@@ -80,7 +80,7 @@ class DhcpServer(Construct):
             user_data_replace_on_change=props.user_data_replace_on_change,
             tags=names.tags(member.role.value),
             provider=props.provider,
-            **props.user_data,  # type: ignore[arg-type]
+            **props.user_data,
         )
         if props.egress_ip_allocation_id is not None:
             eip_association.EipAssociation(
@@ -93,4 +93,4 @@ class DhcpServer(Construct):
 
     @property
     def private_ip(self) -> str:
-        return self.instance.private_ip
+        return str(self.instance.private_ip)

@@ -13,9 +13,9 @@ import boto3
 import pytest
 import yaml
 
-from deploy import moto_server
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
 from dhcp_failover.model import Member, Site
+from tests.support.deploy import moto_server
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
 

@@ -22,7 +22,7 @@ import pytest
 # a mirror without it is no use.
 AWS_PROVIDER_VERSION = "5.100.0"
 MIRROR_ENV = "DHCP_FAILOVER_TF_MIRROR"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 
 # Where images and people put mirrors: terraform's own implied mirror folders live below

@@ -9,7 +9,7 @@ deleting the namespaces, so a failing test cannot leak daemons or links.
 Using it from another test module (``tests/`` is on ``sys.path`` under pytest's default
 import mode)::
 
-    from netlab import Lab, lab_fixture  # noqa: F401  (provides the ``lab`` fixture)
+    from tests.lab.netlab import Lab, lab_fixture  # noqa: F401  (provides the ``lab`` fixture)
 
     def test_something(lab: Lab) -> None:
         lab.add_switch("sw")

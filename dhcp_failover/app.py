@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .checks import InventoryError
-from .cloudinit import render_user_data
+from .cloudinit import instance_user_data
 from .constructs.layout import LocalAwsApi, is_placed
 from .constructs.naming import member_stack_name, shared_stack_name
+from .errors import InventoryError, SettingsError
 from .model import Inventory, Member, Role, Site
 
 if TYPE_CHECKING:
@@ -30,10 +30,6 @@ SITES_ENV = "DHCP_FAILOVER_SITES"
 
 UserDataArgs = Mapping[str, str]
 UserDataRenderer = Callable[[Site, Member], UserDataArgs]
-
-
-class SettingsError(ValueError):
-    """A bad synth-time setting (environment); ``str()`` is the line shown after ``error:``."""
 
 
 @dataclass(frozen=True)
@@ -119,15 +115,11 @@ def selected_sites(inventory: Inventory, wanted: tuple[str, ...] | None, source:
     return frozenset(wanted)
 
 
-def _rendered_user_data(site: Site, member: Member) -> UserDataArgs:
-    return render_user_data(site, member).terraform_args()
-
-
 def plan_synth(
     inventory: Inventory,
     environ: Mapping[str, str] | None = None,
     *,
-    user_data: UserDataRenderer = _rendered_user_data,
+    user_data: UserDataRenderer = instance_user_data,
     sites: tuple[str, ...] | None = None,
 ) -> SynthPlan:
     """Check and prepare the synth of a validated inventory; raise InventoryError or
@@ -150,13 +142,13 @@ def plan_synth(
             "no site has a placement, so there is nothing to deploy; give both members of a site "
             "a placement (region, availability_zone or subnet_id, ami)"
         )
-    sites = tuple(
+    site_plans = tuple(
         SitePlan(site, {m.role: user_data(site, m) for m in (site.primary, site.secondary)}, site.name in decommissioned)
         for site in placed
     )
     unplaced = tuple(site.name for site in inventory.sites
                      if not is_placed(site) and (selected is None or site.name in selected))
-    return SynthPlan(inventory, sites, local_api, unplaced)
+    return SynthPlan(inventory, site_plans, local_api, unplaced)
 
 
 def build_app(plan: SynthPlan, *, outdir: str | None = None) -> cdktf.App:

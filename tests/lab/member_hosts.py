@@ -29,12 +29,12 @@ from typing import Any
 
 import boto3
 
-from boot import CREDENTIALS, write_files
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH
 from dhcp_failover.constructs.layout import region_of
 from dhcp_failover.model import Member, Site
-from failover_harness import LEASES, PID, SERVICE
-from netlab import Daemon, Lab, read_log, wait_for_log
+from tests.lab.boot import CREDENTIALS, write_files
+from tests.lab.failover_harness import LEASES, PID, SERVICE
+from tests.lab.netlab import Daemon, Lab, read_log, wait_for_log
 
 POLL = 0.3
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from factories import REPO
+from tests.support.factories import REPO
 
 PIPELINES = REPO / "examples" / "pipelines"
 GITHUB = PIPELINES / "github-actions.yml"

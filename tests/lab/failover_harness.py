@@ -27,14 +27,14 @@ from typing import Any
 
 import yaml
 
-from boot import boot, put_secret
 from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.model import Member, Site
 from dhcp_failover.omapi import OmapiEndpoint, read_failover_state, wait_for_failover_state
 from dhcp_failover.render import DHCPD_CONF, DHCPD_DEFAULTS
-from dhcp_failover.secrets import SecretKind, site_secrets
-from factories import REPO
-from netlab import (
+from dhcp_failover.secret_names import SecretKind, site_secrets
+from tests.lab.boot import boot, put_secret
+from tests.lab.member_files import relay_arguments
+from tests.lab.netlab import (
     CLIENT_HOOK_LINE,
     Client,
     Daemon,
@@ -45,7 +45,7 @@ from netlab import (
     read_log,
     wait_for_log,
 )
-from test_smoke_pair import relay_arguments
+from tests.support.factories import REPO
 
 REGION = "us-east-1"  # where the bootstrap looks when a member has no placement
 # Where Debian's dhcpd keeps its state; the package creates the empty lease file on install.

@@ -1,0 +1,1 @@
+"""The lab: network namespaces, real daemons, booted members (dhcpd, dhcrelay, dhclient, wg)."""

@@ -1,0 +1,1 @@
+"""Test support: tools on PATH, terraform environment, moto, checkouts, inventory factories."""
