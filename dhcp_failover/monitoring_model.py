@@ -67,8 +67,12 @@ class Alerts(Strict):
 class Monitoring(Strict):
     """Metrics from each member, alarms, logs and a dashboard (off unless the site has this section)."""
 
-    alerts: Annotated[Alerts, AfterValidator(_one_destination)] = Alerts()
-    log_retention_days: Annotated[int, Field(strict=True), AfterValidator(_accepted_retention)] = 90
+    alerts: Annotated[Alerts, AfterValidator(_one_destination)] = Field(
+        default=Alerts(), description="Where alarms go: topic_arn, or emails/https for a topic the site makes."
+    )
+    log_retention_days: Annotated[int, Field(strict=True), AfterValidator(_accepted_retention)] = Field(
+        default=90, description="Days CloudWatch Logs keeps the members' logs (one of the values it accepts)."
+    )
     pool_free_percent: Percent = Field(
         default=10, description="Alarm when a pool's free share (free + backup) falls under this percentage."
     )
