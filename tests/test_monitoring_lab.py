@@ -220,6 +220,11 @@ def test_reporter_publishes_state_pools_clock_and_logs_through_a_failover(
         shipped += "\n".join(e["message"] for e in events["events"])
     assert shipped.count("Server starting service.") == 2
     assert all(f"DHCPACK on {g.address}" in shipped for g in grants)
+    # And the bootstrap's output (cloud-init's log of the boot) reached each member's bootstrap stream.
+    for m in site.members:
+        events = client("logs", endpoint).get_log_events(logGroupName=log_group_name(site),
+                                                         logStreamName=log_stream_prefix(m) + "bootstrap")["events"]
+        assert any("secrets written and config checked" in e["message"] for e in events), events
 
     # kill -9 of the primary: the survivor's state metric changes within one period.
     killed = time.time()
