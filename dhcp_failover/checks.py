@@ -101,6 +101,7 @@ def _check_site(site: Site) -> Iterator[Problem]:
         _hosts(site),
         _relays(site),
         _placement(site),
+        _operator_access(site),
         _wireguard(site),
         _option_definitions(site),
         _options_everywhere(site),
@@ -340,6 +341,21 @@ def _placement(site: Site) -> Iterator[Problem]:
         for m in _members_in_created_vpc(site):
             if not m.network.subnet_of(site.vpc_cidr):
                 yield Problem("vpc_cidr", f"{site.vpc_cidr} does not contain member {m.name}'s network {m.network}")
+
+
+def _operator_access(site: Site) -> Iterator[Problem]:
+    if site.operator_access.instance_connect and not all(m.placement is not None for m in site.members):
+        yield Problem(
+            "operator_access.instance_connect",
+            "needs both members placed in AWS (an Instance Connect Endpoint lives in their VPC); "
+            "give both members a placement, or set it false",
+        )
+    if site.operator_access.ssh_key_pair is not None and not site.operator_access.instance_connect:
+        yield Problem(
+            "operator_access.ssh_key_pair",
+            "is only reachable through the Instance Connect Endpoint (nothing else may reach port 22); "
+            "set operator_access.instance_connect: true, or remove ssh_key_pair",
+        )
 
 
 def _wireguard(site: Site) -> Iterator[Problem]:

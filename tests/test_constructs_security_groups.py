@@ -66,8 +66,14 @@ def test_no_rule_admits_anything_from_anywhere(synthesized_examples: dict[str, A
         for path in outdir.glob("stacks/*/cdk.tf.json"):
             stack = json.loads(path.read_text())
             ingress = stack.get("resource", {}).get("aws_vpc_security_group_ingress_rule", {})
+            groups = stack.get("resource", {}).get("aws_security_group", {})
+            endpoint_groups = {f"${{aws_security_group.{key}.id}}" for key in groups if key.startswith("instance-connect-")}
             for name, rule in ingress.items():
-                assert rule["cidr_ipv4"] != "0.0.0.0/0", f"{path.parent.name}: {name}"
+                # Exactly one peer: a CIDR other than the world, or an Instance Connect Endpoint's group.
+                assert ("cidr_ipv4" in rule) != ("referenced_security_group_id" in rule), name
+                assert rule.get("cidr_ipv4", "") != "0.0.0.0/0", f"{path.parent.name}: {name}"
+                if "referenced_security_group_id" in rule:
+                    assert rule["referenced_security_group_id"] in endpoint_groups, name
                 assert rule["ip_protocol"] != "-1", name
             for group in stack.get("resource", {}).get("aws_security_group", {}).values():
                 assert "ingress" not in group and "egress" not in group  # no inline rules
