@@ -107,6 +107,7 @@ def _check_site(site: Site) -> Iterator[Problem]:
         _options_everywhere(site),
         _classes(site),
         _shared_networks(site),
+        _ddns(site),
     ]
     for problem in itertools.chain.from_iterable(checks):
         yield Problem(f"{where}: {problem.where}", problem.message)
@@ -589,6 +590,38 @@ def _overlapping_across(
         own = [entry for entry in best[side] if entry[1] == group] + [(end, group, tag)]
         kept.append(max(own, key=lambda entry: entry[0]))
         best[side] = sorted(kept, key=lambda entry: entry[0], reverse=True)[:2]
+
+
+def _ddns(site: Site) -> Iterator[Problem]:
+    ddns = site.ddns
+    if ddns is None:
+        return
+    yield from _unique_names("ddns.keys", [k.name for k in ddns.keys], "key")
+    yield from _unique_names("ddns.zones", [_fqdn(z.name) for z in ddns.zones], "zone")
+    keys = [k.name for k in ddns.keys]
+    for i, zone in enumerate(ddns.zones):
+        if zone.key not in keys:
+            yield Problem(f"ddns.zones[{i}].key", f"{zone.key!r} is not one of ddns.keys ({', '.join(keys)}); "
+                          "every zone is updated with a declared TSIG key")
+        for j, server in enumerate(zone.servers):
+            unusable = _unusable(IPv4Network(server))
+            if unusable:
+                yield Problem(f"ddns.zones[{i}].servers[{j}]", f"{server} is {unusable}; name the zone's DNS server")
+    used = {z.key for z in ddns.zones}
+    for i, key in enumerate(ddns.keys):
+        if key.name not in used:
+            yield Problem(f"ddns.keys[{i}]", f"key {key.name!r} signs no zone; remove it or name it in a zone")
+    if key_clash := {k.name for k in ddns.keys} & {site.omapi.key_name}:
+        yield Problem("ddns.keys", f"key {sorted(key_clash)[0]!r} is also the OMAPI key's name; dhcpd knows one key "
+                      "per name, so give the TSIG key its own")
+    forward = _fqdn(ddns.domain_name)
+    if not any(forward == _fqdn(z.name) or forward.endswith("." + _fqdn(z.name)) for z in ddns.zones):
+        yield Problem("ddns.domain_name", f"{ddns.domain_name} is in none of ddns.zones; add its zone, or updates "
+                      "for clients' names would go nowhere")
+
+
+def _fqdn(name: str) -> str:
+    return name.lower().rstrip(".")
 
 
 def _unique_names(where: str, names: Iterable[str], what: str) -> Iterator[Problem]:

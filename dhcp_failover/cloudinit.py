@@ -12,8 +12,10 @@ import yaml
 from .errors import InventoryError
 from .model import Member, Site
 from .render import (
+    DDNS_KEYS_FILE,
     DHCPD_CONF,
     OMAPI_KEY_FILE,
+    render_ddns_keys,
     render_member,
     render_omapi_key,
     render_template,
@@ -88,7 +90,21 @@ def render_bootstrap(site: Site, member: Member) -> str:
         omapi_key_text=render_omapi_key(site, "$omapi_secret").replace('"', '\\"'),
         dhcpd_conf=DHCPD_CONF,
         wireguard=wireguard,
+        ddns=_ddns_bootstrap(site, member, region),
     )
+
+
+def _ddns_bootstrap(site: Site, member: Member, region: str) -> dict[str, object] | None:
+    """Each TSIG key's parameter and shell variable, and the key file text that uses them."""
+    if site.ddns is None:
+        return None
+    specs = {s.name: s for s in member_secrets(site, member) if s.kind is SecretKind.DDNS_KEY}
+    variables = {key.name: f"ddns_secret_{i}" for i, key in enumerate(site.ddns.keys)}
+    return {
+        "secrets": [{"parameter": specs[name].parameter_name, "variable": var} for name, var in variables.items()],
+        "key_file": DDNS_KEYS_FILE,
+        "key_text": render_ddns_keys(site, {name: f"${var}" for name, var in variables.items()}).replace('"', '\\"'),
+    }
 
 
 def _spec(specs: dict[tuple[SecretKind, str | None], SecretSpec], kind: SecretKind, owner: Member | None) -> SecretSpec:

@@ -20,6 +20,9 @@ MAX_INPUT = 2 * 1024 * 1024
 # dhcpd statements that the renderer always writes itself, so importing them loses nothing.
 _ALWAYS_RENDERED = {("authoritative",), ("log-facility", "local7"), ("ddns-update-style", "none"),
                     ("deny", "dynamic", "bootp", "clients")}
+# What the renderer writes with every ddns: section; implied by it, so read back as such.
+_DDNS_IMPLIED = {("ddns-updates", "on"), ("ignore", "client-updates"), ("update-conflict-detection", "true"),
+                 ("update-optimization", "false")}
 _ADDRESS_LISTS = {"routers": "routers", "domain-name-servers": "dns_servers", "ntp-servers": "ntp_servers"}
 _OPTION_ADDRESS_LISTS = {"log-servers": "log_servers", "netbios-name-servers": "netbios_name_servers"}
 _OPTION_INTS = {"interface-mtu": "interface_mtu", "time-offset": "time_offset"}
@@ -132,6 +135,7 @@ class Importer:
     shared: list[dict[str, Any]] = field(default_factory=list)
     peer: dict[str, Any] = field(default_factory=dict)
     omapi: dict[str, Any] = field(default_factory=dict)
+    ddns: dict[str, Any] = field(default_factory=dict)
     site: dict[str, Any] = field(default_factory=dict)
     spaces: set[str] = field(default_factory=set)
     routes_options: set[str] = field(default_factory=lambda: {"rfc3442-classless-static-routes", "ms-classless-static-routes"})
@@ -227,6 +231,8 @@ class Importer:
                 self.failover(statement)
             elif head[0] == "key" and statement.block is not None:
                 self.key(statement)
+            elif head[0] in ("ddns-update-style", "ddns-domainname", "zone") or tuple(head) in _DDNS_IMPLIED:
+                self.dynamic_dns(statement)
             elif head[0] == "omapi-port" and len(head) == 2 and head[1].isdigit():
                 self.omapi["port"] = int(head[1])
             elif head[0] == "omapi-key" and len(head) == 2:
@@ -245,6 +251,39 @@ class Importer:
             else:
                 self.recognised -= 1
                 self.skip(statement, "not mapped")
+
+    def dynamic_dns(self, statement: Statement) -> None:
+        head = statement.head
+        if head[0] == "ddns-update-style" and len(head) == 2 and head[1] in ("standard", "interim"):
+            self.ddns["_on"] = True
+        elif head[0] == "ddns-domainname" and len(head) == 2 and statement.words[1].quoted:
+            self.ddns["domain_name"] = head[1].rstrip(".")
+        elif head[0] == "zone" and len(head) == 2 and statement.block is not None:
+            zone: dict[str, Any] = {"name": head[1].rstrip("."), "servers": []}
+            for child in statement.block:
+                words = child.head
+                if words[:1] in (["primary"], ["secondary"]) and len(words) == 2 and _address(words[1]):
+                    zone["servers"].append(words[1])
+                elif words[:1] == ["key"] and len(words) == 2:
+                    zone["key"] = words[1].strip('"')
+                else:
+                    self.skip(child, "not mapped in a zone (a zone names its primary, secondary and key)")
+            self.ddns.setdefault("zones", []).append(zone)
+        elif tuple(head) not in _DDNS_IMPLIED:
+            self.recognised -= 1
+            self.skip(statement, "not mapped")
+
+    def dynamic_dns_section(self) -> dict[str, Any] | None:
+        """The ddns: section, when updates are on and zones say where they go."""
+        if not self.ddns.get("_on") or not self.ddns.get("zones"):
+            return None
+        algorithms = self.omapi.get("_algorithms", {})
+        names = list(dict.fromkeys(z["key"] for z in self.ddns["zones"] if "key" in z))
+        keys = [{"name": n, **({"algorithm": algorithms[n]} if n in algorithms else {})} for n in names]
+        section = {"keys": keys, "zones": self.ddns["zones"]}
+        if "domain_name" in self.ddns:
+            section = {"domain_name": self.ddns["domain_name"], **section}
+        return section
 
     def definition(self, statement: Statement) -> None:
         head = statement.head
@@ -547,6 +586,29 @@ def import_config(primary_text: str, peer_text: str | None = None, site_name: st
     return _assemble(importer, peer if peer_text is not None else None, site_name)
 
 
+def _site_settings(main: Importer) -> dict[str, Any]:
+    """OMAPI, DDNS, option definitions, classes and shared networks: the site-wide sections."""
+    found: dict[str, Any] = {}
+    omapi = {k: v for k, v in main.omapi.items() if not k.startswith("_")}
+    algorithm = main.omapi.get("_algorithms", {}).get(omapi.get("key_name", ""))
+    if algorithm:
+        omapi["algorithm"] = algorithm
+    if omapi:
+        found["omapi"] = omapi
+    ddns = main.dynamic_dns_section()
+    if ddns:
+        found["ddns"] = ddns
+    found.update(main.site)
+    if main.definitions:
+        found["option_definitions"] = list(main.definitions.values())
+    if main.classes:
+        found["classes"] = main.classes
+    shared = [s for s in main.shared if len(s["subnets"]) >= 2]
+    if shared:
+        found["shared_networks"] = shared
+    return found
+
+
 def _assemble(main: Importer, peer: Importer | None, site_name: str | None) -> Imported:
     placeholders: list[str] = []
     peer_name = main.peer.get("name")
@@ -578,20 +640,7 @@ def _assemble(main: Importer, peer: Importer | None, site_name: str | None) -> I
         del settings["load_balance_max_seconds"]
     if settings:
         site["failover"] = settings
-    omapi = {k: v for k, v in main.omapi.items() if not k.startswith("_")}
-    algorithm = main.omapi.get("_algorithms", {}).get(omapi.get("key_name", ""))
-    if algorithm:
-        omapi["algorithm"] = algorithm
-    if omapi:
-        site["omapi"] = omapi
-    site.update(main.site)
-    if main.definitions:
-        site["option_definitions"] = list(main.definitions.values())
-    if main.classes:
-        site["classes"] = main.classes
-    shared = [s for s in main.shared if len(s["subnets"]) >= 2]
-    if shared:
-        site["shared_networks"] = shared
+    site.update(_site_settings(main))
     relays = []
     for i, subnet in enumerate(s for s in site["subnets"] if s.get("pools") and s["network"] not in server_networks):
         giaddr = (subnet.get("routers") or [PLACEHOLDER])[0]

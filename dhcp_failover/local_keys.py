@@ -152,7 +152,7 @@ def _next_version(old: StoredSecret | None) -> int:
 
 
 def _generate(kind: SecretKind) -> str:
-    if kind is SecretKind.OMAPI_KEY:
+    if kind in (SecretKind.OMAPI_KEY, SecretKind.DDNS_KEY):
         return base64.b64encode(secrets.token_bytes(32)).decode()
     if kind is SecretKind.WIREGUARD_PRIVATE_KEY:
         return generate_private_key()

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from .ddns import Ddns
 from .dhcp_options import ClassName, ClientClass, OptionDefinition, Options, Pxe, SharedNetwork
 from .fields import (
     BOOT_FILE,
@@ -338,6 +339,7 @@ class Site(Strict):
     wireguard: WireGuard | None = Field(
         default=None, description="Run the failover dialogue through a WireGuard tunnel."
     )
+    ddns: Ddns | None = Field(default=None, description="Register leases in DNS (A and PTR records).")
     wireguard_waiver: Annotated[str, Field(min_length=10, max_length=500, pattern=PRINTABLE_TEXT)] | None = Field(
         default=None,
         description="Why members in different regions may talk failover without a tunnel.",

@@ -26,6 +26,7 @@ class SecretKind(str, enum.Enum):
     OMAPI_KEY = "omapi-key"  # HMAC secret, 32 random bytes, base64; shared by both members
     WIREGUARD_PRIVATE_KEY = "wireguard-private-key"  # X25519, read by its own member only
     WIREGUARD_PUBLIC_KEY = "wireguard-public-key"  # read by the partner, to authenticate this member
+    DDNS_KEY = "ddns-key"  # TSIG secret, 32 random bytes, base64; one per ddns.keys entry, both members
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,12 @@ class SecretSpec:
     site: str
     kind: SecretKind
     member: str | None  # None: the pair's secret, readable by both members
+    name: str | None = None  # which one, for kinds a site has several of (TSIG keys)
 
     @property
     def key_store_name(self) -> str:
-        return self.kind.value if self.member is None else f"{self.member}/{self.kind.value}"
+        own = self.kind.value if self.name is None else f"{self.kind.value}/{self.name}"
+        return own if self.member is None else f"{self.member}/{own}"
 
     @property
     def parameter_name(self) -> str:
@@ -46,6 +49,7 @@ class SecretSpec:
     def variable_name(self) -> str:
         """Terraform variable; the pipeline exports ``TF_VAR_<variable_name>``."""
         parts = [self.site] + ([self.member] if self.member else []) + [self.kind.value]
+        parts += [self.name] if self.name else []
         return "_".join(parts).replace("-", "_")
 
     @property
@@ -67,6 +71,8 @@ def site_secrets(site: Site) -> tuple[SecretSpec, ...]:
         for member in site.members:
             specs.append(SecretSpec(site.name, SecretKind.WIREGUARD_PRIVATE_KEY, member.name))
             specs.append(SecretSpec(site.name, SecretKind.WIREGUARD_PUBLIC_KEY, member.name))
+    if site.ddns:
+        specs += [SecretSpec(site.name, SecretKind.DDNS_KEY, None, key.name) for key in site.ddns.keys]
     return tuple(specs)
 
 

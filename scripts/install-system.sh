@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real (dhcpd, dhcrelay, dhclient,
-# omshell, wg, wireguard-go, cloud-init, tcpdump, kea's perfdhcp) without starting any of
+# omshell, wg, wireguard-go, cloud-init, tcpdump, kea's perfdhcp, BIND 9 for DDNS) without starting any of
 # their services: a started chronyd or dhcpd would reach out of the sandbox.
 set -euo pipefail
 
 packages=(isc-dhcp-server isc-dhcp-relay isc-dhcp-client wireguard-tools wireguard-go
-          cloud-init chrony iproute2 iputils-ping tcpdump kea-admin awscli graphviz)
+          cloud-init chrony iproute2 iputils-ping tcpdump kea-admin awscli graphviz bind9 bind9-dnsutils)
 
 missing=()
 for p in "${packages[@]}"; do

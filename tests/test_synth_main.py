@@ -122,29 +122,32 @@ def test_selected_sites_synthesize_whole_and_alone(tmp_path: Path, synthesized_e
         "london-primary", "london-secondary", "london-shared"]
 
 
-def test_planted_key_material_never_reaches_cdktf_out(tmp_path: Path) -> None:
+@pytest.mark.parametrize("example", ["minimal", "office"])  # office: a TSIG key for DDNS too
+def test_planted_key_material_never_reaches_cdktf_out(tmp_path: Path, example: str) -> None:
     """Real key material sits everywhere a secret lives on the synth machine (the key store
     made by `keys`, the TF_VAR_* it prints); no byte sequence of it may show up in any synthesized file."""
     checkout = copy_checkout(tmp_path / "checkout")
-    inventory = checkout / "examples" / "minimal.yaml"
+    inventory = checkout / "examples" / f"{example}.yaml"
     keys = subprocess.run([sys.executable, "-m", "dhcp_failover", "keys", "--inventory", str(inventory)],
                           cwd=checkout, capture_output=True, text=True, check=True)
     env = dict(line.removeprefix("export ").replace("'", "").split("=", 1) for line in keys.stdout.splitlines())
     store = KeyStore.load(default_path(inventory))
-    secret = store.require(site_secrets(load_inventory(inventory).sites[0])[0]).value
-    assert env[next(k for k in env if k.endswith("_omapi_key"))] == secret
-    raw = base64.b64decode(secret)
-    result = run_main(checkout, env=env)
+    secrets = [store.require(spec).value for site in load_inventory(inventory).sites for spec in site_secrets(site)]
+    assert env[next(k for k in env if k.endswith("_omapi_key"))] in secrets
+    result = run_main(checkout, "--inventory", str(inventory), env=env)
     assert result.returncode == 0, result.stderr
-    forms = {
-        "base64": secret.encode(),
-        "base64url": base64.urlsafe_b64encode(raw),
-        "hex": raw.hex().encode(),
-        "raw": raw,
-    }
-    # Any 12-character window of the text: a partial or re-wrapped leak is caught too.
-    windows = {secret[i : i + 12].encode() for i in range(len(secret) - 11)}
-    for name, content in tree(checkout / "cdktf.out").items():
-        for form, needle in forms.items():
-            assert needle not in content, f"{form} form of the key in {name}"
-        assert not [w for w in windows if w in content], f"part of the key in {name}"
+    synthesized = tree(checkout / "cdktf.out")
+    for secret in secrets:
+        raw = base64.b64decode(secret)
+        forms = {
+            "base64": secret.encode(),
+            "base64url": base64.urlsafe_b64encode(raw),
+            "hex": raw.hex().encode(),
+            "raw": raw,
+        }
+        # Any 12-character window of the text: a partial or re-wrapped leak is caught too.
+        windows = {secret[i : i + 12].encode() for i in range(len(secret) - 11)}
+        for name, content in synthesized.items():
+            for form, needle in forms.items():
+                assert needle not in content, f"{form} form of a key in {name}"
+            assert not [w for w in windows if w in content], f"part of a key in {name}"

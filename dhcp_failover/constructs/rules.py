@@ -59,6 +59,8 @@ RULE_KINDS: Mapping[str, RuleKind] = {
     "wireguard-udp-to-partner": RuleKind(OUT, "udp", None, "WireGuard tunnel to {peer}"),
     "omapi-tcp-from-admins": RuleKind(IN, "tcp", None, "OMAPI from admin network {peer}"),
     "ntp-udp-123-to-server": RuleKind(OUT, "udp", 123, "clock synchronization with {peer}"),
+    "dns-udp-53-to-ddns-server": RuleKind(OUT, "udp", 53, "dynamic DNS updates (TSIG-signed) to {peer}"),
+    "dns-tcp-53-to-ddns-server": RuleKind(OUT, "tcp", 53, "dynamic DNS updates too large for UDP to {peer}"),
     "https-tcp-443-to-any": RuleKind(OUT, "tcp", 443, "SSM Parameter Store, KMS and package mirrors over HTTPS"),
     "omapi-tcp-from-instance-connect": RuleKind(IN, "tcp", None, "OMAPI tunnelled by operators through {peer}"),
     "ssh-tcp-22-from-instance-connect": RuleKind(IN, "tcp", 22, "SSH tunnelled by operators through {peer}"),
@@ -173,6 +175,7 @@ def _member_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> 
     for admins in site.omapi.admin_networks:
         yield _rule("omapi-tcp-from-admins", str(admins), label=cidr_slug(admins), peer=str(admins), port=site.omapi.port)
     yield from _ntp_rules(site)
+    yield from _ddns_rules(site)
     yield _rule("https-tcp-443-to-any", ANYWHERE, label=None, peer="anywhere")
 
 
@@ -202,6 +205,14 @@ def _ntp_rules(site: Site) -> Iterator[Rule]:
             yield _rule("ntp-udp-123-to-server", ANYWHERE, label=name.replace(".", "-"), peer=name)
         elif address not in _LINK_LOCAL:
             yield _rule("ntp-udp-123-to-server", _host(address), label=cidr_slug(address), peer=str(address))
+
+
+def _ddns_rules(site: Site) -> Iterator[Rule]:
+    if site.ddns is None:
+        return
+    for server in site.ddns.zone_servers():
+        yield _rule("dns-udp-53-to-ddns-server", _host(server), label=cidr_slug(server), peer=str(server))
+        yield _rule("dns-tcp-53-to-ddns-server", _host(server), label=cidr_slug(server), peer=str(server))
 
 
 def _as_address(server: IPv4Address | str) -> IPv4Address | None:

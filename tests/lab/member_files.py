@@ -8,13 +8,16 @@ import os
 import re
 import shlex
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from dhcp_failover.model import Site
 from dhcp_failover.render import (
+    DDNS_KEYS_FILE,
     DHCPD_CONF,
     OMAPI_KEY_FILE,
     RELAY_DEFAULTS,
+    render_ddns_keys,
     render_dhcpd_conf,
     render_member,
     render_omapi_key,
@@ -23,7 +26,21 @@ from dhcp_failover.render import (
 from tests.support.tools import require
 
 
-def install_member(site: Site, member_name: str, root: Path, secret: str) -> Path:
+def write_ddns_keys(site: Site, root: Path, secrets: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The TSIG key file under ``root`` as the bootstrap writes it; ``secrets`` by key name
+    (default: fresh random ones). Returns the secrets used; none for a site without DDNS."""
+    if site.ddns is None:
+        return {}
+    used = dict(secrets or {k.name: base64.b64encode(os.urandom(32)).decode() for k in site.ddns.keys})
+    path = root / DDNS_KEYS_FILE.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_ddns_keys(site, used))
+    path.chmod(0o600)
+    return used
+
+
+def install_member(site: Site, member_name: str, root: Path, secret: str,
+                   ddns_secrets: Mapping[str, str] | None = None) -> Path:
     """Write a member's rendered tree under ``root`` as the bootstrap would on the server."""
     member = next(m for m in site.members if m.name == member_name)
     for file in render_member(site, member, root=str(root)):
@@ -33,6 +50,7 @@ def install_member(site: Site, member_name: str, root: Path, secret: str) -> Pat
     key = root / OMAPI_KEY_FILE.lstrip("/")
     key.write_text(render_omapi_key(site, secret))
     key.chmod(0o600)
+    write_ddns_keys(site, root, ddns_secrets)
     return root / DHCPD_CONF.lstrip("/")
 
 
@@ -53,6 +71,7 @@ def dhcpd_check(site: Site, folder: Path) -> None:
     key = folder / OMAPI_KEY_FILE.lstrip("/")
     key.parent.mkdir(parents=True, exist_ok=True)
     key.write_text(render_omapi_key(site, base64.b64encode(os.urandom(32)).decode()))
+    write_ddns_keys(site, folder)
     for member in site.members:
         conf = folder / f"{member.name}.conf"
         conf.write_text(render_dhcpd_conf(site, member, root=str(folder)))
