@@ -33,6 +33,9 @@ from .omapi import OmapiError
 # never the one a tunnel goes to.
 SITE_TAG = "dhcp-failover:site"
 AWS_CLI = "aws"
+# Asked for explicitly, so the operator policy's maxTunnelDuration condition always has a value
+# to compare (the policy allows at most this; AWS's own cap is the same hour).
+MAX_TUNNEL_SECONDS = 3600
 START_TIMEOUT = 30.0  # seconds for open-tunnel to listen (it first asks AWS for the endpoint)
 STOP_TIMEOUT = 5.0
 
@@ -62,6 +65,7 @@ class Tunnel:
             "--instance-id", self.instance_id,
             "--remote-port", str(self.remote_port),
             "--local-port", str(self.local_port),
+            "--max-tunnel-duration", str(MAX_TUNNEL_SECONDS),
         ]
 
 

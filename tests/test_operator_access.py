@@ -254,8 +254,10 @@ def test_via_instance_connect_tunnels_to_each_members_instance_and_stops_the_tun
          "--remote-port", "7911"]
         for m in ("lab-a", "lab-b")
     ]
+    assert [c["argv"][8] for c in calls] == ["--local-port"] * 2
+    assert [c["argv"][10:] for c in calls] == [["--max-tunnel-duration", "3600"]] * 2  # the policy's cap
     ports = [int(c["argv"][9]) for c in calls]
-    assert [c["argv"][8] for c in calls] == ["--local-port"] * 2 and len(set(ports)) == 2
+    assert len(set(ports)) == 2
     assert omapi == [f"127.0.0.1:{port}" for port in ports]
     # Every tunnel child and what it started are stopped when the command ends.
     deadline = time.monotonic() + 5

@@ -17,14 +17,12 @@ from typing import Any
 from cdktf import TerraformProvider
 from constructs import Construct
 
+from ..instance_connect import MAX_TUNNEL_SECONDS
 from ..model import Member, Site
 from .aws_modules import ec2_instance_connect_endpoint, security_group
 from .naming import SiteNames
 from .rules import SSH_PORT, instance_connect_rules
 from .security_groups import wire_rules
-
-# The longest tunnel the operator policy allows (AWS's own maximum is 3600 s).
-MAX_TUNNEL_SECONDS = 3600
 
 
 @dataclass(frozen=True)
