@@ -178,6 +178,14 @@ while True:
 """
 
 
+# What open-tunnel does when IAM says no: an error, and an exit before it ever listens.
+REFUSED_AWS = """\
+#!/bin/sh
+echo "An error occurred (AccessDeniedException) when calling the OpenTunnel operation: not authorized" >&2
+exit 254
+"""
+
+
 @pytest.fixture(scope="module")
 def deployed(moto_endpoint: str) -> Iterator[dict[str, str]]:  # noqa: F811
     """Both members' instances in moto at their fixed addresses with the site tag, plus a third
@@ -213,8 +221,8 @@ def operator(tmp_path: Path, moto_endpoint: str) -> Callable[..., Any]:  # noqa:
     log = tmp_path / "aws-calls.jsonl"
 
     def invoke(command: str, *args: str, aws: str | None = "fake") -> subprocess.CompletedProcess[str]:
-        if aws == "fake":
-            (bin_dir / "aws").write_text(FAKE_AWS.format(python=sys.executable))
+        if aws in ("fake", "refused"):
+            (bin_dir / "aws").write_text(FAKE_AWS.format(python=sys.executable) if aws == "fake" else REFUSED_AWS)
             (bin_dir / "aws").chmod(0o755)
         elif aws is not None:
             (bin_dir / "aws").symlink_to(aws)
@@ -285,6 +293,15 @@ def test_a_member_without_instance_exits_5_and_opens_no_tunnel(
         assert operator.calls() == []
     finally:
         ec2.start_instances(InstanceIds=[deployed["site:lab-b"]])
+
+
+def test_a_tunnel_that_exits_before_listening_is_unreachable_with_its_error(
+    operator: Any, deployed: dict[str, str]
+) -> None:
+    result = operator("status", aws="refused")
+    assert result.returncode == 4
+    line = one_error_line(result)
+    assert "lab-a" in line and "exited with status 254" in line and "AccessDeniedException" in line
 
 
 def test_without_the_aws_command_one_error_line_and_no_aws_call(operator: Any) -> None:
