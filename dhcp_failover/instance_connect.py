@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
@@ -106,6 +107,7 @@ def open_tunnels(tunnels: Sequence[Tunnel], *, start_timeout: float = START_TIME
     child is stopped on the way out, whatever happened."""
     aws = aws_cli()
     with ExitStack() as stack:
+        stack.enter_context(_terminated_as_exit())
         for tunnel in tunnels:
             log = stack.enter_context(tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace"))
             child = subprocess.Popen(
@@ -115,6 +117,24 @@ def open_tunnels(tunnels: Sequence[Tunnel], *, start_timeout: float = START_TIME
             stack.callback(stop, child)
             _wait_listening(tunnel, child, log, start_timeout)
         yield {t.member.name: t.local_port for t in tunnels}
+
+
+@contextmanager
+def _terminated_as_exit() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job, ``kill``) unwinds like Ctrl-C, so the tunnels are stopped:
+    they run in their own session, and nothing else would ever stop them."""
+
+    def exit_now(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread; a caller's thread keeps its own
+        return
+    previous = signal.signal(signal.SIGTERM, exit_now)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def stop(child: subprocess.Popen[bytes]) -> None:

@@ -210,7 +210,7 @@ def deployed(moto_endpoint: str) -> Iterator[dict[str, str]]:  # noqa: F811
 
 
 @pytest.fixture
-def operator(tmp_path: Path, moto_endpoint: str) -> Callable[..., Any]:  # noqa: F811
+def operator(tmp_path: Path, moto_endpoint: str) -> Iterator[Callable[..., Any]]:  # noqa: F811
     """Runs the CLI as an operator would: an inventory with the site in REGION, its key store,
     AWS at moto, and PATH holding only the stand-in `aws` (or none)."""
     site = placed_site(region=REGION, operator_access=ON)
@@ -220,7 +220,7 @@ def operator(tmp_path: Path, moto_endpoint: str) -> Callable[..., Any]:  # noqa:
     bin_dir.mkdir()
     log = tmp_path / "aws-calls.jsonl"
 
-    def invoke(command: str, *args: str, aws: str | None = "fake") -> subprocess.CompletedProcess[str]:
+    def invoke(command: str, *args: str, aws: str | None = "fake", background: bool = False) -> Any:
         if aws in ("fake", "refused"):
             (bin_dir / "aws").write_text(FAKE_AWS.format(python=sys.executable) if aws == "fake" else REFUSED_AWS)
             (bin_dir / "aws").chmod(0o755)
@@ -231,11 +231,19 @@ def operator(tmp_path: Path, moto_endpoint: str) -> Callable[..., Any]:  # noqa:
         env = {**os.environ, "PATH": path, "FAKE_AWS_LOG": str(log),
                "DHCP_FAILOVER_AWS_ENDPOINT": moto_endpoint}
         env.pop("AWS_PROFILE", None)
-        return run_cli(command, "--inventory", str(inventory), "--site", "lab", "--via", "instance-connect", *args,
-                       env=env)
+        argv = [command, "--inventory", str(inventory), "--site", "lab", "--via", "instance-connect", *args]
+        if background:
+            return subprocess.Popen([sys.executable, "-m", "dhcp_failover", *argv], cwd=REPO, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return run_cli(*argv, env=env)
 
     invoke.calls = lambda: [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []  # type: ignore[attr-defined]
-    return invoke
+    yield invoke
+    # Should the command under test have left a stand-in running, it must not outlive the test.
+    for call in invoke.calls():  # type: ignore[attr-defined]
+        for pid in call["pids"]:
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _gone(pid: int) -> bool:
@@ -243,8 +251,12 @@ def _gone(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    # A zombie still answers signal 0 until its parent reaps it; our children are reaped.
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    # A zombie still answers signal 0 until its parent reaps it (the sleep's parent is the
+    # stand-in, which is gone too: then init reaps it).
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except FileNotFoundError:
+        return True
 
 
 def test_via_instance_connect_tunnels_to_each_members_instance_and_stops_the_tunnels(
@@ -274,6 +286,26 @@ def test_via_instance_connect_tunnels_to_each_members_instance_and_stops_the_tun
         time.sleep(0.1)
     assert all(_gone(pid) for pid in pids), pids
     assert elapsed < 60
+
+
+def test_sigterm_to_the_command_still_stops_the_tunnels(operator: Any, deployed: dict[str, str]) -> None:
+    waiting = operator("status", "--wait", "normal", "--timeout", "120", background=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(operator.calls()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(operator.calls()) == 2, "the tunnels never started"
+        waiting.send_signal(signal.SIGTERM)
+        assert waiting.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
+    pids = [pid for c in operator.calls() for pid in c["pids"]]
+    deadline = time.monotonic() + 5
+    while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(_gone(pid) for pid in pids), pids
 
 
 def test_a_member_without_instance_exits_5_and_opens_no_tunnel(
