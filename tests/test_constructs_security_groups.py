@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dhcp_failover.constructs.rules import RULE_KINDS, Direction, member_rules
+from dhcp_failover.constructs.rules import INSTANCE_CONNECT_RULE_KINDS, RULE_KINDS, Direction, member_rules
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Role
 from tests.support.factories import inventory_data
@@ -31,7 +31,7 @@ def _summary(rules: list[dict[str, Any]]) -> set[tuple[str, int, int, str]]:
 def test_every_rule_kind_has_a_description_without_characters_aws_rejects() -> None:
     # EC2 accepts a-zA-Z0-9, spaces and ._-:/()#,@[]+=&;{}!$* in rule descriptions.
     allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-:/()#,@[]+=&;{}!$*")
-    for name, kind in RULE_KINDS.items():
+    for name, kind in {**RULE_KINDS, **INSTANCE_CONNECT_RULE_KINDS}.items():
         assert kind.description, name
         text = kind.description.format(peer="10.0.0.0/24")
         assert set(text) <= allowed, f"{name}: {set(text) - allowed}"
