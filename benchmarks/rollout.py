@@ -7,7 +7,7 @@
 2. Against a local AWS API (scripts/moto-server) with real terraform: N sites (default 10)
    deployed once with ``rollout --no-gate`` (not timed), then ``rollout --plan-only`` of all N
    unchanged sites vs of one (goal <= 4x on 2 cores), and the same N sites through
-   ``npx cdktf diff`` per stack, as the README's per-stack deploy would (synth each time).
+   ``npx cdktf diff`` per stack, as the per-stack deploy of docs/deploying.md would (synth each time).
 
 Needs what the tests need: a terraform provider mirror (found as tests/tfenv.py finds it),
 moto from the dev packages, node_modules for cdktf-cli. All traffic stays on 127.0.0.1.

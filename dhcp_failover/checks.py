@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import TypeVar, cast
@@ -65,16 +65,15 @@ class Problem:
 def check_inventory(inventory: Inventory) -> list[Problem]:
     """All problems, in inventory order (the first one is what the CLI reports)."""
     problems: list[Problem] = []
-    problems += _unique_names("sites", [s.name for s in inventory.sites], "site")
+    problems += _site_names_unique(inventory)
     sound: list[Site] = []
     for site in inventory.sites:
         found = list(_check_site(site))
         problems += found
         if not found:
             sound.append(site)
-    problems += _subnets_claimed_once(inventory)
-    problems += _pools_clear_of_other_sites(inventory)
-    problems += _derived_names_unique(inventory)
+    for check in INVENTORY_CHECKS:
+        problems += check(inventory)
     for site in sound:
         # What AWS refuses is only worth saying about a site that is otherwise right.
         problems += _aws(inventory, site)
@@ -93,27 +92,14 @@ def validate(inventory: Inventory) -> Inventory:
 
 def _check_site(site: Site) -> Iterator[Problem]:
     where = f'site "{site.name}"'
-    checks = [
-        _members(site),
-        _failover(site),
-        _omapi(site),
-        _subnets(site),
-        _hosts(site),
-        _relays(site),
-        _placement(site),
-        _operator_access(site),
-        _wireguard(site),
-        _option_definitions(site),
-        _options_everywhere(site),
-        _classes(site),
-        _shared_networks(site),
-        _ddns(site),
-    ]
-    for problem in itertools.chain.from_iterable(checks):
+    for problem in itertools.chain.from_iterable(check(site) for check in SITE_CHECKS):
         yield Problem(f"{where}: {problem.where}", problem.message)
 
 
 def _members(site: Site) -> Iterator[Problem]:
+    """Exactly two members, one primary and one secondary, with distinct names and addresses; each member's
+    network outside loopback, link-local, multicast and reserved ranges, and its address a host address
+    inside that network."""
     if len(site.members) != 2:
         yield Problem("members", f"has {len(site.members)} members; list exactly two (one primary, one secondary)")
     roles = [m.role for m in site.members]
@@ -138,6 +124,9 @@ def _members(site: Site) -> Iterator[Problem]:
 
 
 def _failover(site: Site) -> Iterator[Problem]:
+    """split and hba never both; load_balance_max_seconds 1 or more unless load_balancing is false (0 silently
+    turns balancing off), and not set when it is false; max_lease_ownership below max_lease_misbalance;
+    min_balance not above max_balance; no member's failover port equal to the OMAPI port."""
     f = site.failover
     if f.split is not None and f.hba is not None:
         yield Problem("failover", "sets both split and hba; keep exactly one of them")
@@ -164,6 +153,9 @@ def _failover(site: Site) -> Iterator[Problem]:
 
 
 def _omapi(site: Site) -> Iterator[Problem]:
+    """OMAPI (it can shut a member down) only from admin networks that are private (RFC 1918) and no larger
+    than a /8, so 0.0.0.0/1 + 128.0.0.0/1 is refused like 0.0.0.0/0; a public admin network needs
+    allow_public: true with an allow_public_reason, and a reason needs allow_public."""
     omapi = site.omapi
     for i, net in enumerate(omapi.admin_networks):
         here = f"omapi.admin_networks[{i}]"
@@ -189,6 +181,13 @@ def _omapi(site: Site) -> Iterator[Problem]:
 
 
 def _subnets(site: Site) -> Iterator[Problem]:
+    """At least one subnet with a pool (dhcpd refuses a failover peer no pool refers to); subnets disjoint
+    within the site, and a subnet that touches a server network is that network exactly; then each subnet:
+    /8 to /30, outside loopback, link-local, multicast and reserved ranges; routers inside it and never its
+    network or broadcast address; default_lease_time not above max_lease_time; pools inside it, start before
+    end, disjoint, and free of the network, broadcast, router, server, relay source, giaddr and reserved-host
+    addresses; host reservations inside it and never on its network, broadcast, router, server or relay
+    address."""
     if not any(subnet.pools for subnet in site.subnets):
         yield Problem(
             "subnets",
@@ -270,7 +269,8 @@ def _pool(pool: Pool, net: IPv4Network, reserved: dict[IPv4Address, str]) -> Ite
 
 
 def _hosts(site: Site) -> Iterator[Problem]:
-    """Host declarations are global in dhcpd, so names, MACs and addresses are unique per site."""
+    """Host names, MAC addresses and reserved addresses unique per site (host declarations are global in
+    dhcpd)."""
     hosts = [h for subnet in site.subnets for h in subnet.hosts]
     yield from _unique_names("subnets[].hosts", [h.name for h in hosts], "host")
     yield from _unique_names("subnets[].hosts", [h.mac.lower() for h in hosts], "MAC address")
@@ -278,6 +278,10 @@ def _hosts(site: Site) -> Iterator[Problem]:
 
 
 def _relays(site: Site) -> Iterator[Problem]:
+    """Relay names unique; a relay's source address outside loopback, link-local, multicast and reserved
+    ranges; every relay serves at least one of the site's declared subnets, each once, with its giaddr a
+    host address inside that subnet; no two relays with one giaddr; every subnet with a pool is served by a
+    relay (the servers' own networks excepted)."""
     yield from _unique_names("relays", [r.name for r in site.relays], "relay")
     declared = {s.network for s in site.subnets}
     relayed: set[IPv4Network] = set()
@@ -322,6 +326,9 @@ def _relays(site: Site) -> Iterator[Problem]:
 
 
 def _placement(site: Site) -> Iterator[Problem]:
+    """Each placement is either an existing subnet (subnet_id with vpc_id) or an availability_zone in the
+    member's region, never both; both members placed or neither; a vpc_cidr holds the networks of the
+    members it gets."""
     for i, m in enumerate(site.members):
         p = m.placement
         if p is None:
@@ -345,6 +352,8 @@ def _placement(site: Site) -> Iterator[Problem]:
 
 
 def _operator_access(site: Site) -> Iterator[Problem]:
+    """operator_access.instance_connect only on a site whose members both have a placement (the endpoint
+    lives in their VPC); ssh_key_pair only with instance_connect (nothing else may reach port 22)."""
     if site.operator_access.instance_connect and not all(m.placement is not None for m in site.members):
         yield Problem(
             "operator_access.instance_connect",
@@ -360,6 +369,10 @@ def _operator_access(site: Site) -> Iterator[Problem]:
 
 
 def _wireguard(site: Site) -> Iterator[Problem]:
+    """Members in different regions need a wireguard section or a wireguard_waiver with the reason, never both;
+    the tunnel network is a /31 or /30 clear of every subnet and member network; endpoints: private only
+    where the members' networks are connected (existing subnets), not in two new site VPCs; the listen port
+    is neither a failover port nor the OMAPI port."""
     wg = site.wireguard
     if wg is None:
         if site.cross_region and site.wireguard_waiver is None:
@@ -396,6 +409,8 @@ def _wireguard(site: Site) -> Iterator[Problem]:
 
 
 def _option_definitions(site: Site) -> Iterator[Problem]:
+    """Option names unique; a definition outside a vendor space never takes a protocol code or one a typed
+    field sends; one code, one option per space."""
     yield from _unique_names("option_definitions", [d.name for d in site.option_definitions], "option")
     codes: dict[tuple[str | None, int], str] = {}
     for i, d in enumerate(site.option_definitions):
@@ -410,6 +425,10 @@ def _option_definitions(site: Site) -> Iterator[Problem]:
 
 
 def _options_everywhere(site: Site) -> Iterator[Problem]:
+    """Every custom option (subnet, pool, host, class) is defined under option_definitions and its value fits
+    the definition's type; one scope sends one vendor space; a classless static route's router is on the
+    client's subnet, and a subnet with routers gets a 0.0.0.0/0 route (RFC 3442 clients ignore option 3);
+    pxe is not combined with filename/next_server."""
     for i, subnet in enumerate(site.subnets):
         here = f"subnets[{i}]"
         yield from _options(site, subnet.options, f"{here}.options", subnet)
@@ -456,6 +475,7 @@ def _options(site: Site, options: Options, where: str, subnet: Subnet | None) ->
 
 
 def _classes(site: Site) -> Iterator[Problem]:
+    """Class names unique; pools allow and deny only declared classes, never one class both ways."""
     yield from _unique_names("classes", [c.name for c in site.classes], "class")
     declared = {c.name for c in site.classes}
     for i, subnet in enumerate(site.subnets):
@@ -471,6 +491,8 @@ def _classes(site: Site) -> Iterator[Problem]:
 
 
 def _shared_networks(site: Site) -> Iterator[Problem]:
+    """Shared network names unique; each lists the site's declared subnets, each subnet in one shared network
+    only."""
     yield from _unique_names("shared_networks", [n.name for n in site.shared_networks], "shared network")
     declared = {s.network for s in site.subnets}
     owner: dict[IPv4Network, str] = {}
@@ -489,6 +511,7 @@ def _members_in_created_vpc(site: Site) -> list[Member]:
 
 
 def _subnets_claimed_once(inventory: Inventory) -> Iterator[Problem]:
+    """Subnets disjoint across sites: a subnet is served by one pair only."""
     claimed = [
         (_span_of(subnet.network), site.name, (site.name, subnet.network))
         for site in inventory.sites
@@ -524,7 +547,15 @@ def _pools_clear_of_other_sites(inventory: Inventory) -> Iterator[Problem]:
         )
 
 
+def _site_names_unique(inventory: Inventory) -> Iterator[Problem]:
+    """Site names unique (they become stack names and folders)."""
+    return _unique_names("sites", [s.name for s in inventory.sites], "site")
+
+
 def _derived_names_unique(inventory: Inventory) -> Iterator[Problem]:
+    """Every name derived from the inventory (stack names, TF_VAR_ names, SSM parameters, render folders) is
+    unique across the whole inventory: site coast with member east-x and site coast-east with member x would
+    share one Terraform variable."""
     for first, second in collisions(inventory):
         if first.name == second.name:
             what = f"gives the {first.kind} {first.name!r}, as {first.origin} does"
@@ -534,7 +565,10 @@ def _derived_names_unique(inventory: Inventory) -> Iterator[Problem]:
 
 
 def _aws(inventory: Inventory, site: Site) -> Iterator[Problem]:
-    """What AWS would refuse at apply time, for sites that run there."""
+    """What AWS would refuse at apply time, for members in a VPC the site makes: member networks /16 to /28
+    and disjoint within one VPC, member addresses outside the five AWS reserves of their subnet (the first
+    four and the last), the site VPC /16 to /28, and at most 50 tags per resource (the inventory's and the
+    site's merged, plus Name)."""
     tags = merged_tags(inventory.tags, site.tags)
     if len(tags | {"Name": ""}) > MAX_TAGS:
         yield Problem(
@@ -593,6 +627,9 @@ def _overlapping_across(
 
 
 def _ddns(site: Site) -> Iterator[Problem]:
+    """TSIG key and zone names unique; every zone is signed with a declared key and every key signs a zone;
+    zone servers outside loopback, link-local, multicast and reserved ranges; no TSIG key named like the
+    OMAPI key (dhcpd knows one key per name); the forward domain lies in one of the zones."""
     ddns = site.ddns
     if ddns is None:
         return
@@ -644,7 +681,9 @@ _S3_ONLY_SETTINGS = ("bucket", "region", "kms_key_id", "dynamodb_table")
 
 
 def state_backend_problems(inventory: Inventory) -> list[Problem]:
-    """The ``state:`` sections: what S3 and Terraform's s3 backend would refuse, said up front."""
+    """The ``state:`` sections: what S3 and Terraform's s3 backend would refuse, said up front: backend s3
+    needs a bucket name S3 accepts and its region, lock: dynamodb needs dynamodb_table (and only it takes
+    one), and the s3 settings are refused with backend: local."""
     problems = [Problem("state", message) for message in _state_backend(inventory.state)]
     for site in inventory.sites:
         if site.state is not None:
@@ -689,3 +728,37 @@ def _bucket_name_problems(bucket: str) -> Iterator[str]:
     for suffix in _RESERVED_BUCKET_SUFFIXES:
         if bucket.endswith(suffix):
             yield f"ends with {suffix!r}, which S3 reserves; choose another name"
+
+
+# The registry of checks, in the order they run. docs/inventory.md's table of validation rules is
+# generated from it and from each check's docstring (python -m dhcp_failover docs), so a new
+# check goes here, with a docstring that says what it enforces.
+SITE_CHECKS: tuple[Callable[[Site], Iterator[Problem]], ...] = (
+    _members,
+    _failover,
+    _omapi,
+    _subnets,
+    _hosts,
+    _relays,
+    _placement,
+    _operator_access,
+    _wireguard,
+    _option_definitions,
+    _options_everywhere,
+    _classes,
+    _shared_networks,
+    _ddns,
+)
+# Across sites, after every site's own checks.
+INVENTORY_CHECKS: tuple[Callable[[Inventory], Iterator[Problem]], ...] = (
+    _subnets_claimed_once,
+    _pools_clear_of_other_sites,
+    _derived_names_unique,
+)
+# What the docs list, by scope: the registries above plus the checks check_inventory runs around them.
+DOCUMENTED_CHECKS: tuple[tuple[str, tuple[Callable[..., Iterable[Problem]], ...]], ...] = (
+    ("each site", SITE_CHECKS),
+    ("whole inventory", (_site_names_unique, *INVENTORY_CHECKS)),
+    ("each site without other problems", (_aws,)),
+    ("state sections", (state_backend_problems,)),
+)

@@ -35,6 +35,7 @@ EXIT_UNREACHABLE = 4  # a member's OMAPI did not answer
 EXIT_INTERNAL = 70  # a bug (sysexits' EX_SOFTWARE)
 DEBUG_ENV = "DHCP_FAILOVER_DEBUG"
 EXIT_NOT_CREATED = 5  # a member has no instance in AWS yet (first deploy)
+EXIT_STALE_DOCS = 1  # docs --check: a generated table differs from the code (like diff)
 OMAPI_EXIT_CODES = (
     "exit status: 0 both members normal (drill: the partner took over and both are normal again); "
     "2 bad input; 3 not normal, --wait timed out, or the drill failed; "
@@ -359,6 +360,18 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _docs(args: argparse.Namespace) -> int:
+    from . import reference_docs  # reads the CLI's own parser: imported late, not at start-up
+
+    stale = reference_docs.refresh(Path(args.out), write=not args.check)
+    if args.check:
+        for region in stale:
+            _error(str(region))
+        return EXIT_STALE_DOCS if stale else 0
+    print(f"{args.out}: {len(stale)} generated table(s) rewritten")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m dhcp_failover", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -462,6 +475,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the inventory's JSON Schema (for editors)")
     schema.set_defaults(run=_schema)
+
+    docs = commands.add_parser(
+        "docs",
+        help="regenerate the tables in docs/ that mirror the code (fields, security-group rules, checks, CLI help)",
+        epilog="exit status: 0 done (--check: up to date); 1 --check found a table that differs; 2 bad input",
+    )
+    docs.add_argument("--out", required=True, metavar="DIR", help="the docs/ folder; every *.md in it is read")
+    docs.add_argument("--check", action="store_true", help="write nothing; list every table that differs")
+    docs.set_defaults(run=_docs)
     return parser
 
 

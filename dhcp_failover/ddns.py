@@ -26,14 +26,14 @@ class TsigAlgorithm(str, enum.Enum):
 class TsigKey(Strict):
     """A TSIG key the DNS servers accept updates with. Its secret is a site secret (``keys``)."""
 
-    name: Annotated[str, Field(pattern=KEY_NAME)]
-    algorithm: TsigAlgorithm = TsigAlgorithm.HMAC_SHA256
+    name: Annotated[str, Field(pattern=KEY_NAME)] = Field(description="The key's name, as the DNS servers know it.")
+    algorithm: TsigAlgorithm = Field(default=TsigAlgorithm.HMAC_SHA256, description="The key's HMAC algorithm.")
 
 
 class DdnsZone(Strict):
     """A forward or reverse (in-addr.arpa) zone and where its updates go."""
 
-    name: DomainName
+    name: DomainName = Field(description="The zone, e.g. example.com or 10.in-addr.arpa.")
     servers: Annotated[tuple[Address, ...], Field(min_length=1, max_length=2)] = Field(
         description="The zone's primary server, then optionally a secondary to try next."
     )
@@ -44,8 +44,12 @@ class Ddns(Strict):
     """Register each lease's name (A) and address (PTR) in DNS, from both members."""
 
     domain_name: DomainName = Field(description="The forward domain clients' names go in (ddns-domainname).")
-    keys: Annotated[tuple[TsigKey, ...], Field(min_length=1, max_length=MAX_KEYS)]
-    zones: Annotated[tuple[DdnsZone, ...], Field(min_length=1, max_length=MAX_ZONES)]
+    keys: Annotated[tuple[TsigKey, ...], Field(min_length=1, max_length=MAX_KEYS)] = Field(
+        description="The TSIG keys that sign the updates."
+    )
+    zones: Annotated[tuple[DdnsZone, ...], Field(min_length=1, max_length=MAX_ZONES)] = Field(
+        description="The forward and reverse zones the members update."
+    )
 
     def zone_servers(self) -> tuple[Address, ...]:
         """Every DNS server the members send updates to, once each, in inventory order."""

@@ -35,8 +35,8 @@ class StaticRoute(Strict):
     """One classless static route (RFC 3442): clients that get option 121 ignore option 3, so
     the list should hold the default route too."""
 
-    destination: Network
-    router: Address
+    destination: Network = Field(description="The routed network; 0.0.0.0/0 is the default route.")
+    router: Address = Field(description="On the client's subnet.")
 
 
 class OptionType(str, enum.Enum):
@@ -71,10 +71,14 @@ class OptionDefinition(Strict):
     """An option the typed fields do not cover, by code and type. With ``space`` it is a
     sub-option of that vendor space, sent encapsulated in option 43."""
 
-    name: Annotated[str, Field(pattern=OPTION_NAME)]
-    code: Annotated[int, Field(strict=True, ge=1, le=254)]
-    type: OptionType
-    space: Annotated[str, Field(pattern=OPTION_NAME)] | None = None
+    name: Annotated[str, Field(pattern=OPTION_NAME)] = Field(description="What options.custom calls it.")
+    code: Annotated[int, Field(strict=True, ge=1, le=254)] = Field(
+        description="Never a protocol code or one a typed field sends (outside a vendor space)."
+    )
+    type: OptionType = Field(description="Values are checked against it.")
+    space: Annotated[str, Field(pattern=OPTION_NAME)] | None = Field(
+        default=None, description="A vendor space: the option is sent inside option 43."
+    )
 
 
 CustomValue = str | Annotated[int, Field(strict=True)] | bool | tuple[str, ...]
@@ -83,21 +87,30 @@ CustomValue = str | Annotated[int, Field(strict=True)] | bool | tuple[str, ...]
 class Options(Strict):
     """Options beyond a subnet's basics, for a subnet, a pool, a class or a host."""
 
-    domain_search: Annotated[tuple[DomainName, ...], Field(max_length=16)] = ()
-    classless_static_routes: Annotated[tuple[StaticRoute, ...], Field(max_length=32)] = Field(
-        default=(), description="Sent as option 121 and as 249 for older Windows clients."
+    domain_search: Annotated[tuple[DomainName, ...], Field(max_length=16)] = Field(
+        default=(), description="Option 119."
     )
-    interface_mtu: Annotated[int, Field(strict=True, ge=68, le=65535)] | None = None
+    classless_static_routes: Annotated[tuple[StaticRoute, ...], Field(max_length=32)] = Field(
+        default=(),
+        description="Sent as option 121 and as 249 for older Windows clients; must hold 0.0.0.0/0 when the "
+        "subnet has routers (RFC 3442 clients then ignore option 3).",
+    )
+    interface_mtu: Annotated[int, Field(strict=True, ge=68, le=65535)] | None = Field(
+        default=None, description="Option 26."
+    )
     time_offset: Annotated[int, Field(strict=True, ge=-86400, le=86400)] | None = Field(
         default=None, description="Seconds east of UTC (option 2)."
     )
     tftp_server_name: Annotated[str, Field(max_length=253, pattern=DOMAIN_NAME)] | None = Field(
         default=None, description="Option 66: a host name or address."
     )
-    log_servers: Annotated[tuple[Address, ...], Field(max_length=16)] = ()
-    netbios_name_servers: Annotated[tuple[Address, ...], Field(max_length=16)] = ()
+    log_servers: Annotated[tuple[Address, ...], Field(max_length=16)] = Field(default=(), description="Option 7.")
+    netbios_name_servers: Annotated[tuple[Address, ...], Field(max_length=16)] = Field(
+        default=(), description="Option 44."
+    )
     custom: Annotated[dict[Annotated[str, Field(pattern=OPTION_NAME)], CustomValue], Field(max_length=32)] = Field(
-        default_factory=dict, description="Values of the site's option_definitions, by name."
+        default_factory=dict,
+        description="Values of the site's option_definitions, by name, checked against their type.",
     )
 
     @property
@@ -133,11 +146,11 @@ class ClassMatch(Strict):
 class ClientClass(Strict):
     """A class of clients, by what they send; pools may allow or deny it."""
 
-    name: ClassName
-    match: ClassMatch
-    options: Options = Options()
-    next_server: Address | None = None
-    filename: BootFile | None = None
+    name: ClassName = Field(description="What pools' allow and deny lists name.")
+    match: ClassMatch = Field(description="Exactly one criterion.")
+    options: Options = Field(default=Options(), description="Options for the members of the class.")
+    next_server: Address | None = Field(default=None, description="PXE: TFTP server for the class.")
+    filename: BootFile | None = Field(default=None, description="PXE: boot file for the class.")
 
 
 class Pxe(Strict):
@@ -146,9 +159,9 @@ class Pxe(Strict):
     loop loading itself."""
 
     next_server: Address = Field(description="The TFTP server.")
-    bios: BootFile | None = None
-    uefi_x64: BootFile | None = None
-    uefi_arm64: BootFile | None = None
+    bios: BootFile | None = Field(default=None, description="Boot file for BIOS clients (architecture 0).")
+    uefi_x64: BootFile | None = Field(default=None, description="Boot file for UEFI x64 (architectures 7 and 9).")
+    uefi_arm64: BootFile | None = Field(default=None, description="Boot file for UEFI arm64 (architecture 11).")
     ipxe: BootFile | None = Field(default=None, description="What iPXE clients get: a script URL or file.")
 
     @model_validator(mode="after")
@@ -167,8 +180,10 @@ ARCH_UEFI_ARM64 = 11
 class SharedNetwork(Strict):
     """Several of the site's subnets on one segment (one broadcast domain, one relay interface)."""
 
-    name: Annotated[str, Field(pattern=CLASS_NAME)]
-    subnets: Annotated[tuple[Network, ...], Field(min_length=2, max_length=64)]
+    name: Annotated[str, Field(pattern=CLASS_NAME)] = Field(description="The shared-network name in dhcpd.conf.")
+    subnets: Annotated[tuple[Network, ...], Field(min_length=2, max_length=64)] = Field(
+        description="Two or more of the site's subnets."
+    )
 
 
 def custom_value_ok(kind: OptionType, value: Any) -> str | None:

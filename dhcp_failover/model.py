@@ -89,27 +89,39 @@ class Placement(Strict):
     """Where a member runs in AWS. Either an existing subnet (with its VPC) or an
     availability zone in which the site's own VPC gets a subnet for the member's network."""
 
-    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
-    availability_zone: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")] | None = None
-    subnet_id: Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")] | None = None
-    vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = None
-    ami: Annotated[str, Field(pattern=r"^ami-[0-9a-f]{8,17}$")]
-    instance_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")] = "t3.small"
-    root_volume_gib: Annotated[int, Field(strict=True, ge=8, le=1024)] = 8
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = Field(description="The AWS region.")
+    availability_zone: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")] | None = Field(
+        default=None, description="A zone of the region: the site's own VPC gets a subnet there (not with subnet_id)."
+    )
+    subnet_id: Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")] | None = Field(
+        default=None, description="An existing subnet for the member, with vpc_id (not with availability_zone)."
+    )
+    vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = Field(
+        default=None, description="The VPC of subnet_id."
+    )
+    ami: Annotated[str, Field(pattern=r"^ami-[0-9a-f]{8,17}$")] = Field(description="The image the member boots.")
+    instance_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")] = Field(
+        default="t3.small", description="The EC2 instance type."
+    )
+    root_volume_gib: Annotated[int, Field(strict=True, ge=8, le=1024)] = Field(
+        default=8, description="Size of the encrypted root volume in GiB."
+    )
 
 
 class Member(Strict):
     """One of the two DHCP servers of a failover pair."""
 
-    name: SafeName
-    role: Role
+    name: SafeName = Field(description="Lower-case letters, digits and '-'; part of derived names (TF_VAR_, SSM).")
+    role: Role = Field(description="A pair has one primary and one secondary.")
     address: Address = Field(description="The server's fixed address; relays point at it.")
     network: Network = Field(description="The server's own network (CIDR).")
     port: Port | None = Field(
         default=None,
         description="Failover port this member listens on (default 519 on the primary, 520 on the secondary).",
     )
-    placement: Placement | None = None
+    placement: Placement | None = Field(
+        default=None, description="Where the member runs in AWS; without it the site is rendered but not deployed."
+    )
 
     @property
     def failover_port(self) -> int:
@@ -128,22 +140,37 @@ class Failover(Strict):
     peer_name: Annotated[str, Field(pattern=PEER_NAME)] | None = Field(
         default=None, description="Failover peer name (default: '<site>-failover')."
     )
-    max_response_delay: Seconds = 60
-    max_unacked_updates: Annotated[int, Field(strict=True, ge=1, le=65535)] = 10
-    mclt: Seconds = 3600
-    split: Annotated[int, Field(strict=True, ge=0, le=256)] | None = None
+    max_response_delay: Seconds = Field(
+        default=60, description="As in the ISC guide (dhcpd's silent default is 20)."
+    )
+    max_unacked_updates: Annotated[int, Field(strict=True, ge=1, le=65535)] = Field(
+        default=10, description="As in the ISC guide (dhcpd's silent default is 100)."
+    )
+    mclt: Seconds = Field(default=3600, description="Maximum client lead time; rendered on the primary only.")
+    split: Annotated[int, Field(strict=True, ge=0, le=256)] | None = Field(
+        default=None, description="Load-balancing split (128 when neither split nor hba is set); primary only."
+    )
     hba: Annotated[str, Field(pattern=HBA)] | None = Field(
-        default=None, description="32-byte hash bucket assignment as 64 hex digits (instead of split)."
+        default=None,
+        description="32-byte hash bucket assignment as 64 hex digits (instead of split); primary only.",
     )
     load_balancing: Bool = Field(
         default=True, description="Set false to turn load balancing off (load balance max seconds 0)."
     )
-    load_balance_max_seconds: Annotated[int, Field(strict=True, ge=0, le=255)] = 3
-    auto_partner_down: Seconds | None = None
-    max_lease_misbalance: Annotated[int, Field(strict=True, ge=0, le=100)] | None = None
-    max_lease_ownership: Annotated[int, Field(strict=True, ge=0, le=100)] | None = None
-    min_balance: Seconds | None = None
-    max_balance: Seconds | None = None
+    load_balance_max_seconds: Annotated[int, Field(strict=True, ge=0, le=255)] = Field(
+        default=3,
+        description="1 or more while load balancing is on: dhcpd silently disables balancing at 0; we make "
+        "that explicit.",
+    )
+    auto_partner_down: Seconds | None = Field(default=None, description="Rendered when set (dhcpd.conf(5)).")
+    max_lease_misbalance: Annotated[int, Field(strict=True, ge=0, le=100)] | None = Field(
+        default=None, description="Percent; rendered when set."
+    )
+    max_lease_ownership: Annotated[int, Field(strict=True, ge=0, le=100)] | None = Field(
+        default=None, description="Percent, below max_lease_misbalance; rendered when set."
+    )
+    min_balance: Seconds | None = Field(default=None, description="Rendered when set.")
+    max_balance: Seconds | None = Field(default=None, description="Rendered when set.")
 
     @property
     def effective_split(self) -> int | None:
@@ -156,9 +183,11 @@ class Failover(Strict):
 class Omapi(Strict):
     """The authenticated control channel (used by operators and the failover drill)."""
 
-    port: Port = 7911
-    key_name: Annotated[str, Field(pattern=KEY_NAME)] = "omapi_key"
-    algorithm: KeyAlgorithm = KeyAlgorithm.HMAC_SHA256
+    port: Port = Field(default=7911, description="OMAPI port of both members; never a failover port.")
+    key_name: Annotated[str, Field(pattern=KEY_NAME)] = Field(
+        default="omapi_key", description="The key's name in dhcpd.conf and omshell."
+    )
+    algorithm: KeyAlgorithm = Field(default=KeyAlgorithm.HMAC_SHA256, description="The key's HMAC algorithm.")
     admin_networks: Annotated[tuple[Network, ...], Field(max_length=MAX_ADMIN_NETWORKS)] = Field(
         default=(),
         description="Networks allowed to reach OMAPI (none by default): private (RFC 1918), /8 or smaller.",
@@ -172,22 +201,29 @@ class Omapi(Strict):
 
 
 class Pool(Strict):
-    start: Address
-    end: Address
+    """A range of addresses the pair hands out; every pool names the failover peer and denies dynamic
+    BOOTP clients."""
+
+    start: Address = Field(description="First address of the range.")
+    end: Address = Field(description="Last address of the range.")
     allow: Annotated[tuple[ClassName, ...], Field(max_length=16)] = Field(
         default=(), description="Only members of these classes get addresses here."
     )
     deny: Annotated[tuple[ClassName, ...], Field(max_length=16)] = Field(
         default=(), description="Members of these classes get no address here."
     )
-    options: Options = Options()
+    options: Options = Field(default=Options(), description="Options for the clients of this pool.")
 
 
 class HostReservation(Strict):
-    name: Annotated[str, Field(max_length=63, pattern=HOST_NAME)]
-    mac: Annotated[str, Field(pattern=MAC)]
-    address: Address
-    options: Options = Options()
+    """A fixed address for one client, by MAC address."""
+
+    name: Annotated[str, Field(max_length=63, pattern=HOST_NAME)] = Field(
+        description="An RFC 1123 host name, unique in the site."
+    )
+    mac: Annotated[str, Field(pattern=MAC)] = Field(description="The client's hardware (MAC) address.")
+    address: Address = Field(description="Inside the subnet; never a router, server or relay address.")
+    options: Options = Field(default=Options(), description="Options for this host only.")
 
 
 def _no_duplicates(values: tuple[Address, ...]) -> tuple[Address, ...]:
@@ -202,50 +238,58 @@ AddressList = Annotated[tuple[Address, ...], Field(max_length=MAX_ADDRESSES), Af
 class Subnet(Strict):
     """A client network the pair serves, with its options, pools and reservations."""
 
-    network: Network
-    routers: AddressList = ()
-    dns_servers: AddressList = ()
-    domain_name: DomainName | None = None
-    ntp_servers: AddressList = ()
-    default_lease_time: Seconds = 600
-    max_lease_time: Seconds = 7200
+    network: Network = Field(description="The client network, /8 to /30.")
+    routers: AddressList = Field(default=(), description="Option 3.")
+    dns_servers: AddressList = Field(default=(), description="Option 6.")
+    domain_name: DomainName | None = Field(default=None, description="Option 15.")
+    ntp_servers: AddressList = Field(default=(), description="Option 42.")
+    default_lease_time: Seconds = Field(default=600, description="Seconds, for a client that asks for no lease time.")
+    max_lease_time: Seconds = Field(default=7200, description="Seconds: the longest lease a client may get.")
     next_server: Address | None = Field(default=None, description="PXE: TFTP server.")
     filename: Annotated[str, Field(pattern=BOOT_FILE)] | None = Field(
         default=None, description="PXE: boot file name."
     )
-    options: Options = Options()
+    options: Options = Field(default=Options(), description="Options for every client of the subnet.")
     pxe: Pxe | None = Field(default=None, description="Network boot by client architecture (instead of filename).")
-    pools: Annotated[tuple[Pool, ...], Field(max_length=MAX_POOLS)] = ()
-    hosts: Annotated[tuple[HostReservation, ...], Field(max_length=MAX_HOSTS)] = ()
+    pools: Annotated[tuple[Pool, ...], Field(max_length=MAX_POOLS)] = Field(
+        default=(), description="The ranges handed out (a subnet without pools serves only reservations)."
+    )
+    hosts: Annotated[tuple[HostReservation, ...], Field(max_length=MAX_HOSTS)] = Field(
+        default=(), description="Fixed addresses by MAC address."
+    )
 
 
 class RelayedSubnet(Strict):
     """One subnet a relay serves: the interface it listens on there and its address (giaddr)."""
 
-    subnet: Network
-    interface: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9/:._-]{0,63}$")]
-    giaddr: Address
+    subnet: Network = Field(description="One of the site's subnets.")
+    interface: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9/:._-]{0,63}$")] = Field(
+        description="The relay's interface on that subnet."
+    )
+    giaddr: Address = Field(description="The relay's own address on that subnet.")
 
 
 class Relay(Strict):
     """A DHCP relay (router or Linux dhcrelay) that forwards to both servers."""
 
-    name: SafeName
+    name: SafeName = Field(description="Lower-case letters, digits and '-'; names its render folder.")
     source_address: Address = Field(
         description="The address relayed packets come from (what the security groups admit)."
     )
     upstream_interface: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9/:._-]{0,63}$")] | None = Field(
         default=None, description="Interface towards the servers (Linux dhcrelay -iu)."
     )
-    serves: Annotated[tuple[RelayedSubnet, ...], Field(max_length=MAX_SUBNETS)] = ()
+    serves: Annotated[tuple[RelayedSubnet, ...], Field(max_length=MAX_SUBNETS)] = Field(
+        default=(), description="The subnets it forwards for (at least one)."
+    )
 
 
 class Clock(Strict):
     """Step 2 of the ISC guide: both members keep synchronized clocks."""
 
     # The Amazon Time Sync Service, reachable from every EC2 instance without internet access.
-    ntp_servers: Annotated[tuple[Address | DomainName, ...], Field(min_length=1, max_length=MAX_ADDRESSES)] = (
-        IPv4Address("169.254.169.123"),
+    ntp_servers: Annotated[tuple[Address | DomainName, ...], Field(min_length=1, max_length=MAX_ADDRESSES)] = Field(
+        default=(IPv4Address("169.254.169.123"),), description="chrony's servers, addresses or names."
     )
 
 
@@ -263,9 +307,13 @@ class WireGuard(Strict):
     network: Network = Field(
         default=IPv4Network("10.255.255.0/31"), description="Tunnel addressing: a /31 or /30."
     )
-    listen_port: Port = 51820
-    mtu: Annotated[int, Field(strict=True, ge=1280, le=9000)] = 1420
-    persistent_keepalive: Annotated[int, Field(strict=True, ge=0, le=65535)] = 25
+    listen_port: Port = Field(default=51820, description="UDP port of both ends of the tunnel.")
+    mtu: Annotated[int, Field(strict=True, ge=1280, le=9000)] = Field(
+        default=1420, description="MTU of the tunnel interface."
+    )
+    persistent_keepalive: Annotated[int, Field(strict=True, ge=0, le=65535)] = Field(
+        default=25, description="Seconds between keepalives (0: off)."
+    )
     endpoints: TunnelEndpoints = Field(
         default=TunnelEndpoints.ELASTIC_IP,
         description=(
@@ -312,27 +360,37 @@ class OperatorAccess(Strict):
 class Software(Strict):
     """Package versions installed on both members (step 1 of the guide: the same dhcpd on both)."""
 
-    isc_dhcp_server: Annotated[str, Field(pattern=r"^[0-9][A-Za-z0-9.+~:-]*$")] = "4.4.3-P1-2"
+    isc_dhcp_server: Annotated[str, Field(pattern=r"^[0-9][A-Za-z0-9.+~:-]*$")] = Field(
+        default="4.4.3-P1-2", description="The Debian package version, the same on both members."
+    )
 
 
 class Site(Strict):
     """One failover pair and everything it serves."""
 
-    name: SafeName
-    members: Annotated[tuple[Member, ...], Field(max_length=MAX_MEMBERS)]
-    failover: Failover = Failover()
-    omapi: Omapi = Omapi()
-    clock: Clock = Clock()
-    software: Software = Software()
+    name: SafeName = Field(description="Lower-case letters, digits and '-'; becomes stack names and folders.")
+    members: Annotated[tuple[Member, ...], Field(max_length=MAX_MEMBERS)] = Field(
+        description="Exactly two: one primary, one secondary."
+    )
+    failover: Failover = Field(default=Failover(), description="The failover dialogue between the members.")
+    omapi: Omapi = Field(default=Omapi(), description="The control channel operators and the drill use.")
+    clock: Clock = Field(default=Clock(), description="Synchronized clocks on both members.")
+    software: Software = Field(default=Software(), description="Package versions on both members.")
     ping_check: Bool = Field(
         default=True, description="Ping an address before offering it (dhcpd's ping-check)."
     )
-    subnets: Annotated[tuple[Subnet, ...], Field(max_length=MAX_SUBNETS)] = ()
-    relays: Annotated[tuple[Relay, ...], Field(max_length=MAX_RELAYS)] = ()
+    subnets: Annotated[tuple[Subnet, ...], Field(max_length=MAX_SUBNETS)] = Field(
+        default=(), description="The client networks the pair serves."
+    )
+    relays: Annotated[tuple[Relay, ...], Field(max_length=MAX_RELAYS)] = Field(
+        default=(), description="The relays that forward the subnets' clients to both servers."
+    )
     shared_networks: Annotated[tuple[SharedNetwork, ...], Field(max_length=MAX_SUBNETS)] = Field(
         default=(), description="Subnets that share one segment (one relay interface)."
     )
-    classes: Annotated[tuple[ClientClass, ...], Field(max_length=64)] = ()
+    classes: Annotated[tuple[ClientClass, ...], Field(max_length=64)] = Field(
+        default=(), description="Client classes by what clients send; pools take allow/deny lists of them."
+    )
     option_definitions: Annotated[tuple[OptionDefinition, ...], Field(max_length=64)] = Field(
         default=(), description="Options the typed fields do not cover, by code and type."
     )
@@ -349,8 +407,11 @@ class Site(Strict):
         description="CIDR of the VPC created for the site when members bring no subnet_id "
         "(default: the smallest network holding both members' networks).",
     )
-    tags: Tags = {}  # noqa: RUF012  (pydantic copies field defaults per instance)
-    operator_access: OperatorAccess = OperatorAccess()
+    tags: Tags = Field(default={}, description="Tags for the site's resources, merged over the inventory's.")
+    operator_access: OperatorAccess = Field(
+        default=OperatorAccess(),
+        description="How operators reach the members' OMAPI and SSH (off by default; docs/operator-access.md).",
+    )
     state: StateBackend | None = Field(
         default=None, description="Where this site's Terraform state lives (default: the inventory's state)."
     )
@@ -386,13 +447,17 @@ class Site(Strict):
 class Inventory(Strict):
     """The whole service: one or more sites, each a failover pair."""
 
-    version: Annotated[Literal[1], BeforeValidator(reject_bool)] = 1
-    tags: Tags = {}  # noqa: RUF012  (pydantic copies field defaults per instance)
+    version: Annotated[Literal[1], BeforeValidator(reject_bool)] = Field(
+        default=1, description="The inventory format."
+    )
+    tags: Tags = Field(default={}, description="Tags for every resource (no key starting with aws:).")
     state: StateBackend = Field(
         default_factory=lambda: StateBackend(),  # noqa: PLW0108  (defined below this class)
         description="Where Terraform state lives, for every site that does not say otherwise.",
     )
-    sites: Annotated[tuple[Site, ...], Field(min_length=1, max_length=MAX_SITES)]
+    sites: Annotated[tuple[Site, ...], Field(min_length=1, max_length=MAX_SITES)] = Field(
+        description="Each site is one failover pair."
+    )
 
     def state_of(self, site: Site) -> StateBackend:
         return site.state if site.state is not None else self.state
@@ -426,7 +491,9 @@ class StateBackend(Strict):
     """Where Terraform keeps the state of every stack: next to cdktf.json (``local``, the
     default), or in an S3 bucket with locking, so that pipeline runners share it."""
 
-    backend: BackendKind = BackendKind.LOCAL
+    backend: BackendKind = Field(
+        default=BackendKind.LOCAL, description="local: terraform.<stack>.tfstate next to cdktf.json; s3: a bucket."
+    )
     bucket: Annotated[str, Field(max_length=255)] | None = Field(
         default=None,
         description="s3: the (existing) bucket that holds the state; S3's naming rules are checked with the "

@@ -1,14 +1,14 @@
-"""End to end against a local AWS API: the README's deploy lines, checked through the AWS API.
+"""End to end against a local AWS API: the deploy lines of docs/deploying.md, checked through the AWS API.
 
-One deploy per module (moto server in its own process on 127.0.0.1), run as the README says, in a
+One deploy per module (moto server in its own process on 127.0.0.1), run as the docs say, in a
 copy of the checkout: $DHCP_FAILOVER_AWS_ENDPOINT set, `eval "$(python -m dhcp_failover keys
-...)"`, then the README's `npx cdktf deploy` lines as written (shared, secondary, primary), with
-the offline CLI config. The site is examples/two-regions.yaml renamed to the README's `hq`: two
+...)"`, then the docs' `npx cdktf deploy` lines as written (shared, secondary, primary), with
+the offline CLI config. The site is examples/two-regions.yaml renamed to the docs' `hq`: two
 regions, two providers, per-region keys and secrets, Elastic IP tunnel endpoints, WireGuard keys.
 The checks read AWS through boto3, never Terraform state (which holds only a hash of user-data
 and no secret at all). Then: a second plan changes nothing; the bootstrap from the *deployed*
 user-data boots each member; a change to both members' configs plans one instance per stack;
-the guarded Elastic IPs refuse a plain destroy, and the README's destroy lines, in reverse
+the guarded Elastic IPs refuse a plain destroy, and the docs' destroy lines, in reverse
 order with dummy secret variables, leave nothing behind.
 
 Tests run in file order and share the deploy; the last one destroys it.
@@ -61,9 +61,9 @@ from tests.support.tools import require
 # An AMI moto knows in every region (its bundled amis.json); the example's are made up.
 MOTO_AMI = "ami-1e749f67"
 SYSTEM_AWS = Path("/usr/bin/aws")  # Debian 12's awscli, what the member runs
-INVENTORY_NAME = "sites.yaml"  # the README's
-SITE = "hq"  # the README's
-README = REPO / "README.md"
+INVENTORY_NAME = "sites.yaml"  # the docs'
+SITE = "hq"  # the docs'
+DEPLOY_DOCS = REPO / "docs" / "deploying.md"  # the page whose deploy and destroy lines users run
 MEMBERS = [Role.PRIMARY, Role.SECONDARY]
 
 
@@ -119,7 +119,7 @@ class Deployment:
 
 
 def _test_inventory(path: Path) -> Path:
-    """examples/two-regions.yaml as the README's site `hq`, with an AMI moto knows."""
+    """examples/two-regions.yaml as the docs' site `hq`, with an AMI moto knows."""
     data = yaml.safe_load((REPO / "examples" / "two-regions.yaml").read_text())
     (site,) = data["sites"]
     site["name"] = SITE
@@ -137,10 +137,10 @@ def _timed(timings: dict[str, float], name: str, fn: Any, *args: Any, **kwargs: 
         timings[name] = round(time.monotonic() - start, 1)
 
 
-def _readme_lines(verb: str, order: tuple[str, ...]) -> list[ShellLine]:
-    """The README's lines for ``verb``, which must name the site's stacks in ``order``."""
-    lines = readme_cdktf_lines(README, verb)
-    assert [line.stack for line in lines] == list(order), f"README's {verb} lines: {[line.argv for line in lines]}"
+def _documented_lines(verb: str, order: tuple[str, ...]) -> list[ShellLine]:
+    """The deploy docs' lines for ``verb``, which must name the site's stacks in ``order``."""
+    lines = readme_cdktf_lines(DEPLOY_DOCS, verb)
+    assert [line.stack for line in lines] == list(order), f"docs/deploying.md's {verb} lines: {[line.argv for line in lines]}"
     assert all(line.assignments.get(INVENTORY_ENV) == INVENTORY_NAME for line in lines)
     return lines
 
@@ -149,7 +149,7 @@ def _readme_lines(verb: str, order: tuple[str, ...]) -> list[ShellLine]:
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     require_provider_mirror()
     require("terraform")
-    require("npx", "the README deploys with npx cdktf")
+    require("npx", "the deploy docs deploy with npx cdktf")
     root = tmp_path_factory.mktemp("e2e")
     folder = cdktf_project(root / "project")
     timings: dict[str, float] = {}
@@ -163,7 +163,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
             base.pop(name, None)
         env = {**base, **key_exports(folder, INVENTORY_NAME, {**base, INVENTORY_ENV: INVENTORY_NAME})}
         project = Project(folder, env)
-        for line in _readme_lines("deploy", order):
+        for line in _documented_lines("deploy", order):
             _timed(timings, f"deploy {line.stack}", project.run, line)
         stacks = Stacks(folder / "cdktf.out", order, {**env, INVENTORY_ENV: INVENTORY_NAME})
         yield Deployment(site, endpoint, root, project, inventory, default_path(inventory), stacks, timings)
@@ -390,14 +390,14 @@ def test_the_tunnel_elastic_ips_refuse_a_plain_destroy(deployed: Deployment) -> 
     assert "Instance cannot be destroyed" in result.stderr and "aws_eip." in result.stderr
 
 
-def test_the_readme_destroy_lines_with_dummy_secrets_remove_everything(deployed: Deployment) -> None:
+def test_the_documented_destroy_lines_with_dummy_secrets_remove_everything(deployed: Deployment) -> None:
     site = deployed.site
-    # README: destroy needs the secret variables set, to any value (write-only values are sent
+    # docs/deploying.md: destroy needs the secret variables set, to any value (write-only values are sent
     # only on create and update); versions stay, so nothing else differs from the deploy.
     dummies = {name: "unused" for name in deployed.project.env
                if name.startswith("TF_VAR_") and not name.endswith("_version")}
     start = time.monotonic()
-    for line in _readme_lines("destroy", tuple(reversed(deployed.stacks.order))):
+    for line in _documented_lines("destroy", tuple(reversed(deployed.stacks.order))):
         deployed.project.run(line, dummies)
     deployed.timings["destroy"] = round(time.monotonic() - start, 1)
 

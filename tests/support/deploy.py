@@ -1,7 +1,7 @@
 """The real deploy path against a local AWS API, for the end-to-end test (not a test module).
 
-What the README tells users to run, in a copy of the checkout: `keys` (TF_VAR_ exports), then
-the README's own `npx cdktf deploy` lines, stack by stack (shared → secondary → primary), and its
+What docs/deploying.md tells users to run, in a copy of the checkout: `keys` (TF_VAR_ exports), then
+its own `npx cdktf deploy` lines, stack by stack (shared → secondary → primary), and its
 `npx cdktf destroy` lines in reverse, with $DHCP_FAILOVER_AWS_ENDPOINT pointing every provider at
 moto. Plans for the checks run `terraform` in the stack folders of the same cdktf.out.
 
@@ -40,7 +40,7 @@ def free_port() -> int:
 
 @contextmanager
 def moto_server(log: Path) -> Iterator[str]:
-    """``scripts/moto-server`` (what the README tells users to run) in its own process on
+    """``scripts/moto-server`` (what docs/deploying.md tells users to run) in its own process on
     loopback; yields the endpoint URL."""
     port = free_port()
     env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
@@ -117,7 +117,7 @@ class ShellLine:
 
 
 def readme_cdktf_lines(readme: Path, verb: str) -> list[ShellLine]:
-    """The README's ``npx cdktf VERB`` lines, in order, as a shell would split them."""
+    """A page's ``npx cdktf VERB`` lines, in order, as a shell would split them."""
     lines = []
     for text in readme.read_text().splitlines():
         words = shlex.split(text) if " npx cdktf " in f" {text} " else []
