@@ -352,6 +352,23 @@ def _placement(site: Site) -> Iterator[Problem]:
                 yield Problem("vpc_cidr", f"{site.vpc_cidr} does not contain member {m.name}'s network {m.network}")
 
 
+def _operator_access(site: Site) -> Iterator[Problem]:
+    """operator_access.instance_connect only on a site whose members both have a placement (the endpoint
+    lives in their VPC); ssh_key_pair only with instance_connect (nothing else may reach port 22)."""
+    if site.operator_access.instance_connect and not all(m.placement is not None for m in site.members):
+        yield Problem(
+            "operator_access.instance_connect",
+            "needs both members placed in AWS (an Instance Connect Endpoint lives in their VPC); "
+            "give both members a placement, or set it false",
+        )
+    if site.operator_access.ssh_key_pair is not None and not site.operator_access.instance_connect:
+        yield Problem(
+            "operator_access.ssh_key_pair",
+            "is only reachable through the Instance Connect Endpoint (nothing else may reach port 22); "
+            "set operator_access.instance_connect: true, or remove ssh_key_pair",
+        )
+
+
 def _wireguard(site: Site) -> Iterator[Problem]:
     """Members in different regions need a wireguard section or a wireguard_waiver with the reason, never both;
     the tunnel network is a /31 or /30 clear of every subnet and member network; endpoints: private only
@@ -732,6 +749,7 @@ SITE_CHECKS: tuple[Callable[[Site], Iterator[Problem]], ...] = (
     _hosts,
     _relays,
     _placement,
+    _operator_access,
     _wireguard,
     _option_definitions,
     _options_everywhere,

@@ -12,13 +12,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
 import yaml
 
-from . import diagram, isc_import, local_keys, operations, pool_status
+from . import diagram, instance_connect, isc_import, local_keys, operations, pool_status
 from .aws import AwsApi, SsmSecret, secret_region
 from .errors import AwsError, ConfigImportError, UsageError, UserError
 from .inventory import inventory_json_schema, load_inventory
@@ -42,6 +43,7 @@ OMAPI_EXIT_CODES = (
     "5 a member has no instance in AWS yet (status: 0 with --allow-not-created)"
 )
 KEYS_FROM = ("ssm", "key-store")
+VIA_INSTANCE_CONNECT = "instance-connect"
 
 
 def _error(message: str) -> None:
@@ -100,7 +102,11 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.MemberAccess], str]:
+@contextmanager
+def _reach_members(args: argparse.Namespace) -> Iterator[tuple[Site, list[operations.MemberAccess], str]]:
+    """(site, OMAPI access to both members, where the key came from) for the command's duration.
+    With ``--via instance-connect`` each member is reached through an open-tunnel child on a
+    loopback port; the children stop when the command ends, however it ends."""
     inventory_path = Path(args.inventory)
     inventory = load_inventory(inventory_path)
     try:
@@ -110,16 +116,43 @@ def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.Member
         raise UsageError(f"--site {args.site!r} is not in {inventory_path}; sites: {names}") from None
     hosts, via = _member_map(args.omapi_host, "--omapi-host"), _member_map(args.omapi_via, "--omapi-via")
     operations.check_members(site, [*hosts, *via])
-    store_path = Path(args.key_store) if args.key_store else local_keys.default_path(inventory_path)
+    tunnelled = args.via == VIA_INSTANCE_CONNECT
+    if tunnelled:
+        if hosts or via:
+            raise UsageError("--via instance-connect picks each member's route itself; drop --omapi-host and "
+                             "--omapi-via")
+        if not site.operator_access.instance_connect:
+            raise UsageError(f"--via instance-connect: site {site.name!r} has no Instance Connect Endpoint; set "
+                             "operator_access: {instance_connect: true} in the inventory and deploy its shared stack")
+        instance_connect.aws_cli()  # no aws command: say so before asking AWS anything
     keys_from = args.omapi_key_from or "key-store"  # never AWS unless asked: the lab has no AWS
+    store = _omapi_key_store(args, inventory_path, site, keys_from)
+    if not tunnelled:
+        yield site, operations.member_access(site, store, hosts=hosts, via=via), keys_from
+        return
+    tunnels = instance_connect.plan_tunnels(AwsApi.from_env(), site)
+    with instance_connect.open_tunnels(tunnels) as ports:
+        yield site, operations.member_access(site, store, hosts=instance_connect.reroute(ports)), keys_from
+
+
+def _omapi_key_store(
+    args: argparse.Namespace, inventory_path: Path, site: Site, keys_from: str
+) -> local_keys.KeyStore:
     if keys_from == "ssm":
-        store = _omapi_key_from_ssm(site)
-    else:
-        if not store_path.exists():
-            raise UsageError(f"{store_path}: no key store; run 'python -m dhcp_failover keys', pass --key-store, "
-                                 "or read the key from SSM with --omapi-key-from ssm")
-        store = local_keys.KeyStore.load(store_path)
-    return site, operations.member_access(site, store, hosts=hosts, via=via), keys_from
+        return _omapi_key_from_ssm(site)
+    store_path = Path(args.key_store) if args.key_store else local_keys.default_path(inventory_path)
+    if not store_path.exists():
+        raise UsageError(f"{store_path}: no key store; run 'python -m dhcp_failover keys', pass --key-store, "
+                         "or read the key from SSM with --omapi-key-from ssm")
+    return local_keys.KeyStore.load(store_path)
+
+
+def _not_created(names: str, allowed: bool) -> int:
+    if allowed:
+        print(f"note: {names} not created yet (no instance in AWS): nothing to wait for", file=sys.stderr)
+        return 0
+    _error(f"{names} not created yet (no instance in AWS); deploy it, or pass --allow-not-created on a first deploy")
+    return EXIT_NOT_CREATED
 
 
 def _instance_check(keys_from: str, asked: bool) -> operations.InstanceCheck | None:
@@ -191,7 +224,14 @@ def _status(args: argparse.Namespace) -> int:
         return _status_all(args)
     if not args.site:
         raise UsageError("status needs --site SITE, or --all for every site of the inventory")
-    site, access, keys_from = _site_access(args)
+    try:
+        with _reach_members(args) as (site, access, keys_from):
+            return _report_status(args, site, access, keys_from)
+    except instance_connect.NotCreated as absent:
+        return _not_created(str(absent), args.allow_not_created)
+
+
+def _report_status(args: argparse.Namespace, site: Site, access: list[operations.MemberAccess], keys_from: str) -> int:
     exists = _instance_check(keys_from, args.allow_not_created)
     if args.wait:
         normal, statuses = operations.wait_until_normal(site, access, args.timeout, exists=exists)
@@ -219,12 +259,7 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     absent = [s for s in statuses if s.not_created]
     if absent:
-        names = ", ".join(s.member for s in absent)
-        if args.allow_not_created:
-            print(f"note: {names} not created yet (no instance in AWS): nothing to wait for", file=sys.stderr)
-            return 0
-        _error(f"{names} not created yet (no instance in AWS); deploy it, or pass --allow-not-created on a first deploy")
-        return EXIT_NOT_CREATED
+        return _not_created(", ".join(s.member for s in absent), args.allow_not_created)
     unreachable = [s for s in statuses if s.error]
     for s in unreachable:
         _error(f"{s.member}: {s.error}")
@@ -247,9 +282,9 @@ def _status_all(args: argparse.Namespace) -> int:
             "omapi_host": [f"{k}={v}" for k, v in hosts.items() if k in names],
             "omapi_via": [f"{k}={v}" for k, v in via.items() if k in names],
         })
-        site, access, keys_from = _site_access(per_site)
-        statuses = operations.read_status(site, access)
-        rows.append((site, statuses, _pools(site, keys_from, args.pools)))
+        with _reach_members(per_site) as (site, access, keys_from):
+            statuses = operations.read_status(site, access)
+            rows.append((site, statuses, _pools(site, keys_from, args.pools)))
     if args.json:
         print(json.dumps({"sites": [
             {"site": site.name, "normal": all(s.normal for s in statuses), "members": [vars(s) for s in statuses],
@@ -273,7 +308,15 @@ def _status_all(args: argparse.Namespace) -> int:
 
 
 def _drill(args: argparse.Namespace) -> int:
-    site, access, _ = _site_access(args)
+    try:
+        with _reach_members(args) as (site, access, _):
+            return _run_drill(args, site, access)
+    except instance_connect.NotCreated as absent:
+        _error(f"{absent} not created yet (no instance in AWS); nothing to drill")
+        return EXIT_NOT_CREATED
+
+
+def _run_drill(args: argparse.Namespace, site: Site, access: list[operations.MemberAccess]) -> int:
     member = args.member or site.secondary.name
     restart = operations.run_restart_command(args.restart_command, args.timeout) if args.restart_command else None
     # Live progress for people; with --json it goes to stderr so stdout stays one document.
@@ -312,6 +355,12 @@ def _add_member_access(parser: argparse.ArgumentParser, *, one_site: bool = True
     parser.add_argument("--omapi-via", action="append", default=[], metavar="MEMBER=COMMAND",
                         help="run omshell through this command prefix for a member, e.g. 'ssh bastion' "
                              "(omshell reads the key on stdin; tests use 'ip netns exec NS')")
+    if one_site:
+        parser.add_argument("--via", choices=[VIA_INSTANCE_CONNECT],
+                            help="reach both members' OMAPI through the site's EC2 Instance Connect Endpoint "
+                                 "(operator_access.instance_connect): finds each member's instance, runs 'aws "
+                                 "ec2-instance-connect open-tunnel' (AWS CLI v2) to a loopback port while the "
+                                 "command runs; see docs/operator-access.md")
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
 

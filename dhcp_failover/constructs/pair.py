@@ -18,17 +18,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdktf import App, TerraformBackend, TerraformOutput, TerraformProvider, TerraformStack
+from cdktf import App, Fn, TerraformBackend, TerraformOutput, TerraformProvider, TerraformStack
 from constructs import Construct
 
 from ..checks import validate
 from ..cloudinit import instance_user_data, peer_endpoint_parameter
 from ..errors import InventoryError
+from ..instance_connect import SITE_TAG
 from ..model import Inventory, Member, Role, Site, TunnelEndpoints
 from ..monitoring import NAMESPACE, log_group_name, log_stream_prefix
 from ..render import CISCO_IOS_SNIPPET, JUNOS_SNIPPET, RELAY_DEFAULTS, render_relay
 from ..secret_names import SecretSpec, member_secrets, site_secrets
 from .aws_modules import data_aws_caller_identity, eip, ssm_parameter
+from .instance_connect import InstanceConnectEndpoint, InstanceConnectProps, endpoint_places, operator_policy
 from .layout import LocalAwsApi, RegionLayout, is_placed, partition_of, region_of, site_regions
 from .monitoring import InstanceAlarms, InstanceAlarmsProps, SiteMonitoring, SiteMonitoringProps
 from .naming import SiteNames, member_stack_name, merged_tags, shared_stack_name
@@ -73,7 +75,8 @@ class DhcpFailoverPair(Construct):
     checks an inventory: a bad site raises ``InventoryError`` with the same one line.
 
     Typed children: ``shared_stack``, ``member_stacks``, ``regions`` (per region: key,
-    parameters, network), ``security_groups``, ``roles``, ``servers`` and ``backends``.
+    parameters, network), ``security_groups``, ``instance_connect``, ``roles``, ``servers`` and
+    ``backends``.
     """
 
     shared_stack: TerraformStack
@@ -85,6 +88,8 @@ class DhcpFailoverPair(Construct):
     monitoring: dict[str, SiteMonitoring]
     """Per region, when the site is monitored: alert topic, log group, alarms (dashboard at home)."""
     instance_alarms: dict[Role, InstanceAlarms]
+    instance_connect: dict[str, InstanceConnectEndpoint]
+    """The operators' endpoints (``operator_access.instance_connect``), by region or VPC id; empty when off."""
     backends: dict[str, TerraformBackend]
     """Each stack's backend, by stack name."""
 
@@ -149,6 +154,7 @@ class DhcpFailoverPair(Construct):
             for ip in tunnel_ips.values():
                 # The partner's tunnel points at this address: replacing it would cut the failover link.
                 ip.add_override("lifecycle.prevent_destroy", True)
+        self.instance_connect = _instance_connect_endpoints(shared, site, names, placements, member_provider)
         self.security_groups = DhcpSecurityGroups(
             shared,
             "sg",
@@ -158,6 +164,11 @@ class DhcpFailoverPair(Construct):
                 vpc_ids={role: vpc_id for role, (vpc_id, _) in placements.items()},
                 providers=member_provider,
                 tunnel_endpoints={role: ip.public_ip for role, ip in tunnel_ips.items()},
+                instance_connect_groups={
+                    m.role: endpoint.group_id
+                    for endpoint in self.instance_connect.values()
+                    for m in endpoint.members
+                },
             ),
         )
         endpoints = _tunnel_endpoints(shared, site, tunnel_ips, member_provider, names)
@@ -195,6 +206,9 @@ class DhcpFailoverPair(Construct):
                     ),
                 )
         _shared_outputs(shared, site, egress_ips)
+        _operator_outputs(shared, site, self.instance_connect)
+        operator = site.operator_access
+        server_tags = {SITE_TAG: site.name} if operator.instance_connect else {}
 
         self.member_stacks = {}
         self.servers = {}
@@ -218,6 +232,8 @@ class DhcpFailoverPair(Construct):
                     instance_profile_name=self.roles[m.role].profile.name,
                     user_data=user_data[m.role],
                     egress_ip_allocation_id=egress_ip.allocation_id if egress_ip is not None else None,
+                    tags=server_tags,
+                    key_name=operator.ssh_key_pair,
                     provider=provider,
                 ),
             )
@@ -260,6 +276,48 @@ def _reporter_grant(site: Site, member: Member, partition: str, account_id: str)
         f":log-stream:{log_stream_prefix(member)}*"
     )
     return reporter_statements(NAMESPACE, streams)
+
+
+def _instance_connect_endpoints(
+    shared: TerraformStack,
+    site: Site,
+    names: SiteNames,
+    placements: Mapping[Role, tuple[str, str]],
+    providers: Mapping[Role, TerraformProvider],
+) -> dict[str, InstanceConnectEndpoint]:
+    """One endpoint per VPC holding members, in the first such member's subnet; none when off."""
+    if not site.operator_access.instance_connect:
+        return {}
+    endpoints = {}
+    for place in endpoint_places(site):
+        first = place.members[0].role
+        vpc_id, subnet_id = placements[first]
+        endpoints[place.key] = InstanceConnectEndpoint(
+            shared,
+            f"instance-connect-{place.key}",
+            props=InstanceConnectProps(
+                site=site, names=names, place=place, vpc_id=vpc_id, subnet_id=subnet_id, provider=providers[first]
+            ),
+        )
+    return endpoints
+
+
+def _operator_outputs(stack: TerraformStack, site: Site, endpoints: Mapping[str, InstanceConnectEndpoint]) -> None:
+    if not endpoints:
+        return
+    TerraformOutput(
+        stack,
+        "instance_connect_endpoints",
+        value={m.name: e.endpoint.id for e in endpoints.values() for m in e.members},
+        description="Per server, the EC2 Instance Connect Endpoint that reaches its OMAPI port and SSH.",
+    )
+    arns = [e.endpoint.arn for e in endpoints.values()]
+    TerraformOutput(
+        stack,
+        "operator_policy",
+        value=Fn.jsonencode(operator_policy(site, endpoint_arns=arns)),
+        description="The least-privilege IAM policy (JSON) for operators: tunnels to OMAPI and SSH only.",
+    )
 
 
 def _read_in(layout: RegionLayout, inputs: Mapping[SecretSpec, SecretInputs]) -> dict[SecretSpec, SecretInputs]:
