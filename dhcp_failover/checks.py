@@ -33,6 +33,7 @@ from .model import (
     Subnet,
     TunnelEndpoints,
 )
+from .monitoring import monitoring_problems
 
 T = TypeVar("T")
 G = TypeVar("G", bound=Hashable)
@@ -713,6 +714,13 @@ def _bucket_name_problems(bucket: str) -> Iterator[str]:
             yield f"ends with {suffix!r}, which S3 reserves; choose another name"
 
 
+def _monitoring(site: Site) -> Iterator[Problem]:
+    """Every per-pool alarm threshold names a pool of the site (START-END); an existing alert topic is in
+    the members' region, since CloudWatch alarms notify topics of their own region only."""
+    for where, message in monitoring_problems(site):
+        yield Problem(where, message)
+
+
 # The registry of checks, in the order they run. docs/inventory.md's table of validation rules is
 # generated from it and from each check's docstring (python -m dhcp_failover docs), so a new
 # check goes here, with a docstring that says what it enforces.
@@ -730,6 +738,7 @@ SITE_CHECKS: tuple[Callable[[Site], Iterator[Problem]], ...] = (
     _classes,
     _shared_networks,
     _ddns,
+    _monitoring,
 )
 # Across sites, after every site's own checks.
 INVENTORY_CHECKS: tuple[Callable[[Inventory], Iterator[Problem]], ...] = (

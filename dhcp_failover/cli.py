@@ -18,7 +18,7 @@ from typing import NoReturn
 
 import yaml
 
-from . import diagram, isc_import, local_keys, operations
+from . import diagram, isc_import, local_keys, operations, pool_status
 from .aws import AwsApi, SsmSecret, secret_region
 from .errors import AwsError, ConfigImportError, UsageError, UserError
 from .inventory import inventory_json_schema, load_inventory
@@ -172,7 +172,25 @@ def _member_map(values: list[str], option: str) -> dict[str, str]:
     return pairs
 
 
+def _pools(site: Site, keys_from: str, asked: bool) -> pool_status.SitePools | None:
+    """Pool usage from CloudWatch for a monitored site, when the operator reaches AWS anyway (key
+    from SSM, a local AWS API) or asked with --pools; like _instance_check, never on its own."""
+    if keys_from != "ssm" and not asked and not AwsApi.from_env().endpoint:
+        return None
+    return pool_status.read_pools(AwsApi.from_env(), site)
+
+
+def _pools_json(pools: pool_status.SitePools | None) -> dict[str, object] | None:
+    if pools is None:
+        return None
+    return {"error": pools.error, "pools": [vars(p) for p in pools.pools]}
+
+
 def _status(args: argparse.Namespace) -> int:
+    if args.all:
+        return _status_all(args)
+    if not args.site:
+        raise UsageError("status needs --site SITE, or --all for every site of the inventory")
     site, access, keys_from = _site_access(args)
     exists = _instance_check(keys_from, args.allow_not_created)
     if args.wait:
@@ -180,8 +198,10 @@ def _status(args: argparse.Namespace) -> int:
     else:
         statuses = operations.read_status(site, access, exists=exists)
         normal = all(s.normal for s in statuses)
+    pools = _pools(site, keys_from, args.pools)
     if args.json:
-        print(json.dumps({"site": site.name, "normal": normal, "members": [vars(s) for s in statuses]}, indent=2))
+        print(json.dumps({"site": site.name, "normal": normal, "members": [vars(s) for s in statuses],
+                          "pools": _pools_json(pools)}, indent=2))
     else:
         for s in statuses:
             state = f"{s.local_state} (partner: {s.partner_state})" if s.error is None else f"unreachable: {s.error}"
@@ -190,6 +210,11 @@ def _status(args: argparse.Namespace) -> int:
             if s.omapi_key == "previous":
                 state += " [answers to the OMAPI key from before the rotation]"
             print(f"{site.name} {s.role:<9} {s.member:<20} {state}")
+        if pools is not None:
+            for p in pools.pools:
+                print(f"{site.name} pool      {p.summary}")
+            if pools.error:
+                print(f"{site.name} pools     unknown: {pools.error}")
     if normal:
         return 0
     absent = [s for s in statuses if s.not_created]
@@ -208,6 +233,43 @@ def _status(args: argparse.Namespace) -> int:
     if args.wait:
         _error(f"site {site.name} not normal after {args.timeout:g} s")
     return EXIT_NOT_NORMAL
+
+
+def _status_all(args: argparse.Namespace) -> int:
+    """One table for every site: both members' states and each pool's free share."""
+    inventory = load_inventory(Path(args.inventory))
+    hosts, via = _member_map(args.omapi_host, "--omapi-host"), _member_map(args.omapi_via, "--omapi-via")
+    rows = []
+    for listed in inventory.sites:
+        names = {m.name for m in listed.members}
+        per_site = argparse.Namespace(**{
+            **vars(args), "site": listed.name,
+            "omapi_host": [f"{k}={v}" for k, v in hosts.items() if k in names],
+            "omapi_via": [f"{k}={v}" for k, v in via.items() if k in names],
+        })
+        site, access, keys_from = _site_access(per_site)
+        statuses = operations.read_status(site, access)
+        rows.append((site, statuses, _pools(site, keys_from, args.pools)))
+    if args.json:
+        print(json.dumps({"sites": [
+            {"site": site.name, "normal": all(s.normal for s in statuses), "members": [vars(s) for s in statuses],
+             "pools": _pools_json(pools)} for site, statuses, pools in rows]}, indent=2))
+    else:
+        print(f"{'SITE':<16} {'PRIMARY':<34} {'SECONDARY':<34} POOLS (FREE)")
+        for site, statuses, pools in rows:
+            cells = [f"{s.member} {s.summary}" for s in statuses]
+            if pools is None:
+                free = "-"
+            elif pools.error:
+                free = f"unknown: {pools.error}"
+            else:
+                free = ", ".join(f"{p.pool} {'?' if p.free_percent is None else f'{p.free_percent:.0f}%'}"
+                                 for p in pools.pools)
+            print(f"{site.name:<16} {cells[0]:<34} {cells[1]:<34} {free}")
+    statuses_all = [s for _, statuses, _ in rows for s in statuses]
+    if all(s.normal for s in statuses_all):
+        return 0
+    return EXIT_UNREACHABLE if any(s.error for s in statuses_all) else EXIT_NOT_NORMAL
 
 
 def _drill(args: argparse.Namespace) -> int:
@@ -356,7 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read both members' failover states over OMAPI with the pair's key.",
         epilog=OMAPI_EXIT_CODES,
     )
-    _add_member_access(status)
+    _add_member_access(status, one_site=False)
+    status.add_argument("--site", help="the site to show (or --all)")
+    status.add_argument("--all", action="store_true", help="one table for every site of the inventory")
+    status.add_argument("--pools", action="store_true",
+                        help="show pool usage from CloudWatch (monitored sites; the default when the key comes "
+                             "from SSM or a local AWS API is set)")
     status.add_argument("--wait", choices=["normal"], help="poll until both members are normal (up to --timeout)")
     status.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS", help="for --wait (default 120)")
     status.add_argument("--allow-not-created", action="store_true",

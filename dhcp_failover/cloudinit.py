@@ -11,6 +11,7 @@ import yaml
 
 from .errors import InventoryError
 from .model import Member, Site
+from .monitoring import ENABLE_REPORTER, MEMBER_PACKAGES, member_files
 from .render import (
     DDNS_KEYS_FILE,
     DHCPD_CONF,
@@ -114,10 +115,18 @@ def _spec(specs: dict[tuple[SecretKind, str | None], SecretSpec], kind: SecretKi
 def render_cloud_config(site: Site, member: Member) -> str:
     files = [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in render_member(site, member)]
     files.append({"path": BOOTSTRAP_PATH, "permissions": "0755", "content": render_bootstrap(site, member)})
+    after_bootstrap: list[str] = []
+    if site.monitoring is not None:
+        files += [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in member_files(site, member)]
+        # After the bootstrap, and whether or not it worked: a member that failed to start
+        # dhcpd is exactly what the reporter must tell.
+        after_bootstrap.append(ENABLE_REPORTER)
     # Step 1 of the ISC guide: the same dhcpd version on both members, pinned from the site.
     packages = [f'[isc-dhcp-server, "{site.software.isc_dhcp_server}"]', "chrony", "awscli"]
     if site.wireguard:
         packages.append("wireguard-tools")
+    if site.monitoring is not None:
+        packages += MEMBER_PACKAGES
     text = render_template(
         "cloud-init/user-data.yaml.j2",
         site_name=site.name,
@@ -126,6 +135,7 @@ def render_cloud_config(site: Site, member: Member) -> str:
         packages=packages,
         files=files,
         bootstrap_path=BOOTSTRAP_PATH,
+        after_bootstrap=after_bootstrap,
     )
     _check_cloud_config(text, site, member)
     return text

@@ -34,6 +34,7 @@ from .fields import (
     Strict,
     reject_bool,
 )
+from .monitoring_model import Monitoring
 
 # Upper bounds on every list: far above any real inventory, low enough that every check (some
 # compare pairs) finishes in well under a second on the largest input the loader accepts.
@@ -388,6 +389,9 @@ class Site(Strict):
     tags: Tags = Field(default={}, description="Tags for the site's resources, merged over the inventory's.")
     state: StateBackend | None = Field(
         default=None, description="Where this site's Terraform state lives (default: the inventory's state)."
+    )
+    monitoring: Monitoring | None = Field(
+        default=None, description="Metrics, alarms, logs and a dashboard (see docs/monitoring.md); off when absent."
     )
 
     @property

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cdktf import App, TerraformBackend, TerraformOutput, TerraformProvider, TerraformStack
 from constructs import Construct
@@ -24,17 +25,19 @@ from ..checks import validate
 from ..cloudinit import instance_user_data, peer_endpoint_parameter
 from ..errors import InventoryError
 from ..model import Inventory, Member, Role, Site, TunnelEndpoints
+from ..monitoring import NAMESPACE, log_group_name, log_stream_prefix
 from ..render import CISCO_IOS_SNIPPET, JUNOS_SNIPPET, RELAY_DEFAULTS, render_relay
 from ..secret_names import SecretSpec, member_secrets, site_secrets
 from .aws_modules import data_aws_caller_identity, eip, ssm_parameter
 from .layout import LocalAwsApi, RegionLayout, is_placed, partition_of, region_of, site_regions
+from .monitoring import InstanceAlarms, InstanceAlarmsProps, SiteMonitoring, SiteMonitoringProps
 from .naming import SiteNames, member_stack_name, merged_tags, shared_stack_name
 from .parameters import SecretInputs, secret_variables
 from .providers import aws_provider
 from .region import SiteRegion, SiteRegionProps
 from .security_groups import DhcpSecurityGroups, DhcpSecurityGroupsProps
 from .server import DhcpServer, DhcpServerProps
-from .server_role import ServerRole, ServerRoleProps
+from .server_role import ServerRole, ServerRoleProps, reporter_statements
 from .state import BackendFactory, local_backend
 
 
@@ -79,6 +82,9 @@ class DhcpFailoverPair(Construct):
     security_groups: DhcpSecurityGroups
     roles: dict[Role, ServerRole]
     servers: dict[Role, DhcpServer]
+    monitoring: dict[str, SiteMonitoring]
+    """Per region, when the site is monitored: alert topic, log group, alarms (dashboard at home)."""
+    instance_alarms: dict[Role, InstanceAlarms]
     backends: dict[str, TerraformBackend]
     """Each stack's backend, by stack name."""
 
@@ -124,6 +130,8 @@ class DhcpFailoverPair(Construct):
                     partition=partition,
                     account_id=account.account_id,
                     provider=providers[layout.region],
+                    member_log_group=log_group_name(site) if site.monitoring else None,
+                    alarm_topic=site.monitoring is not None and site.monitoring.alerts.topic_arn is None,
                 ),
             )
             for layout in layouts
@@ -167,12 +175,30 @@ class DhcpFailoverPair(Construct):
                     parameter_arns=region.parameters.arns(member_secrets(site, m)) + partner_endpoint,
                     key_arn=region.key_arn,
                     provider=home,
+                    reporter=_reporter_grant(site, m, partition, account.account_id),
                 ),
             )
+        self.monitoring = {}
+        if site.monitoring is not None:
+            watch = Construct(shared, "monitoring")
+            for i, layout in enumerate(layouts):
+                self.monitoring[layout.region] = SiteMonitoring(
+                    watch,
+                    layout.region,
+                    props=SiteMonitoringProps(
+                        site=site,
+                        names=names,
+                        members=layout.members,
+                        key_arn=self.regions[layout.region].key_arn,
+                        provider=providers[layout.region],
+                        dashboard=i == 0,
+                    ),
+                )
         _shared_outputs(shared, site, egress_ips)
 
         self.member_stacks = {}
         self.servers = {}
+        self.instance_alarms = {}
         # The secondary first: the primary's stack depends on it.
         for m in (site.secondary, site.primary):
             stack = TerraformStack(app, member_stack_name(id, m.role))
@@ -196,6 +222,21 @@ class DhcpFailoverPair(Construct):
                 ),
             )
             _member_outputs(stack, site, m, server)
+            if region_of(m) in self.monitoring:
+                self.instance_alarms[m.role] = InstanceAlarms(
+                    stack,
+                    "alarms",
+                    props=InstanceAlarmsProps(
+                        site=site,
+                        member=m,
+                        names=names,
+                        instance_id=server.instance.id,
+                        topic_arn=self.monitoring[region_of(m)].topic_arn,
+                        region=region_of(m),
+                        partition=partition_of(region_of(m)),
+                        provider=provider,
+                    ),
+                )
             self.member_stacks[m.role] = stack
         self.member_stacks[Role.PRIMARY].add_dependency(self.member_stacks[Role.SECONDARY])
 
@@ -208,6 +249,17 @@ class DhcpFailoverPair(Construct):
         made = self.regions[placement.region].placement_of(member.role)
         assert made is not None, f"member {member.name} is in no construct-made subnet"
         return made
+
+
+def _reporter_grant(site: Site, member: Member, partition: str, account_id: str) -> list[dict[str, Any]]:
+    """The monitoring reporter's statements for ``member``'s role (none when not monitored)."""
+    if site.monitoring is None:
+        return []
+    streams = (
+        f"arn:{partition}:logs:{region_of(member)}:{account_id}:log-group:{log_group_name(site)}"
+        f":log-stream:{log_stream_prefix(member)}*"
+    )
+    return reporter_statements(NAMESPACE, streams)
 
 
 def _read_in(layout: RegionLayout, inputs: Mapping[SecretSpec, SecretInputs]) -> dict[SecretSpec, SecretInputs]:
