@@ -355,12 +355,11 @@ def _add_member_access(parser: argparse.ArgumentParser, *, one_site: bool = True
     parser.add_argument("--omapi-via", action="append", default=[], metavar="MEMBER=COMMAND",
                         help="run omshell through this command prefix for a member, e.g. 'ssh bastion' "
                              "(omshell reads the key on stdin; tests use 'ip netns exec NS')")
-    if one_site:
-        parser.add_argument("--via", choices=[VIA_INSTANCE_CONNECT],
-                            help="reach both members' OMAPI through the site's EC2 Instance Connect Endpoint "
-                                 "(operator_access.instance_connect): finds each member's instance, runs 'aws "
-                                 "ec2-instance-connect open-tunnel' (AWS CLI v2) to a loopback port while the "
-                                 "command runs; see docs/operator-access.md")
+    parser.add_argument("--via", choices=[VIA_INSTANCE_CONNECT],
+                        help="reach both members' OMAPI through the site's EC2 Instance Connect Endpoint "
+                             "(operator_access.instance_connect): finds each member's instance, runs 'aws "
+                             "ec2-instance-connect open-tunnel' (AWS CLI v2) to a loopback port while the "
+                             "command runs; see docs/operator-access.md")
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
 
