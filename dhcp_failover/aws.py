@@ -107,13 +107,27 @@ class AwsApi:
     def instance_exists(self, member: Member) -> bool:
         """Whether an instance (pending or running) holds the member's fixed address in its region
         (and VPC, when the inventory names one): "not created yet" versus "not answering yet"."""
+        return bool(self._instance_ids(member, {}))
+
+    def instance_id(self, member: Member, tags: Mapping[str, str]) -> str | None:
+        """The id of the pending or running instance at the member's fixed address in its region
+        (and VPC, when the inventory names one) that carries ``tags``; None when there is none."""
+        ids = self._instance_ids(member, tags)
+        if len(ids) > 1:
+            raise AwsError(f"member {member.name}: {len(ids)} instances at {member.address} in "
+                           f"{member_region(member)} carry the tags {dict(tags)} ({', '.join(ids)}); "
+                           "terminate the stray one")
+        return ids[0] if ids else None
+
+    def _instance_ids(self, member: Member, tags: Mapping[str, str]) -> list[str]:
         filters = [
             {"Name": "private-ip-address", "Values": [str(member.address)]},
             {"Name": "instance-state-name", "Values": ["pending", "running"]},
         ]
         if member.placement is not None and member.placement.vpc_id is not None:
             filters.append({"Name": "vpc-id", "Values": [member.placement.vpc_id]})
+        filters += [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
         region = member_region(member)
         ec2 = self.client("ec2", region)
         found = self._call(f"EC2 instances in {region}", ec2.describe_instances, Filters=filters)
-        return any(reservation["Instances"] for reservation in found["Reservations"])
+        return sorted(i["InstanceId"] for reservation in found["Reservations"] for i in reservation["Instances"])

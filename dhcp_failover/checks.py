@@ -35,6 +35,7 @@ from .model import (
     Subnet,
     TunnelEndpoints,
 )
+from .monitoring import monitoring_problems
 
 T = TypeVar("T")
 G = TypeVar("G", bound=Hashable)
@@ -371,6 +372,23 @@ def _placement(site: Site) -> Iterator[Problem]:
         for m in _members_in_created_vpc(site):
             if not m.network.subnet_of(site.vpc_cidr):
                 yield Problem("vpc_cidr", f"{site.vpc_cidr} does not contain member {m.name}'s network {m.network}")
+
+
+def _operator_access(site: Site) -> Iterator[Problem]:
+    """operator_access.instance_connect only on a site whose members both have a placement (the endpoint
+    lives in their VPC); ssh_key_pair only with instance_connect (nothing else may reach port 22)."""
+    if site.operator_access.instance_connect and not all(m.placement is not None for m in site.members):
+        yield Problem(
+            "operator_access.instance_connect",
+            "needs both members placed in AWS (an Instance Connect Endpoint lives in their VPC); "
+            "give both members a placement, or set it false",
+        )
+    if site.operator_access.ssh_key_pair is not None and not site.operator_access.instance_connect:
+        yield Problem(
+            "operator_access.ssh_key_pair",
+            "is only reachable through the Instance Connect Endpoint (nothing else may reach port 22); "
+            "set operator_access.instance_connect: true, or remove ssh_key_pair",
+        )
 
 
 def _wireguard(site: Site) -> Iterator[Problem]:
@@ -735,6 +753,13 @@ def _bucket_name_problems(bucket: str) -> Iterator[str]:
             yield f"ends with {suffix!r}, which S3 reserves; choose another name"
 
 
+def _monitoring(site: Site) -> Iterator[Problem]:
+    """Every per-pool alarm threshold names a pool of the site (START-END); an existing alert topic is in
+    the members' region, since CloudWatch alarms notify topics of their own region only."""
+    for where, message in monitoring_problems(site):
+        yield Problem(where, message)
+
+
 # The registry of checks, in the order they run. docs/inventory.md's table of validation rules is
 # generated from it and from each check's docstring (python -m dhcp_failover docs), so a new
 # check goes here, with a docstring that says what it enforces.
@@ -746,12 +771,14 @@ SITE_CHECKS: tuple[Callable[[Site], Iterator[Problem]], ...] = (
     _hosts,
     _relays,
     _placement,
+    _operator_access,
     _wireguard,
     _option_definitions,
     _options_everywhere,
     _classes,
     _shared_networks,
     _ddns,
+    _monitoring,
     _server,
 )
 # Across sites, after every site's own checks.

@@ -12,13 +12,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
 import yaml
 
-from . import diagram, local_keys, operations
+from . import diagram, instance_connect, local_keys, operations, pool_status
 from .aws import AwsApi, SsmSecret, secret_region
 from .backends.isc import config_import as isc_import
 from .backends.isc.omapi import OmapiError
@@ -46,6 +47,7 @@ OMAPI_EXIT_CODES = (
     "5 a member has no instance in AWS yet (status: 0 with --allow-not-created)"
 )
 KEYS_FROM = ("ssm", "key-store")
+VIA_INSTANCE_CONNECT = "instance-connect"
 
 
 def _error(message: str) -> None:
@@ -104,7 +106,11 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.Access], str]:
+@contextmanager
+def _reach_members(args: argparse.Namespace) -> Iterator[tuple[Site, list[operations.Access], str]]:
+    """(site, OMAPI access to both members, where the key came from) for the command's duration.
+    With ``--via instance-connect`` each member is reached through an open-tunnel child on a
+    loopback port; the children stop when the command ends, however it ends."""
     inventory_path = Path(args.inventory)
     inventory = load_inventory(inventory_path)
     try:
@@ -114,16 +120,43 @@ def _site_access(args: argparse.Namespace) -> tuple[Site, list[operations.Access
         raise UsageError(f"--site {args.site!r} is not in {inventory_path}; sites: {names}") from None
     hosts, via = _member_map(args.omapi_host, "--omapi-host"), _member_map(args.omapi_via, "--omapi-via")
     operations.check_members(site, [*hosts, *via])
-    store_path = Path(args.key_store) if args.key_store else local_keys.default_path(inventory_path)
+    tunnelled = args.via == VIA_INSTANCE_CONNECT
+    if tunnelled:
+        if hosts or via:
+            raise UsageError("--via instance-connect picks each member's route itself; drop --omapi-host and "
+                             "--omapi-via")
+        if not site.operator_access.instance_connect:
+            raise UsageError(f"--via instance-connect: site {site.name!r} has no Instance Connect Endpoint; set "
+                             "operator_access: {instance_connect: true} in the inventory and deploy its shared stack")
+        instance_connect.aws_cli()  # no aws command: say so before asking AWS anything
     keys_from = args.omapi_key_from or "key-store"  # never AWS unless asked: the lab has no AWS
+    store = _omapi_key_store(args, inventory_path, site, keys_from)
+    if not tunnelled:
+        yield site, operations.member_access(site, store, hosts=hosts, via=via), keys_from
+        return
+    tunnels = instance_connect.plan_tunnels(AwsApi.from_env(), site)
+    with instance_connect.open_tunnels(tunnels) as ports:
+        yield site, operations.member_access(site, store, hosts=instance_connect.reroute(ports)), keys_from
+
+
+def _omapi_key_store(
+    args: argparse.Namespace, inventory_path: Path, site: Site, keys_from: str
+) -> local_keys.KeyStore:
     if keys_from == "ssm":
-        store = _omapi_key_from_ssm(site)
-    else:
-        if not store_path.exists():
-            raise UsageError(f"{store_path}: no key store; run 'python -m dhcp_failover keys', pass --key-store, "
-                                 "or read the key from SSM with --omapi-key-from ssm")
-        store = local_keys.KeyStore.load(store_path)
-    return site, operations.member_access(site, store, hosts=hosts, via=via), keys_from
+        return _omapi_key_from_ssm(site)
+    store_path = Path(args.key_store) if args.key_store else local_keys.default_path(inventory_path)
+    if not store_path.exists():
+        raise UsageError(f"{store_path}: no key store; run 'python -m dhcp_failover keys', pass --key-store, "
+                         "or read the key from SSM with --omapi-key-from ssm")
+    return local_keys.KeyStore.load(store_path)
+
+
+def _not_created(names: str, allowed: bool) -> int:
+    if allowed:
+        print(f"note: {names} not created yet (no instance in AWS): nothing to wait for", file=sys.stderr)
+        return 0
+    _error(f"{names} not created yet (no instance in AWS); deploy it, or pass --allow-not-created on a first deploy")
+    return EXIT_NOT_CREATED
 
 
 def _instance_check(keys_from: str, asked: bool) -> operations.InstanceCheck | None:
@@ -176,16 +209,43 @@ def _member_map(values: list[str], option: str) -> dict[str, str]:
     return pairs
 
 
+def _pools(site: Site, keys_from: str, asked: bool) -> pool_status.SitePools | None:
+    """Pool usage from CloudWatch for a monitored site, when the operator reaches AWS anyway (key
+    from SSM, a local AWS API) or asked with --pools; like _instance_check, never on its own."""
+    if keys_from != "ssm" and not asked and not AwsApi.from_env().endpoint:
+        return None
+    return pool_status.read_pools(AwsApi.from_env(), site)
+
+
+def _pools_json(pools: pool_status.SitePools | None) -> dict[str, object] | None:
+    if pools is None:
+        return None
+    return {"error": pools.error, "pools": [vars(p) for p in pools.pools]}
+
+
 def _status(args: argparse.Namespace) -> int:
-    site, access, keys_from = _site_access(args)
+    if args.all:
+        return _status_all(args)
+    if not args.site:
+        raise UsageError("status needs --site SITE, or --all for every site of the inventory")
+    try:
+        with _reach_members(args) as (site, access, keys_from):
+            return _report_status(args, site, access, keys_from)
+    except instance_connect.NotCreated as absent:
+        return _not_created(str(absent), args.allow_not_created)
+
+
+def _report_status(args: argparse.Namespace, site: Site, access: list[operations.Access], keys_from: str) -> int:
     exists = _instance_check(keys_from, args.allow_not_created)
     if args.wait:
         normal, statuses = operations.wait_until_normal(site, access, args.timeout, exists=exists)
     else:
         statuses = operations.read_status(site, access, exists=exists)
         normal = all(s.normal for s in statuses)
+    pools = _pools(site, keys_from, args.pools)
     if args.json:
-        print(json.dumps({"site": site.name, "normal": normal, "members": [vars(s) for s in statuses]}, indent=2))
+        print(json.dumps({"site": site.name, "normal": normal, "members": [vars(s) for s in statuses],
+                          "pools": _pools_json(pools)}, indent=2))
     else:
         for s in statuses:
             state = f"{s.local_state} (partner: {s.partner_state})" if s.error is None else f"unreachable: {s.error}"
@@ -194,16 +254,16 @@ def _status(args: argparse.Namespace) -> int:
             if s.omapi_key == "previous":
                 state += " [answers to the OMAPI key from before the rotation]"
             print(f"{site.name} {s.role:<9} {s.member:<20} {state}")
+        if pools is not None:
+            for p in pools.pools:
+                print(f"{site.name} pool      {p.summary}")
+            if pools.error:
+                print(f"{site.name} pools     unknown: {pools.error}")
     if normal:
         return 0
     absent = [s for s in statuses if s.not_created]
     if absent:
-        names = ", ".join(s.member for s in absent)
-        if args.allow_not_created:
-            print(f"note: {names} not created yet (no instance in AWS): nothing to wait for", file=sys.stderr)
-            return 0
-        _error(f"{names} not created yet (no instance in AWS); deploy it, or pass --allow-not-created on a first deploy")
-        return EXIT_NOT_CREATED
+        return _not_created(", ".join(s.member for s in absent), args.allow_not_created)
     unreachable = [s for s in statuses if s.error]
     for s in unreachable:
         _error(f"{s.member}: {s.error}")
@@ -214,8 +274,53 @@ def _status(args: argparse.Namespace) -> int:
     return EXIT_NOT_NORMAL
 
 
+def _status_all(args: argparse.Namespace) -> int:
+    """One table for every site: both members' states and each pool's free share."""
+    inventory = load_inventory(Path(args.inventory))
+    hosts, via = _member_map(args.omapi_host, "--omapi-host"), _member_map(args.omapi_via, "--omapi-via")
+    rows = []
+    for listed in inventory.sites:
+        names = {m.name for m in listed.members}
+        per_site = argparse.Namespace(**{
+            **vars(args), "site": listed.name,
+            "omapi_host": [f"{k}={v}" for k, v in hosts.items() if k in names],
+            "omapi_via": [f"{k}={v}" for k, v in via.items() if k in names],
+        })
+        with _reach_members(per_site) as (site, access, keys_from):
+            statuses = operations.read_status(site, access)
+            rows.append((site, statuses, _pools(site, keys_from, args.pools)))
+    if args.json:
+        print(json.dumps({"sites": [
+            {"site": site.name, "normal": all(s.normal for s in statuses), "members": [vars(s) for s in statuses],
+             "pools": _pools_json(pools)} for site, statuses, pools in rows]}, indent=2))
+    else:
+        print(f"{'SITE':<16} {'PRIMARY':<34} {'SECONDARY':<34} POOLS (FREE)")
+        for site, statuses, pools in rows:
+            cells = [f"{s.member} {s.summary}" for s in statuses]
+            if pools is None:
+                free = "-"
+            elif pools.error:
+                free = f"unknown: {pools.error}"
+            else:
+                free = ", ".join(f"{p.pool} {'?' if p.free_percent is None else f'{p.free_percent:.0f}%'}"
+                                 for p in pools.pools)
+            print(f"{site.name:<16} {cells[0]:<34} {cells[1]:<34} {free}")
+    statuses_all = [s for _, statuses, _ in rows for s in statuses]
+    if all(s.normal for s in statuses_all):
+        return 0
+    return EXIT_UNREACHABLE if any(s.error for s in statuses_all) else EXIT_NOT_NORMAL
+
+
 def _drill(args: argparse.Namespace) -> int:
-    site, access, _ = _site_access(args)
+    try:
+        with _reach_members(args) as (site, access, _):
+            return _run_drill(args, site, access)
+    except instance_connect.NotCreated as absent:
+        _error(f"{absent} not created yet (no instance in AWS); nothing to drill")
+        return EXIT_NOT_CREATED
+
+
+def _run_drill(args: argparse.Namespace, site: Site, access: list[operations.Access]) -> int:
     member = args.member or site.secondary.name
     restart = operations.run_restart_command(args.restart_command, args.timeout) if args.restart_command else None
     # Live progress for people; with --json it goes to stderr so stdout stays one document.
@@ -258,6 +363,11 @@ def _add_member_access(parser: argparse.ArgumentParser, *, one_site: bool = True
     parser.add_argument("--omapi-via", action="append", default=[], metavar="MEMBER=COMMAND",
                         help="run omshell through this command prefix for a member, e.g. 'ssh bastion' "
                              "(omshell reads the key on stdin; tests use 'ip netns exec NS')")
+    parser.add_argument("--via", choices=[VIA_INSTANCE_CONNECT],
+                        help="reach both members' OMAPI through the site's EC2 Instance Connect Endpoint "
+                             "(operator_access.instance_connect): finds each member's instance, runs 'aws "
+                             "ec2-instance-connect open-tunnel' (AWS CLI v2) to a loopback port while the "
+                             "command runs; see docs/operator-access.md")
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
 
@@ -397,7 +507,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read both members' failover states over OMAPI with the pair's key.",
         epilog=OMAPI_EXIT_CODES,
     )
-    _add_member_access(status)
+    _add_member_access(status, one_site=False)
+    status.add_argument("--site", help="the site to show (or --all)")
+    status.add_argument("--all", action="store_true", help="one table for every site of the inventory")
+    status.add_argument("--pools", action="store_true",
+                        help="show pool usage from CloudWatch (monitored sites; the default when the key comes "
+                             "from SSM or a local AWS API is set)")
     status.add_argument("--wait", choices=["normal"], help="poll until both members are normal (up to --timeout)")
     status.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS", help="for --wait (default 120)")
     status.add_argument("--allow-not-created", action="store_true",

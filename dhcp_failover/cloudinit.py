@@ -13,6 +13,7 @@ from .backends.isc.render import DDNS_KEYS_FILE, render_ddns_keys
 from .backends.registry import backend_for
 from .errors import InventoryError
 from .model import Member, Site
+from .monitoring import ENABLE_REPORTER, MEMBER_PACKAGES, member_files
 from .render import render_template, wireguard_paths
 from .secret_names import SecretKind, SecretSpec, member_secrets
 
@@ -96,9 +97,17 @@ def render_cloud_config(site: Site, member: Member) -> str:
     tree = backend_for(site).render_member(site, member)
     files = [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in tree]
     files.append({"path": BOOTSTRAP_PATH, "permissions": "0755", "content": render_bootstrap(site, member)})
+    after_bootstrap: list[str] = []
+    if site.monitoring is not None:
+        files += [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in member_files(site, member)]
+        # After the bootstrap, and whether or not it worked: a member that failed to start
+        # dhcpd is exactly what the reporter must tell.
+        after_bootstrap.append(ENABLE_REPORTER)
     packages = [*backend_for(site).packages(site), "chrony", "awscli"]
     if site.wireguard:
         packages.append("wireguard-tools")
+    if site.monitoring is not None:
+        packages += MEMBER_PACKAGES
     text = render_template(
         "cloud-init/user-data.yaml.j2",
         site_name=site.name,
@@ -107,6 +116,7 @@ def render_cloud_config(site: Site, member: Member) -> str:
         packages=packages,
         files=files,
         bootstrap_path=BOOTSTRAP_PATH,
+        after_bootstrap=after_bootstrap,
     )
     _check_cloud_config(text, site, member)
     return text

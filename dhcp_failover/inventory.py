@@ -92,6 +92,8 @@ def _what(error: Any, loc: tuple[Any, ...]) -> str:
         message = "has characters or a form that is not allowed here"
         if key == "name":
             message = "must be 2-40 characters of lower-case letters, digits and '-', starting with a letter"
+    elif kind == "value_error":
+        message = message.removeprefix("Value error, ")
     elif kind == "literal_error" and key == "version":
         message = "must be 1 (the only inventory format this version knows)"
     return f"{shown} {message[0].lower()}{message[1:]}"

@@ -35,6 +35,7 @@ from .fields import (
     Strict,
     reject_bool,
 )
+from .monitoring_model import Monitoring
 
 # Upper bounds on every list: far above any real inventory, low enough that every check (some
 # compare pairs) finishes in well under a second on the largest input the loader accepts.
@@ -343,6 +344,28 @@ class WireGuard(Strict):
         return f"wg-{role.value}"
 
 
+class OperatorAccess(Strict):
+    """How operators reach each member's OMAPI and shell without anything open to the internet.
+    Off by default: a site gets no way in it did not ask for."""
+
+    instance_connect: Bool = Field(
+        default=False,
+        description=(
+            "An EC2 Instance Connect Endpoint in each VPC of the site's members: operators tunnel to a "
+            "member's OMAPI port and SSH (22) with IAM credentials (docs/operator-access.md)."
+        ),
+    )
+    ssh_key_pair: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9 ._:/+=,@-]+$")] | None = (
+        Field(
+            default=None,
+            description=(
+                "Name of an existing EC2 key pair for the members' login user (admin), for SSH through the "
+                "endpoint; needs instance_connect. Changing it replaces the instances. Default: none."
+            ),
+        )
+    )
+
+
 class Software(Strict):
     """Package versions installed on both members (step 1 of the guide: the same dhcpd on both)."""
 
@@ -398,8 +421,15 @@ class Site(Strict):
         "(default: the smallest network holding both members' networks).",
     )
     tags: Tags = Field(default={}, description="Tags for the site's resources, merged over the inventory's.")
+    operator_access: OperatorAccess = Field(
+        default=OperatorAccess(),
+        description="How operators reach the members' OMAPI and SSH (off by default; docs/operator-access.md).",
+    )
     state: StateBackend | None = Field(
         default=None, description="Where this site's Terraform state lives (default: the inventory's state)."
+    )
+    monitoring: Monitoring | None = Field(
+        default=None, description="Metrics, alarms, logs and a dashboard (see docs/monitoring.md); off when absent."
     )
 
     @model_validator(mode="before")

@@ -14,6 +14,9 @@ waits for the secondary to answer and says "partner not created yet".
 
 Sites run in parallel (threads, up to ``parallel``); the members of one site never do. A failed
 step stops its site at once and the others go on. A rerun resumes: finished stacks plan clean.
+Once the terraform runner is interrupted (SIGTERM/SIGINT to the command), every site stops at
+its current step: the terraform commands running finish their in-flight work and unlock the
+state, and no further step starts.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from .terraform import Plan, Terraform, TerraformFailed
 
 INSTANCE = "aws_instance"
 GATE_POLL = 1.0  # seconds between OMAPI reads while a gate waits
+STOPPED = "the rollout was asked to stop"
 
 
 class RolloutInputError(Exception):
@@ -227,6 +231,9 @@ class SiteRollout:
             if passed:
                 self._log(after, "gate", "passed", time.monotonic() - start, seen)
                 return
+            if self.tf.stopping:
+                self._log(after, "gate", "failed", time.monotonic() - start, f"{seen}; {STOPPED}")
+                raise _StepFailed(f"{after}: gate: {STOPPED}")
             if time.monotonic() >= deadline:
                 self._log(after, "gate", "failed", time.monotonic() - start, seen)
                 raise _StepFailed(f"{after}: gate: {seen} after {self.gate.timeout:g} s")

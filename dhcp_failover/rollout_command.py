@@ -4,14 +4,23 @@ the rollout (dhcp_failover.rollout) and print progress, the summary, the plan re
 Input errors (exit 2) are all found before anything runs: an unknown site, --parallel 0, a
 missing key store or member name for the gates, terraform not on PATH, a stack folder missing
 from the synth. A failed site is exit 3.
+
+SIGTERM or SIGINT (a pipeline cancelled, Ctrl-C) stops the rollout: each terraform it runs gets
+one interrupt (terraform's own graceful stop: in-flight operations finish, state is written and
+unlocked), no further step starts, and the command exits 3 once they have exited. Rerunning the
+same command resumes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from . import local_keys, operations
 from .app import SynthPlan, build_app, plan_synth, site_names
@@ -40,19 +49,44 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     # Progress is for people; stdout stays the one document a pipeline reads (JSON, Markdown).
     progress = sys.stderr if args.json or args.plan_only else sys.stdout
-    report = roll_out(sites, folders, terraform, gates=gates, parallel=args.parallel, plan_only=args.plan_only,
-                      progress=print_lines(progress))
+    with _stopped_by_signals(terraform) as received:
+        report = roll_out(sites, folders, terraform, gates=gates, parallel=args.parallel, plan_only=args.plan_only,
+                          progress=print_lines(progress))
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     elif args.plan_only:
         print(plan_markdown(report))
     print(summary_table(report), file=progress)
     failed = [site for site in report.sites if site.status == "failed"]
+    if received:
+        print(f"error: rollout stopped by {received[0]}: {len(failed)} of {len(report.sites)} site(s) stopped "
+              "mid-way, their terraform runs ended and the state is unlocked; run the same command again to "
+              "resume", file=sys.stderr)
+        return EXIT_ROLLOUT_FAILED
     if failed:
         print(f"error: rollout failed in {len(failed)} of {len(report.sites)} site(s): "
               + "; ".join(f"{site.site}: {site.failure}" for site in failed), file=sys.stderr)
         return EXIT_ROLLOUT_FAILED
     return 0
+
+
+@contextmanager
+def _stopped_by_signals(terraform: Terraform) -> Iterator[list[str]]:
+    """While the rollout runs, SIGTERM and SIGINT interrupt its terraform runs (once) instead of
+    killing this process under them; yields the names of the signals received."""
+    received: list[str] = []
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        if len(received) == 1:
+            terraform.interrupt()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _synth(plan: SynthPlan) -> Path:

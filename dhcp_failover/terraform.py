@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Mapping
@@ -23,6 +24,9 @@ PLAN_FILE = "rollout.tfplan"
 PLUGIN_CACHE_ENV = "TF_PLUGIN_CACHE_DIR"
 DEFAULT_PLUGIN_CACHE = Path("~/.terraform.d/plugin-cache")
 TIMEOUT = 3600.0  # one terraform command; an instance replacement takes minutes, never an hour
+STOP_GRACE = 60.0
+"""After :meth:`Terraform.interrupt`, how long a terraform may take to finish its in-flight
+resource operations and write its state before it is killed."""
 
 
 class TerraformNotFound(Exception):
@@ -97,14 +101,25 @@ def parse_tally(stdout: str) -> Plan:
     return Plan(adds, updates, destroys, outputs_change=not (adds or updates or destroys))
 
 
+class TerraformInterrupted(TerraformFailed):
+    """The run was asked to stop (:meth:`Terraform.interrupt`) before or while this command ran."""
+
+
 @dataclass
 class Terraform:
-    """One terraform binary with the caller's environment plus a shared plugin cache."""
+    """One terraform binary with the caller's environment plus a shared plugin cache.
+
+    Each command runs in its own process group, so a Ctrl-C at the terminal reaches only the
+    caller, which decides what to forward (:meth:`interrupt`): a second SIGINT would make
+    terraform exit at once, with its state half-written and its lock held."""
 
     binary: str
     env: dict[str, str]
     _cache_warm: threading.Event = field(default_factory=threading.Event)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _running: set[subprocess.Popen[str]] = field(default_factory=set)
+    _running_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Terraform:
@@ -124,16 +139,55 @@ class Terraform:
         env.setdefault("CHECKPOINT_DISABLE", "1")
         return cls(binary, env)
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def interrupt(self, grace: float = STOP_GRACE) -> list[int]:
+        """Stop every terraform this object runs, as one Ctrl-C stops terraform: it finishes the
+        resource operations in flight, writes its state and releases its lock. Whatever still
+        runs after ``grace`` seconds is killed. No command starts afterwards. Returns the pids
+        interrupted; safe to call from a signal handler (it does not wait)."""
+        with self._running_lock:
+            self._stopping.set()
+            running = list(self._running)
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        if running:
+            killer = threading.Timer(grace, self._kill, args=(running,))
+            killer.daemon = True
+            killer.start()
+        return [process.pid for process in running]
+
+    @staticmethod
+    def _kill(processes: list[subprocess.Popen[str]]) -> None:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+
     def run(self, folder: Path, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+        argv = [self.binary, *args]
+        with self._running_lock:
+            if self._stopping.is_set():
+                raise TerraformInterrupted(f"terraform {args[0]} not started: the rollout is stopping", "")
+            process = subprocess.Popen(argv, cwd=folder, env=self.env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, process_group=0)
+            self._running.add(process)
         try:
-            result = subprocess.run([self.binary, *args], cwd=folder, env=self.env, capture_output=True, text=True,
-                                    timeout=TIMEOUT, stdin=subprocess.DEVNULL, check=False)
-        except subprocess.TimeoutExpired:
-            raise TerraformFailed(f"terraform {args[0]} still running after {TIMEOUT:.0f} s", "") from None
-        if result.returncode not in ok:
-            output = f"{result.stdout}\n{result.stderr}"
-            raise TerraformFailed(f"terraform {args[0]} exited {result.returncode}: {first_error(output)}", output)
-        return result
+            stdout, stderr, timed_out = _communicate(process)
+        finally:
+            with self._running_lock:
+                self._running.discard(process)
+        output = f"{stdout}\n{stderr}"
+        if timed_out:
+            raise TerraformFailed(f"terraform {args[0]} still running after {TIMEOUT:.0f} s; killed", output)
+        if self._stopping.is_set() and process.returncode not in ok:
+            raise TerraformInterrupted(f"terraform {args[0]} interrupted (exit {process.returncode}): "
+                                       f"{first_error(output)}", output)
+        if process.returncode not in ok:
+            raise TerraformFailed(f"terraform {args[0]} exited {process.returncode}: {first_error(output)}", output)
+        return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
 
     def init(self, folder: Path) -> None:
         """``terraform init``. The plugin cache is not safe for concurrent writers (terraform's
@@ -172,6 +226,17 @@ class Terraform:
         """Apply exactly the saved plan: what was planned (and reviewed) is what changes."""
         self.run(folder, "apply", "-input=false", "-no-color", "-auto-approve", PLAN_FILE)
         (folder / PLAN_FILE).unlink()
+
+
+def _communicate(process: subprocess.Popen[str]) -> tuple[str, str, bool]:
+    """Its output once it exits, and whether it had to be killed after TIMEOUT."""
+    try:
+        stdout, stderr = process.communicate(timeout=TIMEOUT)
+        return stdout, stderr, False
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        return stdout, stderr, True
 
 
 # What terraform prints between an error's summary and its detail: where in the config it is.

@@ -18,6 +18,7 @@ from dhcp_failover.cloudinit import ALLOWED_TOP_LEVEL_KEYS, BOOTSTRAP_PATH, USER
 from dhcp_failover.errors import InventoryError
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.model import Site
+from dhcp_failover.monitoring import ENABLE_REPORTER, member_files
 from tests.support.factories import EXAMPLES, inventory_data, site_data
 from tests.support.tfenv import terraform, write_cli_config
 from tests.support.tools import require
@@ -52,10 +53,12 @@ def test_write_files_carry_exactly_the_rendered_tree_and_the_bootstrap() -> None
         for member in site.members:
             config = yaml.safe_load(render_user_data(site, member).cloud_config)
             written = {f["path"]: f["content"] for f in config["write_files"]}
-            rendered = {f.path: f.content for f in render_member(site, member)}
+            monitored = site.monitoring is not None
+            tree = render_member(site, member) + (member_files(site, member) if monitored else ())
+            rendered = {f.path: f.content for f in tree}
             assert {k: v for k, v in written.items() if k != BOOTSTRAP_PATH} == rendered
             assert written[BOOTSTRAP_PATH].startswith("#!/bin/bash")
-            assert config["runcmd"] == [[BOOTSTRAP_PATH]]
+            assert config["runcmd"] == [[BOOTSTRAP_PATH]] + ([ENABLE_REPORTER] if monitored else [])
 
 
 def test_both_members_pin_the_same_dhcpd_version() -> None:
@@ -86,9 +89,13 @@ def big_site(hosts: int) -> Site:
 
 
 def test_examples_fit_uncompressed() -> None:
+    """A monitored member also carries the reporter program (~13 kB): its user data is gzipped."""
     for site in sites():
         for member in site.members:
             user_data = render_user_data(site, member)
+            if site.monitoring is not None:
+                assert user_data.compressed and len(user_data.terraform_args()["user_data_base64"]) <= USER_DATA_LIMIT
+                continue
             assert not user_data.compressed and len(user_data.cloud_config.encode()) <= USER_DATA_LIMIT
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dhcp_failover.constructs.rules import RULE_KINDS, Direction, member_rules
+from dhcp_failover.constructs.rules import INSTANCE_CONNECT_RULE_KINDS, RULE_KINDS, Direction, member_rules
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Role
 from tests.support.factories import inventory_data
@@ -31,7 +31,7 @@ def _summary(rules: list[dict[str, Any]]) -> set[tuple[str, int, int, str]]:
 def test_every_rule_kind_has_a_description_without_characters_aws_rejects() -> None:
     # EC2 accepts a-zA-Z0-9, spaces and ._-:/()#,@[]+=&;{}!$* in rule descriptions.
     allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-:/()#,@[]+=&;{}!$*")
-    for name, kind in RULE_KINDS.items():
+    for name, kind in {**RULE_KINDS, **INSTANCE_CONNECT_RULE_KINDS}.items():
         assert kind.description, name
         text = kind.description.format(peer="10.0.0.0/24")
         assert set(text) <= allowed, f"{name}: {set(text) - allowed}"
@@ -66,8 +66,14 @@ def test_no_rule_admits_anything_from_anywhere(synthesized_examples: dict[str, A
         for path in outdir.glob("stacks/*/cdk.tf.json"):
             stack = json.loads(path.read_text())
             ingress = stack.get("resource", {}).get("aws_vpc_security_group_ingress_rule", {})
+            groups = stack.get("resource", {}).get("aws_security_group", {})
+            endpoint_groups = {f"${{aws_security_group.{key}.id}}" for key in groups if key.startswith("instance-connect-")}
             for name, rule in ingress.items():
-                assert rule["cidr_ipv4"] != "0.0.0.0/0", f"{path.parent.name}: {name}"
+                # Exactly one peer: a CIDR other than the world, or an Instance Connect Endpoint's group.
+                assert ("cidr_ipv4" in rule) != ("referenced_security_group_id" in rule), name
+                assert rule.get("cidr_ipv4", "") != "0.0.0.0/0", f"{path.parent.name}: {name}"
+                if "referenced_security_group_id" in rule:
+                    assert rule["referenced_security_group_id"] in endpoint_groups, name
                 assert rule["ip_protocol"] != "-1", name
             for group in stack.get("resource", {}).get("aws_security_group", {}).values():
                 assert "ingress" not in group and "egress" not in group  # no inline rules

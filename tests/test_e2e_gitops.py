@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -37,7 +38,7 @@ from dhcp_failover.local_keys import KeyStore, default_path
 from dhcp_failover.model import Role
 from dhcp_failover.secret_names import SecretKind, site_secrets
 from tests.support.checkout import copy_checkout
-from tests.support.deploy import Stacks, moto_server, run_python
+from tests.support.deploy import Stacks, run_python
 from tests.support.factories import REPO
 from tests.support.tfenv import require_provider_mirror, write_cli_config
 from tests.support.tools import require
@@ -102,6 +103,15 @@ class Runner:
         self.stacks.init()
         return self.stacks
 
+    def copy_synth(self, other: Runner) -> Stacks:
+        """``other``'s synthesized and initialized stacks, copied: a pipeline that synthesizes
+        once and hands cdktf.out to later jobs (the synth is byte-identical for the same inventory,
+        test_synth_main shows it, so the copy saves a synth and an init per stack)."""
+        assert other.stacks is not None
+        shutil.copytree(other.stacks.outdir, self.folder / "cdktf.out", symlinks=True)
+        self.stacks = Stacks(self.folder / "cdktf.out", other.stacks.order, self.env)
+        return self.stacks
+
     def apply(self, stack: str, *flags: str) -> subprocess.CompletedProcess[str]:
         """``terraform apply`` of one stack, whatever its exit status (the caller judges it)."""
         assert self.stacks is not None
@@ -119,6 +129,7 @@ class GitOps:
     root: Path
     base_env: dict[str, str]
     a: Runner
+    b: Runner | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def client(self, service: str, region: str = STATE_REGION) -> Any:
@@ -140,27 +151,27 @@ class GitOps:
 
 
 @pytest.fixture(scope="module")
-def gitops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitOps]:
+def gitops(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[GitOps]:
     require_provider_mirror()
     require("terraform")
     root = tmp_path_factory.mktemp("gitops")
-    with moto_server(root / "moto.log") as endpoint:
-        base = {k: v for k, v in write_cli_config(root).items() if not k.startswith(("TF_VAR_", "AWS_"))}
-        base.update({ENDPOINT_ENV: endpoint, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-                     "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
-        base.pop("CDKTF_OUTDIR", None)
-        world = GitOps(endpoint, root, base, a=None)  # type: ignore[arg-type]
-        s3 = world.client("s3")
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": STATE_REGION})
-        world.client("dynamodb").create_table(
-            TableName=LOCK_TABLE, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
-        )
-        world.a = world.runner("runner-a")
-        world.a.keys("--ssm")
-        world.timed("runner A synth+init", world.a.synth_and_init)
-        yield world
+    endpoint = moto_endpoint  # the session's (conftest): the bucket, table and sites are this module's own
+    base = {k: v for k, v in write_cli_config(root).items() if not k.startswith(("TF_VAR_", "AWS_"))}
+    base.update({ENDPOINT_ENV: endpoint, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+                 "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
+    base.pop("CDKTF_OUTDIR", None)
+    world = GitOps(endpoint, root, base, a=None)  # type: ignore[arg-type]
+    s3 = world.client("s3")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": STATE_REGION})
+    world.client("dynamodb").create_table(
+        TableName=LOCK_TABLE, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+    )
+    world.a = world.runner("runner-a")
+    world.a.keys("--ssm")
+    world.timed("runner A synth+init", world.a.synth_and_init)
+    yield world
     print(f"\ngitops e2e timings (s): {world.timings}")
 
 
@@ -171,7 +182,7 @@ def test_two_concurrent_applies_of_one_stack_exactly_one_proceeds(gitops: GitOps
     twin = gitops.runner("runner-a-twin")
     twin.base_env = gitops.a.base_env
     twin.env = gitops.a.env  # the same exports: the same pipeline run twice
-    twin.synth_and_init()
+    twin.copy_synth(gitops.a)
     shared = [shared_stack_name(site) for site in SITES]
     start = time.monotonic()
     with ThreadPoolExecutor(4) as pool:
@@ -232,6 +243,7 @@ def test_a_second_fresh_runner_adopts_the_secrets_in_ssm_and_plans_no_change(git
     assert in_ssm == _ssm_values(gitops, gitops.a)
     assert all(ssm == stored for ssm, stored in in_ssm.values())
     stacks = gitops.timed("runner B synth+init", b.synth_and_init)
+    gitops.b = b
     start = time.monotonic()
     outcomes = stacks.each(stacks.plan_exit_code)
     gitops.timings["runner B plans"] = round(time.monotonic() - start, 1)
@@ -270,7 +282,8 @@ def test_rotation_is_a_version_bump_every_runner_adopts(gitops: GitOps) -> None:
     b.keys("--ssm")
     adopted = b.store().require(omapi)
     assert (adopted.value, adopted.version, adopted.previous) == (rotated.value, before.version + 1, before.value)
-    b_stacks = b.synth_and_init()
+    assert gitops.b is not None
+    b_stacks = b.copy_synth(gitops.b)
     code, out = b_stacks.plan_exit_code(shared_stack_name("london"))
     assert code == 0, out[-2500:]
 

@@ -50,7 +50,6 @@ from tests.support.deploy import (
     ShellLine,
     Stacks,
     key_exports,
-    moto_server,
     readme_cdktf_lines,
     resource_changes,
     synth,
@@ -147,28 +146,28 @@ def _documented_lines(verb: str, order: tuple[str, ...]) -> list[ShellLine]:
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployed(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[Deployment]:
     require_provider_mirror()
     require("terraform")
     require("npx", "the deploy docs deploy with npx cdktf")
     root = tmp_path_factory.mktemp("e2e")
     folder = cdktf_project(root / "project")
     timings: dict[str, float] = {}
-    with moto_server(root / "moto.log") as endpoint:
-        inventory = _test_inventory(folder / INVENTORY_NAME)
-        (site,) = load_inventory(inventory).sites
-        order = (shared_stack_name(SITE), member_stack_name(SITE, Role.SECONDARY), member_stack_name(SITE, Role.PRIMARY))
-        base = {k: v for k, v in write_cli_config(root).items() if not k.startswith("TF_VAR_")}
-        base.update({ENDPOINT_ENV: endpoint, "CI": "1", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
-        for name in ("CDKTF_OUTDIR", INVENTORY_ENV):
-            base.pop(name, None)
-        env = {**base, **key_exports(folder, INVENTORY_NAME, {**base, INVENTORY_ENV: INVENTORY_NAME})}
-        project = Project(folder, env)
-        for line in _documented_lines("deploy", order):
-            _timed(timings, f"deploy {line.stack}", project.run, line)
-        stacks = Stacks(folder / "cdktf.out", order, {**env, INVENTORY_ENV: INVENTORY_NAME})
-        yield Deployment(site, endpoint, root, project, inventory, default_path(inventory), stacks, timings)
-        # Destroy is the last test; the moto process and all it holds end with this block.
+    endpoint = moto_endpoint  # the session's (conftest): other suites' sites live there too
+    inventory = _test_inventory(folder / INVENTORY_NAME)
+    (site,) = load_inventory(inventory).sites
+    order = (shared_stack_name(SITE), member_stack_name(SITE, Role.SECONDARY), member_stack_name(SITE, Role.PRIMARY))
+    base = {k: v for k, v in write_cli_config(root).items() if not k.startswith("TF_VAR_")}
+    base.update({ENDPOINT_ENV: endpoint, "CI": "1", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
+    for name in ("CDKTF_OUTDIR", INVENTORY_ENV):
+        base.pop(name, None)
+    env = {**base, **key_exports(folder, INVENTORY_NAME, {**base, INVENTORY_ENV: INVENTORY_NAME})}
+    project = Project(folder, env)
+    for line in _documented_lines("deploy", order):
+        _timed(timings, f"deploy {line.stack}", project.run, line)
+    stacks = Stacks(folder / "cdktf.out", order, {**env, INVENTORY_ENV: INVENTORY_NAME})
+    yield Deployment(site, endpoint, root, project, inventory, default_path(inventory), stacks, timings)
+    # Destroy is the last test; the session's moto server outlives this module.
     print(f"\ne2e timings (s): {timings}")
 
 
@@ -402,28 +401,36 @@ def test_the_documented_destroy_lines_with_dummy_secrets_remove_everything(deplo
         deployed.project.run(line, dummies)
     deployed.timings["destroy"] = round(time.monotonic() - start, 1)
 
+    # The moto server is the session's: other suites' sites live there too, so "nothing left"
+    # means nothing of this site (its names all start with it; Name tags with "<site>-").
+    prefix = f"dhcp-failover-{site.name}-"
+
+    def mine(tags: list[dict[str, str]] | None) -> bool:
+        return any(t["Key"] == "Name" and t["Value"].startswith(f"{site.name}-") for t in tags or [])
+
     iam = deployed.client("iam")
-    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("dhcp-failover-")] == []
-    assert [p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]] == []
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(prefix)] == []
+    assert [p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]
+            if p["InstanceProfileName"].startswith(prefix)] == []
     for region in sorted({region_of(m) for m in site.members}):
         ec2, ssm = deployed.client("ec2", region), deployed.client("ssm", region)
         kms, logs = deployed.client("kms", region), deployed.client("logs", region)
         live = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
-                if i["State"]["Name"] != "terminated"]
+                if i["State"]["Name"] != "terminated" and mine(i.get("Tags"))]
         assert live == [], region
         assert [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]
-                if g["GroupName"] != "default"] == [], region
-        assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == [], region
-        assert ec2.describe_addresses()["Addresses"] == [], region
-        assert ec2.describe_flow_logs()["FlowLogs"] == [], region
-        assert ssm.get_parameters_by_path(Path="/dhcp-failover", Recursive=True)["Parameters"] == [], region
+                if g["GroupName"] != "default" and (g["GroupName"].startswith(prefix) or mine(g.get("Tags")))] == [], region
+        assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"] and mine(v.get("Tags"))] == [], region
+        assert [a for a in ec2.describe_addresses()["Addresses"] if mine(a.get("Tags"))] == [], region
+        assert [f for f in ec2.describe_flow_logs()["FlowLogs"] if mine(f.get("Tags"))] == [], region
+        assert ssm.get_parameters_by_path(Path=f"/dhcp-failover/{site.name}", Recursive=True)["Parameters"] == [], region
         aliases = kms.list_aliases()["Aliases"]
-        assert [a for a in aliases if a["AliasName"].startswith("alias/dhcp-failover/")] == [], region
-        # The site key is scheduled for deletion (KMS never deletes at once). The aws/ebs key that
-        # EC2 made for the encrypted root volumes is AWS-managed (moto reports it as CUSTOMER).
-        aws_managed = {a.get("TargetKeyId") for a in aliases if a["AliasName"].startswith("alias/aws/")}
-        keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
-        assert {k["KeyState"] for k in keys if k["KeyId"] not in aws_managed} == {"PendingDeletion"}, region
-        assert logs.describe_log_groups(logGroupNamePrefix="/dhcp-failover/")["logGroups"] == [], region
+        assert [a for a in aliases if a["AliasName"].startswith(f"alias/dhcp-failover/{site.name}")] == [], region
+        # The site key is scheduled for deletion (KMS never deletes at once).
+        keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]
+                if mine([{"Key": t["TagKey"], "Value": t["TagValue"]}
+                         for t in kms.list_resource_tags(KeyId=k["KeyId"])["Tags"]])]
+        assert keys and {k["KeyState"] for k in keys} == {"PendingDeletion"}, region
+        assert logs.describe_log_groups(logGroupNamePrefix=f"/dhcp-failover/{site.name}/")["logGroups"] == [], region
     for stack in deployed.stacks.order:
         assert deployed.stacks.state_resources(stack) == [], stack

@@ -3,9 +3,11 @@ test_rollout_moto.py): bad input is one error line, exit 2, and nothing synthesi
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,77 @@ def test_terraform_errors_are_shown_as_their_first_error_line() -> None:
     assert first_error(output) == ("No value for required variable: The root module input variable "
                                    '"hq_omapi_key" is not set, and has no default value.')
     assert first_error("just this\n") == "just this"
+
+
+# A stack that needs no provider download: terraform's built-in terraform_data, whose
+# provisioner keeps an apply busy for as long as the test wants.
+BUSY_STACK = {"resource": {"terraform_data": {"busy": {
+    "input": "v1", "provisioner": [{"local-exec": {"command": "sleep 300"}}]}}}}
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_an_interrupted_terraform_apply_stops_its_work_writes_state_and_unlocks(tmp_path: Path) -> None:
+    """What SIGTERM to `rollout` does to each terraform it runs (rollout_command): one interrupt,
+    terraform's own graceful stop. The apply's busy provisioner is gone with it, the lock is
+    released, and nothing starts afterwards."""
+    import threading
+    import time
+
+    from dhcp_failover.terraform import Terraform, TerraformInterrupted
+
+    (tmp_path / "main.tf.json").write_text(json.dumps(BUSY_STACK))
+    tf = Terraform.from_environment({**os.environ, "TF_PLUGIN_CACHE_DIR": str(tmp_path / "cache")})
+    tf.init(tmp_path)
+    tf.plan(tmp_path)
+    failure: list[BaseException] = []
+    apply = threading.Thread(target=lambda: _record(failure, lambda: tf.apply(tmp_path)))
+    apply.start()
+    deadline = time.monotonic() + 60
+    sleeps: list[int] = []
+    while not sleeps:  # the provisioner runs: terraform holds the state lock
+        assert time.monotonic() < deadline, "the apply's provisioner never started"
+        terraform_pids = [pid for pid in _children(os.getpid()) if "terraform" in Path(f"/proc/{pid}/comm").read_text()]
+        sleeps = [child for pid in terraform_pids for child in _children(pid)
+                  if Path(f"/proc/{child}/comm").read_text().strip() in ("sh", "sleep")]
+        time.sleep(0.2)
+    assert (tmp_path / ".terraform.tfstate.lock.info").exists()
+    start = time.monotonic()
+    (interrupted,) = tf.interrupt()
+    apply.join(timeout=60)
+    assert not apply.is_alive() and time.monotonic() - start < 30
+    (error,) = failure
+    assert isinstance(error, TerraformInterrupted) and str(error).startswith("terraform apply interrupted"), error
+    assert not _alive(interrupted) and not any(_alive(pid) for pid in sleeps)
+    assert not (tmp_path / ".terraform.tfstate.lock.info").exists()  # unlocked by terraform itself
+    with pytest.raises(TerraformInterrupted, match="terraform plan not started: the rollout is stopping"):
+        tf.plan(tmp_path)
+    # The state is whole, and a new run can lock it at once.
+    shown = subprocess.run(["terraform", "plan", "-lock-timeout=0", "-input=false", "-no-color"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert shown.returncode == 0 and "1 to add" in shown.stdout, shown.stdout + shown.stderr
+
+
+def _record(failures: list[BaseException], fn: Callable[[], object]) -> None:
+    try:
+        fn()
+    except BaseException as exc:  # noqa: BLE001  (the test inspects it)
+        failures.append(exc)

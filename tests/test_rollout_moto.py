@@ -3,7 +3,7 @@ terraform, and members that really run: every instance the rollout creates is bo
 member's network namespace from its deployed user-data (member_hosts), so each gate reads real
 failover states over OMAPI.
 
-One moto server, one project folder and one inventory of two sites (hq and branch) for the whole
+The session's moto server, one project folder and one inventory of two sites (depot and branch) for the whole
 module; the tests run in file order and each builds on the state the last one left:
 first deploy and plan review of a DNS change (the example pipelines' commands, as written),
 that change rolled out while one site's plan fails, an interrupted rollout resumed, and a final
@@ -31,8 +31,9 @@ from dhcp_failover.inventory import load_inventory
 from dhcp_failover.model import Site
 from tests.lab.member_hosts import MemberHosts
 from tests.lab.netlab import require_lab
+from tests.lab.relay_clients import RelayClients, out_of_service, state_timeline, write_timeline
 from tests.support.checkout import INVENTORY_ENV
-from tests.support.deploy import key_exports, moto_server
+from tests.support.deploy import key_exports
 from tests.support.factories import REPO, inventory_data, site_data
 from tests.support.pipelines import GITHUB, rollout_command
 from tests.support.tfenv import require_provider_mirror, write_cli_config
@@ -42,7 +43,9 @@ pytestmark = pytest.mark.netns
 MOTO_AMI = "ami-1e749f67"  # an AMI moto knows
 INVENTORY = "sites.yaml"
 GATE_TIMEOUT = "120"
-SITES = ("hq", "branch")
+SITES = ("depot", "branch")
+RENEWING = 3  # clients per site that stay and renew through every rollout of the module
+LEASE_TIME = 12  # on the relayed subnet: the staying clients renew every 6 s
 
 
 def site_yaml(name: str, octet: int, dns: str) -> dict[str, Any]:
@@ -58,11 +61,12 @@ def site_yaml(name: str, octet: int, dns: str) -> dict[str, Any]:
     data["ping_check"] = False
     for subnet in data["subnets"]:
         subnet["dns_servers"] = [dns]
+    data["subnets"][1].update(default_lease_time=LEASE_TIME, max_lease_time=LEASE_TIME)
     return data
 
 
 def write_sites(path: Path, dns: str) -> Path:
-    path.write_text(yaml.safe_dump(inventory_data(site_yaml("hq", 77, dns), site_yaml("branch", 78, dns)),
+    path.write_text(yaml.safe_dump(inventory_data(site_yaml("depot", 77, dns), site_yaml("branch", 78, dns)),
                                    sort_keys=False))
     return path
 
@@ -73,6 +77,8 @@ class Project:
     env: dict[str, str]
     hosts: MemberHosts
     sites: dict[str, Site]
+    clients: RelayClients
+    serving_since: float = 0.0  # when the first rollout had every pair normal and clients started
 
     def argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "dhcp_failover", "rollout", "--inventory", INVENTORY,
@@ -121,7 +127,7 @@ def full_rollout(site: str) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+def project(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[Project]:
     require_provider_mirror()
     require("terraform")
     require_lab()
@@ -130,15 +136,15 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     folder.mkdir()
     inventory = write_sites(folder / INVENTORY, "10.0.0.53")
     sites = {site.name: site for site in load_inventory(inventory).sites}
-    with moto_server(root / "moto.log") as endpoint, \
-            MemberHosts(list(sites.values()), endpoint, root / "hosts") as hosts:
+    endpoint = moto_endpoint  # the session's (conftest): these sites' names are this module's own
+    with MemberHosts(list(sites.values()), endpoint, root / "hosts") as hosts, RelayClients(hosts) as clients:
         base = {k: v for k, v in write_cli_config(root).items()
                 if not k.startswith("TF_VAR_") and k not in ("CDKTF_OUTDIR", INVENTORY_ENV, SITES_ENV)}
         base.update({ENDPOINT_ENV: endpoint, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
                      "PYTHONPATH": str(REPO), "TF_PLUGIN_CACHE_DIR": str(root / "plugin-cache")})
         env = {**base, **key_exports(folder, INVENTORY, base)}
-        yield Project(folder, env, hosts, sites)
-        assert hosts.errors == []
+        yield Project(folder, env, hosts, sites, clients)
+        assert hosts.errors == [] and clients.errors == []
 
 
 def test_first_rollout_deploys_each_site_in_order_and_gates_on_real_failover_states(project: Project) -> None:
@@ -155,6 +161,9 @@ def test_first_rollout_deploys_each_site_in_order_and_gates_on_real_failover_sta
     assert all(project.instance_ids().values()) and project.hosts.errors == []
     # The summary table goes to stderr with --json; stdout is the one JSON document.
     assert "site    result" in result.stderr
+    # From here on, clients behind each site's relay renew and arrive through every later rollout.
+    project.serving_since = time.time()
+    project.clients.start(RENEWING)
 
 
 def test_plan_only_reviews_a_dns_change_as_markdown_naming_each_replacement(project: Project) -> None:
@@ -187,25 +196,25 @@ def test_a_failing_plan_stops_its_site_only_while_the_other_rolls_through_its_ga
     assert "No value for required variable: The root module input variable" in branch["failure"]
     assert steps(report, "branch") == [("branch-shared", "plan", "failed")]
     assert "error: rollout failed in 1 of 2 site(s): branch: branch-shared: plan:" in result.stderr
-    assert steps(report, "hq") == [
-        ("hq-shared", "plan", "done"), ("hq-shared", "skip", "done"),  # a DNS change is all in user-data
-        ("hq-secondary", "plan", "done"), ("hq-secondary", "apply", "done"),
-        ("hq-primary", "state", "done"), ("hq-secondary", "gate", "passed"),
-        ("hq-primary", "plan", "done"), ("hq-primary", "apply", "done"), ("hq-primary", "gate", "passed"),
+    assert steps(report, "depot") == [
+        ("depot-shared", "plan", "done"), ("depot-shared", "skip", "done"),  # a DNS change is all in user-data
+        ("depot-secondary", "plan", "done"), ("depot-secondary", "apply", "done"),
+        ("depot-primary", "state", "done"), ("depot-secondary", "gate", "passed"),
+        ("depot-primary", "plan", "done"), ("depot-primary", "apply", "done"), ("depot-primary", "gate", "passed"),
     ]
-    assert gate_details(report, "hq") == ["normal", "normal"]
+    assert gate_details(report, "depot") == ["normal", "normal"]
     after = project.instance_ids()
     assert after["branch-a"] == before["branch-a"] and after["branch-b"] == before["branch-b"]
-    assert after["hq-a"] != before["hq-a"] and after["hq-b"] != before["hq-b"]
+    assert after["depot-a"] != before["depot-a"] and after["depot-b"] != before["depot-b"]
     # The gate held: the rebuilt secondary was normal with the old primary before the primary was
     # replaced, and at no moment were both members down.
     hosts = project.hosts
-    new_secondary, old_primary, new_primary = after["hq-b"], before["hq-a"], after["hq-a"]
+    new_secondary, old_primary, new_primary = after["depot-b"], before["depot-a"], after["depot-a"]
     assert new_secondary and old_primary and new_primary
-    secondary_normal, primary_down = hosts.normal_at(new_secondary), hosts.went_down("hq-a", old_primary)
+    secondary_normal, primary_down = hosts.normal_at(new_secondary), hosts.went_down("depot-a", old_primary)
     assert secondary_normal is not None and primary_down is not None and secondary_normal < primary_down
     assert hosts.normal_at(new_primary) is not None
-    assert hosts.both_down("hq", since=0) == []
+    assert hosts.both_down("depot", since=0) == []
 
 
 def test_an_interrupted_rollout_resumes_where_it_stopped(project: Project) -> None:
@@ -251,6 +260,58 @@ def test_an_interrupted_rollout_resumes_where_it_stopped(project: Project) -> No
     assert hosts.both_down("branch", since=0) == []
 
 
+def _terraform_children(pid: int) -> list[int]:
+    """The terraform processes ``pid`` started (each runs in its own process group)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = stat.read_text().split(" (", 1)[1].rsplit(") ", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        if name == "terraform" and int(fields.split()[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_sigterm_stops_the_terraform_runs_it_started_and_leaves_no_state_locked(project: Project) -> None:
+    """A pipeline cancelled mid-rollout: SIGTERM to the command alone (not its process group)."""
+    before = project.instance_ids()
+    process = subprocess.Popen(project.argv("--parallel", "2"), cwd=project.folder, env=project.env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        locks_held: list[Path] = []
+        while not locks_held:  # a plan holds its stack's state lock (a local lock leaves an info file)
+            assert process.poll() is None and time.monotonic() < deadline, "no plan took a state lock"
+            locks_held = sorted(project.folder.glob(".*.lock.info"))
+            time.sleep(0.05)
+        seen = _terraform_children(process.pid)
+        start = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=120)
+        stopped_after = time.monotonic() - start
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    print(stdout[-3000:], stderr[-3000:], f"stopped {stopped_after:.1f} s after SIGTERM", sep="\n")
+    assert process.returncode == 3, stderr
+    (line,) = stderr.splitlines()
+    assert line.startswith("error: rollout stopped by SIGTERM: ") and line.endswith("run the same command again to resume")
+    assert "interrupted" in stdout or "not started: the rollout is stopping" in stdout
+    assert not any(_running(pid) for pid in seen)  # no terraform left behind
+    assert seen and sorted(project.folder.glob(".*.lock.info")) == []  # each released its lock itself
+    assert stopped_after < 60
+    assert project.instance_ids() == before
+
+
 def test_a_finished_rollout_run_again_skips_every_stack_without_waiting(project: Project) -> None:
     before = project.instance_ids()
     result = project.rollout("--parallel", "2", "--json")
@@ -260,3 +321,40 @@ def test_a_finished_rollout_run_again_skips_every_stack_without_waiting(project:
         assert steps(report, site) == [(f"{site}-{stack}", action, "done")
                                        for stack in ("shared", "secondary", "primary") for action in ("plan", "skip")]
     assert project.instance_ids() == before
+
+
+def test_clients_behind_the_relays_were_answered_through_every_rollout_and_a_pair_always_served(
+    project: Project,
+) -> None:
+    """The zero-downtime proof. Since the first deploy, both sites' DNS change was rolled out
+    (depot while branch failed, then branch interrupted and resumed) while staying clients renewed
+    and new ones arrived every few seconds behind each relay. Every member's failover state over
+    that time is in rollout-states.txt (from each dhcpd's own log)."""
+    clients, hosts = project.clients, project.hosts
+    time.sleep(LEASE_TIME)  # every staying client renews once more after the last change
+    clients.stop_probing()
+    timelines = {site: state_timeline(hosts, site) for site in SITES}
+    write_timeline(project.folder / "rollout-states.txt", timelines)
+    print((project.folder / "rollout-states.txt").read_text())
+    for site in SITES:
+        ledger, probes = clients.sites[site].ledger, clients.sites[site].probes
+        members = {m.name for m in project.sites[site].members}
+        lbms = project.sites[site].failover.load_balance_max_seconds
+        waits = [probe.waited for probe in probes]
+        rebuilt = [host.boots for host in hosts.hosts if host.site.name == site]
+        print(f"{site}: {len(probes)} new clients (longest wait {max(w or 0 for w in waits):.1f} s, "
+              f"load balance max seconds {lbms}), {len(ledger.renewing)} staying clients with "
+              f"{sum(len(c.grants()) for c in ledger.renewing)} leases, members booted {rebuilt} times")
+        assert rebuilt == [2, 2]  # both members replaced under the clients' feet
+        # Every new client got a lease within load balance max seconds and dhclient's retransmissions.
+        assert probes and [p for p in probes if p.grant is None] == []
+        assert len(probes) >= 20
+        # Every staying client renewed before its lease ran out, kept its address, got no NAK.
+        assert clients.sites[site].lapses() == []
+        assert all(len({g.address for g in c.grants()}) == 1 and c.naks() == 0 for c in ledger.renewing)
+        assert all(c.grants()[-1].granted > project.serving_since + 60 for c in ledger.renewing)
+        assert ledger.duplicates() == []
+        assert clients.lost_bindings(site) == {name: [] for name in members}
+        # At no moment was neither member in a serving state (down, starting, recovering).
+        assert out_of_service(timelines[site], members, since=project.serving_since) == []
+        assert {what for _, _, what in timelines[site]} >= {"down", "startup", "normal"}

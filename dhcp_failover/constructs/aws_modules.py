@@ -47,10 +47,13 @@ _install_bare_package()
 
 # `from package import name` imports the submodule when the package lacks the attribute.
 from cdktf_cdktf_provider_aws import (  # noqa: E402  (must follow _install_bare_package)
+    cloudwatch_dashboard,
     cloudwatch_log_group,
+    cloudwatch_metric_alarm,
     data_aws_caller_identity,
     data_aws_iam_policy_document,
     default_security_group,
+    ec2_instance_connect_endpoint,
     eip,
     eip_association,
     flow_log,
@@ -66,6 +69,8 @@ from cdktf_cdktf_provider_aws import (  # noqa: E402  (must follow _install_bare
     route_table,
     route_table_association,
     security_group,
+    sns_topic,
+    sns_topic_subscription,
     ssm_parameter,
     subnet,
     vpc,
@@ -74,10 +79,13 @@ from cdktf_cdktf_provider_aws import (  # noqa: E402  (must follow _install_bare
 )
 
 __all__ = [
+    "cloudwatch_dashboard",
     "cloudwatch_log_group",
+    "cloudwatch_metric_alarm",
     "data_aws_caller_identity",
     "data_aws_iam_policy_document",
     "default_security_group",
+    "ec2_instance_connect_endpoint",
     "eip",
     "eip_association",
     "flow_log",
@@ -93,6 +101,8 @@ __all__ = [
     "route_table",
     "route_table_association",
     "security_group",
+    "sns_topic",
+    "sns_topic_subscription",
     "ssm_parameter",
     "subnet",
     "vpc",

@@ -27,6 +27,10 @@ class SiteKeyProps:
     """The provider for ``region``."""
     flow_log_group: str | None = None
     """Name of a CloudWatch log group the key may encrypt (VPC flow logs). Default: none."""
+    member_log_group: str | None = None
+    """Name of the members' log group (monitoring), which the key may encrypt too. Default: none."""
+    alarm_topic: bool = False
+    """The key encrypts an SNS topic that CloudWatch alarms publish to. Default: no."""
     deletion_window_days: int = 30
     """Waiting period before a deleted key is gone (7-30; 30 leaves the most time to undo)."""
 
@@ -76,10 +80,11 @@ def _key_policy(props: SiteKeyProps) -> dict[str, Any]:
             "Resource": "*",
         }
     ]
-    if props.flow_log_group is not None:
-        log_group_arn = (
-            f"arn:{props.partition}:logs:{props.region}:{props.account_id}:log-group:{props.flow_log_group}"
-        )
+    log_groups = [g for g in (props.flow_log_group, props.member_log_group) if g is not None]
+    if log_groups:
+        log_group_arns = [
+            f"arn:{props.partition}:logs:{props.region}:{props.account_id}:log-group:{group}" for group in log_groups
+        ]
         statements.append(
             {
                 "Sid": "CloudWatchLogsEncryptsFlowLogGroup",
@@ -87,7 +92,24 @@ def _key_policy(props: SiteKeyProps) -> dict[str, Any]:
                 "Principal": {"Service": f"logs.{props.region}.amazonaws.com"},
                 "Action": ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
                 "Resource": "*",
-                "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
+                "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": _one_or_list(log_group_arns)}},
+            }
+        )
+    if props.alarm_topic:
+        statements.append(
+            {
+                # An alarm publishes to an encrypted topic only when CloudWatch may use its key.
+                "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": props.account_id}},
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _one_or_list(values: list[str]) -> str | list[str]:
+    # One ARN stays a string: the policy of a site without monitoring is unchanged.
+    return values[0] if len(values) == 1 else values

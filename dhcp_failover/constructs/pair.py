@@ -16,26 +16,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from cdktf import App, TerraformBackend, TerraformOutput, TerraformProvider, TerraformStack
+from cdktf import App, Fn, TerraformBackend, TerraformOutput, TerraformProvider, TerraformStack
 from constructs import Construct
 
 from ..backends.registry import backend_for
 from ..checks import validate
 from ..cloudinit import instance_user_data, peer_endpoint_parameter
 from ..errors import InventoryError
+from ..instance_connect import SITE_TAG
 from ..model import Inventory, Member, Role, Site, TunnelEndpoints
+from ..monitoring import NAMESPACE, log_group_name, log_stream_prefix
 from ..render import CISCO_IOS_SNIPPET, JUNOS_SNIPPET, RELAY_DEFAULTS, render_relay
 from ..secret_names import SecretSpec, member_secrets, site_secrets
 from .aws_modules import data_aws_caller_identity, eip, ssm_parameter
+from .instance_connect import InstanceConnectEndpoint, InstanceConnectProps, endpoint_places, operator_policy
 from .layout import LocalAwsApi, RegionLayout, is_placed, partition_of, region_of, site_regions
+from .monitoring import InstanceAlarms, InstanceAlarmsProps, SiteMonitoring, SiteMonitoringProps
 from .naming import SiteNames, member_stack_name, merged_tags, shared_stack_name
 from .parameters import SecretInputs, secret_variables
 from .providers import aws_provider
 from .region import SiteRegion, SiteRegionProps
 from .security_groups import DhcpSecurityGroups, DhcpSecurityGroupsProps
 from .server import DhcpServer, DhcpServerProps
-from .server_role import ServerRole, ServerRoleProps
+from .server_role import ServerRole, ServerRoleProps, reporter_statements
 from .state import BackendFactory, local_backend
 
 
@@ -71,7 +76,8 @@ class DhcpFailoverPair(Construct):
     checks an inventory: a bad site raises ``InventoryError`` with the same one line.
 
     Typed children: ``shared_stack``, ``member_stacks``, ``regions`` (per region: key,
-    parameters, network), ``security_groups``, ``roles``, ``servers`` and ``backends``.
+    parameters, network), ``security_groups``, ``instance_connect``, ``roles``, ``servers`` and
+    ``backends``.
     """
 
     shared_stack: TerraformStack
@@ -80,6 +86,11 @@ class DhcpFailoverPair(Construct):
     security_groups: DhcpSecurityGroups
     roles: dict[Role, ServerRole]
     servers: dict[Role, DhcpServer]
+    monitoring: dict[str, SiteMonitoring]
+    """Per region, when the site is monitored: alert topic, log group, alarms (dashboard at home)."""
+    instance_alarms: dict[Role, InstanceAlarms]
+    instance_connect: dict[str, InstanceConnectEndpoint]
+    """The operators' endpoints (``operator_access.instance_connect``), by region or VPC id; empty when off."""
     backends: dict[str, TerraformBackend]
     """Each stack's backend, by stack name."""
 
@@ -125,6 +136,8 @@ class DhcpFailoverPair(Construct):
                     partition=partition,
                     account_id=account.account_id,
                     provider=providers[layout.region],
+                    member_log_group=log_group_name(site) if site.monitoring else None,
+                    alarm_topic=site.monitoring is not None and site.monitoring.alerts.topic_arn is None,
                 ),
             )
             for layout in layouts
@@ -142,6 +155,7 @@ class DhcpFailoverPair(Construct):
             for ip in tunnel_ips.values():
                 # The partner's tunnel points at this address: replacing it would cut the failover link.
                 ip.add_override("lifecycle.prevent_destroy", True)
+        self.instance_connect = _instance_connect_endpoints(shared, site, names, placements, member_provider)
         self.security_groups = DhcpSecurityGroups(
             shared,
             "sg",
@@ -151,6 +165,11 @@ class DhcpFailoverPair(Construct):
                 vpc_ids={role: vpc_id for role, (vpc_id, _) in placements.items()},
                 providers=member_provider,
                 tunnel_endpoints={role: ip.public_ip for role, ip in tunnel_ips.items()},
+                instance_connect_groups={
+                    m.role: endpoint.group_id
+                    for endpoint in self.instance_connect.values()
+                    for m in endpoint.members
+                },
             ),
         )
         endpoints = _tunnel_endpoints(shared, site, tunnel_ips, member_provider, names)
@@ -168,12 +187,33 @@ class DhcpFailoverPair(Construct):
                     parameter_arns=region.parameters.arns(member_secrets(site, m)) + partner_endpoint,
                     key_arn=region.key_arn,
                     provider=home,
+                    reporter=_reporter_grant(site, m, partition, account.account_id),
                 ),
             )
+        self.monitoring = {}
+        if site.monitoring is not None:
+            watch = Construct(shared, "monitoring")
+            for i, layout in enumerate(layouts):
+                self.monitoring[layout.region] = SiteMonitoring(
+                    watch,
+                    layout.region,
+                    props=SiteMonitoringProps(
+                        site=site,
+                        names=names,
+                        members=layout.members,
+                        key_arn=self.regions[layout.region].key_arn,
+                        provider=providers[layout.region],
+                        dashboard=i == 0,
+                    ),
+                )
         _shared_outputs(shared, site, egress_ips)
+        _operator_outputs(shared, site, self.instance_connect)
+        operator = site.operator_access
+        server_tags = {SITE_TAG: site.name} if operator.instance_connect else {}
 
         self.member_stacks = {}
         self.servers = {}
+        self.instance_alarms = {}
         # The secondary first: the primary's stack depends on it.
         for m in (site.secondary, site.primary):
             stack = TerraformStack(app, member_stack_name(id, m.role))
@@ -193,10 +233,27 @@ class DhcpFailoverPair(Construct):
                     instance_profile_name=self.roles[m.role].profile.name,
                     user_data=user_data[m.role],
                     egress_ip_allocation_id=egress_ip.allocation_id if egress_ip is not None else None,
+                    tags=server_tags,
+                    key_name=operator.ssh_key_pair,
                     provider=provider,
                 ),
             )
             _member_outputs(stack, site, m, server)
+            if region_of(m) in self.monitoring:
+                self.instance_alarms[m.role] = InstanceAlarms(
+                    stack,
+                    "alarms",
+                    props=InstanceAlarmsProps(
+                        site=site,
+                        member=m,
+                        names=names,
+                        instance_id=server.instance.id,
+                        topic_arn=self.monitoring[region_of(m)].topic_arn,
+                        region=region_of(m),
+                        partition=partition_of(region_of(m)),
+                        provider=provider,
+                    ),
+                )
             self.member_stacks[m.role] = stack
         self.member_stacks[Role.PRIMARY].add_dependency(self.member_stacks[Role.SECONDARY])
 
@@ -209,6 +266,59 @@ class DhcpFailoverPair(Construct):
         made = self.regions[placement.region].placement_of(member.role)
         assert made is not None, f"member {member.name} is in no construct-made subnet"
         return made
+
+
+def _reporter_grant(site: Site, member: Member, partition: str, account_id: str) -> list[dict[str, Any]]:
+    """The monitoring reporter's statements for ``member``'s role (none when not monitored)."""
+    if site.monitoring is None:
+        return []
+    streams = (
+        f"arn:{partition}:logs:{region_of(member)}:{account_id}:log-group:{log_group_name(site)}"
+        f":log-stream:{log_stream_prefix(member)}*"
+    )
+    return reporter_statements(NAMESPACE, streams)
+
+
+def _instance_connect_endpoints(
+    shared: TerraformStack,
+    site: Site,
+    names: SiteNames,
+    placements: Mapping[Role, tuple[str, str]],
+    providers: Mapping[Role, TerraformProvider],
+) -> dict[str, InstanceConnectEndpoint]:
+    """One endpoint per VPC holding members, in the first such member's subnet; none when off."""
+    if not site.operator_access.instance_connect:
+        return {}
+    endpoints = {}
+    for place in endpoint_places(site):
+        first = place.members[0].role
+        vpc_id, subnet_id = placements[first]
+        endpoints[place.key] = InstanceConnectEndpoint(
+            shared,
+            f"instance-connect-{place.key}",
+            props=InstanceConnectProps(
+                site=site, names=names, place=place, vpc_id=vpc_id, subnet_id=subnet_id, provider=providers[first]
+            ),
+        )
+    return endpoints
+
+
+def _operator_outputs(stack: TerraformStack, site: Site, endpoints: Mapping[str, InstanceConnectEndpoint]) -> None:
+    if not endpoints:
+        return
+    TerraformOutput(
+        stack,
+        "instance_connect_endpoints",
+        value={m.name: e.endpoint.id for e in endpoints.values() for m in e.members},
+        description="Per server, the EC2 Instance Connect Endpoint that reaches its OMAPI port and SSH.",
+    )
+    arns = [e.endpoint.arn for e in endpoints.values()]
+    TerraformOutput(
+        stack,
+        "operator_policy",
+        value=Fn.jsonencode(operator_policy(site, endpoint_arns=arns)),
+        description="The least-privilege IAM policy (JSON) for operators: tunnels to OMAPI and SSH only.",
+    )
 
 
 def _read_in(layout: RegionLayout, inputs: Mapping[SecretSpec, SecretInputs]) -> dict[SecretSpec, SecretInputs]:

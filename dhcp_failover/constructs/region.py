@@ -31,6 +31,10 @@ class SiteRegionProps:
     partition: str
     account_id: str
     provider: TerraformProvider
+    member_log_group: str | None = None
+    """The monitored site's log group: the key may encrypt it. Default: not monitored."""
+    alarm_topic: bool = False
+    """The key encrypts the site's alarm topic here. Default: no."""
 
 
 class SiteRegion(Construct):
@@ -52,6 +56,8 @@ class SiteRegion(Construct):
                 account_id=props.account_id,
                 provider=props.provider,
                 flow_log_group=names.flow_log_group if layout.created else None,
+                member_log_group=props.member_log_group,
+                alarm_topic=props.alarm_topic,
             ),
         )
         self.key_arn = self.key.arn  # a token; read once (each read is a jsii round trip)

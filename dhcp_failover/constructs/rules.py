@@ -2,9 +2,10 @@
 
 Pure Python (no cdktf): ``DhcpSecurityGroups`` turns each rule into one
 ``aws_vpc_security_group_ingress_rule`` / ``egress_rule``, and tests and docs read the table
-directly. Every rule names its peer as a CIDR, never as a security-group reference: peers are
-fixed addresses from the inventory, references drift under moto (a perpetual in-place diff),
-and a cross-region partner has no group to reference.
+directly. Rules name their peer as a CIDR: peers are fixed addresses from the inventory,
+references drift under moto (a perpetual in-place diff), and a cross-region partner has no
+group to reference. The one exception is the EC2 Instance Connect Endpoint (opt-in,
+``operator_access``): its address is picked by AWS, so members admit it by its security group.
 
 Not in the table because security groups do not filter it: the Amazon DNS resolver, the
 instance metadata service and the Amazon Time Sync Service (169.254.169.123).
@@ -64,7 +65,16 @@ RULE_KINDS: Mapping[str, RuleKind] = {
     "dns-udp-53-to-ddns-server": RuleKind(OUT, "udp", 53, "dynamic DNS updates (TSIG-signed) to {peer}"),
     "dns-tcp-53-to-ddns-server": RuleKind(OUT, "tcp", 53, "dynamic DNS updates too large for UDP to {peer}"),
     "https-tcp-443-to-any": RuleKind(OUT, "tcp", 443, "SSM Parameter Store, KMS and package mirrors over HTTPS"),
+    "omapi-tcp-from-instance-connect": RuleKind(IN, "tcp", None, "OMAPI tunnelled by operators through {peer}"),
+    "ssh-tcp-22-from-instance-connect": RuleKind(IN, "tcp", 22, "SSH tunnelled by operators through {peer}"),
 }
+
+# The Instance Connect Endpoint's own group: egress only, to the members' OMAPI and SSH.
+INSTANCE_CONNECT_RULE_KINDS: Mapping[str, RuleKind] = {
+    "omapi-tcp-to-member": RuleKind(OUT, "tcp", None, "operator tunnel to the OMAPI of {peer}"),
+    "ssh-tcp-22-to-member": RuleKind(OUT, "tcp", 22, "operator tunnel to SSH on {peer}"),
+}
+SSH_PORT = 22
 
 
 @dataclass(frozen=True)
@@ -73,22 +83,30 @@ class Rule:
 
     key: str  # construct id and Name-tag suffix: "<kind>" or "<kind>-<peer label>"
     kind: str
-    cidr: str  # may hold an unresolved token (a partner's Elastic IP) followed by "/32"
+    cidr: str | None  # may hold an unresolved token (a partner's Elastic IP) followed by "/32"
     from_port: int
     to_port: int
     description: str
+    peer_group: str | None = None
+    """The peer as a security-group id (a token) instead of ``cidr``."""
 
     @property
     def direction(self) -> Direction:
-        return RULE_KINDS[self.kind].direction
+        return _kind_of(self.kind).direction
 
     @property
     def protocol(self) -> str:
-        return RULE_KINDS[self.kind].protocol
+        return _kind_of(self.kind).protocol
 
 
-def _rule(kind: str, cidr: str, *, label: str | None, peer: str, port: int | None = None) -> Rule:
-    spec = RULE_KINDS[kind]
+def _kind_of(kind: str) -> RuleKind:
+    return RULE_KINDS[kind] if kind in RULE_KINDS else INSTANCE_CONNECT_RULE_KINDS[kind]
+
+
+def _rule(
+    kind: str, cidr: str | None, *, label: str | None, peer: str, port: int | None = None, peer_group: str | None = None
+) -> Rule:
+    spec = _kind_of(kind)
     if spec.protocol == "icmp":
         from_port, to_port = spec.port, spec.icmp_code
     else:
@@ -101,6 +119,7 @@ def _rule(kind: str, cidr: str, *, label: str | None, peer: str, port: int | Non
         from_port=from_port,
         to_port=to_port,
         description=spec.description.format(peer=peer),
+        peer_group=peer_group,
     )
 
 
@@ -109,17 +128,37 @@ def _host(address: IPv4Address) -> str:
 
 
 def member_rules(
-    site: Site, member: Member, *, tunnel_endpoints: Mapping[Role, str] | None = None
+    site: Site,
+    member: Member,
+    *,
+    tunnel_endpoints: Mapping[Role, str] | None = None,
+    instance_connect_group: str | None = None,
 ) -> tuple[Rule, ...]:
     """Every rule of ``member``'s security group, in a stable order, without duplicates.
 
     ``tunnel_endpoints``: each member's underlay address for WireGuard (an Elastic IP, maybe a
     token); a member missing from it is reached at its fixed private address.
+    ``instance_connect_group``: the security group of the Instance Connect Endpoint in the
+    member's VPC (operator_access); the member admits OMAPI and SSH from it and nothing else.
     """
     rules: dict[str, Rule] = {}
     for rule in _member_rules(site, member, tunnel_endpoints or {}):
         rules.setdefault(rule.key, rule)
+    if instance_connect_group is not None:
+        peer = "the EC2 Instance Connect Endpoint"
+        for kind, port in (("omapi-tcp-from-instance-connect", site.omapi.port), ("ssh-tcp-22-from-instance-connect", None)):
+            rules[kind] = _rule(kind, None, label=None, peer=peer, port=port, peer_group=instance_connect_group)
     return tuple(rules.values())
+
+
+def instance_connect_rules(site: Site, members: tuple[Member, ...]) -> tuple[Rule, ...]:
+    """The Instance Connect Endpoint's group: egress to each member's OMAPI port and SSH, to
+    its fixed address only. No ingress: operators come in through the AWS API, not the VPC."""
+    return tuple(
+        _rule(kind, _host(m.address), label=m.role.value, peer=f"{m.name} {m.address}", port=port)
+        for m in members
+        for kind, port in (("omapi-tcp-to-member", site.omapi.port), ("ssh-tcp-22-to-member", None))
+    )
 
 
 def _member_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> Iterator[Rule]:

@@ -26,6 +26,9 @@ class DhcpSecurityGroupsProps:
     """The provider of each member's region."""
     tunnel_endpoints: Mapping[Role, str] = field(default_factory=dict)
     """WireGuard underlay address per member (its Elastic IP); absent: its fixed private address."""
+    instance_connect_groups: Mapping[Role, str] = field(default_factory=dict)
+    """Per member, the security group of the Instance Connect Endpoint in its VPC, admitted to
+    OMAPI and SSH (``operator_access``). Default: none, no operator way in."""
 
 
 class MemberSecurityGroup(Construct):
@@ -58,25 +61,38 @@ class MemberSecurityGroup(Construct):
             tags=names.tags(member.role.value),
             provider=provider,
         )
-        group_id = self.group.id  # one jsii round trip, not one per rule
-        for rule in rules:
-            rule_class = (
-                vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule
-                if rule.direction is Direction.INGRESS
-                else vpc_security_group_egress_rule.VpcSecurityGroupEgressRule
-            )
-            rule_class(
-                self,
-                rule.key,
-                security_group_id=group_id,
-                ip_protocol=rule.protocol,
-                from_port=rule.from_port,
-                to_port=rule.to_port,
-                cidr_ipv4=rule.cidr,
-                description=rule.description,
-                tags=names.tags(member.role.value, rule.key),
-                provider=provider,
-            )
+        wire_rules(self, self.group.id, rules, names=names, name_part=member.role.value, provider=provider)
+
+
+def wire_rules(
+    scope: Construct,
+    group_id: str,
+    rules: tuple[Rule, ...],
+    *,
+    names: SiteNames,
+    name_part: str,
+    provider: TerraformProvider,
+) -> None:
+    """One ingress or egress rule resource per table entry, with id ``rule.key`` under ``scope``."""
+    for rule in rules:
+        rule_class = (
+            vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule
+            if rule.direction is Direction.INGRESS
+            else vpc_security_group_egress_rule.VpcSecurityGroupEgressRule
+        )
+        rule_class(
+            scope,
+            rule.key,
+            security_group_id=group_id,
+            ip_protocol=rule.protocol,
+            from_port=rule.from_port,
+            to_port=rule.to_port,
+            cidr_ipv4=rule.cidr,
+            referenced_security_group_id=rule.peer_group,
+            description=rule.description,
+            tags=names.tags(name_part, rule.key),
+            provider=provider,
+        )
 
 
 class DhcpSecurityGroups(Construct):
@@ -92,7 +108,12 @@ class DhcpSecurityGroups(Construct):
                 self,
                 member.role.value,
                 member=member,
-                rules=member_rules(site, member, tunnel_endpoints=props.tunnel_endpoints),
+                rules=member_rules(
+                    site,
+                    member,
+                    tunnel_endpoints=props.tunnel_endpoints,
+                    instance_connect_group=props.instance_connect_groups.get(member.role),
+                ),
                 vpc_id=props.vpc_ids[member.role],
                 names=props.names,
                 provider=props.providers[member.role],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cdktf import TerraformProvider
 from constructs import Construct
@@ -31,6 +31,11 @@ class DhcpServerProps:
     """1-minute CloudWatch metrics (billed). Default off: 5-minute basic metrics suffice for a
     server whose health is watched through its failover state, and moto (the local AWS API
     of the tests) does not implement MonitorInstances, so the provider would retry forever."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of the instance besides its Name. Default: none."""
+    key_name: str | None = None
+    """An existing EC2 key pair for the login user (reached only through an Instance Connect
+    Endpoint). Changing it replaces the instance. Default: none, no SSH key."""
     user_data_replace_on_change: bool = True
     """Replace the instance when its user data changes. True: cloud-init runs only at first
     boot, so an in-place change would leave the running server on the old configuration. The
@@ -78,7 +83,8 @@ class DhcpServer(Construct):
             monitoring=props.detailed_monitoring,
             ebs_optimized=True,
             user_data_replace_on_change=props.user_data_replace_on_change,
-            tags=names.tags(member.role.value),
+            key_name=props.key_name,
+            tags={**props.tags, **names.tags(member.role.value)},
             provider=props.provider,
             **props.user_data,
         )

@@ -22,11 +22,35 @@ EC2_TRUST = {
 }
 
 
-def instance_policy(parameter_arns: Sequence[str], key_arn: str) -> dict[str, Any]:
+def reporter_statements(namespace: str, log_streams_arn: str) -> list[dict[str, Any]]:
+    """What the monitoring reporter may do: put metrics in one namespace (PutMetricData has no
+    resource to name; the namespace condition key is how it is narrowed), and write its own
+    log streams (``<group>:log-stream:<member>/*``), no other member's."""
+    return [
+        {
+            "Sid": "PutMetricsInOwnNamespace",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
+        },
+        {
+            "Sid": "WriteOwnLogStreams",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": log_streams_arn,
+        },
+    ]
+
+
+def instance_policy(
+    parameter_arns: Sequence[str], key_arn: str, reporter: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     """The whole permission set of a DHCP server.
 
     SSM encrypts a SecureString under the encryption context ``PARAMETER_ARN``, so the
     condition limits decryption to these parameters even if the key encrypts more later.
+    ``reporter``: the monitoring reporter's statements, when the site is monitored.
     """
     return {
         "Version": "2012-10-17",
@@ -44,6 +68,7 @@ def instance_policy(parameter_arns: Sequence[str], key_arn: str) -> dict[str, An
                 "Resource": key_arn,
                 "Condition": {"StringEquals": {"kms:EncryptionContext:PARAMETER_ARN": list(parameter_arns)}},
             },
+            *reporter,
         ],
     }
 
@@ -58,6 +83,8 @@ class ServerRoleProps:
     """The site's KMS key in the member's region."""
     provider: TerraformProvider
     """Any provider of the account (IAM is global)."""
+    reporter: Sequence[dict[str, Any]] = ()
+    """``reporter_statements(...)`` when the site is monitored. Default: none."""
 
 
 class ServerRole(Construct):
@@ -89,7 +116,7 @@ class ServerRole(Construct):
                 "policy",
                 name="read-own-parameters",
                 role=self.role.id,
-                policy=json.dumps(instance_policy(props.parameter_arns, props.key_arn), sort_keys=True),
+                policy=json.dumps(instance_policy(props.parameter_arns, props.key_arn, props.reporter), sort_keys=True),
                 provider=props.provider,
             )
         self.profile = iam_instance_profile.IamInstanceProfile(

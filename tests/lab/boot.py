@@ -22,7 +22,10 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AW
 
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server on loopback for the whole session (it keeps state per account/region)."""
+    """A moto server on loopback for the whole session (it keeps state per account/region):
+    every test that deploys or boots against AWS shares it, since starting one costs seconds
+    and its first IAM call more. So each suite keeps to site names of its own (IAM names are
+    global; SSM, KMS and EC2 names per region) and checks only what its own sites made."""
     with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
         yield endpoint
 

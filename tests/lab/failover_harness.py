@@ -51,6 +51,7 @@ REGION = "us-east-1"  # where the bootstrap looks when a member has no placement
 # Where Debian's dhcpd keeps its state; the package creates the empty lease file on install.
 LEASES = "var/lib/dhcp/dhcpd.leases"
 PID = "run/dhcpd.pid"
+CLOUD_INIT_OUTPUT = "var/log/cloud-init-output.log"
 # What the isc-dhcp-server init script does with its defaults file, minus daemonizing. The bind
 # mount lives in the mount namespace `ip netns exec` makes for this process alone.
 CONF_DIR = str(Path(DHCPD_CONF).parent)
@@ -67,6 +68,9 @@ def boot_root(site: Site, member: Member, root: Path, aws_endpoint: str) -> None
     (root / LEASES).touch()
     (root / PID).parent.mkdir(parents=True, exist_ok=True)
     result = boot(site, member, root, aws_endpoint)
+    # Where cloud-init keeps a boot's output (the monitoring reporter ships it as the bootstrap log).
+    (root / CLOUD_INIT_OUTPUT).parent.mkdir(parents=True, exist_ok=True)
+    (root / CLOUD_INIT_OUTPUT).write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         raise RuntimeError(f"bootstrap of {member.name} failed: {result.stderr.strip()}")
 

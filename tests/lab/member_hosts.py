@@ -48,6 +48,7 @@ class Host:
     instance_id: str | None = None
     daemon: Daemon | None = None
     boots: int = 0
+    lease_file: Path | None = None  # the running instance's lease database
 
 
 @dataclass
@@ -96,6 +97,9 @@ class MemberHosts:
             args += ["--omapi-host", f"{host.member.name}=127.0.0.1",
                      "--omapi-via", f"{host.member.name}={' '.join(host.lab.netns_exec(host.name))}"]
         return args
+
+    def lab(self, site: str) -> Lab:
+        return next(h.lab for h in self.hosts if h.site.name == site)
 
     def host(self, member_name: str) -> Host:
         return next(h for h in self.hosts if h.member.name == member_name)
@@ -152,7 +156,7 @@ class MemberHosts:
             host.lab.kill(host.daemon, signal.SIGKILL)  # a terminated instance just stops
             host.daemon = None
             self.events.append((time.time(), host.member.name, "down", host.instance_id or ""))
-        host.instance_id = instance_id
+        host.instance_id, host.lease_file = instance_id, None
         if instance_id is None:
             return
         host.boots += 1
@@ -170,6 +174,7 @@ class MemberHosts:
         since = time.time()
         host.daemon = host.lab.spawn(host.name, ["sh", "-c", SERVICE, str(root)], log)
         self.logs[instance_id] = log
+        host.lease_file = root / LEASES
         wait_for_log(log, r"^Server starting service\.", 15, since=since, daemon=host.daemon)
         self.booted.append((time.time(), host.member.name, instance_id))
         self.events.append((time.time(), host.member.name, "up", instance_id))

@@ -22,6 +22,17 @@ WAIVERS: dict[tuple[str, str, str], str] = {
         "DhcpServerProps switch; moto, the local AWS API of the deploy tests, does not implement "
         "MonitorInstances and the provider would retry it forever."
     ),
+    ("CKV_AWS_338", "aws_cloudwatch_log_group", "shared"): (
+        "The members' log group keeps what the inventory's monitoring.log_retention_days says, 90 days by "
+        "default (issue 13): dhcpd's lease log is operational, not an audit trail. A site that must keep "
+        "a year sets 365 (examples/office.yaml does); VPC flow logs keep a year regardless."
+    ),
+    ("CKV_AWS_24", "aws_vpc_security_group_ingress_rule", "shared"): (
+        "A false positive on the SSH rules of operator_access: checkov 'sees' port 22 open to the "
+        "world in an ingress rule without a CIDR, because it knows source_security_group_id but not "
+        "referenced_security_group_id, whose peer here is the Instance Connect Endpoint's group. "
+        "test_no_rule_admits_anything_from_anywhere checks every ingress rule's peer instead."
+    ),
     ("CKV2_AWS_34", "aws_ssm_parameter", "shared"): (
         "Only the WireGuard endpoint parameters are plain String: they hold a public Elastic IP "
         "and port, which every packet of the tunnel shows anyway. Encrypting them would need a "

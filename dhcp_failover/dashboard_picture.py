@@ -1,0 +1,99 @@
+"""A picture of a site's CloudWatch dashboard, drawn from the synthesized dashboard body itself:
+each widget where CloudWatch puts it (a 24-column grid), with its title, statistic and the
+metric lines it plots. No data: it shows what the dashboard watches, so docs/monitoring.md can
+show the real layout without an AWS account. Plain SVG text; no plotting library needed.
+
+    python -m dhcp_failover.dashboard_picture cdktf.out/stacks/SITE-shared/cdk.tf.json > picture.svg
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from html import escape
+from pathlib import Path
+from typing import Any
+
+COLUMN = 40  # pixels per grid column (CloudWatch dashboards are 24 columns wide)
+ROW = 34  # pixels per grid row
+MARGIN = 10
+LINE = 14
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+
+
+def dashboard_bodies(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """dashboard name → its body, from a synthesized stack (cdk.tf.json)."""
+    boards = stack.get("resource", {}).get("aws_cloudwatch_dashboard", {})
+    return {board["dashboard_name"]: json.loads(board["dashboard_body"]) for board in boards.values()}
+
+
+def _label(line: list[Any]) -> str:
+    options = line[-1] if line and isinstance(line[-1], dict) else {}
+    name = line[1]
+    return f"{name}: {options.get('label', '')}".rstrip(": ")
+
+
+def _widget(widget: dict[str, Any]) -> list[str]:
+    props = widget["properties"]
+    x, y = MARGIN + widget["x"] * COLUMN, MARGIN + widget["y"] * ROW
+    w, h = widget["width"] * COLUMN - 6, widget["height"] * ROW - 6
+    title = f"{props['title']} ({props.get('stat', 'Average')}, {props.get('period', 300)} s)"
+    parts = [
+        f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="4" fill="#ffffff" stroke="#aab7c4"/>',
+        f'<text x="{x + 8}" y="{y + 18}" font-size="13" font-weight="bold">{escape(title)}</text>',
+        # The plot area: axes only, the lines below name what is drawn there.
+        f'<line x1="{x + 8}" y1="{y + h - 10}" x2="{x + w - 8}" y2="{y + h - 10}" stroke="#d0d7de"/>',
+        f'<line x1="{x + 8}" y1="{y + 28}" x2="{x + 8}" y2="{y + h - 10}" stroke="#d0d7de"/>',
+    ]
+    lines = props["metrics"]
+    room = max(1, (h - 46) // LINE)
+    shown = lines if len(lines) <= room else lines[: room - 1]
+    for i, line in enumerate(shown):
+        colour = PALETTE[i % len(PALETTE)]
+        ty = y + 40 + i * LINE
+        parts.append(f'<line x1="{x + 16}" y1="{ty - 4}" x2="{x + 34}" y2="{ty - 4}" stroke="{colour}" stroke-width="3"/>')
+        parts.append(f'<text x="{x + 40}" y="{ty}" font-size="11">{escape(_label(line))}</text>')
+    if len(shown) < len(lines):
+        parts.append(f'<text x="{x + 40}" y="{y + 40 + len(shown) * LINE}" font-size="11">'
+                     f"… and {len(lines) - len(shown)} more</text>")
+    return parts
+
+
+def render_svg(name: str, body: dict[str, Any]) -> str:
+    widgets = body["widgets"]
+    width = MARGIN * 2 + 24 * COLUMN
+    height = MARGIN * 2 + max(w["y"] + w["height"] for w in widgets) * ROW + 24
+    parts = [
+        (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+         f'viewBox="0 0 {width} {height}" font-family="sans-serif">'),
+        f'<rect width="{width}" height="{height}" fill="#f4f6f8"/>',
+    ]
+    for widget in widgets:
+        parts += _widget(widget)
+    parts.append(f'<text x="{MARGIN}" y="{height - 10}" font-size="11" fill="#57606a">CloudWatch dashboard '
+                 f"{escape(name)}: layout and metrics as synthesized (no data)</text>")
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("error: usage: python -m dhcp_failover.dashboard_picture STACK/cdk.tf.json", file=sys.stderr)
+        return 2
+    path = Path(argv[0])
+    try:
+        boards = dashboard_bodies(json.loads(path.read_text()))
+    except (OSError, ValueError) as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return 2
+    if not boards:
+        print(f"error: {path}: no aws_cloudwatch_dashboard; is the site monitored (a monitoring section)?",
+              file=sys.stderr)
+        return 2
+    for name, body in sorted(boards.items()):
+        sys.stdout.write(render_svg(name, body))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
