@@ -65,8 +65,6 @@ def _unsupported(site: Site) -> Iterator[tuple[str, str]]:
             "Kea 2.2 updates DNS only through kea-dhcp-ddns, which the kea backend does not set up yet; "
             "remove it or use server: isc"
         )
-    if site.monitoring is not None:
-        yield "monitoring", _UNSUPPORTED
     if site.classes:
         yield "classes", _UNSUPPORTED
     if site.option_definitions:
