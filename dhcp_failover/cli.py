@@ -22,6 +22,7 @@ import yaml
 from . import diagram, instance_connect, local_keys, operations, pool_status
 from .aws import AwsApi, SsmSecret, secret_region
 from .backends.isc import config_import as isc_import
+from .backends.isc import leases as isc_leases
 from .backends.isc.omapi import OmapiError
 from .backends.kea import leases as kea_leases
 from .backends.kea.control import KeaControlError
@@ -394,7 +395,30 @@ def _import(args: argparse.Namespace) -> int:
     for placeholder in placeholders:
         print(one_line(f"fill in: {placeholder}"))
     print(f"wrote {out}: {len(unmapped)} statement(s) not mapped, {len(placeholders)} placeholder(s) to fill in")
+    if args.leases:
+        _report_bindings(data, args.leases)
     return 0
+
+
+def _report_bindings(data: dict[str, object], lease_files: list[str]) -> None:
+    """Which of today's active bindings the imported pools and reservations still cover: a client
+    whose address is outside both gets a new address from the new pair."""
+    texts = []
+    for source in lease_files:
+        try:
+            texts.append(Path(source).read_bytes().decode("utf-8", errors="strict"))
+        except UnicodeDecodeError:
+            raise UsageError(f"{source}: is not UTF-8 text; is this a dhcpd.leases file?") from None
+    try:
+        bindings = isc_leases.merged_bindings(texts)
+    except isc_leases.LeaseFileError as exc:
+        raise UsageError(f"{lease_files[0] if len(texts) == 1 else 'lease files'}: {exc}") from None
+    coverage = isc_import.binding_coverage(data, [(b.address, b.mac) for b in bindings])
+    for address, mac in coverage.outside:
+        print(one_line(f"not kept: lease {address} ({mac}): in no imported pool or host reservation; "
+                       "that client gets a new address"))
+    print(f"leases: {len(bindings)} active binding(s): {coverage.in_pools} in imported pools, "
+          f"{coverage.on_hosts} on host reservations, {len(coverage.outside)} outside both")
 
 
 def _convert_leases(args: argparse.Namespace) -> int:
@@ -415,7 +439,7 @@ def _convert_leases(args: argparse.Namespace) -> int:
             raise UsageError(f"{source}: is not UTF-8 text; is this a dhcpd.leases file?") from None
     try:
         csv_text, count = kea_leases.converted(site, texts)
-    except kea_leases.LeaseConversionError as exc:
+    except isc_leases.LeaseFileError as exc:
         raise UsageError(f"{args.isc_leases[0] if len(texts) == 1 else 'lease files'}: {exc}") from None
     out = Path(args.out)
     staged = out.with_name(f".{out.name}.tmp")
@@ -561,6 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("--peer-conf", metavar="FILE", help="the failover partner's dhcpd.conf")
     imported.add_argument("--site", help="the site's name (default: from the failover peer name)")
     imported.add_argument("--out", required=True, metavar="FILE", help="the inventory to write")
+    imported.add_argument("--leases", action="append", default=[], metavar="FILE",
+                          help="the servers' dhcpd.leases (once per file): report which active bindings the "
+                               "imported pools and host reservations keep")
     imported.set_defaults(run=_import)
 
     drawing = commands.add_parser(

@@ -215,3 +215,73 @@ def test_the_command_writes_the_inventory_and_lists_what_it_did_not_map(tmp_path
     assert "fill in: relays[0]" in result.stdout
     assert PLACEHOLDER in out.read_text()
     assert yaml.safe_load(out.read_text())["sites"][0]["name"] == "failover-partner"
+
+
+LEASES = """# dhcpd.leases as dhcpd writes it: a record per change, the last one counts
+lease 10.61.0.120 {{
+  starts 3 2026/11/25 08:00:00;
+  ends 3 {future};
+  binding state active;
+  hardware ethernet 00:16:3e:00:00:01;
+}}
+lease {printer_address} {{
+  starts 3 2026/11/25 08:00:00;
+  ends 3 {future};
+  binding state active;
+  hardware ethernet {printer};
+}}
+lease 10.61.0.30 {{
+  starts 3 2026/11/25 08:00:00;
+  ends 3 {future};
+  binding state active;
+  hardware ethernet 00:16:3e:00:00:03;
+}}
+lease 10.61.0.121 {{
+  starts 3 2026/11/25 08:00:00;
+  ends 3 2026/11/25 09:00:00;
+  binding state active;
+  hardware ethernet 00:16:3e:00:00:04;
+}}
+lease 10.61.0.122 {{
+  starts 3 2026/11/25 08:00:00;
+  ends 3 {future};
+  binding state active;
+  hardware ethernet 00:16:3e:00:00:05;
+}}
+lease 10.61.0.122 {{
+  starts 3 2026/11/25 08:00:00;
+  ends 3 2026/11/25 09:30:00;
+  binding state free;
+  hardware ethernet 00:16:3e:00:00:05;
+}}
+"""
+
+
+def test_import_reports_which_active_bindings_the_imported_pools_and_hosts_keep(tmp_path: Path) -> None:
+    site = load_inventory(REPO / "examples" / "office.yaml").sites[0]
+    printer = next(h for s in site.subnets for h in s.hosts if h.name == "printer-1")
+    conf = tmp_path / "dhcpd.conf"
+    conf.write_text(render_dhcpd_conf(site, site.primary))
+    leases = tmp_path / "dhcpd.leases"
+    leases.write_text(LEASES.format(future="2099/01/01 00:00:00", printer=printer.mac, printer_address=printer.address))
+    result = subprocess.run([sys.executable, "-m", "dhcp_failover", "import", "--dhcpd-conf", str(conf),
+                             "--leases", str(leases), "--out", str(tmp_path / "inventory.yaml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    # In a pool, on its own reservation, outside both; the ended and the freed ones are not bindings.
+    assert "leases: 3 active binding(s): 1 in imported pools, 1 on host reservations, 1 outside both" in result.stdout
+    assert "not kept: lease 10.61.0.30 (00:16:3e:00:00:03)" in result.stdout
+
+
+def test_import_refuses_a_lease_file_it_cannot_read_in_one_line(tmp_path: Path) -> None:
+    conf = tmp_path / "dhcpd.conf"
+    site = load_inventory(REPO / "examples" / "minimal.yaml").sites[0]
+    conf.write_text(render_dhcpd_conf(site, site.primary))
+    leases = tmp_path / "dhcpd.leases"
+    leases.write_text("lease 10.30.1.150 {\n  starts 3 2026/11/25 08:00:00;\n  ends 3 2099/01/01 00:00:00;\n"
+                      "  binding state active;\n}\n")
+    result = subprocess.run([sys.executable, "-m", "dhcp_failover", "import", "--dhcpd-conf", str(conf),
+                             "--leases", str(leases), "--out", str(tmp_path / "inventory.yaml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "has no 'hardware ethernet'" in result.stderr

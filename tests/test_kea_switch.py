@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dhcp_failover.backends.kea.leases import active_bindings
+from dhcp_failover.backends.isc.leases import active_bindings
 from dhcp_failover.inventory import inventory_from_data
 from tests.lab.failover_harness import boot_pair
 from tests.lab.kea import api_leases, install_member, require_kea, start_member, wait_for_states
@@ -106,7 +106,7 @@ def test_isc_site_switches_to_kea_and_every_client_keeps_its_address(
          "  binding state active;\n  hardware ethernet 02:00:00:00:00:01;\n}\n"),
          "lease 10.99.0.5: in none of site 'sw''s subnets; add its subnet to the inventory first"),
         (("lease 10.77.2.100 {\n  starts 2 2030/01/01 00:00:00;\n  ends 2 2030/01/01 01:00:00;\n"
-         "  binding state active;\n}\n"), "lease 10.77.2.100: active but has no 'hardware ethernet'; Kea needs the MAC"),
+         "  binding state active;\n}\n"), "lease 10.77.2.100: active but has no 'hardware ethernet'"),
     ],
     ids=["outside-subnets", "no-mac"],
 )

@@ -679,3 +679,33 @@ def _members(main: Importer, peer: Importer | None, placeholders: list[str]) -> 
             entry["port"] = port
         members.append(entry)
     return sorted(members, key=lambda m: m["role"] != "primary")
+
+
+@dataclass(frozen=True)
+class BindingCoverage:
+    in_pools: int
+    on_hosts: int
+    outside: list[tuple[str, str]]  # (address, MAC) of bindings neither pools nor hosts cover
+
+
+def binding_coverage(data: dict[str, Any], bindings: list[tuple[ipaddress.IPv4Address, str]]) -> BindingCoverage:
+    """Where each active binding lands in the imported inventory (``data`` as import_config made it)."""
+    pools, hosts = [], {}
+    for site in data.get("sites", []):
+        for subnet in site.get("subnets", []):
+            for pool in subnet.get("pools", []):
+                if _address(pool.get("start", "")) and _address(pool.get("end", "")):
+                    pools.append((ipaddress.IPv4Address(pool["start"]), ipaddress.IPv4Address(pool["end"])))
+            for host in subnet.get("hosts", []):
+                if _address(host.get("address", "")):
+                    hosts[ipaddress.IPv4Address(host["address"])] = str(host.get("mac", "")).lower()
+    in_pools = on_hosts = 0
+    outside = []
+    for address, mac in bindings:
+        if hosts.get(address) == mac.lower():
+            on_hosts += 1
+        elif any(start <= address <= end for start, end in pools):
+            in_pools += 1
+        else:
+            outside.append((str(address), mac))
+    return BindingCoverage(in_pools, on_hosts, outside)
