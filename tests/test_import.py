@@ -257,6 +257,11 @@ lease 10.61.0.122 {{
 """
 
 
+def import_with_leases(conf: Path, leases: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dhcp_failover", "import", "--dhcpd-conf", str(conf),
+                           "--leases", str(leases), "--out", str(out)], capture_output=True, text=True, timeout=60)
+
+
 def test_import_reports_which_active_bindings_the_imported_pools_and_hosts_keep(tmp_path: Path) -> None:
     site = load_inventory(REPO / "examples" / "office.yaml").sites[0]
     printer = next(h for s in site.subnets for h in s.hosts if h.name == "printer-1")
@@ -264,9 +269,7 @@ def test_import_reports_which_active_bindings_the_imported_pools_and_hosts_keep(
     conf.write_text(render_dhcpd_conf(site, site.primary))
     leases = tmp_path / "dhcpd.leases"
     leases.write_text(LEASES.format(future="2099/01/01 00:00:00", printer=printer.mac, printer_address=printer.address))
-    result = subprocess.run([sys.executable, "-m", "dhcp_failover", "import", "--dhcpd-conf", str(conf),
-                             "--leases", str(leases), "--out", str(tmp_path / "inventory.yaml")],
-                            capture_output=True, text=True, timeout=60)
+    result = import_with_leases(conf, leases, tmp_path / "inventory.yaml")
     assert result.returncode == 0, result.stderr
     # In a pool, on its own reservation, outside both; the ended and the freed ones are not bindings.
     assert "leases: 3 active binding(s): 1 in imported pools, 1 on host reservations, 1 outside both" in result.stdout
@@ -280,8 +283,6 @@ def test_import_refuses_a_lease_file_it_cannot_read_in_one_line(tmp_path: Path) 
     leases = tmp_path / "dhcpd.leases"
     leases.write_text("lease 10.30.1.150 {\n  starts 3 2026/11/25 08:00:00;\n  ends 3 2099/01/01 00:00:00;\n"
                       "  binding state active;\n}\n")
-    result = subprocess.run([sys.executable, "-m", "dhcp_failover", "import", "--dhcpd-conf", str(conf),
-                             "--leases", str(leases), "--out", str(tmp_path / "inventory.yaml")],
-                            capture_output=True, text=True, timeout=60)
+    result = import_with_leases(conf, leases, tmp_path / "inventory.yaml")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "has no 'hardware ethernet'" in result.stderr
