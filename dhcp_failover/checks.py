@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import TypeVar, cast
 
+from .backends.kea.settings import KeaSettings
 from .backends.registry import backend_for
 from .constructs.layout import aws_problems, is_placed
 from .constructs.naming import merged_tags
@@ -186,7 +187,7 @@ def _omapi(site: Site) -> Iterator[Problem]:
 def _server(site: Site) -> Iterator[Problem]:
     """The site's server backend's own rules (server: kea rejects ISC-only settings it cannot express, see
     docs/kea.md); kea settings only on a Kea site; kea.admin_networks private and no larger than a /8."""
-    if site.server is not ServerKind.KEA and "kea" in site.model_fields_set:
+    if site.server is not ServerKind.KEA and site.kea != KeaSettings():
         yield Problem("kea", "is set but the site's server is isc; remove it or set server: kea")
     for where, message in backend_for(site).problems(site):
         yield Problem(where, message)

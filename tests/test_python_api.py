@@ -107,3 +107,16 @@ def test_a_site_without_placement_is_refused_on_construction(tmp_path: Path) -> 
     with pytest.raises(InventoryError, match="no placement"):
         DhcpFailoverPair(cdktf.Testing.app(outdir=str(tmp_path)), "lab",
                          props=DhcpFailoverPairProps(site=_site(site_data())))
+
+
+@pytest.mark.parametrize("server", ["isc", "kea"])
+def test_a_site_dumped_and_read_back_is_still_valid(server: str) -> None:
+    """A site built in Python and written out (model_dump sets every field, defaults included)
+    reads back valid and equal: no check may mistake a dumped default for a user's setting."""
+    data = placed_site()
+    data["server"] = server
+    if server == "kea":
+        data["ping_check"] = False
+    site = _site(data)
+    dumped = site.model_dump(mode="json", exclude_none=True)
+    assert _site(dumped).model_dump(mode="json", exclude_none=True) == dumped

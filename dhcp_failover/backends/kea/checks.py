@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pydantic import BaseModel
+
 from ...dhcp_options import Options
 from ...model import Failover, Omapi, Site, Software
 
@@ -36,9 +38,15 @@ def kea_problems(site: Site) -> Iterator[tuple[str, str]]:
     yield from _pools(site)
 
 
+def changed_fields(model: BaseModel, default: BaseModel) -> list[str]:
+    """The fields whose value is not the default. Not ``model_fields_set``: a site that went
+    through ``model_dump`` and back (the Python API, a generated inventory) sets every field."""
+    return sorted(f for f in type(model).model_fields if getattr(model, f) != getattr(default, f))
+
+
 def _isc_only(site: Site) -> Iterator[tuple[str, str]]:
     failover: Failover = site.failover
-    for field in sorted(failover.model_fields_set):
+    for field in changed_fields(failover, Failover()):
         if field == "split":
             if failover.split != 128:
                 yield "failover.split", (
@@ -47,7 +55,7 @@ def _isc_only(site: Site) -> Iterator[tuple[str, str]]:
         elif field in _ISC_ONLY_FAILOVER:
             yield f"failover.{field}", f"has no Kea equivalent: {_ISC_ONLY_FAILOVER[field]}"
     omapi: Omapi = site.omapi
-    if omapi.model_fields_set:
+    if changed_fields(omapi, Omapi()):
         yield "omapi", "is ISC dhcpd's control channel; a kea site uses kea.control_port and kea.admin_networks"
     for i, member in enumerate(site.members):
         if member.port is not None:
@@ -55,7 +63,7 @@ def _isc_only(site: Site) -> Iterator[tuple[str, str]]:
     if site.ping_check:
         yield "ping_check", "is true, but Kea 2.2 has no ping check; set ping_check: false or remove it"
     software: Software = site.software
-    if software.model_fields_set:
+    if changed_fields(software, Software()):
         yield "software.isc_dhcp_server", "pins ISC dhcpd; a kea site pins kea.package_version"
 
 
