@@ -14,8 +14,10 @@ from .backends.registry import backend_for
 from .errors import InventoryError
 from .model import Member, Site
 from .monitoring import ENABLE_REPORTER, MEMBER_PACKAGES, member_files
-from .render import render_template, wireguard_paths
-from .secret_names import SecretKind, SecretSpec, member_secrets
+from .render import render_template
+from .secret_names import SecretKind, member_secrets
+from .tunnel_keys import peer_endpoint_parameter as peer_endpoint_parameter  # where it was first defined
+from .tunnel_keys import refresh_files, tunnel_values
 
 BOOTSTRAP_PATH = "/usr/local/sbin/dhcp-failover-bootstrap"
 USER_DATA_LIMIT = 16384  # bytes, EC2's limit on raw user-data
@@ -49,30 +51,10 @@ def _gzip(text: str) -> bytes:
     return gzip.compress(text.encode(), compresslevel=9, mtime=0)
 
 
-def peer_endpoint_parameter(site: Site, member: Member) -> str:
-    """Where the member's tunnel endpoint (public ADDRESS:PORT) is published for its partner."""
-    return f"/dhcp-failover/{site.name}/{member.name}/wireguard-endpoint"
-
-
 def render_bootstrap(site: Site, member: Member) -> str:
-    specs = {(s.kind, s.member): s for s in member_secrets(site, member)}
-    partner = site.partner_of(member)
     region = member.placement.region if member.placement else "us-east-1"
-    wireguard = None
-    if site.wireguard:
-        paths = wireguard_paths(member)
-        wireguard = {
-            "private_parameter": _spec(specs, SecretKind.WIREGUARD_PRIVATE_KEY, member).parameter_name,
-            "peer_public_parameter": _spec(specs, SecretKind.WIREGUARD_PUBLIC_KEY, partner).parameter_name,
-            "peer_endpoint_parameter": peer_endpoint_parameter(site, partner),
-            "peer_region": partner.placement.region if partner.placement else region,
-            "private_key_file": paths.private_key,
-            "peer_public_key_file": paths.peer_public_key,
-            "peer_endpoint_file": paths.peer_endpoint,
-            "interface": site.wireguard.interface(member.role),
-        }
     shared = {"site_name": site.name, "member_name": member.name, "role": member.role.value, "region": region,
-              "wireguard": wireguard, "ddns": _ddns_bootstrap(site, member, region)}
+              "wireguard": tunnel_values(site, member), "ddns": _ddns_bootstrap(site, member, region)}
     return backend_for(site).render_bootstrap(site, member, shared)
 
 
@@ -89,15 +71,13 @@ def _ddns_bootstrap(site: Site, member: Member, region: str) -> dict[str, object
     }
 
 
-def _spec(specs: dict[tuple[SecretKind, str | None], SecretSpec], kind: SecretKind, owner: Member | None) -> SecretSpec:
-    return specs[(kind, owner.name if owner else None)]
-
-
 def render_cloud_config(site: Site, member: Member) -> str:
     tree = backend_for(site).render_member(site, member)
     files = [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in tree]
     files.append({"path": BOOTSTRAP_PATH, "permissions": "0755", "content": render_bootstrap(site, member)})
     after_bootstrap: list[str] = []
+    if site.wireguard is not None:
+        files += [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in refresh_files(site, member)]
     if site.monitoring is not None:
         files += [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in member_files(site, member)]
         # After the bootstrap, and whether or not it worked: a member that failed to start

@@ -20,7 +20,6 @@ from typing import Any
 from .errors import UsageError
 from .model import Inventory, Site
 from .secret_names import SecretKind, SecretSpec, site_secrets
-from .wgkeys import generate_private_key, public_key
 
 FORMAT_VERSION = 1
 STORE_FOLDER = ".dhcp-failover-keys"
@@ -87,25 +86,14 @@ class KeyStore:
         returns the specs that changed."""
         changed: list[SecretSpec] = []
         entries = self._sites.setdefault(site.name, {})
-        private_keys: dict[str, str] = {}
         for spec in site_secrets(site):
             old = entries.get(spec.key_store_name)
-            if spec.kind is SecretKind.WIREGUARD_PUBLIC_KEY:
-                # Derived from the private key, so it changes exactly when that one does.
-                private = private_keys.get(spec.member or "") or entries[_private_name(spec)].value
-                value = public_key(private)
-                if old is None or old.value != value:
-                    entries[spec.key_store_name] = StoredSecret(value, _next_version(old))
-                    changed.append(spec)
-                continue
             if old is not None and not rotate:
                 continue
             value = _generate(spec.kind)
             # Only control-channel secrets keep their old value (_KEEPS_PREVIOUS).
             previous = old.value if old is not None and spec.kind in _KEEPS_PREVIOUS else None
             entries[spec.key_store_name] = StoredSecret(value, _next_version(old), previous)
-            if spec.kind is SecretKind.WIREGUARD_PRIVATE_KEY:
-                private_keys[spec.member or ""] = value
             changed.append(spec)
         return changed
 
@@ -147,10 +135,6 @@ def _as_json(secret: StoredSecret) -> dict[str, Any]:
     return entry
 
 
-def _private_name(spec: SecretSpec) -> str:
-    return SecretSpec(spec.site, SecretKind.WIREGUARD_PRIVATE_KEY, spec.member).key_store_name
-
-
 def _next_version(old: StoredSecret | None) -> int:
     return 1 if old is None else old.version + 1
 
@@ -159,9 +143,7 @@ def _generate(kind: SecretKind) -> str:
     # A Kea password is the same 32 random bytes as base64: no quote, space or newline in it.
     if kind in (SecretKind.OMAPI_KEY, SecretKind.DDNS_KEY, SecretKind.KEA_CONTROL_PASSWORD):
         return base64.b64encode(secrets.token_bytes(32)).decode()
-    if kind is SecretKind.WIREGUARD_PRIVATE_KEY:
-        return generate_private_key()
-    raise ValueError(f"{kind.value} is derived, not generated")
+    raise ValueError(f"{kind.value} is not made by the runner")
 
 
 def export_lines(store: KeyStore, inventory: Inventory, sites: Iterable[str] | None = None) -> list[str]:

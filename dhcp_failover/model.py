@@ -323,6 +323,20 @@ class WireGuard(Strict):
     persistent_keepalive: Annotated[int, Field(strict=True, ge=0, le=65535)] = Field(
         default=25, description="Seconds between keepalives (0: off)."
     )
+    key_version: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)] = Field(
+        default=1,
+        description=(
+            "Each member makes its own private key at first boot and keeps it on its disk. Bump this "
+            "to rotate both: it is part of the user-data, so both instances are replaced."
+        ),
+    )
+    public_key_timeout: Annotated[int, Field(strict=True, ge=1, le=86400)] = Field(
+        default=900,
+        description=(
+            "Seconds a member's bootstrap waits for the partner's published public key before it "
+            "fails; covers the partner being created after it on a first deploy."
+        ),
+    )
     endpoints: TunnelEndpoints = Field(
         default=TunnelEndpoints.ELASTIC_IP,
         description=(

@@ -5,6 +5,9 @@ server can never disagree.
 Secrets reach AWS only as write-only SSM values fed from ephemeral Terraform variables
 (``TF_VAR_<name>``), so they are never in ``cdktf.out`` or Terraform state. Each secret has a
 companion version variable (``TF_VAR_<name>_version``, default 1): bumping it rotates the value.
+
+A member's WireGuard key pair is no such secret: the member makes it at first boot and
+publishes only the public half (``wireguard_public_key_parameter``).
 """
 
 from __future__ import annotations
@@ -24,8 +27,6 @@ VERSION_TAG = "dhcp-failover-secret-version"
 
 class SecretKind(str, enum.Enum):
     OMAPI_KEY = "omapi-key"  # HMAC secret, 32 random bytes, base64; shared by both members
-    WIREGUARD_PRIVATE_KEY = "wireguard-private-key"  # X25519, read by its own member only
-    WIREGUARD_PUBLIC_KEY = "wireguard-public-key"  # read by the partner, to authenticate this member
     DDNS_KEY = "ddns-key"  # TSIG secret, 32 random bytes, base64; one per ddns.keys entry, both members
     # Kea sites: basic auth of peers and operators, read by both members.
     KEA_CONTROL_PASSWORD = "kea-control-password"  # noqa: S105 - the secret's name, not its value
@@ -61,8 +62,6 @@ class SecretSpec:
     def readable_by(self, member: Member) -> bool:
         if self.member is None:
             return True
-        if self.kind is SecretKind.WIREGUARD_PUBLIC_KEY:
-            return self.member != member.name
         return self.member == member.name
 
 
@@ -78,10 +77,6 @@ def control_secret(site: Site) -> SecretSpec:
 def site_secrets(site: Site) -> tuple[SecretSpec, ...]:
     """Every secret a site's members fetch at boot, in a stable order."""
     specs = [SecretSpec(site.name, control_secret_kind(site), None)]
-    if site.wireguard:
-        for member in site.members:
-            specs.append(SecretSpec(site.name, SecretKind.WIREGUARD_PRIVATE_KEY, member.name))
-            specs.append(SecretSpec(site.name, SecretKind.WIREGUARD_PUBLIC_KEY, member.name))
     if site.ddns:
         specs += [SecretSpec(site.name, SecretKind.DDNS_KEY, None, key.name) for key in site.ddns.keys]
     return tuple(specs)
@@ -89,3 +84,17 @@ def site_secrets(site: Site) -> tuple[SecretSpec, ...]:
 
 def member_secrets(site: Site, member: Member) -> tuple[SecretSpec, ...]:
     return tuple(s for s in site_secrets(site) if s.readable_by(member))
+
+
+# What Terraform writes when it creates a member's public-key parameter; the member overwrites
+# it at first boot. Not base64 of 32 bytes, so no bootstrap can mistake it for a key.
+PUBLIC_KEY_PLACEHOLDER = "not published yet: the member writes its WireGuard public key here at first boot"
+
+
+def wireguard_public_key_parameter(site: Site, member: Member) -> str:
+    """Where ``member`` publishes the public half of the WireGuard key it made itself (a plain
+    String in its own region; the partner reads it). Under ``published/``, not beside the
+    endpoint: deployments from before member-made keys hold a runner-made SecureString at
+    ``<member>/wireguard-public-key``, and a new parameter of the same name would race its
+    deletion in the apply that moves them over."""
+    return f"{PARAMETER_ROOT}/{site.name}/{member.name}/published/wireguard-public-key"

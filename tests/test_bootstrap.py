@@ -12,18 +12,19 @@ import base64
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dhcp_failover.backends.isc.render import OMAPI_KEY_FILE, render_omapi_key
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, peer_endpoint_parameter, render_user_data
 from dhcp_failover.inventory import inventory_from_data
-from dhcp_failover.local_keys import KeyStore
-from dhcp_failover.model import Site
+from dhcp_failover.model import Member, Site
 from dhcp_failover.render import wireguard_paths
-from dhcp_failover.secret_names import site_secrets
-from tests.lab.boot import CREDENTIALS, boot, put_secret, write_files
+from dhcp_failover.secret_names import PUBLIC_KEY_PLACEHOLDER, site_secrets, wireguard_public_key_parameter
+from tests.lab.boot import CREDENTIALS, boot, put_secret, ssm, write_files
 from tests.support.factories import inventory_data, site_data
 from tests.support.tools import require
 
@@ -133,26 +134,86 @@ def test_bootstrap_refuses_a_config_dhcpd_rejects(tmp_path: Path, moto_endpoint:
     assert not systemctl_log.exists()
 
 
-def test_tunnel_member_gets_its_key_the_partners_public_key_and_endpoint(tmp_path: Path, moto_endpoint: str) -> None:
-    data = site_data("boot-wg", wireguard={})
-    regions = ("eu-west-1", "us-east-1")
+def wg(*args: str, stdin: str | None = None) -> str:
+    return subprocess.run([require("wg"), *args], input=stdin, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def tunnel_site(name: str, regions: tuple[str, str], **wireguard: object) -> Site:
+    data = site_data(name, wireguard=wireguard)
     for m, region in zip(data["members"], regions, strict=False):
         m["placement"] = {"region": region, **EXISTING_SUBNET}
-    site = inventory_from_data(inventory_data(data)).sites[0]
-    store = KeyStore(tmp_path / "keys.json", {})
-    store.ensure(site)
-    for spec in site_secrets(site):
-        for region in regions:  # every secret has a copy in each member's region
-            put_secret(moto_endpoint, region, spec.parameter_name, store.require(spec).value)
-    put_secret(moto_endpoint, "us-east-1", peer_endpoint_parameter(site, site.secondary), "203.0.113.7:51820", "String")
+    return inventory_from_data(inventory_data(data)).sites[0]
 
-    result = boot(site, site.primary, tmp_path / "root", moto_endpoint)
+
+def as_terraform_made_them(endpoint: str, site: Site) -> None:
+    """What the shared stack holds before any member boots: the OMAPI key, each member's tunnel
+    endpoint, and each member's public-key parameter with Terraform's placeholder."""
+    for member in site.members:
+        region = region_of(member)
+        put_secret(endpoint, region, omapi_parameter(site), GOOD)
+        put_secret(endpoint, region, peer_endpoint_parameter(site, member), f"203.0.113.{len(member.name)}:51820", "String")
+        put_secret(endpoint, region, wireguard_public_key_parameter(site, member), PUBLIC_KEY_PLACEHOLDER, "String")
+
+
+def region_of(member: Member) -> str:
+    assert member.placement is not None
+    return member.placement.region
+
+
+def published(endpoint: str, site: Site, member: Member) -> dict[str, Any]:
+    """The member's public-key parameter as SSM holds it."""
+    parameter: dict[str, Any] = ssm(endpoint, region_of(member)).get_parameter(
+        Name=wireguard_public_key_parameter(site, member))["Parameter"]
+    return parameter
+
+
+def test_tunnel_member_makes_its_key_publishes_it_and_takes_the_partners(tmp_path: Path, moto_endpoint: str) -> None:
+    site = tunnel_site("boot-wg", ("eu-west-1", "us-east-1"))
+    as_terraform_made_them(moto_endpoint, site)
+    partner_private = wg("genkey")
+    partner_public = wg("pubkey", stdin=partner_private)
+    put_secret(moto_endpoint, "us-east-1", wireguard_public_key_parameter(site, site.secondary), partner_public, "String")
+
+    root = tmp_path / "root"
+    result = boot(site, site.primary, root, moto_endpoint)
     assert result.returncode == 0, result.stderr
-    paths = wireguard_paths(site.primary, str(tmp_path / "root"))
-    private = next(s for s in site_secrets(site) if s.key_store_name == "boot-wg-a/wireguard-private-key")
-    peer_public = next(s for s in site_secrets(site) if s.key_store_name == "boot-wg-b/wireguard-public-key")
-    assert Path(paths.private_key).read_text() == store.require(private).value + "\n"
-    assert Path(paths.peer_public_key).read_text() == store.require(peer_public).value + "\n"
-    assert Path(paths.peer_endpoint).read_text() == "203.0.113.7:51820\n"
+    paths = wireguard_paths(site.primary, str(root))
+    private = Path(paths.private_key).read_text()
+    assert published(moto_endpoint, site, site.primary)["Value"] == wg("pubkey", stdin=private)
+    assert Path(paths.peer_public_key).read_text() == partner_public + "\n"
+    assert Path(paths.peer_endpoint).read_text() == f"203.0.113.{len(site.secondary.name)}:51820\n"
     for path in (paths.private_key, paths.peer_public_key, paths.peer_endpoint):
         assert stat.S_IMODE(Path(path).stat().st_mode) == 0o600
+    # The private key went nowhere: not into user-data, not into any parameter of either region.
+    assert private.strip() not in render_user_data(site, site.primary).cloud_config
+    for region in ("eu-west-1", "us-east-1"):
+        values = [p["Value"] for p in ssm(moto_endpoint, region).get_parameters_by_path(
+            Path=f"/dhcp-failover/{site.name}", Recursive=True, WithDecryption=True)["Parameters"]]
+        assert values and private.strip() not in values
+
+    # A re-run of the bootstrap keeps the key and writes no new version of the parameter.
+    version = published(moto_endpoint, site, site.primary)["Version"]
+    again = boot(site, site.primary, root, moto_endpoint)
+    assert again.returncode == 0, again.stderr
+    assert Path(paths.private_key).read_text() == private
+    assert published(moto_endpoint, site, site.primary)["Version"] == version
+
+
+def test_a_partner_that_never_publishes_fails_the_bootstrap_in_time_with_one_line(
+    tmp_path: Path, moto_endpoint: str, systemctl_log: Path
+) -> None:
+    site = tunnel_site("boot-wg-alone", ("eu-west-1", "eu-west-1"), public_key_timeout=3)
+    as_terraform_made_them(moto_endpoint, site)
+    files = write_files(render_user_data(site, site.primary).cloud_config, tmp_path / "root")
+    start = time.monotonic()
+    result = start_mode(files, tmp_path / "root", moto_endpoint)
+    elapsed = time.monotonic() - start
+    parameter = wireguard_public_key_parameter(site, site.secondary)
+    assert result.returncode == 1
+    assert result.stderr == (f"dhcp-failover-bootstrap: partner boot-wg-alone-b published no WireGuard public key in "
+                             f"SSM parameter {parameter} within 3 s (it holds no public key yet)\n")
+    assert elapsed < 3 + 15, elapsed  # the timeout, plus the AWS CLI calls of a loaded machine
+    assert not systemctl_log.exists()
+    # Its own key is out, so a partner booting later does not wait for it in turn.
+    key = wireguard_paths(site.primary, str(tmp_path / "root")).private_key
+    assert published(moto_endpoint, site, site.primary)["Value"] == wg("pubkey", stdin=Path(key).read_text())

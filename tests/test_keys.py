@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from dhcp_failover.local_keys import STORE_FOLDER, default_path
-from dhcp_failover.wgkeys import public_key
 from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 
@@ -53,12 +52,21 @@ def test_keys_never_overwrites_and_rotation_bumps_the_version(tmp_path: Path) ->
     assert stored["sites"]["lab"]["omapi-key"]["previous"] == first["TF_VAR_lab_omapi_key"]
 
 
-def test_tunnel_sites_get_wireguard_key_pairs(tmp_path: Path) -> None:
+def test_tunnel_sites_get_no_wireguard_keys_and_old_ones_in_the_store_are_ignored(tmp_path: Path) -> None:
+    """Each member makes its own WireGuard key at first boot: the runner makes none. A key store
+    from before (with the runner-made key pairs) still loads, and its WireGuard entries are
+    neither exported nor an error."""
     inventory = write_inventory(tmp_path / "sites.yaml", inventory_data(site_data(wireguard={})))
-    values = exports(keys("--inventory", str(inventory), "--key-store", str(tmp_path / "k.json")).stdout)
-    for member in ("lab_a", "lab_b"):
-        private = values[f"TF_VAR_lab_{member}_wireguard_private_key"]
-        assert values[f"TF_VAR_lab_{member}_wireguard_public_key"] == public_key(private)
+    store = tmp_path / "k.json"
+    old = {"value": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "version": 3}
+    store.write_text(json.dumps({"format": 1, "sites": {"lab": {
+        "lab-a/wireguard-private-key": old, "lab-a/wireguard-public-key": old,
+    }}}))
+    result = keys("--inventory", str(inventory), "--key-store", str(store))
+    assert result.returncode == 0, result.stderr
+    assert sorted(exports(result.stdout)) == ["TF_VAR_lab_omapi_key", "TF_VAR_lab_omapi_key_version"]
+    names = json.loads(keys("--inventory", str(inventory), "--names-only").stdout)
+    assert [n["secret"] for n in names] == ["omapi-key"]
 
 
 def test_names_only_lists_parameters_and_variables_without_values(tmp_path: Path) -> None:

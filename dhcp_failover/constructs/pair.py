@@ -23,13 +23,14 @@ from constructs import Construct
 
 from ..backends.registry import backend_for
 from ..checks import validate
-from ..cloudinit import instance_user_data, peer_endpoint_parameter
+from ..cloudinit import instance_user_data
 from ..errors import InventoryError
 from ..instance_connect import SITE_TAG
 from ..model import Inventory, Member, Role, Site, TunnelEndpoints
 from ..monitoring import NAMESPACE, log_group_name, log_stream_prefix
 from ..render import CISCO_IOS_SNIPPET, JUNOS_SNIPPET, RELAY_DEFAULTS, render_relay
-from ..secret_names import SecretSpec, member_secrets, site_secrets
+from ..secret_names import PUBLIC_KEY_PLACEHOLDER, SecretSpec, member_secrets, site_secrets, wireguard_public_key_parameter
+from ..tunnel_keys import peer_endpoint_parameter
 from .aws_modules import data_aws_caller_identity, eip, ssm_parameter
 from .instance_connect import InstanceConnectEndpoint, InstanceConnectProps, endpoint_places, operator_policy
 from .layout import LocalAwsApi, RegionLayout, is_placed, partition_of, region_of, site_regions
@@ -173,18 +174,22 @@ class DhcpFailoverPair(Construct):
             ),
         )
         endpoints = _tunnel_endpoints(shared, site, tunnel_ips, member_provider, names)
+        public_keys = _published_public_keys(shared, site, member_provider, names)
         iam = Construct(shared, "iam")
         self.roles = {}
         for m in members:
             region = self.regions[region_of(m)]
-            partner_endpoint = [endpoints[site.partner_of(m).role].arn] if endpoints else []
+            partner = site.partner_of(m).role
+            plain = [endpoints[partner].arn, public_keys[partner].arn, public_keys[m.role].arn] if endpoints else []
             self.roles[m.role] = ServerRole(
                 iam,
                 m.role.value,
                 props=ServerRoleProps(
                     member=m,
                     names=names,
-                    parameter_arns=region.parameters.arns(member_secrets(site, m)) + partner_endpoint,
+                    parameter_arns=region.parameters.arns(member_secrets(site, m)),
+                    plain_parameter_arns=plain,
+                    publish_arn=public_keys[m.role].arn if public_keys else None,
                     key_arn=region.key_arn,
                     provider=home,
                     reporter=_reporter_grant(site, m, partition, account.account_id),
@@ -322,8 +327,7 @@ def _operator_outputs(stack: TerraformStack, site: Site, endpoints: Mapping[str,
 
 
 def _read_in(layout: RegionLayout, inputs: Mapping[SecretSpec, SecretInputs]) -> dict[SecretSpec, SecretInputs]:
-    """The secrets a region stores: those its members read. A member's WireGuard private key
-    then exists only in its own region; the pair's OMAPI key is in each."""
+    """The secrets a region stores: those its members read (the pair's OMAPI key is in each)."""
     return {spec: i for spec, i in inputs.items() if any(spec.readable_by(m) for m in layout.members)}
 
 
@@ -383,6 +387,37 @@ def _tunnel_endpoints(
             provider=providers[m.role],
         )
     return endpoints
+
+
+def _published_public_keys(
+    shared: TerraformStack,
+    site: Site,
+    providers: Mapping[Role, TerraformProvider],
+    names: SiteNames,
+) -> dict[Role, ssm_parameter.SsmParameter]:
+    """Each member's WireGuard public key parameter, in its own region. Terraform owns it, so a
+    destroy removes it, but only creates it with a placeholder: the member writes the key it
+    made at first boot, and ``ignore_changes`` keeps later plans from writing the placeholder
+    back. A plain String: a public key is no secret, and encrypting it would protect nothing
+    (whoever may write it could swap it either way) while the partner, maybe in another region,
+    would need that region's KMS key too."""
+    if site.wireguard is None:
+        return {}
+    keys = {}
+    for m in (site.primary, site.secondary):
+        keys[m.role] = parameter = ssm_parameter.SsmParameter(
+            shared,
+            f"wg-public-key-{m.role.value}",
+            name=wireguard_public_key_parameter(site, m),
+            type="String",
+            tier="Standard",
+            value=PUBLIC_KEY_PLACEHOLDER,
+            description=f"WireGuard public key of {m.name}, written by {m.name} itself (not secret)",
+            tags=names.tags(f"wg-public-key-{m.role.value}"),
+            provider=providers[m.role],
+        )
+        parameter.add_override("lifecycle.ignore_changes", ["value"])
+    return keys
 
 
 def _shared_outputs(stack: TerraformStack, site: Site, egress_ips: Mapping[Role, eip.Eip]) -> None:

@@ -1,4 +1,5 @@
-"""A member's instance role: read its own SSM parameters, decrypt them with the site key, nothing else."""
+"""A member's instance role: read its own SSM parameters, decrypt them with the site key, publish
+its own WireGuard public key, nothing else."""
 
 from __future__ import annotations
 
@@ -44,33 +45,47 @@ def reporter_statements(namespace: str, log_streams_arn: str) -> list[dict[str, 
 
 
 def instance_policy(
-    parameter_arns: Sequence[str], key_arn: str, reporter: Sequence[dict[str, Any]] = ()
+    parameter_arns: Sequence[str],
+    key_arn: str,
+    reporter: Sequence[dict[str, Any]] = (),
+    *,
+    plain_parameter_arns: Sequence[str] = (),
+    publish_arn: str | None = None,
 ) -> dict[str, Any]:
     """The whole permission set of a DHCP server.
 
     SSM encrypts a SecureString under the encryption context ``PARAMETER_ARN``, so the
     condition limits decryption to these parameters even if the key encrypts more later.
+    ``plain_parameter_arns``: String parameters it reads (no decryption): the partner's tunnel
+    endpoint and published public key, its own published key. ``publish_arn``: the one
+    parameter it may write, its own WireGuard public key (a String: no KMS permission).
     ``reporter``: the monitoring reporter's statements, when the site is monitored.
     """
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ReadOwnParameters",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+            "Resource": [*parameter_arns, *plain_parameter_arns],
+        },
+        {
+            "Sid": "DecryptOwnParameters",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key_arn,
+            "Condition": {"StringEquals": {"kms:EncryptionContext:PARAMETER_ARN": list(parameter_arns)}},
+        },
+    ]
+    if publish_arn is not None:
+        statements.append(
             {
-                "Sid": "ReadOwnParameters",
+                "Sid": "PublishOwnWireGuardPublicKey",
                 "Effect": "Allow",
-                "Action": ["ssm:GetParameter", "ssm:GetParameters"],
-                "Resource": list(parameter_arns),
-            },
-            {
-                "Sid": "DecryptOwnParameters",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": key_arn,
-                "Condition": {"StringEquals": {"kms:EncryptionContext:PARAMETER_ARN": list(parameter_arns)}},
-            },
-            *reporter,
-        ],
-    }
+                "Action": "ssm:PutParameter",
+                "Resource": publish_arn,
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": [*statements, *reporter]}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,13 +93,18 @@ class ServerRoleProps:
     member: Member
     names: SiteNames
     parameter_arns: Sequence[str]
-    """ARNs of exactly the parameters this member reads (``secrets.member_secrets``)."""
+    """ARNs of exactly the SecureStrings this member reads and decrypts (``secrets.member_secrets``)."""
     key_arn: str
     """The site's KMS key in the member's region."""
     provider: TerraformProvider
     """Any provider of the account (IAM is global)."""
     reporter: Sequence[dict[str, Any]] = ()
     """``reporter_statements(...)`` when the site is monitored. Default: none."""
+    plain_parameter_arns: Sequence[str] = ()
+    """String parameters it reads without decrypting (tunnel sites: the partner's endpoint and
+    public key, its own published key). Default: none."""
+    publish_arn: str | None = None
+    """The one parameter it may write: its own WireGuard public key. Default: none (no tunnel)."""
 
 
 class ServerRole(Construct):
@@ -110,13 +130,22 @@ class ServerRole(Construct):
             tags=names.tags(member.role.value),
             provider=props.provider,
         )
-        if props.parameter_arns:
+        if props.parameter_arns or props.plain_parameter_arns:
             iam_role_policy.IamRolePolicy(
                 self,
                 "policy",
                 name="read-own-parameters",
                 role=self.role.id,
-                policy=json.dumps(instance_policy(props.parameter_arns, props.key_arn, props.reporter), sort_keys=True),
+                policy=json.dumps(
+                    instance_policy(
+                        props.parameter_arns,
+                        props.key_arn,
+                        props.reporter,
+                        plain_parameter_arns=props.plain_parameter_arns,
+                        publish_arn=props.publish_arn,
+                    ),
+                    sort_keys=True,
+                ),
                 provider=props.provider,
             )
         self.profile = iam_instance_profile.IamInstanceProfile(
