@@ -12,7 +12,9 @@ from .model import Member, Site
 from .render import FileTree, RenderedFile, render_template, wireguard_paths
 from .secret_names import wireguard_public_key_parameter
 
-REFRESH_PATH = "/usr/local/sbin/dhcp-failover-wireguard-peer"
+# The bootstrap itself in its --follow-partner-key mode (one script, not a copy of its functions:
+# user-data is capped at 16 kB).
+REFRESH_COMMAND = "/usr/local/sbin/dhcp-failover-bootstrap --follow-partner-key"
 REFRESH_SERVICE = "/etc/systemd/system/dhcp-failover-wireguard-peer.service"
 REFRESH_TIMER = "/etc/systemd/system/dhcp-failover-wireguard-peer.timer"
 ENABLE_REFRESH = "systemctl enable --now dhcp-failover-wireguard-peer.timer"
@@ -53,23 +55,19 @@ def tunnel_values(site: Site, member: Member) -> dict[str, object] | None:
         "peer_endpoint_file": paths.peer_endpoint,
         "interface": wg.interface(member.role),
         "enable_refresh": ENABLE_REFRESH,
+        "refresh_period": REFRESH_PERIOD,
     }
 
 
 def refresh_files(site: Site, member: Member) -> FileTree:
-    """The partner-key follower and its systemd timer; nothing without a tunnel."""
+    """The timer that runs the bootstrap's partner-key follower; nothing without a tunnel."""
     values = tunnel_values(site, member)
     if values is None:
         return ()
-    timer = REFRESH_TIMER.rsplit("/", 1)[1]
     common = {"period": REFRESH_PERIOD, "partner_name": values["partner_name"], "interface": values["interface"]}
     return (
-        RenderedFile(REFRESH_PATH, render_template(
-            "wireguard/peer-refresh.sh.j2", site_name=site.name, member_name=member.name, role=member.role.value,
-            path=REFRESH_PATH, timer=timer, wireguard=values, **common,
-        ), 0o755),
         RenderedFile(REFRESH_SERVICE, render_template(
-            "wireguard/peer-refresh.service.j2", path=REFRESH_PATH, timeout=REFRESH_PERIOD - 5, **common,
+            "wireguard/peer-refresh.service.j2", command=REFRESH_COMMAND, timeout=REFRESH_PERIOD - 5, **common,
         )),
         RenderedFile(REFRESH_TIMER, render_template("wireguard/peer-refresh.timer.j2", **common)),
     )

@@ -19,6 +19,7 @@ from dhcp_failover.errors import InventoryError
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.model import Site
 from dhcp_failover.monitoring import ENABLE_REPORTER, member_files
+from dhcp_failover.tunnel_keys import refresh_files
 from tests.support.factories import EXAMPLES, inventory_data, site_data
 from tests.support.tfenv import terraform, write_cli_config
 from tests.support.tools import require
@@ -54,7 +55,8 @@ def test_write_files_carry_exactly_the_rendered_tree_and_the_bootstrap() -> None
             config = yaml.safe_load(render_user_data(site, member).cloud_config)
             written = {f["path"]: f["content"] for f in config["write_files"]}
             monitored = site.monitoring is not None
-            tree = render_member(site, member) + (member_files(site, member) if monitored else ())
+            # Tunnel sites: the timer that follows the partner's WireGuard key (refresh_files).
+            tree = render_member(site, member) + refresh_files(site, member) + (member_files(site, member) if monitored else ())
             rendered = {f.path: f.content for f in tree}
             assert {k: v for k, v in written.items() if k != BOOTSTRAP_PATH} == rendered
             assert written[BOOTSTRAP_PATH].startswith("#!/bin/bash")

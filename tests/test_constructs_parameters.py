@@ -8,7 +8,7 @@ from typing import Any
 
 from dhcp_failover.app import DECOMMISSION_ENV
 from dhcp_failover.inventory import inventory_from_data
-from dhcp_failover.secret_names import site_secrets
+from dhcp_failover.secret_names import PUBLIC_KEY_PLACEHOLDER, site_secrets
 from tests.support.factories import inventory_data
 
 
@@ -53,7 +53,7 @@ def test_outputs_name_the_parameters(synth_sites: Callable[..., Any], placed: Ca
     assert outputs["ssm_parameter_names"]["value"] == {"omapi-key": "/dhcp-failover/lab/omapi-key"}
 
 
-def test_each_region_of_a_split_pair_stores_only_what_its_member_reads(synthesized_examples: dict[str, Any]) -> None:
+def test_each_region_of_a_split_pair_stores_only_the_omapi_key_as_a_secret(synthesized_examples: dict[str, Any]) -> None:
     import json
 
     stack = json.loads((synthesized_examples["two-regions"] / "stacks/transatlantic-shared/cdk.tf.json").read_text())
@@ -61,22 +61,74 @@ def test_each_region_of_a_split_pair_stores_only_what_its_member_reads(synthesiz
     by_region: dict[str, set[str]] = {}
     for p in parameters:
         by_region.setdefault(p.get("provider", "aws"), set()).add(p["name"].removeprefix("/dhcp-failover/transatlantic/"))
-    # dhcp-dub (primary) is in eu-west-1 (provider aws), dhcp-iad in us-east-1. A member's
-    # private key never leaves its region; the partner's public key and the OMAPI key are there.
-    assert by_region == {
-        "aws": {"omapi-key", "dhcp-dub/wireguard-private-key", "dhcp-iad/wireguard-public-key"},
-        "aws.us_east_1": {"omapi-key", "dhcp-iad/wireguard-private-key", "dhcp-dub/wireguard-public-key"},
-    }
+    # dhcp-dub (primary) is in eu-west-1 (provider aws), dhcp-iad in us-east-1. No WireGuard key
+    # is a runner secret any more: each member makes its own.
+    assert by_region == {"aws": {"omapi-key"}, "aws.us_east_1": {"omapi-key"}}
     # One variable feeds both OMAPI copies: the pipeline exports one TF_VAR per secret.
     omapi = [p for p in parameters if p["name"].endswith("/omapi-key")]
     assert {p["value_wo"] for p in omapi} == {"${var.transatlantic_omapi_key}"}
+
+
+def test_no_wireguard_private_key_is_anywhere_in_the_synthesized_stacks(synthesized_examples: dict[str, Any]) -> None:
+    for outdir in synthesized_examples.values():
+        for path in outdir.glob("stacks/*/cdk.tf.json"):
+            text = path.read_text()
+            assert "wireguard-private-key" not in text and "wireguard_private_key" not in text, path
+
+
+def test_each_member_publishes_its_public_key_to_its_own_parameter_in_its_own_region(
+    synthesized_examples: dict[str, Any],
+) -> None:
+    """Terraform owns the parameter (a destroy removes it) but only creates it: the member
+    overwrites the placeholder at first boot, and no later plan writes it back."""
+    import json
+
+    stack = json.loads((synthesized_examples["two-regions"] / "stacks/transatlantic-shared/cdk.tf.json").read_text())
+    keys = {p["name"]: p for p in stack["resource"]["aws_ssm_parameter"].values()
+            if p["name"].endswith("/published/wireguard-public-key")}
+    assert {name: p.get("provider", "aws") for name, p in keys.items()} == {
+        "/dhcp-failover/transatlantic/dhcp-dub/published/wireguard-public-key": "aws",
+        "/dhcp-failover/transatlantic/dhcp-iad/published/wireguard-public-key": "aws.us_east_1",
+    }
+    for parameter in keys.values():
+        assert parameter["type"] == "String" and "key_id" not in parameter
+        assert parameter["value"] == PUBLIC_KEY_PLACEHOLDER
+        assert parameter["lifecycle"] == {"ignore_changes": ["value"]}
+
+
+SSM_WRITES = ("ssm:Put", "ssm:Delete", "ssm:Label", "ssm:AddTags", "ssm:RemoveTags")
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def test_a_member_may_write_its_own_public_key_parameter_and_no_other(synthesized_examples: dict[str, Any]) -> None:
+    import json
+
+    stack = json.loads((synthesized_examples["two-regions"] / "stacks/transatlantic-shared/cdk.tf.json").read_text())
+    resources = stack["resource"]
+    ids = {p["name"].split("/")[3]: f"${{aws_ssm_parameter.{rid}.arn}}" for rid, p in resources["aws_ssm_parameter"].items()
+           if p["name"].endswith("/published/wireguard-public-key")}
+    writes = {}
+    for role, member in (("primary", "dhcp-dub"), ("secondary", "dhcp-iad")):
+        (policy,) = [json.loads(p["policy"]) for name, p in resources["aws_iam_role_policy"].items()
+                     if name.startswith(f"iam_{role}_policy")]
+        writes[member] = [s for s in policy["Statement"] if any(a.startswith(SSM_WRITES) for a in _actions(s))]
+    assert writes == {
+        member: [{"Sid": "PublishOwnWireGuardPublicKey", "Effect": "Allow", "Action": "ssm:PutParameter",
+                  "Resource": ids[member]}]
+        for member in ("dhcp-dub", "dhcp-iad")
+    }
 
 
 def test_tunnel_endpoints_are_published_for_the_partner(synthesized_examples: dict[str, Any]) -> None:
     import json
 
     stack = json.loads((synthesized_examples["two-regions"] / "stacks/transatlantic-shared/cdk.tf.json").read_text())
-    endpoints = {p["name"]: p for p in stack["resource"]["aws_ssm_parameter"].values() if p["type"] == "String"}
+    endpoints = {p["name"]: p for p in stack["resource"]["aws_ssm_parameter"].values()
+                 if p["name"].endswith("/wireguard-endpoint")}
     assert sorted(endpoints) == [
         "/dhcp-failover/transatlantic/dhcp-dub/wireguard-endpoint",
         "/dhcp-failover/transatlantic/dhcp-iad/wireguard-endpoint",
@@ -115,7 +167,8 @@ def test_members_in_existing_subnets_get_elastic_ips_for_the_tunnel(
     ips = {name: ip for name, ip in shared["resource"]["aws_eip"].items()}
     assert sorted(ip.get("provider", "aws") for ip in ips.values()) == ["aws", "aws.us_east_1"]
     assert all(ip["lifecycle"] == {"prevent_destroy": True} for ip in ips.values())
-    endpoints = {p["name"]: p["value"] for p in shared["resource"]["aws_ssm_parameter"].values() if p["type"] == "String"}
+    endpoints = {p["name"]: p["value"] for p in shared["resource"]["aws_ssm_parameter"].values()
+                 if p["name"].endswith("/wireguard-endpoint")}
     (secondary_ip,) = [name for name in ips if "secondary" in name]
     assert endpoints["/dhcp-failover/lab/lab-b/wireguard-endpoint"] == f"${{aws_eip.{secondary_ip}.public_ip}}:51820"
     # Each member's stack puts its Elastic IP on its instance.
@@ -130,7 +183,8 @@ def test_private_tunnel_endpoints_are_the_fixed_addresses_and_make_no_elastic_ip
     stacks = synth_sites(_split_pair_in_existing_subnets(placed, "private"))
     shared = stacks["lab-shared"]
     assert "aws_eip" not in shared["resource"]
-    endpoints = {p["name"]: p["value"] for p in shared["resource"]["aws_ssm_parameter"].values() if p["type"] == "String"}
+    endpoints = {p["name"]: p["value"] for p in shared["resource"]["aws_ssm_parameter"].values()
+                 if p["name"].endswith("/wireguard-endpoint")}
     assert endpoints == {
         "/dhcp-failover/lab/lab-a/wireguard-endpoint": "10.77.1.10:51820",
         "/dhcp-failover/lab/lab-b/wireguard-endpoint": "10.77.3.10:51820",

@@ -4,7 +4,7 @@ One deploy per module (moto server in its own process on 127.0.0.1), run as the 
 copy of the checkout: $DHCP_FAILOVER_AWS_ENDPOINT set, `eval "$(python -m dhcp_failover keys
 ...)"`, then the docs' `npx cdktf deploy` lines as written (shared, secondary, primary), with
 the offline CLI config. The site is examples/two-regions.yaml renamed to the docs' `hq`: two
-regions, two providers, per-region keys and secrets, Elastic IP tunnel endpoints, WireGuard keys.
+regions, two providers, per-region keys and secrets, Elastic IP tunnel endpoints, member-made WireGuard keys.
 The checks read AWS through boto3, never Terraform state (which holds only a hash of user-data
 and no secret at all). Then: a second plan changes nothing; the bootstrap from the *deployed*
 user-data boots each member; a change to both members' configs plans one instance per stack;
@@ -41,7 +41,13 @@ from dhcp_failover.inventory import load_inventory
 from dhcp_failover.local_keys import KeyStore, default_path
 from dhcp_failover.model import Member, Role, Site
 from dhcp_failover.render import wireguard_paths
-from dhcp_failover.secret_names import SecretKind, member_secrets, site_secrets
+from dhcp_failover.secret_names import (
+    PUBLIC_KEY_PLACEHOLDER,
+    SecretKind,
+    member_secrets,
+    site_secrets,
+    wireguard_public_key_parameter,
+)
 from tests.lab.boot import CREDENTIALS, write_files
 from tests.support.checkout import INVENTORY_ENV, cdktf_project
 from tests.support.deploy import (
@@ -264,8 +270,10 @@ def test_each_instance_policy_names_exactly_its_parameters_and_its_regions_key(d
         region, partner = region_of(member), site.partner_of(member)
         ssm = deployed.client("ssm", region)
         arns = [ssm.get_parameter(Name=spec.parameter_name)["Parameter"]["ARN"] for spec in member_secrets(site, member)]
-        arns.append(deployed.client("ssm", region_of(partner)).get_parameter(
-            Name=peer_endpoint_parameter(site, partner))["Parameter"]["ARN"])
+        partner_ssm = deployed.client("ssm", region_of(partner))
+        own_key = ssm.get_parameter(Name=wireguard_public_key_parameter(site, member))["Parameter"]["ARN"]
+        plain = [partner_ssm.get_parameter(Name=name)["Parameter"]["ARN"] for name in (
+            peer_endpoint_parameter(site, partner), wireguard_public_key_parameter(site, partner))] + [own_key]
         kms = deployed.client("kms", region)
         (alias,) = [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == f"alias/dhcp-failover/{site.name}"]
         key_arn = kms.describe_key(KeyId=alias["TargetKeyId"])["KeyMetadata"]["Arn"]
@@ -277,8 +285,10 @@ def test_each_instance_policy_names_exactly_its_parameters_and_its_regions_key(d
         if isinstance(document, str):
             document = json.loads(document)
         statements = {s["Sid"]: s for s in document["Statement"]}
-        assert set(statements) == {"ReadOwnParameters", "DecryptOwnParameters"}
-        assert sorted(statements["ReadOwnParameters"]["Resource"]) == sorted(arns)
+        assert set(statements) == {"ReadOwnParameters", "DecryptOwnParameters", "PublishOwnWireGuardPublicKey"}
+        assert sorted(statements["ReadOwnParameters"]["Resource"]) == sorted(arns + plain)
+        assert statements["PublishOwnWireGuardPublicKey"]["Action"] == "ssm:PutParameter"
+        assert statements["PublishOwnWireGuardPublicKey"]["Resource"] == own_key
         decrypt = statements["DecryptOwnParameters"]
         assert decrypt["Resource"] == key_arn
         assert sorted(decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"]) == sorted(arns)
@@ -316,6 +326,14 @@ def test_deployed_user_data_boots_fetches_secrets_0600_and_dhcpd_t_passes(
     cloud_config = deployed.deployed_user_data(member).decode()  # read back from EC2, not re-rendered
     root = tmp_path / "root"
     files = write_files(cloud_config, root)
+    # The bootstrap waits for the partner's published key: stand in for a partner that booted.
+    partner_ssm = deployed.client("ssm", region_of(partner))
+    partner_parameter = wireguard_public_key_parameter(site, partner)
+    if partner_ssm.get_parameter(Name=partner_parameter)["Parameter"]["Value"] == PUBLIC_KEY_PLACEHOLDER:
+        partner_private = subprocess.run(["wg", "genkey"], capture_output=True, text=True, check=True).stdout
+        partner_public = subprocess.run(["wg", "pubkey"], input=partner_private, capture_output=True, text=True,
+                                        check=True).stdout.strip()
+        partner_ssm.put_parameter(Name=partner_parameter, Value=partner_public, Type="String", Overwrite=True)
     path = os.environ["PATH"]
     if os.access(SYSTEM_AWS, os.X_OK):
         path = f"{SYSTEM_AWS.parent}{os.pathsep}{path}"
@@ -330,10 +348,15 @@ def test_deployed_user_data_boots_fetches_secrets_0600_and_dhcpd_t_passes(
     store = KeyStore.load(deployed.key_store)
     secret = {spec.kind: store.require(spec).value for spec in member_secrets(site, member)}
     wg = wireguard_paths(member, str(root))
+    own_private = Path(wg.private_key).read_text()
+    own_public = subprocess.run(["wg", "pubkey"], input=own_private, capture_output=True, text=True,
+                                check=True).stdout.strip()
+    own_parameter = wireguard_public_key_parameter(site, member)
+    assert deployed.client("ssm", region_of(member)).get_parameter(Name=own_parameter)["Parameter"]["Value"] == own_public
     expected = {
         root / OMAPI_KEY_FILE.lstrip("/"): render_omapi_key(site, secret[SecretKind.OMAPI_KEY]),
-        Path(wg.private_key): secret[SecretKind.WIREGUARD_PRIVATE_KEY] + "\n",
-        Path(wg.peer_public_key): secret[SecretKind.WIREGUARD_PUBLIC_KEY] + "\n",
+        Path(wg.private_key): own_private,  # made here, by wg genkey
+        Path(wg.peer_public_key): partner_ssm.get_parameter(Name=partner_parameter)["Parameter"]["Value"] + "\n",
         # From the partner's region: its Elastic IP and port.
         Path(wg.peer_endpoint): deployed.published_endpoint(partner) + "\n",
     }

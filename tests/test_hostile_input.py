@@ -50,12 +50,17 @@ def placed(change: Callable[[Data], None]) -> Data:
     return inventory_data(site)
 
 
-def wireguard_site(name: str, member_names: tuple[str, str], octet: int) -> Data:
+def distinct_site(name: str, octet: int, **extra: Any) -> Data:
     pool = {"network": f"10.{octet}.1.0/24", "pools": [{"start": f"10.{octet}.1.100", "end": f"10.{octet}.1.150"}]}
-    site = site_data(name, subnets=[pool], relays=[], wireguard={"network": f"10.255.{octet}.0/31"})
-    for member, member_name, host in zip(site["members"], member_names, (1, 2), strict=False):
-        member.update(name=member_name, address=f"10.{octet}.1.{host}", network=f"10.{octet}.1.0/24")
+    site = site_data(name, subnets=[pool], relays=[], **extra)
+    for member, host in zip(site["members"], (1, 2), strict=False):
+        member.update(address=f"10.{octet}.1.{host}", network=f"10.{octet}.1.0/24")
     return site
+
+
+def ddns_key_named(key: str) -> dict[str, Any]:
+    zone = {"name": "coast.example.com", "servers": ["10.81.1.53"], "key": key}
+    return {"domain_name": "coast.example.com", "keys": [{"name": key}], "zones": [zone]}
 
 
 def pool_over_other_site() -> Data:
@@ -130,7 +135,8 @@ CASES: list[tuple[str, Any, str]] = [
     ("waiver-newline", site_with(wireguard_waiver="because\nreasons are many"), "wireguard_waiver"),
     ("tag-line-separator", {"version": 1, "tags": {"team": "a\u2028b"}, "sites": [site_data()]}, "tags.team"),
     # Rules that were missing.
-    ("secrets-share-a-terraform-variable", inventory_data(wireguard_site("coast", ("coast-a", "east-xx"), 81), wireguard_site("coast-east", ("xx", "ce-b"), 82)), "Terraform variable"),
+    # coast's TSIG key "omapi-key" and coast-ddns-key's OMAPI key: both TF_VAR_coast_ddns_key_omapi_key.
+    ("secrets-share-a-terraform-variable", inventory_data(distinct_site("coast", 81, ddns=ddns_key_named("omapi-key")), distinct_site("coast-ddns-key", 82)), "Terraform variable"),
     ("pool-covers-other-sites-servers", pool_over_other_site(), "covers member other-a's network"),
     ("host-on-network-address", edited(lambda s: s["subnets"][1].update(hosts=[{"name": "pc", "mac": "00:11:22:33:44:55", "address": "10.77.2.0"}])), "hosts[0].address"),
     ("host-on-broadcast-address", edited(lambda s: s["subnets"][1].update(hosts=[{"name": "pc", "mac": "00:11:22:33:44:55", "address": "10.77.2.255"}])), "hosts[0].address"),

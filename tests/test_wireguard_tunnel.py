@@ -21,7 +21,7 @@ from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Member, Site
 from dhcp_failover.render import wireguard_paths
 from dhcp_failover.secret_names import PUBLIC_KEY_PLACEHOLDER, site_secrets, wireguard_public_key_parameter
-from dhcp_failover.tunnel_keys import REFRESH_PATH, peer_endpoint_parameter
+from dhcp_failover.tunnel_keys import peer_endpoint_parameter
 from tests.lab.boot import CREDENTIALS, put_secret, ssm, write_files
 from tests.lab.member_files import install_member
 from tests.lab.netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
@@ -187,8 +187,8 @@ def test_members_make_and_exchange_their_keys_and_the_pair_reaches_normal_over_t
     # The primary's timer job follows the new key: no restart of its tunnel or of dhcpd.
     interface = site.wireguard.interface(primary.role)
     refresh = subprocess.run(
-        [str(roots[primary.name] / REFRESH_PATH.lstrip("/")), "--root", str(roots[primary.name]),
-         "--endpoint", moto_endpoint], capture_output=True, text=True, timeout=60, env={**os.environ, **CREDENTIALS})
+        [str(roots[primary.name] / BOOTSTRAP_PATH.lstrip("/")), "--follow-partner-key", "--root",
+         str(roots[primary.name]), "--endpoint", moto_endpoint], capture_output=True, text=True, timeout=60, env={**os.environ, **CREDENTIALS})
     assert refresh.returncode == 0, refresh.stderr
     assert f"{interface} now follows partner {secondary.name}'s key {new_public}" in refresh.stdout
     assert wg("show", interface, "peers") == new_public
