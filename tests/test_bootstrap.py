@@ -199,21 +199,40 @@ def test_tunnel_member_makes_its_key_publishes_it_and_takes_the_partners(tmp_pat
     assert published(moto_endpoint, site, site.primary)["Version"] == version
 
 
+@pytest.fixture
+def systemctl_ok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `systemctl` first on PATH that appends its arguments to the returned file and succeeds."""
+    shim = tmp_path / "shim-ok"
+    shim.mkdir()
+    log = tmp_path / "systemctl-ok.log"
+    (shim / "systemctl").write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    (shim / "systemctl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
 def test_a_partner_that_never_publishes_fails_the_bootstrap_in_time_with_one_line(
-    tmp_path: Path, moto_endpoint: str, systemctl_log: Path
+    tmp_path: Path, moto_endpoint: str, systemctl_ok: Path
 ) -> None:
+    """The member serves before it waits: the first member of a new pair answers while its
+    partner is still being created (a rollout's gate waits for exactly that), then fails loudly
+    when the partner's key never comes. Its tunnel simply has no peer."""
     site = tunnel_site("boot-wg-alone", ("eu-west-1", "eu-west-1"), public_key_timeout=3)
     as_terraform_made_them(moto_endpoint, site)
-    files = write_files(render_user_data(site, site.primary).cloud_config, tmp_path / "root")
+    root = tmp_path / "root"
+    files = write_files(render_user_data(site, site.primary).cloud_config, root)
     start = time.monotonic()
-    result = start_mode(files, tmp_path / "root", moto_endpoint)
+    result = start_mode(files, root, moto_endpoint)
     elapsed = time.monotonic() - start
     parameter = wireguard_public_key_parameter(site, site.secondary)
     assert result.returncode == 1
     assert result.stderr == (f"dhcp-failover-bootstrap: partner boot-wg-alone-b published no WireGuard public key in "
                              f"SSM parameter {parameter} within 3 s (it holds no public key yet)\n")
     assert elapsed < 3 + 15, elapsed  # the timeout, plus the AWS CLI calls of a loaded machine
-    assert not systemctl_log.exists()
-    # Its own key is out, so a partner booting later does not wait for it in turn.
-    key = wireguard_paths(site.primary, str(tmp_path / "root")).private_key
-    assert published(moto_endpoint, site, site.primary)["Value"] == wg("pubkey", stdin=Path(key).read_text())
+    started = systemctl_ok.read_text().splitlines()
+    assert started.index("restart wg-quick@wg-primary") < started.index("restart isc-dhcp-server")
+    assert "enable --now dhcp-failover-wireguard-peer.timer" in started
+    paths = wireguard_paths(site.primary, str(root))
+    assert not Path(paths.peer_public_key).exists()
+    # Its own key is out, so the partner, booting later, does not wait for it in turn.
+    assert published(moto_endpoint, site, site.primary)["Value"] == wg("pubkey", stdin=Path(paths.private_key).read_text())

@@ -19,7 +19,7 @@ from dhcp_failover.backends.isc.omapi import OmapiEndpoint, wait_for_failover_st
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Member, Site
-from dhcp_failover.render import wireguard_paths
+from dhcp_failover.render import render_wireguard, wireguard_paths
 from dhcp_failover.secret_names import PUBLIC_KEY_PLACEHOLDER, site_secrets, wireguard_public_key_parameter
 from dhcp_failover.tunnel_keys import peer_endpoint_parameter
 from tests.lab.boot import CREDENTIALS, put_secret, ssm, write_files
@@ -119,12 +119,23 @@ def test_members_make_and_exchange_their_keys_and_the_pair_reaches_normal_over_t
     secret = base64.b64encode(os.urandom(32)).decode()
     as_terraform_made_them(moto_endpoint, site, secret)
 
-    # The secondary first, as a first deploy creates it: it waits for the primary's key.
+    # The secondary first, as a first deploy creates it: its tunnel comes up without a peer
+    # while its bootstrap waits for the primary's key, then the bootstrap adds the peer live.
     waiting = start_boot(site, secondary, roots[secondary.name], moto_endpoint)
-    time.sleep(2)
-    assert waiting.poll() is None, waiting.communicate()
+    deadline = time.monotonic() + 60
+    while published(moto_endpoint, site, secondary) == PUBLIC_KEY_PLACEHOLDER and time.monotonic() < deadline:
+        assert waiting.poll() is None, waiting.communicate()
+        time.sleep(0.2)
+    assert waiting.poll() is None, waiting.communicate()  # it cannot finish before the primary publishes
+    secondary_paths = wireguard_paths(secondary, str(roots[secondary.name]))
+    # The tunnel config with its paths under the scratch root (the user-data names /etc/...).
+    Path(secondary_paths.config).write_text(render_wireguard(site, secondary, root=str(roots[secondary.name])))
+    wg_quick(lab, topo.secondary, "up", secondary_paths.config)
+    secondary_interface = site.wireguard.interface(secondary.role)
+    assert wg("show", secondary_interface, "peers") == ""
     finish(start_boot(site, primary, roots[primary.name], moto_endpoint))
     finish(waiting)
+    assert wg("show", secondary_interface, "peers") == published(moto_endpoint, site, primary)
 
     private = {m.name: Path(wireguard_paths(m, str(roots[m.name])).private_key).read_text() for m in site.members}
     for member in site.members:
@@ -144,12 +155,10 @@ def test_members_make_and_exchange_their_keys_and_the_pair_reaches_normal_over_t
               lab.workdir / "tcpdump.log")
     time.sleep(0.5)  # tcpdump needs a moment before it captures
 
-    confs = {}
-    for member in site.members:
-        # The tree again with its paths under the scratch root (the user-data names /etc/...);
-        # the key files stay as the bootstrap made them.
-        confs[member.name] = install_member(site, member.name, roots[member.name], secret)
-        wg_quick(lab, hosts[member.name], "up", wireguard_paths(member, str(roots[member.name])).config)
+    # The trees again with their paths under the scratch roots; the key files stay as the
+    # bootstraps made them.
+    confs = {m.name: install_member(site, m.name, roots[m.name], secret) for m in site.members}
+    wg_quick(lab, topo.primary, "up", wireguard_paths(primary, str(roots[primary.name])).config)
     assert pings(lab, topo.secondary, str(site.wireguard.address(primary.role)), tries=3)
     for member in site.members:
         lab.start_dhcpd(hosts[member.name], confs[member.name], ifaces=["eth0"])
