@@ -1,4 +1,4 @@
-"""`keys`: secrets generated with cryptography into a 0600 key store, never overwritten unless
+"""`keys`: secrets generated from the OS random source into a 0600 key store, never overwritten unless
 rotated (a version bump), printed as the exact TF_VAR_ lines a deploy needs."""
 
 from __future__ import annotations

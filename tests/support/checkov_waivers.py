@@ -34,10 +34,12 @@ WAIVERS: dict[tuple[str, str, str], str] = {
         "test_no_rule_admits_anything_from_anywhere checks every ingress rule's peer instead."
     ),
     ("CKV2_AWS_34", "aws_ssm_parameter", "shared"): (
-        "Only the WireGuard endpoint parameters are plain String: they hold a public Elastic IP "
-        "and port, which every packet of the tunnel shows anyway. Encrypting them would need a "
-        "cross-region KMS grant for the partner, widening access for no secrecy. Every secret is "
-        "a SecureString under the site's key (test_constructs_parameters)."
+        "Only the WireGuard endpoint and public-key parameters are plain String: a public Elastic "
+        "IP and port, which every packet of the tunnel shows anyway, and a public key. Encrypting "
+        "them would need a cross-region KMS grant for the partner (and kms:Encrypt for the member "
+        "publishing its key), widening access for no secrecy; who may write the key is IAM's "
+        "business either way. Every secret is a SecureString under the site's key "
+        "(test_constructs_parameters)."
     ),
 }
 
