@@ -138,8 +138,10 @@ def wg(*args: str, stdin: str | None = None) -> str:
     return subprocess.run([require("wg"), *args], input=stdin, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def tunnel_site(name: str, regions: tuple[str, str], **wireguard: object) -> Site:
+def tunnel_site(name: str, regions: tuple[str, str], server: str = "isc", **wireguard: object) -> Site:
     data = site_data(name, wireguard=wireguard)
+    if server == "kea":
+        data["server"] = "kea"
     for m, region in zip(data["members"], regions, strict=False):
         m["placement"] = {"region": region, **EXISTING_SUBNET}
     return inventory_from_data(inventory_data(data)).sites[0]
@@ -167,8 +169,11 @@ def published(endpoint: str, site: Site, member: Member) -> dict[str, Any]:
     return parameter
 
 
-def test_tunnel_member_makes_its_key_publishes_it_and_takes_the_partners(tmp_path: Path, moto_endpoint: str) -> None:
-    site = tunnel_site("boot-wg", ("eu-west-1", "us-east-1"))
+@pytest.mark.parametrize("server", ["isc", "kea"])
+def test_tunnel_member_makes_its_key_publishes_it_and_takes_the_partners(
+    tmp_path: Path, moto_endpoint: str, server: str
+) -> None:
+    site = tunnel_site(f"boot-wg-{server}", ("eu-west-1", "us-east-1"), server)
     as_terraform_made_them(moto_endpoint, site)
     partner_private = wg("genkey")
     partner_public = wg("pubkey", stdin=partner_private)
