@@ -22,6 +22,7 @@ import yaml
 from . import diagram, instance_connect, local_keys, operations, pool_status
 from .aws import AwsApi, SsmSecret, secret_region
 from .backends.isc import config_import as isc_import
+from .backends.isc import config_reader as isc_reader
 from .backends.isc import leases as isc_leases
 from .backends.isc.omapi import OmapiError
 from .backends.kea import leases as kea_leases
@@ -374,14 +375,18 @@ def _add_member_access(parser: argparse.ArgumentParser, *, one_site: bool = True
 
 def _import(args: argparse.Namespace) -> int:
     sources = [Path(args.dhcpd_conf)] + ([Path(args.peer_conf)] if args.peer_conf else [])
-    texts = []
+    root = Path(args.include_root)
+    trees = []
     for source in sources:
         try:
-            texts.append(source.read_bytes()[: isc_import.MAX_INPUT + 1].decode("utf-8", errors="strict"))
-        except UnicodeDecodeError:
-            raise ConfigImportError(f"{source}: is not UTF-8 text; is this a dhcpd.conf?") from None
+            trees.append(isc_reader.read_file(source, root))
+        except ConfigImportError as exc:
+            raise ConfigImportError(f"{source}: {exc}") from None
     try:
-        data, unmapped, placeholders = isc_import.import_config(texts[0], texts[1] if len(texts) > 1 else None, args.site)
+        data, unmapped, placeholders = isc_import.import_trees(
+            trees[0], trees[1] if len(trees) > 1 else None, args.site, missing_include=isc_import.NOT_FOUND)
+    except isc_import.PeerConfigError as exc:
+        raise ConfigImportError(f"{sources[-1]}: {exc}") from None
     except ConfigImportError as exc:
         raise ConfigImportError(f"{sources[0]}: {exc}") from None
     out = Path(args.out)
@@ -584,6 +589,10 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("--dhcpd-conf", required=True, metavar="FILE", help="one server's dhcpd.conf")
     imported.add_argument("--peer-conf", metavar="FILE", help="the failover partner's dhcpd.conf")
     imported.add_argument("--site", help="the site's name (default: from the failover peer name)")
+    imported.add_argument("--include-root", default="/", metavar="DIR",
+                          help="where absolute include paths are read (default /, as dhcpd does; give the "
+                               "folder of a copied /etc when importing elsewhere); relative ones are read "
+                               "beside the file that includes them")
     imported.add_argument("--out", required=True, metavar="FILE", help="the inventory to write")
     imported.add_argument("--leases", action="append", default=[], metavar="FILE",
                           help="the servers' dhcpd.leases (once per file): report which active bindings the "

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dhcp_failover.backends.isc.config_import import PLACEHOLDER, import_config, parse, tokenize
+from dhcp_failover.backends.isc.config_import import PLACEHOLDER, import_config
+from dhcp_failover.backends.isc.config_reader import parse, tokenize
 from dhcp_failover.backends.isc.render import render_dhcpd_conf
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from tests.lab.member_files import dhcpd_check

@@ -13,9 +13,11 @@ from typing import Any
 
 from ...errors import ConfigImportError
 from ...messages import excerpt
+from .config_reader import Statement, Token, parse, tokenize
 
 PLACEHOLDER = "FILL IN"
-MAX_INPUT = 2 * 1024 * 1024
+NOT_FOLLOWED = "included files are not read here; import --dhcpd-conf reads them"
+NOT_FOUND = "the included file is not there (absolute names are read under --include-root)"
 
 # dhcpd statements that the renderer always writes itself, so importing them loses nothing.
 _ALWAYS_RENDERED = {("authoritative",), ("log-facility", "local7"), ("ddns-update-style", "none"),
@@ -29,78 +31,6 @@ _OPTION_INTS = {"interface-mtu": "interface_mtu", "time-offset": "time_offset"}
 _TYPES = {"ip-address": "ip-address", "array of ip-address": "ip-addresses", "text": "text",
           "unsigned integer 8": "uint8", "unsigned integer 16": "uint16", "unsigned integer 32": "uint32",
           "signed integer 32": "int32", "boolean": "boolean", "domain-list": "domain-list", "string": "bytes"}
-
-
-@dataclass(frozen=True)
-class Token:
-    text: str
-    line: int
-    quoted: bool = False
-
-
-@dataclass
-class Statement:
-    line: int
-    words: list[Token]
-    block: list[Statement] | None = None
-
-    @property
-    def head(self) -> list[str]:
-        return [t.text for t in self.words]
-
-    def source(self) -> str:
-        shown = " ".join(f'"{t.text}"' if t.quoted else t.text for t in self.words).replace(" , ", ", ")
-        return shown + (" { ... }" if self.block is not None else ";")
-
-
-_TOKEN = re.compile(r'\s+|#[^\n]*|"((?:[^"\\\n]|\\.)*)"|([{};,=()!])|([^\s{};,=()!"#]+)')
-
-
-def tokenize(text: str) -> list[Token]:
-    tokens, line, pos = [], 1, 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            raise ConfigImportError(f"line {line}: cannot read {excerpt(text[pos:pos + 20])}; is this a dhcpd.conf?")
-        chunk = match.group(0)
-        if match.group(1) is not None:
-            tokens.append(Token(match.group(1), line, quoted=True))
-        elif match.group(2) or match.group(3):
-            tokens.append(Token(chunk, line))
-        line += chunk.count("\n")
-        pos = match.end()
-    return tokens
-
-
-def parse(tokens: list[Token]) -> list[Statement]:
-    """Statements end at ';' or are a header followed by a '{ ... }' block."""
-    root: list[Statement] = []
-    stack: list[list[Statement]] = [root]
-    words: list[Token] = []
-    for token in tokens:
-        if token.quoted:
-            words.append(token)
-        elif token.text == ";":
-            if words:
-                stack[-1].append(Statement(words[0].line, words))
-            words = []
-        elif token.text == "{":
-            statement = Statement(words[0].line if words else token.line, words, [])
-            stack[-1].append(statement)
-            stack.append(statement.block)  # type: ignore[arg-type]
-            words = []
-        elif token.text == "}":
-            if words:
-                stack[-1].append(Statement(words[0].line, words))
-                words = []
-            if len(stack) == 1:
-                raise ConfigImportError(f"line {token.line}: '}}' without a matching '{{'; is this a dhcpd.conf?")
-            stack.pop()
-        else:
-            words.append(token)
-    if len(stack) > 1 or words:
-        raise ConfigImportError("the file ends inside a block or statement; is this a dhcpd.conf?")
-    return root
 
 
 def _address(text: str) -> str | None:
@@ -126,6 +56,7 @@ class _Scope:
 class Importer:
     """Walks one dhcpd.conf, collecting what maps into the inventory and what does not."""
 
+    missing_include: str = ""
     unmapped: list[tuple[int, str, str]] = field(default_factory=list)
     subnets: list[dict[str, Any]] = field(default_factory=list)
     loose_pools: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
@@ -245,7 +176,7 @@ class Importer:
                 self.spaces.add(head[2])
             elif head[0] == "include":
                 self.recognised -= 1
-                self.skip(statement, "included files are not read (an OMAPI key file is written at boot anyway)")
+                self.skip(statement, self.missing_include)
             elif statement.block is None and self.scoped(statement, scope.subnet, scope.options):
                 pass
             else:
@@ -571,19 +502,31 @@ def _class_match(statement: Statement) -> dict[str, Any] | None:
 Imported = tuple[dict[str, Any], list[tuple[int, str, str]], list[str]]
 
 
+class PeerConfigError(ConfigImportError):
+    """The peer's file, not the server's own, is the one that is not a dhcpd.conf."""
+
+
 def import_config(primary_text: str, peer_text: str | None = None, site_name: str | None = None) -> Imported:
-    """(inventory as data, unmapped (line, statement, why), placeholders to fill in)."""
-    for text in (primary_text, peer_text or ""):
-        if len(text) > MAX_INPUT:
-            raise ConfigImportError(f"is larger than {MAX_INPUT // (1024 * 1024)} MB; a dhcpd.conf is far smaller")
-    importer = Importer()
-    importer.top(parse(tokenize(primary_text)), _Scope())
-    if importer.recognised == 0:
-        raise ConfigImportError("holds no dhcpd.conf statement the importer knows; is this a dhcpd.conf?")
-    peer = Importer()
-    if peer_text is not None:
-        peer.top(parse(tokenize(peer_text)), _Scope())
-    return _assemble(importer, peer if peer_text is not None else None, site_name)
+    """(inventory as data, unmapped (line, statement, why), placeholders to fill in); includes
+    are listed, not read (``import_trees`` takes trees that ``config_reader`` expanded)."""
+    peer = parse(tokenize(peer_text)) if peer_text is not None else None
+    return import_trees(parse(tokenize(primary_text)), peer, site_name)
+
+
+def import_trees(primary: list[Statement], peer: list[Statement] | None = None, site_name: str | None = None,
+                 *, missing_include: str = NOT_FOLLOWED) -> Imported:
+    """``import_config`` for statements already read; ``missing_include`` says why an include
+    statement still there was not read."""
+    importers = []
+    for error, tree in ((ConfigImportError, primary), (PeerConfigError, peer)):
+        if tree is None:
+            continue
+        importer = Importer(missing_include=missing_include)
+        importer.top(tree, _Scope())
+        if importer.recognised == 0:
+            raise error("holds no dhcpd.conf statement the importer knows; is this a dhcpd.conf?")
+        importers.append(importer)
+    return _assemble(importers[0], importers[1] if len(importers) > 1 else None, site_name)
 
 
 def _site_settings(main: Importer) -> dict[str, Any]:
