@@ -127,9 +127,9 @@ class Includes:
             head = statement.head
             if head[:1] == ["include"] and len(statement.words) == 2 and statement.words[1].quoted:
                 out.extend(self._included(statement, folder))
+            elif statement.block is not None:
+                out.append(Statement(statement.line, statement.words, self.expand(statement.block, folder)))
             else:
-                if statement.block is not None:
-                    statement = Statement(statement.line, statement.words, self.expand(statement.block, folder))
                 out.append(statement)
         return out
 
