@@ -15,6 +15,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from dhcp_failover.backends.isc.config_reader import Statement, parse, tokenize
 
@@ -28,8 +29,11 @@ STANDARD_CODES = {
     "domain-search": "119", "agent.circuit-id": "82.1", "agent.remote-id": "82.2",
 }
 # What dhcpd uses when a file sets no lease times (dhcpd.conf(5)).
-BUILT_IN = {"default-lease-time": ("43200",), "max-lease-time": ("86400",)}
-PARAMETERS = ("default-lease-time", "max-lease-time", "next-server", "filename")
+BUILT_IN = {"default-lease-time": ("43200",), "max-lease-time": ("86400",),
+            "ddns-rev-domainname": ('"in-addr.arpa"',)}
+PARAMETERS = ("default-lease-time", "max-lease-time", "next-server", "filename", "ddns-domainname",
+              "ddns-rev-domainname")
+DOMAIN_PARAMETERS = ("ddns-domainname", "ddns-rev-domainname")
 DOMAIN_CODES = {"15", "119"}
 
 Params = dict[str, tuple[str, ...]]
@@ -58,6 +62,9 @@ class Meaning:
     hosts: dict[str, Host] = field(default_factory=dict)
     classes: dict[str, tuple[str, Params]] = field(default_factory=dict)
     shared: set[frozenset[str]] = field(default_factory=set)
+    failover: dict[str, frozenset[str]] = field(default_factory=dict)
+    zones: dict[str, frozenset[str]] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # name -> algorithm
     other: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -77,6 +84,40 @@ def meaning(text: str, *, skip_lines: Iterable[int] = ()) -> Meaning:
     reader.walk(tree, [_Scope("global", dict(BUILT_IN))])
     reader.place_hosts()
     return reader.found
+
+
+def handed_out(found: Meaning) -> dict[str, set[tuple[Any, ...]]]:
+    """Per subnet, the addresses a client without a reservation can get, as maximal runs with
+    the same allow/deny lists and parameters: how the ranges are cut into pools is spelling, and
+    so is a range that covers a host's fixed address (dhcpd never hands that one out)."""
+    fixed = {int(ipaddress.IPv4Address(h.address)) for h in found.hosts.values() if _is_address(h.address)}
+    out: dict[str, set[tuple[Any, ...]]] = {}
+    for network, pools in found.pools.items():
+        by_kind: dict[tuple[Any, ...], set[int]] = {}
+        for pool in pools:
+            first, last = int(ipaddress.IPv4Address(pool.start)), int(ipaddress.IPv4Address(pool.end))
+            by_kind.setdefault((pool.allow, pool.deny, pool.params), set()).update(range(first, last + 1))
+        runs: set[tuple[Any, ...]] = set()
+        for kind, addresses in by_kind.items():
+            ordered = sorted(addresses - fixed)
+            start = previous = None
+            for address in [*ordered, None]:
+                if address is not None and previous is not None and address == previous + 1:
+                    previous = address
+                    continue
+                if start is not None and previous is not None:
+                    runs.add((str(ipaddress.IPv4Address(start)), str(ipaddress.IPv4Address(previous)), *kind))
+                start = previous = address
+        out[network] = runs
+    return out
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def statement_forms(text: str) -> set[str]:
@@ -189,7 +230,9 @@ class _Reader:
             params[f"option {code}"] = self.option_value(statement, code)
             return True
         if head[0] in PARAMETERS and len(head) >= 2:
-            params[head[0]] = tuple(f'"{t.text}"' if t.quoted else _plain(t.text) for t in statement.words[1:])
+            strip = head[0] in DOMAIN_PARAMETERS
+            params[head[0]] = tuple(f'"{t.text.rstrip(".") if strip else t.text}"' if t.quoted else _plain(t.text)
+                                    for t in statement.words[1:])
             return True
         return False
 
@@ -203,16 +246,26 @@ class _Reader:
             if statement.block is not None and head[:1] in (["subnet"], ["shared-network"], ["pool"],
                                                             ["group"], ["host"], ["class"]):
                 later.append(statement)  # after this scope's own parameters, wherever they stand
+            elif head[:2] == ["failover", "peer"] and statement.block is not None:
+                self.found.failover[statement.words[2].text] = frozenset(self.form(c) for c in statement.block)
+            elif head[:1] == ["zone"] and statement.block is not None and len(head) == 2:
+                self.found.zones[head[1].strip('"').rstrip(".")] = frozenset(self.form(c) for c in statement.block)
+            elif head[:1] == ["key"] and statement.block is not None and len(head) == 2:
+                algorithms = [c.head[1].lower().rstrip(".") for c in statement.block if c.head[:1] == ["algorithm"]]
+                self.found.keys[head[1].strip('"')] = algorithms[0] if algorithms else ""
             elif head[:1] in (["if"], ["elsif"], ["else"]) and statement.block is not None:
                 key = "if-chain"
                 scope.params[key] = (*scope.params.get(key, ()), self.form(statement))
             elif head[:1] == ["range"] and scope.kind == "subnet":
-                self.add_pool(scope.network or "", head[1:], (), (), self.effective(chain))
+                later.append(statement)  # a range gets the subnet's parameters, even those after it
             else:
                 self.found.other.append((statement.line, self.form(statement)))
         later.sort(key=lambda s: s.head[0] != "subnet")  # pools in a shared network need its subnets
         for statement in later:
-            self.block(statement, chain)
+            if statement.head[:1] == ["range"]:
+                self.add_pool(scope.network or "", statement.head[1:], (), (), self.effective(chain))
+            else:
+                self.block(statement, chain)
 
     def declaration(self, statement: Statement) -> bool:
         head = statement.head
@@ -230,13 +283,13 @@ class _Reader:
         kind = head[0]
         if kind == "subnet":
             network = str(ipaddress.IPv4Network(f"{head[1]}/{head[3]}"))
-            scope = _Scope("subnet", network=network)
-            self.walk(statement.block or [], [*chain, scope])
-            params = self.effective([*chain, scope])
             net = ipaddress.IPv4Network(network)
-            params.setdefault("option 1", (str(net.netmask),))
-            params.setdefault("option 28", (str(net.broadcast_address),))
-            self.found.subnets[network] = params
+            # dhcpd derives these two from the subnet unless a scope sets them.
+            derived = {"option 1": (str(net.netmask),), "option 28": (str(net.broadcast_address),)}
+            inherited = self.effective(chain)
+            scope = _Scope("subnet", {k: v for k, v in derived.items() if k not in inherited}, network)
+            self.walk(statement.block or [], [*chain, scope])
+            self.found.subnets[network] = self.effective([*chain, scope])
             self.found.pools.setdefault(network, [])
             if chain[-1].kind == "shared":
                 chain[-1].network = ",".join(filter(None, [chain[-1].network, network]))
