@@ -287,3 +287,93 @@ def test_import_refuses_a_lease_file_it_cannot_read_in_one_line(tmp_path: Path) 
     result = import_with_leases(conf, leases, tmp_path / "inventory.yaml")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "has no 'hardware ethernet'" in result.stderr
+
+
+# -- what real configurations showed (tests/data/import/): each case failed before its fix ------
+
+def _site_of(text: str) -> tuple[dict[str, Any], list[tuple[int, str, str]]]:
+    data, unmapped, _ = import_config(text, None, "real")
+    return data["sites"][0], unmapped
+
+
+def test_lease_times_a_file_leaves_unset_are_dhcpds_own_not_the_models() -> None:
+    site, _ = _site_of("subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.10 10.1.0.20;\n}\n"
+                       "subnet 10.2.0.0 netmask 255.255.255.0 {\n range 10.2.0.10 10.2.0.20;\n default-lease-time 60;\n}\n")
+    assert [(s["default_lease_time"], s["max_lease_time"]) for s in site["subnets"]] == [(43200, 86400), (60, 86400)]
+
+
+def test_a_pool_whose_only_range_is_dynamic_bootp_is_listed_whole_not_half_imported() -> None:
+    site, unmapped = _site_of('subnet 10.1.0.0 netmask 255.255.255.0 {\n pool {\n  allow members of "x";\n'
+                              '  range dynamic-bootp 10.1.0.2 10.1.0.24;\n }\n range 10.1.0.30 10.1.0.40;\n}\n')
+    assert site["subnets"][0]["pools"] == [{"start": "10.1.0.30", "end": "10.1.0.40"}]
+    assert [line for line, _, _ in unmapped] == [2, 4]  # the pool, and why: its range
+
+
+def test_a_range_around_a_hosts_fixed_address_is_split_so_dhcpd_never_offers_that_address() -> None:
+    site, unmapped = _site_of("subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.254;\n"
+                              " host a { hardware ethernet 00:1c:c0:99:0a:04; fixed-address 10.1.0.51; }\n}\n")
+    assert unmapped == []
+    assert site["subnets"][0]["pools"] == [{"start": "10.1.0.2", "end": "10.1.0.50"},
+                                           {"start": "10.1.0.52", "end": "10.1.0.254"}]
+
+
+def test_a_subnets_ddns_domainname_is_the_sites_when_every_subnet_agrees() -> None:
+    site, unmapped = _site_of('ddns-update-style standard;\nzone lan. { primary 10.1.0.254; key k; }\n'
+                              'subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n'
+                              ' ddns-domainname "lan.";\n ddns-rev-domainname "in-addr.arpa";\n}\n')
+    assert unmapped == []
+    assert site["ddns"]["domain_name"] == "lan"
+
+
+def test_interim_ddns_is_listed_because_the_pair_registers_the_standard_way() -> None:
+    _, unmapped = _site_of('ddns-update-style interim;\nzone lan. { primary 10.1.0.254; key k; }\nddns-domainname "lan";\n'
+                           'subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n}\n')
+    assert [(line, text) for line, text, _ in unmapped] == [(1, "ddns-update-style interim;")]
+    _, unmapped = _site_of("ddns-update-style interim;\nsubnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n}\n")
+    assert [line for line, _, _ in unmapped] == [1]  # no zones: updates go nowhere the model can say
+
+
+def test_hosts_in_a_group_are_imported_and_the_groups_own_options_listed() -> None:
+    site, unmapped = _site_of("subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.200 10.1.0.250;\n"
+                              " option routers 10.1.0.1;\n group {\n  option routers 10.1.0.2;\n  option interface-mtu 1400;\n"
+                              "  host pc-13 { hardware ethernet 00:1A:A0:E5:F5:D2; fixed-address 10.1.0.101; }\n }\n}\n")
+    hosts = site["subnets"][0]["hosts"]
+    assert [(h["name"], h["mac"], h.get("options")) for h in hosts] == [("pc-13", "00:1a:a0:e5:f5:d2", {"interface_mtu": 1400})]
+    assert [line for line, _, _ in unmapped] == [5]  # a host's router is not in the model
+
+
+def test_a_class_declared_in_a_subnet_is_a_class_as_dhcpd_treats_it() -> None:
+    site, unmapped = _site_of('subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n class "pxeclients" {\n'
+                              '  match if substring (option vendor-class-identifier, 0, 9) =\n"PXEClient";\n'
+                              '  next-server 10.1.0.20;\n  filename "pxelinux.0";\n }\n}\n')
+    assert unmapped == []
+    assert site["classes"] == [{"name": "pxeclients", "match": {"vendor_class": "PXEClient"},
+                                "next_server": "10.1.0.20", "filename": "pxelinux.0"}]
+
+
+def test_a_match_in_parentheses_is_the_same_match() -> None:
+    site, unmapped = _site_of('class "qfx" {\n match if (\n  (substring (option vendor-class-identifier,0,7) = "Juniper")\n );\n}\n'
+                              "subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n}\n")
+    assert unmapped == [] and site["classes"][0]["match"] == {"vendor_class": "Juniper"}
+
+
+def test_a_space_encapsulated_in_option_43_is_the_models_vendor_space_and_another_code_is_listed() -> None:
+    site, unmapped = _site_of("option space ZTP;\noption ZTP.transfer-mode code 3 = text;\n"
+                              "option ZTP-encapsulation code 43 = encapsulate ZTP;\n"
+                              "subnet 10.1.0.0 netmask 255.255.255.0 {\n pool {\n  range 10.1.0.2 10.1.0.9;\n"
+                              '  option ZTP.transfer-mode "ftp";\n }\n}\n')
+    assert unmapped == []
+    assert site["option_definitions"] == [{"name": "transfer-mode", "code": 3, "type": "text", "space": "ztp"}]
+    assert site["subnets"][0]["pools"][0]["options"] == {"custom": {"transfer-mode": "ftp"}}
+    site, unmapped = _site_of("option space ipxe;\noption ipxe.no-pxedhcp code 176 = unsigned integer 8;\n"
+                              "option ipxe-encap-opts code 175 = encapsulate ipxe;\n"
+                              "subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n option ipxe.no-pxedhcp 1;\n}\n")
+    assert "option_definitions" not in site and [line for line, _, _ in unmapped] == [2, 3, 6]
+
+
+def test_a_redefined_option_is_its_last_definition_and_code_0_is_listed() -> None:
+    site, unmapped = _site_of("option space ZTP;\noption ZTP.server-image code 4 = text;\noption ZTP.server-image code 0 = text;\n"
+                              "option ZTP-encapsulation code 43 = encapsulate ZTP;\n"
+                              'subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n option ZTP.server-image "a";\n}\n')
+    assert "option_definitions" not in site
+    assert [line for line, _, _ in unmapped] == [2, 3, 7]
