@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...dhcp_options import PROTOCOL_CODES, TYPED_CODES
 from ...errors import ConfigImportError
 from ...messages import excerpt
 from .config_reader import Statement, Token, parse, tokenize
@@ -25,6 +26,10 @@ _ALWAYS_RENDERED = {("authoritative",), ("log-facility", "local7"), ("ddns-updat
 # What the renderer writes with every ddns: section; implied by it, so read back as such.
 _DDNS_IMPLIED = {("ddns-updates", "on"), ("ignore", "client-updates"), ("update-conflict-detection", "true"),
                  ("update-optimization", "false")}
+# What dhcpd uses when a file sets no lease times (dhcpd.conf(5)): the import keeps them, since
+# the model's own defaults (600 and 7200 seconds) would shorten every lease.
+DHCPD_LEASE_TIMES = {"default_lease_time": 43200, "max_lease_time": 86400}
+REVERSE_DEFAULT = ("in-addr.arpa", "in-addr.arpa.")
 _ADDRESS_LISTS = {"routers": "routers", "domain-name-servers": "dns_servers", "ntp-servers": "ntp_servers"}
 _OPTION_ADDRESS_LISTS = {"log-servers": "log_servers", "netbios-name-servers": "netbios_name_servers"}
 _OPTION_INTS = {"interface-mtu": "interface_mtu", "time-offset": "time_offset"}
@@ -69,6 +74,9 @@ class Importer:
     ddns: dict[str, Any] = field(default_factory=dict)
     site: dict[str, Any] = field(default_factory=dict)
     spaces: set[str] = field(default_factory=set)
+    foreign_spaces: dict[str, str] = field(default_factory=dict)  # space -> the option code it travels in
+    defined_at: dict[str, Statement] = field(default_factory=dict)
+    pools_dropped: list[str] = field(default_factory=list)  # subnets that had a pool the model cannot take
     routes_options: set[str] = field(default_factory=lambda: {"rfc3442-classless-static-routes", "ms-classless-static-routes"})
     arch_options: set[str] = field(default_factory=lambda: {"pxe-system-type"})
     recognised: int = 0
@@ -88,8 +96,13 @@ class Importer:
             target["next_server"] = values[0].text
         elif head[0] == "filename" and len(values) == 1 and values[0].quoted:
             target["filename"] = values[0].text
-        elif head[0] == "vendor-option-space" and len(head) == 2 and head[1] in self.spaces:
+        elif head[0] == "vendor-option-space" and len(head) == 2 and head[1] in self.spaces \
+                and head[1] not in self.foreign_spaces:
             pass  # implied by the scope's options of that space
+        elif head[0] == "ddns-domainname" and len(values) == 1 and values[0].quoted:
+            target["_ddns_domain"] = (statement, values[0].text.rstrip("."))
+        elif head[0] == "ddns-rev-domainname" and len(values) == 1 and values[0].text in REVERSE_DEFAULT:
+            pass  # dhcpd's default, which the renderer leaves as it is
         elif head[0] == "option" and len(head) >= 3:
             return self.option(statement, target, options)
         else:
@@ -141,6 +154,16 @@ class Importer:
 
     # -- declarations ---------------------------------------------------------------------
 
+    def prescan(self, statements: list[Statement]) -> None:
+        """Which option spaces travel in an option other than 43: the model sends a space's
+        options inside option 43 only, so definitions in those spaces cannot map."""
+        for statement in statements:
+            head = statement.head
+            if head[:1] == ["option"] and "code" in head and "=" in head:
+                code, spelled = head[head.index("code") + 1], head[head.index("=") + 1:]
+                if spelled[:1] == ["encapsulate"] and len(spelled) == 2 and code != "43":
+                    self.foreign_spaces[spelled[1]] = code
+
     def top(self, statements: list[Statement], scope: _Scope) -> None:
         for statement in statements:
             head = statement.head
@@ -154,10 +177,8 @@ class Importer:
                 self.subnet(statement, scope)
             elif head[0] == "shared-network" and statement.block is not None:
                 self.shared_network(statement, scope)
-            elif head[0] == "host" and statement.block is not None:
-                self.host(statement, scope)
-            elif head[0] == "class" and statement.block is not None:
-                self.client_class(statement)
+            elif self.anywhere(statement, scope):
+                pass
             elif head[:2] == ["failover", "peer"] and statement.block is not None:
                 self.failover(statement)
             elif head[0] == "key" and statement.block is not None:
@@ -183,12 +204,26 @@ class Importer:
                 self.recognised -= 1
                 self.skip(statement, "not mapped")
 
+    def anywhere(self, statement: Statement, scope: _Scope) -> bool:
+        """Hosts, groups of hosts and classes, which dhcpd takes in any scope; False for others."""
+        kind = statement.head[0] if statement.block is not None else ""
+        if kind == "host":
+            self.host(statement, scope)
+        elif kind == "group":
+            self.group(statement, scope, {})
+        elif kind == "class":
+            self.client_class(statement)  # dhcpd's classes are global, wherever they are declared
+        else:
+            return False
+        return True
+
     def dynamic_dns(self, statement: Statement) -> None:
         head = statement.head
         if head[0] == "ddns-update-style" and len(head) == 2 and head[1] in ("standard", "interim"):
-            self.ddns["_on"] = True
+            self.ddns["_on"] = statement
         elif head[0] == "ddns-domainname" and len(head) == 2 and statement.words[1].quoted:
             self.ddns["domain_name"] = head[1].rstrip(".")
+            self.ddns.setdefault("_statements", []).append(statement)
         elif head[0] == "zone" and len(head) == 2 and statement.block is not None:
             zone: dict[str, Any] = {"name": head[1].rstrip("."), "servers": []}
             for child in statement.block:
@@ -200,17 +235,35 @@ class Importer:
                 else:
                     self.skip(child, "not mapped in a zone (a zone names its primary, secondary and key)")
             self.ddns.setdefault("zones", []).append(zone)
+            self.ddns.setdefault("_statements", []).append(statement)
         elif tuple(head) not in _DDNS_IMPLIED:
             self.recognised -= 1
             self.skip(statement, "not mapped")
 
     def dynamic_dns_section(self) -> dict[str, Any] | None:
-        """The ddns: section, when updates are on and zones say where they go."""
-        if not self.ddns.get("_on") or not self.ddns.get("zones"):
+        """The ddns: section, when updates are on and zones say where they go; otherwise every
+        DDNS statement is listed, since the pair will not update DNS."""
+        style: Statement | None = self.ddns.get("_on")
+        in_subnets = [s.pop("_ddns_domain") for s in self.subnets if "_ddns_domain" in s]
+        if style is None or not self.ddns.get("zones"):
+            why = "DDNS is off" if style is None else "updates without zone declarations go where the model cannot say"
+            for statement in [*([style] if style else []), *self.ddns.get("_statements", []), *(s for s, _ in in_subnets)]:
+                self.skip(statement, why)
             return None
+        if style.head[1] == "interim":
+            self.skip(style, "rendered as 'standard' (DHCID records): clear the TXT records interim wrote, or "
+                             "their names conflict")
+        if "domain_name" not in self.ddns and in_subnets:
+            names = {name for _, name in in_subnets}
+            served = [s for s in self.subnets if s.get("pools")]
+            if len(names) == 1 and len(in_subnets) >= len(served):
+                self.ddns["domain_name"] = names.pop()  # every subnet agrees: the site's
+            else:
+                for statement, _ in in_subnets:
+                    self.skip(statement, "the model has one DDNS domain for the whole site")
         algorithms = self.omapi.get("_algorithms", {})
-        names = list(dict.fromkeys(z["key"] for z in self.ddns["zones"] if "key" in z))
-        keys = [{"name": n, **({"algorithm": algorithms[n]} if n in algorithms else {})} for n in names]
+        names_in_order = list(dict.fromkeys(z["key"] for z in self.ddns["zones"] if "key" in z))
+        keys = [{"name": n, **({"algorithm": algorithms[n]} if n in algorithms else {})} for n in names_in_order]
         section = {"keys": keys, "zones": self.ddns["zones"]}
         if "domain_name" in self.ddns:
             section = {"domain_name": self.ddns["domain_name"], **section}
@@ -220,22 +273,30 @@ class Importer:
         head = statement.head
         name, code = head[1], head[head.index("code") + 1]
         spelled = " ".join(head[head.index("=") + 1:])
+        earlier = self.defined_at.pop(name, None)
+        self.defined_at[name] = statement
+        self.definitions.pop(name, None)
+        if earlier is not None:
+            self.skip(earlier, f"redefined on line {statement.line}; dhcpd uses the last definition")
         if code in ("121", "249") and spelled in ("array of unsigned integer 8", "array of integer 8"):
             self.routes_options.add(name)
             return
         if code == "93" and spelled == "unsigned integer 16":
             self.arch_options.add(name)
             return
+        if spelled.startswith("encapsulate ") and spelled.split()[1] in self.spaces:
+            if code != "43":
+                self.skip(statement, f"space {spelled.split()[1]} travels in option {code}; the model sends a "
+                                     "vendor space in option 43 only")
+            return  # in option 43: what the model's spaces mean
         kind = _TYPES.get(spelled)
-        if kind is None or not code.isdigit():
-            self.skip(statement, "an option type the model does not know")
-            return
         space, _, short = name.rpartition(".")
+        why = _definition_problem(kind, code, space, self.spaces, self.foreign_spaces)
+        if why:
+            self.skip(statement, why)
+            return
         definition: dict[str, Any] = {"name": _clean(short.removeprefix("df-"), 32), "code": int(code), "type": kind}
         if space:
-            if space not in self.spaces:
-                self.skip(statement, f"option space {space} is not declared")
-                return
             definition["space"] = _clean(space.removeprefix("df-"), 32)
         self.definitions[name] = definition
 
@@ -260,17 +321,30 @@ class Importer:
             if child in chain:
                 continue
             if child_head[:1] == ["pool"] and child.block is not None:
-                pools.append(self.pool(child))
+                found = self.pool(child)
+                pools.extend(found)
+                if not found:
+                    self.pools_dropped.append(str(network))
             elif child_head[:1] == ["range"]:
                 pool = self.range(child)
                 if pool:
                     pools.append(pool)
-            elif child_head[:1] == ["host"] and child.block is not None:
-                self.host(child, scope)
-            elif tuple(child_head) in _ALWAYS_RENDERED or (child.block is None and self.scoped(child, subnet, options)):
+            elif self.anywhere(child, scope) or tuple(child_head) in _ALWAYS_RENDERED or \
+                    (child.block is None and self.scoped(child, subnet, options)):
                 continue
             else:
                 self.skip(child, "not mapped")
+        self.derived_and_pxe(subnet, network, chain)
+        if options:
+            subnet["options"] = options
+        subnet["pools"] = pools
+        self.subnets.append(subnet)
+        if shared is not None:
+            shared["subnets"].append(str(network))
+
+    def derived_and_pxe(self, subnet: dict[str, Any], network: ipaddress.IPv4Network, chain: list[Statement]) -> None:
+        """What dhcpd derives from the subnet (listed when a file says otherwise), and the PXE
+        chain's TFTP server (without one, the chain is listed)."""
         for derived_statement, name, texts in subnet.pop("_derived", []):
             expected = str(network.netmask if name == "subnet-mask" else network.broadcast_address)
             if texts != [expected]:
@@ -282,12 +356,6 @@ class Importer:
                     self.skip(link, "network boot by architecture needs a next-server in the subnet")
             else:
                 subnet["pxe"] = {"next_server": subnet.pop("next_server"), **subnet["pxe"]}
-        if options:
-            subnet["options"] = options
-        subnet["pools"] = pools
-        self.subnets.append(subnet)
-        if shared is not None:
-            shared["subnets"].append(str(network))
 
     def pxe_chain(self, children: list[Statement]) -> tuple[dict[str, Any] | None, list[Statement]]:
         """An if/elsif/else chain that picks a boot file by architecture (and iPXE) → pxe."""
@@ -324,35 +392,50 @@ class Importer:
             pxe[kind] = files[0]
         return pxe, chain
 
-    def pool(self, statement: Statement) -> dict[str, Any]:
-        pool: dict[str, Any] = {}
+    def pool(self, statement: Statement) -> list[dict[str, Any]]:
+        """The pool as the model's, one per range it holds (none when no range of it maps: the
+        pool is listed whole, with the ranges that say why)."""
+        found = [r for r in (self.range(c) for c in statement.block or [] if c.head[:1] == ["range"]) if r]
+        if not found:
+            self.skip(statement, "a pool without a range the model takes; nothing in it is imported")
+            return []
+        shared: dict[str, Any] = {}
+        options: dict[str, Any] = {}
         for child in statement.block or []:
             head = child.head
-            if head[:1] == ["range"]:
-                found = self.range(child)
-                if found and "start" not in pool:
-                    pool.update(found)
-                elif found:
-                    self.skip(child, "a second range in one pool; split it into its own pool")
-            elif head[:2] == ["failover", "peer"] or tuple(head) in _ALWAYS_RENDERED:
+            if head[:1] == ["range"] or head[:2] == ["failover", "peer"] or tuple(head) in _ALWAYS_RENDERED:
                 continue
-            elif head[:3] in (["allow", "members", "of"], ["deny", "members", "of"]) and len(child.words) == 4:
-                pool.setdefault(head[0], []).append(_class_name(child.words[3].text))
+            if head[:3] in (["allow", "members", "of"], ["deny", "members", "of"]) and len(child.words) == 4:
+                shared.setdefault(head[0], []).append(_class_name(child.words[3].text))
+            elif head[:1] == ["option"] and child.block is None:
+                self.scoped_option(child, options, "a pool")
             else:
                 self.skip(child, "not mapped in a pool")
-        if "start" not in pool:
-            self.skip(statement, "a pool without a range")
-        return pool
+        if options:
+            shared["options"] = options
+        # dhcpd hands out every range of a pool alike: the model's pool has one range each.
+        return [{**span, **shared} for span in found]
 
-    def range(self, statement: Statement) -> dict[str, Any] | None:
+    def scoped_option(self, statement: Statement, options: dict[str, Any], where: str) -> None:
+        """An option of a scope whose model has Options only (pool, host, group): the subnet-level
+        ones (routers, DNS servers, domain name) are listed."""
+        ignored: dict[str, Any] = {}
+        self.option(statement, ignored, options)
+        for key in ignored:
+            what = "subnet mask or broadcast address" if key == "_derived" else key
+            self.skip(statement, f"{where}'s {what} is not in the model (only its options are)")
+
+    def range(self, statement: Statement, *, quiet: bool = False) -> dict[str, Any] | None:
         words = statement.head[1:]
         if words[:1] == ["dynamic-bootp"]:
-            self.skip(statement, "dynamic BOOTP ranges cannot be in a failover pool")
+            if not quiet:
+                self.skip(statement, "dynamic BOOTP ranges cannot be in a failover pool")
             return None
         start, end = ([*words, words[0]])[:2] if words else (None, None)
         if start and end and _address(start) and _address(end):
             return {"start": start, "end": end}
-        self.skip(statement, "a range the importer cannot read")
+        if not quiet:
+            self.skip(statement, "a range the importer cannot read")
         return None
 
     def shared_network(self, statement: Statement, scope: _Scope) -> None:
@@ -363,8 +446,8 @@ class Importer:
             if child.head[:1] == ["subnet"] and child.block is not None:
                 continue
             if child.head[:1] == ["pool"] and child.block is not None:
-                self.loose_pools.append((child.line, self.pool(child)))
-            elif child.block is None and self.scoped(child, inner.subnet, inner.options):
+                self.loose_pools.extend((child.line, pool) for pool in self.pool(child))
+            elif self.anywhere(child, inner) or (child.block is None and self.scoped(child, inner.subnet, inner.options)):
                 continue
             else:
                 self.skip(child, "not mapped in a shared network")
@@ -373,11 +456,11 @@ class Importer:
                 self.subnet(child, inner, shared)
         self.shared.append(shared)
 
-    def host(self, statement: Statement, scope: _Scope) -> None:
+    def host(self, statement: Statement, scope: _Scope, inherited: dict[str, Any] | None = None) -> None:
+        """A reservation; ``inherited`` holds the options of the groups around it."""
         name = statement.words[1].text if len(statement.words) > 1 else "host"
         host: dict[str, Any] = {"name": name}
         options: dict[str, Any] = {}
-        ignored: dict[str, Any] = {}
         for child in statement.block or []:
             head = child.head
             if head[:2] == ["hardware", "ethernet"] and len(head) == 3:
@@ -385,18 +468,35 @@ class Importer:
             elif head[:1] == ["fixed-address"] and len(head) == 2 and _address(head[1]):
                 host["address"] = head[1]
             elif head[:1] == ["option"] and child.block is None:
-                self.option(child, ignored, options)
-                for key in ignored:
-                    self.skip(child, f"a host's {key} is not in the model (only its options are)")
-                ignored.clear()
+                self.scoped_option(child, options, "a host")
             else:
                 self.skip(child, "not mapped in a host")
         if "mac" not in host or "address" not in host:
             self.skip(statement, "a host without a MAC address and a fixed IP address is not a reservation")
             return
+        options = _merged_options(inherited or {}, options)
         if options:
             host["options"] = options
         self.hosts.append((statement.line, host))
+
+    def group(self, statement: Statement, scope: _Scope, inherited: dict[str, Any]) -> None:
+        """A group passes its options to the hosts in it; what else it holds is listed."""
+        options = dict(inherited)
+        own: dict[str, Any] = {}
+        for child in statement.block or []:
+            if child.head[:1] == ["option"] and child.block is None:
+                self.scoped_option(child, own, "a group")
+        options = _merged_options(options, own)
+        for child in statement.block or []:
+            head = child.head
+            if head[:1] == ["option"] and child.block is None:
+                continue
+            if head[:1] == ["host"] and child.block is not None:
+                self.host(child, scope, options)
+            elif head[:1] == ["group"] and child.block is not None:
+                self.group(child, scope, options)
+            else:
+                self.skip(child, "not mapped in a group (a group maps only hosts and their options)")
 
     def client_class(self, statement: Statement) -> None:
         name = _class_name(statement.words[1].text) if len(statement.words) > 1 else "class"
@@ -450,6 +550,45 @@ class Importer:
                 self.skip(child, "not mapped in a key")
 
 
+def _definition_problem(kind: str | None, code: str, space: str, spaces: set[str], foreign: dict[str, str]) -> str:
+    """Why an option definition cannot become one of the model's, or ""."""
+    if kind is None or not code.isdigit():
+        return "an option type the model does not know"
+    if not 1 <= int(code) <= 254:
+        return f"code {code} is not an option code a definition can take (1-254)"
+    if space and space not in spaces:
+        return f"option space {space} is not declared"
+    if space in foreign:
+        return f"space {space} travels in option {foreign[space]}; the model sends a vendor space in option 43 only"
+    if not space and (int(code) in PROTOCOL_CODES or int(code) in TYPED_CODES):
+        return f"code {code} is the protocol's own or a typed field's; the model does not redefine it"
+    return ""
+
+
+def _around_fixed_addresses(pools: list[dict[str, Any]], hosts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pools cut around the hosts' fixed addresses: dhcpd would offer such an address to another
+    client (ISC: fixed addresses should not be in a range), and the model refuses the overlap."""
+    fixed = sorted(ipaddress.IPv4Address(h["address"]) for h in hosts)
+    out = []
+    for pool in pools:
+        start, end = ipaddress.IPv4Address(pool["start"]), ipaddress.IPv4Address(pool["end"])
+        for address in (a for a in fixed if start <= a <= end):
+            if start < address:
+                out.append({**pool, "start": str(start), "end": str(address - 1)})
+            start = address + 1
+        if start <= end:
+            out.append({**pool, "start": str(start), "end": str(end)})
+    return out
+
+
+def _merged_options(outer: dict[str, Any], inner: dict[str, Any]) -> dict[str, Any]:
+    """Options of an enclosing scope under a scope's own; custom values merged by name."""
+    merged = {**outer, **inner}
+    if "custom" in outer and "custom" in inner:
+        merged["custom"] = {**outer["custom"], **inner["custom"]}
+    return merged
+
+
 def _clean(text: str, length: int) -> str:
     """A name as the model accepts it: lower-case letters, digits and inner '-'."""
     cleaned = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-")[:length].strip("-")
@@ -481,8 +620,21 @@ def _routes(texts: list[str]) -> list[dict[str, str]] | None:
     return routes
 
 
+def _unwrapped(words: list[str]) -> list[str]:
+    """An expression without the parentheses around all of it, however many pairs."""
+    while len(words) >= 2 and words[0] == "(" and words[-1] == ")":
+        depth = 0
+        for i, word in enumerate(words):
+            depth += (word == "(") - (word == ")")
+            if depth == 0 and i < len(words) - 1:
+                return words  # the first '(' closes before the end: not one pair around all
+        words = words[1:-1]
+    return words
+
+
 def _class_match(statement: Statement) -> dict[str, Any] | None:
-    text = " ".join(t.text if not t.quoted else f'"{t.text}"' for t in statement.words)
+    words = [t.text if not t.quoted else f'"{t.text}"' for t in statement.words]
+    text = " ".join(words[:2] + _unwrapped(words[2:]))
     patterns = {
         "vendor_class": r'^match if substring \( option vendor-class-identifier , 0 , (\d+) \) = "(.*)"$',
         "user_class": r'^match if (?:exists user-class and )?option user-class = "(.*)"$',
@@ -522,7 +674,8 @@ def import_trees(primary: list[Statement], peer: list[Statement] | None = None, 
         if tree is None:
             continue
         importer = Importer(missing_include=missing_include)
-        importer.top(tree, _Scope())
+        importer.prescan(tree)
+        importer.top(tree, _Scope(subnet=dict(DHCPD_LEASE_TIMES)))
         if importer.recognised == 0:
             raise error("holds no dhcpd.conf statement the importer knows; is this a dhcpd.conf?")
         importers.append(importer)
@@ -568,9 +721,12 @@ def _assemble(main: Importer, peer: Importer | None, site_name: str | None) -> I
             main.unmapped.append((line, f"host {host['name']}", "its address is in no declared subnet"))
         else:
             holder.setdefault("hosts", []).append(host)
+    for subnet in main.subnets:
+        subnet["pools"] = _around_fixed_addresses(subnet["pools"], subnet.get("hosts", []))
     site["members"] = _members(main, peer, placeholders)
     server_networks = {m["network"] for m in site["members"]}
     site["subnets"] = [s for s in main.subnets if s["pools"] or s.get("hosts") or s["network"] not in server_networks]
+    _pool_to_fill_in(site["subnets"], main.pools_dropped, placeholders)
     for subnet in site["subnets"]:
         if not subnet["pools"]:
             del subnet["pools"]
@@ -596,6 +752,17 @@ def _assemble(main: Importer, peer: Importer | None, site_name: str | None) -> I
     if peer is not None:
         unmapped += [(line, f"(peer) {text}", why) for line, text, why in sorted(peer.unmapped)]
     return {"version": 1, "sites": [site]}, unmapped, placeholders
+
+
+def _pool_to_fill_in(subnets: list[dict[str, Any]], dropped: list[str], placeholders: list[str]) -> None:
+    """A pair needs a pool its failover peer names (dhcpd refuses the peer otherwise): when every
+    pool of the file was listed (dynamic BOOTP ones, say), the subnet that had them gets one to fill in."""
+    if any(s["pools"] for s in subnets) or not dropped:
+        return
+    index, subnet = next((i, s) for i, s in enumerate(subnets) if s["network"] == dropped[0])
+    subnet["pools"] = [{"start": PLACEHOLDER, "end": PLACEHOLDER}]
+    placeholders.append(f"subnets[{index}].pools[0]: start and end; no pool of the file maps, and a failover "
+                        "pair needs one")
 
 
 def _members(main: Importer, peer: Importer | None, placeholders: list[str]) -> list[dict[str, Any]]:
