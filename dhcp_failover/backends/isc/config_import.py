@@ -14,6 +14,7 @@ from typing import Any
 from ...dhcp_options import PROTOCOL_CODES, TYPED_CODES
 from ...errors import ConfigImportError
 from ...messages import excerpt
+from ...model import Role, WireGuard
 from .config_reader import Statement, Token, parse, tokenize
 
 PLACEHOLDER = "FILL IN"
@@ -76,6 +77,7 @@ class Importer:
     spaces: set[str] = field(default_factory=set)
     foreign_spaces: dict[str, str] = field(default_factory=dict)  # space -> the option code it travels in
     defined_at: dict[str, Statement] = field(default_factory=dict)
+    bare_subnets: list[str] = field(default_factory=list)  # declared empty: a server's own network, typically
     pools_dropped: list[str] = field(default_factory=list)  # subnets that had a pool the model cannot take
     routes_options: set[str] = field(default_factory=lambda: {"rfc3442-classless-static-routes", "ms-classless-static-routes"})
     arch_options: set[str] = field(default_factory=lambda: {"pxe-system-type"})
@@ -309,6 +311,8 @@ class Importer:
         if network is None:
             self.skip(statement, "a subnet header the importer cannot read")
             return
+        if not statement.block:
+            self.bare_subnets.append(str(network))
         subnet: dict[str, Any] = {"network": str(network), **{k: v for k, v in scope.subnet.items() if k != "_derived"}}
         options: dict[str, Any] = dict(scope.options)
         pools: list[dict[str, Any]] = []
@@ -723,7 +727,7 @@ def _assemble(main: Importer, peer: Importer | None, site_name: str | None) -> I
             holder.setdefault("hosts", []).append(host)
     for subnet in main.subnets:
         subnet["pools"] = _around_fixed_addresses(subnet["pools"], subnet.get("hosts", []))
-    site["members"] = _members(main, peer, placeholders)
+    site["members"] = _members(main, peer, site, placeholders)
     server_networks = {m["network"] for m in site["members"]}
     site["subnets"] = [s for s in main.subnets if s["pools"] or s.get("hosts") or s["network"] not in server_networks]
     _pool_to_fill_in(site["subnets"], main.pools_dropped, placeholders)
@@ -765,18 +769,31 @@ def _pool_to_fill_in(subnets: list[dict[str, Any]], dropped: list[str], placehol
                         "pair needs one")
 
 
-def _members(main: Importer, peer: Importer | None, placeholders: list[str]) -> list[dict[str, Any]]:
+def _members(main: Importer, peer: Importer | None, site: dict[str, Any], placeholders: list[str]) -> list[dict[str, Any]]:
     role = main.peer.get("role", "primary")
     other = "secondary" if role == "primary" else "primary"
     own, partner = main.peer.get("address", PLACEHOLDER), main.peer.get("peer address", PLACEHOLDER)
     if peer is not None and peer.peer.get("address") and not _address(partner):
         partner = peer.peer["address"]
+    known = main.subnets + (peer.subnets if peer is not None else [])
+    tunnel = _tunnel({role: own, other: partner}, known)
+    if tunnel is not None:
+        site["wireguard"] = {"network": str(tunnel), "endpoints": PLACEHOLDER}
+        placeholders.append("wireguard.endpoints: elastic-ip or private (how each end reaches the other); "
+                            "listen_port, mtu and persistent_keepalive keep their defaults unless you set them")
+    bare = {role: main.bare_subnets, other: peer.bare_subnets if peer is not None else []}
     members = []
     for member_role, address, port in ((role, own, main.peer.get("port")), (other, partner, main.peer.get("peer port"))):
         entry: dict[str, Any] = {"name": f"dhcp-{member_role}", "role": member_role}
-        if _address(address):
+        if tunnel is not None:
+            # The peer block names the tunnel's ends; the server's own address is not in the file.
+            entry["address"] = PLACEHOLDER
+            entry["network"] = bare[member_role][0] if len(bare[member_role]) == 1 else PLACEHOLDER
+            placeholders.append(f"member dhcp-{member_role}: address" + ("" if len(bare[member_role]) == 1 else " and network")
+                                + f" (the server's own; {address} in the failover peer block is its end of the "
+                                f"WireGuard tunnel {tunnel})")
+        elif _address(address):
             entry["address"] = address
-            known = main.subnets + (peer.subnets if peer is not None else [])
             network = next((s["network"] for s in known if ipaddress.IPv4Address(address) in ipaddress.IPv4Network(s["network"])), None)
             entry["network"] = network or PLACEHOLDER
             if network is None:
@@ -789,6 +806,22 @@ def _members(main: Importer, peer: Importer | None, placeholders: list[str]) -> 
             entry["port"] = port
         members.append(entry)
     return sorted(members, key=lambda m: m["role"] != "primary")
+
+
+def _tunnel(addresses: dict[str, str], subnets: list[dict[str, Any]]) -> ipaddress.IPv4Network | None:
+    """The WireGuard network whose ends the peer block names: two addresses in no declared
+    subnet that are the ends the model gives the primary and the secondary of a /31 or /30."""
+    if not all(_address(a) for a in addresses.values()):
+        return None
+    ends = {role: ipaddress.IPv4Address(a) for role, a in addresses.items()}
+    if any(a in ipaddress.IPv4Network(s["network"]) for a in ends.values() for s in subnets):
+        return None
+    for prefix in (31, 30):
+        network = ipaddress.IPv4Network(f"{ends['primary']}/{prefix}", strict=False)
+        tunnel = WireGuard(network=network)
+        if tunnel.address(Role.PRIMARY) == ends["primary"] and tunnel.address(Role.SECONDARY) == ends["secondary"]:
+            return network
+    return None
 
 
 @dataclass(frozen=True)
