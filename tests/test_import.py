@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -382,3 +383,83 @@ def test_a_redefined_option_is_its_last_definition_and_code_0_is_listed() -> Non
                               'subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n option ZTP.server-image "a";\n}\n')
     assert "option_definitions" not in site
     assert [line for line, _, _ in unmapped] == [2, 3, 7]
+
+
+# -- bad input through the command: one error line, exit 2, nothing written, fast ------------------
+
+def _run_import(conf: Path, out: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "dhcp_failover", "import", "--dhcpd-conf", str(conf), "--out", str(out),
+                             *extra], cwd=REPO, capture_output=True, text=True, timeout=60)
+    return result, time.monotonic() - started
+
+
+def _binary(folder: Path) -> Path:
+    path = folder / "dhcpd"
+    path.write_bytes(Path(sys.executable).resolve().read_bytes()[:65536])
+    return path
+
+
+def _nul_bytes(folder: Path) -> Path:  # valid UTF-8, still not text
+    path = folder / "zeros.conf"
+    path.write_bytes(b"\x00" * 4096)
+    return path
+
+
+def _ten_megabytes(folder: Path) -> Path:
+    path = folder / "big.conf"
+    with path.open("w") as out:
+        for i in range(10 * 1024 * 1024 // 64):
+            out.write(f"host h{i:08d} {{ hardware ethernet 00:16:3e:00:00:01; }}      \n"[:64])
+    return path
+
+
+def _include_loop(folder: Path) -> Path:
+    (folder / "a.conf").write_text('ddns-update-style none;\ninclude "b.conf";\n')
+    (folder / "b.conf").write_text('include "a.conf";\n')
+    return folder / "a.conf"
+
+
+def _binary_include(folder: Path) -> Path:
+    _binary(folder)
+    (folder / "main.conf").write_text('subnet 10.1.0.0 netmask 255.255.255.0 { }\ninclude "dhcpd";\n')
+    return folder / "main.conf"
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (_binary, "is not UTF-8 text"),
+        (_nul_bytes, "holds NUL bytes"),
+        (_ten_megabytes, "is larger than 2 MB"),
+        (_include_loop, "makes a loop (a.conf -> b.conf -> a.conf)"),
+        (_binary_include, "is not UTF-8 text"),
+    ],
+    ids=["binary", "nul-bytes", "10MB", "include-loop", "binary-include"],
+)
+def test_input_that_is_no_dhcpd_conf_is_one_error_line_and_exit_2_fast(tmp_path: Path, make: Any, expected: str) -> None:
+    conf = make(tmp_path)
+    out = tmp_path / "inventory.yaml"
+    result, seconds = _run_import(conf, out)
+    assert result.returncode == 2 and result.stdout == "" and not out.exists(), result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {conf}: "), result.stderr
+    assert expected in result.stderr, result.stderr
+    assert seconds < 10, f"{seconds:.1f} s"  # the interpreter's start is most of it
+
+
+def test_includes_are_read_relative_beside_the_file_and_absolute_under_the_root(tmp_path: Path) -> None:
+    etc = tmp_path / "copy" / "etc" / "dhcp"
+    etc.mkdir(parents=True)
+    (etc / "dhcpd.conf").write_text('include "/etc/dhcp/ddns.key";\ninclude "hosts.conf";\ninclude "/etc/dhcp/absent.conf";\n'
+                                    "subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.10 10.1.0.20;\n}\n")
+    (etc / "ddns.key").write_text("key DDNS_UPDATE {\n algorithm hmac-sha256;\n secret c2VjcmV0;\n}\n")
+    (etc / "hosts.conf").write_text("host pc { hardware ethernet 00:16:3e:00:00:09; fixed-address 10.1.0.50; server-name x; }\n")
+    out = tmp_path / "inventory.yaml"
+    result, _ = _run_import(etc / "dhcpd.conf", out, "--include-root", str(tmp_path / "copy"))
+    assert result.returncode == 0, result.stderr
+    hosts = yaml.safe_load(out.read_text())["sites"][0]["subnets"][0]["hosts"]
+    assert [h["name"] for h in hosts] == ["pc"]
+    assert "not mapped: line 1: (in hosts.conf) server-name x;: not mapped in a host" in result.stdout
+    assert "not mapped: line 3 of /etc/dhcp/dhcpd.conf" not in result.stdout
+    assert 'not mapped: line 3: include "/etc/dhcp/absent.conf";: the included file is not there' in result.stdout
+    assert "line 3: (in /etc/dhcp/ddns.key) secret ...;: never imported" in result.stdout and "c2VjcmV0" not in result.stdout + out.read_text()

@@ -549,7 +549,8 @@ class Importer:
             if head[:1] == ["algorithm"] and len(head) == 2:
                 self.omapi.setdefault("_algorithms", {})[statement.words[1].text] = head[1].lower().rstrip(".")
             elif head[:1] == ["secret"]:
-                self.unmapped.append((child.line, "secret ...;", "never imported: `keys` generates the pipeline's own"))
+                shown = f"(in {child.origin}) secret ...;" if child.origin else "secret ...;"  # never the secret itself
+                self.unmapped.append((child.line, shown, "never imported: `keys` generates the pipeline's own"))
             else:
                 self.skip(child, "not mapped in a key")
 
