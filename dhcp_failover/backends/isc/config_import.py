@@ -778,6 +778,11 @@ def _members(main: Importer, peer: Importer | None, site: dict[str, Any], placeh
         partner = peer.peer["address"]
     known = main.subnets + (peer.subnets if peer is not None else [])
     tunnel = _tunnel({role: own, other: partner}, known)
+    hint = ""
+    if tunnel is not None and not main.bare_subnets:
+        # No bare subnet declares the server's own network beside it: more likely two servers in a /30.
+        hint = f" (or, if the peer block names the ends of a WireGuard tunnel {tunnel}: wireguard, and the server's own address)"
+        tunnel = None
     if tunnel is not None:
         site["wireguard"] = {"network": str(tunnel), "endpoints": PLACEHOLDER}
         placeholders.append("wireguard.endpoints: elastic-ip or private (how each end reaches the other); "
@@ -798,7 +803,7 @@ def _members(main: Importer, peer: Importer | None, site: dict[str, Any], placeh
             network = next((s["network"] for s in known if ipaddress.IPv4Address(address) in ipaddress.IPv4Network(s["network"])), None)
             entry["network"] = network or PLACEHOLDER
             if network is None:
-                placeholders.append(f"member dhcp-{member_role}: network (the server's own CIDR)")
+                placeholders.append(f"member dhcp-{member_role}: network (the server's own CIDR){hint}")
         else:
             entry["address"] = PLACEHOLDER
             entry["network"] = PLACEHOLDER
