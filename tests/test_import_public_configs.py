@@ -8,6 +8,8 @@ or rendered again: nothing dropped silently, nothing listed that was mapped."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from dhcp_failover.model import Role, Site
 from tests.lab.member_files import dhcpd_check
 from tests.support.dhcpd_meaning import Meaning, form_at, handed_out, meaning, statement_forms
 from tests.support.factories import REPO
+from tests.support.tools import require_file
 
 DATA = REPO / "tests" / "data" / "import"
 
@@ -31,12 +34,20 @@ class Case:
     name: str
     primary: str
     peer: str | None = None
+    prepare: Callable[[str], str] | None = None
 
     def text(self, role: Role) -> str:
         """The original each member's rendered config is compared with: its own file when the
         pair's two were imported, the one file otherwise."""
         name = self.peer if role is Role.SECONDARY and self.peer else self.primary
-        return (DATA / name).read_text()
+        text = require_file(DATA / name, f"the original of {self.name}").read_text()
+        return self.prepare(text) if self.prepare else text
+
+
+def switched_on(text: str) -> str:
+    """Debian's example with its example declarations switched on (the lines ISC wrote as
+    '#subnet', '#  range', '#}' ...), prose comments left as they are."""
+    return re.sub(r"^#(?=[a-z}]|  )", "", text, flags=re.M)
 
 
 CASES = [
@@ -46,6 +57,7 @@ CASES = [
     Case("groups-and-hosts", "groups-and-hosts.conf"),
     Case("shared-network", "shared-network.conf"),
     Case("ddns-zones", "ddns-zones.conf"),
+    Case("debian-example", "/usr/share/doc/isc-dhcp-server/examples/dhcpd.conf.example", prepare=switched_on),
 ]
 
 
