@@ -463,3 +463,16 @@ def test_includes_are_read_relative_beside_the_file_and_absolute_under_the_root(
     assert "not mapped: line 3 of /etc/dhcp/dhcpd.conf" not in result.stdout
     assert 'not mapped: line 3: include "/etc/dhcp/absent.conf";: the included file is not there' in result.stdout
     assert "line 3: (in /etc/dhcp/ddns.key) secret ...;: never imported" in result.stdout and "c2VjcmV0" not in result.stdout + out.read_text()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n { option routers 10.1.0.1; }\n}\n",
+     "subnet 10.1.0.0 netmask 255.255.255.0 {\n pool {\n  range 10.1.0.2 10.1.0.9;\n  option;\n }\n}\n",
+     ("host a { hardware ethernet 00:16:3e:00:00:09; fixed-address 10.1.0.50; option domain-search; }\n"
+      "subnet 10.1.0.0 netmask 255.255.255.0 { range 10.1.0.2 10.1.0.9; }\n")],
+    ids=["block-without-header", "option-without-name", "option-without-value"],
+)
+def test_a_malformed_statement_found_by_fuzzing_is_listed_not_a_traceback(text: str) -> None:
+    _, unmapped = _site_of(text)
+    assert [line for line, _, _ in unmapped] == [3 if "{ option" in text else 4 if "option;" in text else 1]

@@ -105,8 +105,11 @@ class Importer:
         return True
 
     def option(self, statement: Statement, target: dict[str, Any], options: dict[str, Any]) -> bool:
-        name = statement.words[1].text
         values = _list_values(statement.words[2:])
+        if not values:
+            self.skip(statement, "an option without a name and a value")
+            return True
+        name = statement.words[1].text
         texts = [v.text for v in values]
         addresses = [ipv4(t) for t in texts]
         if name in _ADDRESS_LISTS or name in _OPTION_ADDRESS_LISTS:
@@ -201,7 +204,7 @@ class Importer:
 
     def anywhere(self, statement: Statement, scope: Scope) -> bool:
         """Hosts, groups of hosts and classes, which dhcpd takes in any scope; False for others."""
-        kind = statement.head[0] if statement.block is not None else ""
+        kind = statement.head[0] if statement.block is not None and statement.head else ""
         if kind == "host":
             self.host(statement, scope)
         elif kind == "group":
