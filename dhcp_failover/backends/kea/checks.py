@@ -13,7 +13,8 @@ from pydantic import BaseModel
 
 from ...address_rules import admin_network_problems
 from ...dhcp_options import Options
-from ...model import Failover, Omapi, Site, Software
+from ...model import Failover, Site
+from ..isc.settings import Omapi, Software
 
 # ISC failover settings with no Kea equivalent, and what to do instead.
 _ISC_ONLY_FAILOVER = {
