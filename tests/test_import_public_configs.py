@@ -136,7 +136,7 @@ def test_a_public_config_imports_renders_and_keeps_its_meaning(case: Case, tmp_p
         assert present == [], f"{member.role.value}: listed as not mapped, yet rendered: {present}"
 
 
-def test_the_comparer_sees_a_changed_option_a_lost_host_and_a_moved_range() -> None:
+def test_the_comparer_sees_a_changed_option_a_lost_host_a_moved_range_and_a_mapped_statement() -> None:
     """The comparison can fail: one difference of each kind is caught."""
     text = (DATA / "groups-and-hosts.conf").read_text()
     base = meaning(text)
@@ -148,6 +148,11 @@ def test_the_comparer_sees_a_changed_option_a_lost_host_and_a_moved_range() -> N
     split = text.replace("range 192.168.20.200 192.168.20.250;", "range 192.168.20.200 192.168.20.219;\n"
                                                                    "range 192.168.20.220 192.168.20.250;")
     assert handed_out(meaning(split)) == handed_out(base)
+    # A statement listed although it was mapped would be caught: its form is in the rendered config.
+    site, _, _ = imported(next(c for c in CASES if c.name == "groups-and-hosts"))
+    rendered_forms = statement_forms(render_dhcpd_conf(site, site.primary))
+    line = text.splitlines().index(" option routers 192.168.10.1;") + 1
+    assert form_at(text, line) in rendered_forms
     global_dns = meaning("option domain-name-servers 10.0.0.1;\nsubnet 10.0.0.0 netmask 255.255.255.0 { }\n")
     local_dns = meaning("subnet 10.0.0.0 netmask 255.255.255.0 {\n option domain-name-servers 10.0.0.1;\n}\n")
     assert global_dns.subnets == local_dns.subnets  # where a value is written is spelling, not meaning
