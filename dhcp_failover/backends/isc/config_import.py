@@ -1,7 +1,9 @@
 """Import an existing ISC dhcpd.conf (one server, or both servers of a failover pair) into an
 inventory, listing every statement it could not map with its line number: nothing is silently
 dropped. What a dhcpd.conf cannot know (relay interfaces and addresses, a peer given by host
-name) becomes a placeholder that ``validate`` rejects, naming the field, until it is filled in.
+name, the servers behind a WireGuard tunnel's ends) becomes a placeholder that ``validate``
+rejects, naming the field, until it is filled in. ``config_walk`` reads each file's statements;
+this module assembles the site from them.
 """
 
 from __future__ import annotations
