@@ -476,3 +476,11 @@ def test_includes_are_read_relative_beside_the_file_and_absolute_under_the_root(
 def test_a_malformed_statement_found_by_fuzzing_is_listed_not_a_traceback(text: str) -> None:
     _, unmapped = _site_of(text)
     assert [line for line, _, _ in unmapped] == [3 if "{ option" in text else 4 if "option;" in text else 1]
+
+
+def test_a_subnets_ddns_domainname_stays_listed_when_a_served_subnet_has_none() -> None:
+    _, unmapped = _site_of('ddns-update-style standard;\nzone lan. { primary 10.1.0.254; key k; }\n'
+                              'subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n}\n'
+                              'subnet 10.2.0.0 netmask 255.255.255.0 {\n ddns-domainname "lan";\n}\n'
+                              'subnet 10.3.0.0 netmask 255.255.255.0 {\n range 10.3.0.2 10.3.0.9;\n ddns-domainname "lan";\n}\n')
+    assert [line for line, _, _ in unmapped] == [7, 11]

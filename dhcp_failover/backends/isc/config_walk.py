@@ -242,6 +242,7 @@ class Importer:
         """The ddns: section, when updates are on and zones say where they go; otherwise every
         DDNS statement is listed, since the pair will not update DNS."""
         style: Statement | None = self.ddns.get("_on")
+        served_without = [s for s in self.subnets if s.get("pools") and "_ddns_domain" not in s]
         in_subnets = [s.pop("_ddns_domain") for s in self.subnets if "_ddns_domain" in s]
         if style is None or not self.ddns.get("zones"):
             why = "DDNS is off" if style is None else "updates without zone declarations go where the model cannot say"
@@ -253,8 +254,7 @@ class Importer:
                              "their names conflict")
         if "domain_name" not in self.ddns and in_subnets:
             names = {name for _, name in in_subnets}
-            served = [s for s in self.subnets if s.get("pools")]
-            if len(names) == 1 and len(in_subnets) >= len(served):
+            if len(names) == 1 and not served_without:
                 self.ddns["domain_name"] = names.pop()  # every subnet agrees: the site's
             else:
                 for statement, _ in in_subnets:
