@@ -33,7 +33,7 @@ def peer_endpoint_parameter(site: Site, member: Member) -> str:
 
 
 def tunnel_values(site: Site, member: Member) -> dict[str, object] | None:
-    """The values the bootstrap and the refresh script render with; None without a tunnel."""
+    """The values the bootstrap (and so its --follow-partner-key mode) renders with; None without a tunnel."""
     wg = site.wireguard
     if wg is None:
         return None
