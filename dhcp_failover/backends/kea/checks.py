@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from ...dhcp_options import Options
 from ...model import Failover, Omapi, Site, Software
+from .options import KEA_STANDARD_CODES
 
 # ISC failover settings with no Kea equivalent, and what to do instead.
 _ISC_ONLY_FAILOVER = {
@@ -28,12 +29,12 @@ _ISC_ONLY_FAILOVER = {
     "min_balance": "Kea has no pool rebalancing; remove it",
     "max_balance": "Kea has no pool rebalancing; remove it",
 }
-_UNSUPPORTED = "is not supported by the kea backend yet; remove it or use server: isc"
 
 
 def kea_problems(site: Site) -> Iterator[tuple[str, str]]:
     yield from _isc_only(site)
     yield from _unsupported(site)
+    yield from _options(site)
     yield from _timers(site)
     yield from _pools(site)
 
@@ -73,26 +74,48 @@ def _unsupported(site: Site) -> Iterator[tuple[str, str]]:
             "Kea 2.2 updates DNS only through kea-dhcp-ddns, which the kea backend does not set up yet; "
             "remove it or use server: isc"
         )
-    if site.classes:
-        yield "classes", _UNSUPPORTED
-    if site.option_definitions:
-        yield "option_definitions", _UNSUPPORTED
-    if site.shared_networks:
-        yield "shared_networks", _UNSUPPORTED
-    for i, subnet in enumerate(site.subnets):
-        if subnet.options != Options():
-            yield f"subnets[{i}].options", _UNSUPPORTED
-        if subnet.pxe is not None:
-            yield f"subnets[{i}].pxe", _UNSUPPORTED
-        for j, pool in enumerate(subnet.pools):
-            for field in ("allow", "deny"):
-                if getattr(pool, field):
-                    yield f"subnets[{i}].pools[{j}].{field}", _UNSUPPORTED
-            if pool.options != Options():
-                yield f"subnets[{i}].pools[{j}].options", _UNSUPPORTED
-        for j, host in enumerate(subnet.hosts):
-            if host.options != Options():
-                yield f"subnets[{i}].hosts[{j}].options", _UNSUPPORTED
+
+
+def _options(site: Site) -> Iterator[tuple[str, str]]:
+    """What Kea 2.2's option handling cannot take that dhcpd can (see ``kea.options``)."""
+    spaces: dict[str, int] = {}
+    for i, definition in enumerate(site.option_definitions):
+        if definition.space is None and definition.code in KEA_STANDARD_CODES:
+            yield f"option_definitions[{i}].code", (
+                f"{definition.code} is an option Kea 2.2 defines itself, and it refuses a second definition; "
+                "use the typed field for it if there is one, or server: isc"
+            )
+        if definition.space is not None:
+            spaces.setdefault(definition.space, i)
+    if len(spaces) > 1:
+        second = sorted(spaces.values())[1]
+        yield f"option_definitions[{second}].space", (
+            f"is a second vendor space ({', '.join(spaces)}); Kea 2.2 sends one space in option 43, "
+            "so put every vendor option in one space"
+        )
+    yield from _class_option_precedence(site)
+
+
+def _class_option_precedence(site: Site) -> Iterator[tuple[str, str]]:
+    """dhcpd lets a class's option win over its subnet's and pool's; Kea 2.2 the other way round.
+    An option set in both places would reach clients differently, so it is set in one only."""
+    scoped = [(f"subnets[{i}].options", subnet.options) for i, subnet in enumerate(site.subnets)]
+    scoped += [(f"subnets[{i}].pools[{j}].options", pool.options)
+               for i, subnet in enumerate(site.subnets) for j, pool in enumerate(subnet.pools)]
+    for k, client_class in enumerate(site.classes):
+        for option in _set_options(client_class.options):
+            for where, options in scoped:
+                if option in _set_options(options):
+                    yield f"classes[{k}].options.{option}", (
+                        f"is also set in {where}; Kea 2.2 gives a subnet's or pool's option precedence over a "
+                        "class's (dhcpd the opposite), so set it in one place"
+                    )
+                    break
+
+
+def _set_options(options: Options) -> set[str]:
+    fields = {f for f in type(options).model_fields if f != "custom" and getattr(options, f) != getattr(Options(), f)}
+    return fields | {f"custom.{name}" for name in options.custom}
 
 
 def _timers(site: Site) -> Iterator[tuple[str, str]]:
