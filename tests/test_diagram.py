@@ -13,6 +13,7 @@ import pytest
 
 from dhcp_failover.diagram import mermaid
 from dhcp_failover.inventory import load_inventory
+from dhcp_failover.model import ServerKind
 from tests.support.factories import EXAMPLES, REPO
 from tests.support.tools import require
 
@@ -30,9 +31,11 @@ def test_every_site_is_drawn_with_its_relays_members_link_and_admins(tmp_path: P
             assert f"{member.role.value} {member.name}" in text and member.name in svg
         relay_edges = re.findall(r'^  r\d+ -->\|"DHCP udp/67"\| m_(primary|secondary)$', text, flags=re.M)
         assert len(relay_edges) == 2 * len(site.relays)  # every relay forwards to both servers
-        link = "failover over WireGuard" if site.wireguard else "failover tcp"
+        kea = site.server is ServerKind.KEA
+        link = "failover over WireGuard" if site.wireguard else ("Kea HA" if kea else "failover tcp")
         assert f'm_primary <-->|"{link}' in text
-        assert text.count("OMAPI tcp/") == 2 * len(site.omapi.admin_networks)
+        control, admins = ("Kea control agent tcp/", site.kea.admin_networks) if kea else ("OMAPI tcp/", site.omapi.admin_networks)
+        assert text.count(f'-.->|"{control}') == 2 * len(admins)
         assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
 
 
