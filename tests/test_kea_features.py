@@ -1,11 +1,15 @@
 """The DHCP features on Kea: the site of tests/test_dhcp_features.py (typed and custom options,
 a vendor-space option, a class with its own pool, PXE by architecture with the iPXE guard, a
 shared network, per-host options) rendered for a real Kea HA pair in load-balancing, both
-members serving relayed real dhclients. What Kea 2.2 cannot take stays one error line."""
+members serving relayed real dhclients; DNS updates through kea-dhcp-ddns into a real BIND 9
+(tests/test_ddns.py's), from both members and from the survivor after a kill -9. What Kea 2.2
+cannot take stays one error line."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,9 +23,11 @@ from dhcp_failover.backends.kea.options import KEA_STANDARD_CODES
 from dhcp_failover.backends.kea.render import render_member, split_pool
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Pool, Site
-from tests.lab.kea import install_member, require_kea, start_member, wait_for_states
+from tests.lab.kea import check_config, install_member, require_kea, start_member, stop_member, wait_for_states
 from tests.lab.netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
 from tests.support.factories import REPO, inventory_data, write_inventory
+from tests.support.tools import require
+from tests.test_ddns import ddns_site_data, named_client, registered, start_bind
 from tests.test_dhcp_features import ARCH, REQUEST, featured_site, in_range, lease_for
 
 Data = dict[str, Any]
@@ -106,9 +112,6 @@ KEA_BAD: list[tuple[str, Any, str]] = [
      "option_definitions[2].space: is a second vendor space"),
     ("class-and-subnet-option", lambda s: s["classes"][0]["options"].update(interface_mtu=1300),
      "classes[0].options.interface_mtu: is also set in subnets[1].options"),
-    ("ddns", lambda s: s.update(ddns={"domain_name": "lab.example.com", "keys": [{"name": "k"}],
-                                      "zones": [{"name": "lab.example.com", "servers": ["10.77.1.53"], "key": "k"}]}),
-     "ddns: Kea 2.2 updates DNS only through kea-dhcp-ddns"),
 ]
 
 
@@ -211,3 +214,40 @@ def test_real_kea_pair_serves_options_classes_boot_files_and_host_options(lab: L
     assert 'option domain-search "printers.lab.example.com.";' in block, block
     # Both members served (each client hashes to one): the classes work on either.
     assert servers == {topo.primary_ip, topo.secondary_ip}, servers
+
+
+def test_real_kea_pair_registers_leases_in_dns_and_the_survivor_keeps_registering(lab: Lab) -> None:
+    require_kea()
+    require("kea-dhcp-ddns")
+    data = ddns_site_data()
+    del data["failover"]
+    site = kea_site({**data, "server": "kea"})
+    mrd = site.kea.max_response_delay_ms / 1000
+    topo = build_failover_topology(lab)
+    tsig = base64.b64encode(os.urandom(32)).decode()
+    start_bind(lab, topo, tsig)
+    pair = [install_member(lab, site, member, host, tsig={"lab-ddns": tsig})
+            for member, host in ((site.primary, topo.primary), (site.secondary, topo.secondary))]
+    for kea in pair:
+        check_config(lab, kea)  # kea-dhcp-ddns -t too
+        start_member(lab, kea)
+    wait_for_states(pair, {"normal"}, timeout=15.0)
+    lab.start_dhcrelay(topo.relay, [topo.primary_ip, topo.secondary_ip], ["eth1"], ["eth0"])
+
+    by_server: dict[str, tuple[str, str]] = {}
+    for i in range(12):  # load balancing splits clients by MAC: until each member has served one
+        host = f"pc-{i}"
+        address, server = named_client(lab, topo, host)
+        assert registered(lab, topo, host, address), f"{host} {address} (from {server}) not in DNS"
+        by_server.setdefault(server, (host, address))
+        if len(by_server) == 2:
+            break
+    assert set(by_server) == {topo.primary_ip, topo.secondary_ip}, by_server
+
+    stop_member(lab, pair[0])  # kill -9 of kea-dhcp4, its agent and its D2
+    wait_for_states([pair[1]], {"partner-down"}, timeout=mrd + 2.0)
+    for i in range(3):
+        host = f"after-{i}"
+        address, server = named_client(lab, topo, host)
+        assert server == topo.secondary_ip
+        assert registered(lab, topo, host, address), f"{host} {address} not in DNS after the primary died"

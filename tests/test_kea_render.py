@@ -36,7 +36,6 @@ INEXPRESSIBLE = {
     ("multi-site", "london"): "failover.max_balance",
     ("multi-site", "paris"): "failover.auto_partner_down",
     ("multi-site", "berlin"): "omapi",
-    ("office", "office"): "ddns",
 }
 
 

@@ -33,7 +33,6 @@ _ISC_ONLY_FAILOVER = {
 
 def kea_problems(site: Site) -> Iterator[tuple[str, str]]:
     yield from _isc_only(site)
-    yield from _unsupported(site)
     yield from _options(site)
     yield from _timers(site)
     yield from _pools(site)
@@ -66,14 +65,6 @@ def _isc_only(site: Site) -> Iterator[tuple[str, str]]:
     software: Software = site.software
     if changed_fields(software, Software()):
         yield "software.isc_dhcp_server", "pins ISC dhcpd; a kea site pins kea.package_version"
-
-
-def _unsupported(site: Site) -> Iterator[tuple[str, str]]:
-    if site.ddns is not None:
-        yield "ddns", (
-            "Kea 2.2 updates DNS only through kea-dhcp-ddns, which the kea backend does not set up yet; "
-            "remove it or use server: isc"
-        )
 
 
 def _options(site: Site) -> Iterator[tuple[str, str]]:

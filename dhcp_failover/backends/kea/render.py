@@ -15,6 +15,7 @@ from typing import Any
 
 from ...model import HostReservation, Member, Pool, Role, Site, Subnet
 from ...render import BANNER, CHRONY_CONF, FileTree, RenderedFile, render_template, render_wireguard, wireguard_paths
+from . import ddns as kea_ddns
 from . import options as kea_options
 
 DHCP4_CONF = "/etc/kea/kea-dhcp4.conf"
@@ -102,6 +103,7 @@ def dhcp4_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any
         "restrict-commands": True,
         "peers": peers,
     }
+    ddns = kea_ddns.dhcp4_settings(site.ddns) if site.ddns is not None else {}
     return {
         "Dhcp4": {
             "comment": BANNER,
@@ -109,6 +111,7 @@ def dhcp4_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any
             "interfaces-config": {"interfaces": ["*"], "dhcp-socket-type": "udp"},
             "control-socket": {"socket-type": "unix", "socket-name": prefix + CONTROL_SOCKET},
             "lease-database": {"type": "memfile", "persist": True, "name": prefix + LEASE_FILE, "lfc-interval": 3600},
+            **ddns,
             # lease_cmds first: the HA hook sends and applies lease updates through it.
             "hooks-libraries": [
                 {"library": LEASE_CMDS_HOOK},
