@@ -29,6 +29,8 @@ def test_every_site_is_drawn_with_its_relays_members_link_and_admins(tmp_path: P
         svg = html.unescape((tmp_path / f"{site.name}.svg").read_text())
         for member in site.members:
             assert f"{member.role.value} {member.name}" in text and member.name in svg
+            # A Kea member has no failover port: its peers talk on the control port of the link.
+            assert (f"{member.address}:{member.failover_port}" in text) == (site.server is ServerKind.ISC and not site.wireguard)
         relay_edges = re.findall(r'^  r\d+ -->\|"DHCP udp/67"\| m_(primary|secondary)$', text, flags=re.M)
         assert len(relay_edges) == 2 * len(site.relays)  # every relay forwards to both servers
         kea = site.server is ServerKind.KEA
