@@ -251,3 +251,24 @@ def test_real_kea_pair_registers_leases_in_dns_and_the_survivor_keeps_registerin
         address, server = named_client(lab, topo, host)
         assert server == topo.secondary_ip
         assert registered(lab, topo, host, address), f"{host} {address} not in DNS after the primary died"
+
+
+def test_real_hot_standby_pair_serves_a_restricted_pool_whole_and_only_to_its_class(lab: Lab) -> None:
+    """Hot-standby: no HA_ classes, the primary serves; the phones' pool keeps one class."""
+    require_kea()
+    data = kea_featured_site()
+    data["failover"] = {"load_balancing": False}
+    site = kea_site(data)
+    topo = build_failover_topology(lab)
+    pair = [install_member(lab, site, site.primary, topo.primary),
+            install_member(lab, site, site.secondary, topo.secondary)]
+    for kea in pair:
+        start_member(lab, kea)
+    wait_for_states(pair, {"normal"}, timeout=15.0)
+    lab.start_dhcrelay(topo.relay, [topo.primary_ip, topo.secondary_ip], ["eth1"], ["eth0"])
+    phone_conf = 'send vendor-class-identifier "Acme Phone";\n'
+    for conf, (first, last) in ((phone_conf, ("10.77.3.100", "10.77.3.199")), ("", ("10.77.2.100", "10.77.2.199"))):
+        for _ in range(2):
+            address, block = lease_for(lab, topo.client_b, conf)
+            assert served_by(block) == topo.primary_ip
+            assert in_range(address, first, last), f"{address} not in {first}-{last}"
