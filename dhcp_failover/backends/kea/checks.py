@@ -7,12 +7,14 @@ Each rule yields ``(field, message)``; ``checks`` prefixes the site and reports 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from pydantic import BaseModel
 
+from ...address_rules import admin_network_problems
 from ...dhcp_options import Options
-from ...model import Failover, Omapi, Site, Software
+from ...model import Failover, Site
+from ..isc.settings import Omapi, Software
 from .options import KEA_STANDARD_CODES
 
 # ISC failover settings with no Kea equivalent, and what to do instead.
@@ -31,13 +33,6 @@ _ISC_ONLY_FAILOVER = {
 }
 
 
-def kea_problems(site: Site) -> Iterator[tuple[str, str]]:
-    yield from _isc_only(site)
-    yield from _options(site)
-    yield from _timers(site)
-    yield from _pools(site)
-
-
 def changed_fields(model: BaseModel, default: BaseModel) -> list[str]:
     """The fields whose value is not the default. Not ``model_fields_set``: a site that went
     through ``model_dump`` and back (the Python API, a generated inventory) sets every field."""
@@ -45,6 +40,8 @@ def changed_fields(model: BaseModel, default: BaseModel) -> list[str]:
 
 
 def _isc_only(site: Site) -> Iterator[tuple[str, str]]:
+    """No ISC-only setting: failover fields Kea has no equivalent for (mclt, hba, rebalancing, ...), a split
+    other than 128, omapi, members' failover ports, ping_check, software.isc_dhcp_server."""
     failover: Failover = site.failover
     for field in changed_fields(failover, Failover()):
         if field == "split":
@@ -68,7 +65,8 @@ def _isc_only(site: Site) -> Iterator[tuple[str, str]]:
 
 
 def _options(site: Site) -> Iterator[tuple[str, str]]:
-    """What Kea 2.2's option handling cannot take that dhcpd can (see ``kea.options``)."""
+    """No option definition for a code Kea 2.2 defines itself (it refuses a second definition), and one
+    vendor space at most (Kea 2.2 sends one space in option 43)."""
     spaces: dict[str, int] = {}
     for i, definition in enumerate(site.option_definitions):
         if definition.space is None and definition.code in KEA_STANDARD_CODES:
@@ -84,17 +82,16 @@ def _options(site: Site) -> Iterator[tuple[str, str]]:
             f"is a second vendor space ({', '.join(spaces)}); Kea 2.2 sends one space in option 43, "
             "so put every vendor option in one space"
         )
-    yield from _class_option_precedence(site)
 
 
 def _class_option_precedence(site: Site) -> Iterator[tuple[str, str]]:
-    """dhcpd lets a class's option win over its subnet's and pool's; Kea 2.2 the other way round.
-    An option set in both places would reach clients differently, so it is set in one only."""
+    """No option set both in a class and in a subnet or pool: dhcpd lets the class's value win, Kea 2.2
+    the subnet's or pool's, so clients would get different values from the two backends."""
     scoped = [(f"subnets[{i}].options", subnet.options) for i, subnet in enumerate(site.subnets)]
     scoped += [(f"subnets[{i}].pools[{j}].options", pool.options)
                for i, subnet in enumerate(site.subnets) for j, pool in enumerate(subnet.pools)]
     for k, client_class in enumerate(site.classes):
-        for option in _set_options(client_class.options):
+        for option in sorted(_set_options(client_class.options)):
             for where, options in scoped:
                 if option in _set_options(options):
                     yield f"classes[{k}].options.{option}", (
@@ -110,6 +107,7 @@ def _set_options(options: Options) -> set[str]:
 
 
 def _timers(site: Site) -> Iterator[tuple[str, str]]:
+    """kea.max_response_delay_ms above kea.heartbeat_delay_ms; the control port not a DHCP port."""
     kea = site.kea
     if kea.max_response_delay_ms <= kea.heartbeat_delay_ms:
         yield "kea.max_response_delay_ms", (
@@ -121,6 +119,7 @@ def _timers(site: Site) -> Iterator[tuple[str, str]]:
 
 
 def _pools(site: Site) -> Iterator[tuple[str, str]]:
+    """In load-balancing, every pool holds at least two addresses (each member gets half)."""
     if not site.failover.load_balancing:
         return
     for i, subnet in enumerate(site.subnets):
@@ -130,3 +129,15 @@ def _pools(site: Site) -> Iterator[tuple[str, str]]:
                     "holds one address; load-balancing gives each member half of every pool, so make it "
                     "at least two addresses or set failover.load_balancing: false"
                 )
+
+
+def _admin_networks(site: Site) -> Iterator[tuple[str, str]]:
+    """kea.admin_networks private (RFC 1918) and no larger than a /8: the control agent controls the pair,
+    and unlike OMAPI it has no public override."""
+    yield from admin_network_problems("kea.admin_networks", site.kea.admin_networks, channel="the Kea control agent")
+
+
+# The Kea rules, in the order they run.
+CHECKS: tuple[Callable[[Site], Iterator[tuple[str, str]]], ...] = (
+    _isc_only, _options, _class_option_precedence, _timers, _pools, _admin_networks
+)
