@@ -27,6 +27,7 @@ from tests.lab.kea import check_config, install_member, require_kea, start_membe
 from tests.lab.netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
 from tests.support.factories import REPO, inventory_data, write_inventory
 from tests.support.tools import require
+from tests.support.well_formed import kea_check
 from tests.test_ddns import ddns_site_data, named_client, registered, start_bind
 from tests.test_dhcp_features import ARCH, REQUEST, featured_site, in_range, lease_for
 
@@ -125,6 +126,29 @@ def test_what_kea_cannot_express_is_one_error_line(tmp_path: Path, change: Any, 
     assert result.returncode == 2 and result.stdout == "", result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
     assert expected in result.stderr, result.stderr
+
+
+CUSTOM_VALUES = {
+    "ip-address": "10.77.1.70", "ip-addresses": ["10.77.1.70", "10.77.1.71"], "text": "a, b 'quoted'",
+    "uint8": 255, "uint16": 65535, "uint32": 4294967295, "int32": -5, "boolean": True,
+    "domain-list": ["a.example.com", "b.example.com"], "bytes": "01:0a:FF",
+}
+
+
+def test_every_custom_option_type_and_class_match_passes_kea_dhcp4_t(tmp_path: Path) -> None:
+    """Each value type as Kea spells it (a text with a comma as hex, bytes as bare hex) and each
+    class match, in every scope, through the real ``kea-dhcp4 -t`` (and the agent's)."""
+    require_kea()
+    site = kea_featured_site()
+    names = {kind: f"opt-{kind.replace('-', '')}" for kind in CUSTOM_VALUES}
+    site["option_definitions"] += [{"name": names[kind], "code": 200 + i, "type": kind} for i, kind in enumerate(CUSTOM_VALUES)]
+    custom = {names[kind]: value for kind, value in CUSTOM_VALUES.items()}
+    site["subnets"][0]["options"] = {"custom": custom}
+    site["subnets"][1]["pools"][0]["options"] = {"custom": custom}
+    site["subnets"][1]["hosts"][0]["options"]["custom"] = custom
+    matches = [{"user_class": "it's"}, {"client_arch": [0, 7]}, {"circuit_id": "ge-0/0/1"}, {"remote_id": "sw1"}]
+    site["classes"] += [{"name": f"match-{i}", "match": match} for i, match in enumerate(matches)]
+    kea_check(kea_site(site), tmp_path)
 
 
 @pytest.mark.parametrize("code", [1, 43, 60, 77, 93, 100, 121, 150, 213, 224, 249])
