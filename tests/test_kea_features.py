@@ -19,10 +19,12 @@ from typing import Any
 
 import pytest
 
+from dhcp_failover.backends.kea.ddns import D2_DROP_IN, D2_LOG, d2_config
 from dhcp_failover.backends.kea.options import KEA_STANDARD_CODES
 from dhcp_failover.backends.kea.render import render_member, split_pool
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Pool, Site
+from dhcp_failover.monitoring import REPORTER_CONFIG, member_files
 from tests.lab.kea import check_config, install_member, require_kea, start_member, stop_member, wait_for_states
 from tests.lab.netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
 from tests.support.factories import REPO, inventory_data, write_inventory
@@ -296,3 +298,15 @@ def test_real_hot_standby_pair_serves_a_restricted_pool_whole_and_only_to_its_cl
             address, block = lease_for(lab, topo.client_b, conf)
             assert served_by(block) == topo.primary_ip
             assert in_range(address, first, last), f"{address} not in {first}-{last}"
+
+
+def test_d2_restarts_on_failure_and_a_monitored_member_ships_its_log() -> None:
+    data = ddns_site_data()
+    del data["failover"]
+    site = kea_site({**data, "server": "kea", "monitoring": {}})
+    files = {f.path: f.content for f in render_member(site, site.primary)}
+    assert "[Service]\nRestart=on-failure\n" in files[D2_DROP_IN]
+    outputs = d2_config(site, {"lab-ddns": "x"})["DhcpDdns"]["loggers"][0]["output_options"]
+    assert [o["output"] for o in outputs] == ["stdout", D2_LOG]
+    assert json.loads(next(f.content for f in member_files(site, site.primary) if f.path == REPORTER_CONFIG))[
+        "logs"]["kea-dhcp-ddns"] == D2_LOG

@@ -20,6 +20,9 @@ from ...model import Site
 from ...render import BANNER
 
 D2_CONF = "/etc/kea/kea-dhcp-ddns.conf"
+D2_DROP_IN = "/etc/systemd/system/kea-dhcp-ddns-server.service.d/dhcp-failover.conf"
+# On a monitored member D2 also logs to a file the reporter ships, beside kea-dhcp4's.
+D2_LOG = "/var/log/kea/kea-dhcp-ddns.log"
 # D2 listens for name change requests on the member's loopback only: kea-dhcp4 is its one client.
 D2_ADDRESS = "127.0.0.1"
 D2_PORT = 53001
@@ -69,7 +72,7 @@ def d2_config(site: Site, secrets: Mapping[str, str]) -> dict[str, Any]:
             ],
             "forward-ddns": {"ddns-domains": [_domain(zone) for zone in forward]},
             "reverse-ddns": {"ddns-domains": [_domain(zone) for zone in reverse]},
-            "loggers": [{"name": "kea-dhcp-ddns", "output_options": [{"output": "stdout"}], "severity": "INFO"}],
+            "loggers": [{"name": "kea-dhcp-ddns", "output_options": _log_outputs(site), "severity": "INFO"}],
         }
     }
 
@@ -81,3 +84,11 @@ def _domain(zone: DdnsZone) -> dict[str, Any]:
         "key-name": zone.key,
         "dns-servers": [{"ip-address": str(server), "port": 53} for server in zone.servers],
     }
+
+
+def _log_outputs(site: Site) -> list[dict[str, Any]]:
+    # stdout reaches the journal; Debian's unit makes /var/log/kea (LogsDirectory=kea) for _kea.
+    outputs: list[dict[str, Any]] = [{"output": "stdout"}]
+    if site.monitoring is not None:
+        outputs.append({"output": D2_LOG, "maxsize": 10_485_760, "maxver": 4})
+    return outputs

@@ -41,6 +41,12 @@ DROP_IN_TEXT = f"""# {BANNER}
 Restart=on-failure
 RestartSec=2s
 """
+D2_DROP_IN_TEXT = f"""# {BANNER}
+# Debian's kea-dhcp-ddns-server unit has no Restart= either: a crashed D2 would stop DNS updates.
+[Service]
+Restart=on-failure
+RestartSec=2s
+"""
 
 
 def render_member(site: Site, member: Member, *, root: str = "") -> FileTree:
@@ -52,6 +58,8 @@ def render_member(site: Site, member: Member, *, root: str = "") -> FileTree:
         RenderedFile(DHCP4_DROP_IN, DROP_IN_TEXT),
         RenderedFile(CHRONY_CONF, render_template("isc/chrony.conf.j2", ntp_servers=site.clock.ntp_servers)),
     )
+    if site.ddns is not None:
+        tree += (RenderedFile(kea_ddns.D2_DROP_IN, D2_DROP_IN_TEXT),)
     if site.wireguard:
         tree += (RenderedFile(wireguard_paths(member).config, render_wireguard(site, member, root=root)),)
     return tree
