@@ -51,7 +51,8 @@ def graph(site: Site) -> tuple[list[Node], list[Edge]]:
             label.append(f"{len(subnet.pools)} pool(s)")
         nodes.append(Node(subnet_ids[subnet.network], label, "clients"))
     for member in (site.primary, site.secondary):
-        port = f":{member.failover_port}" if site.wireguard is None else ""
+        # ISC's failover port; a Kea pair talks on its control port, named on the link.
+        port = f":{member.failover_port}" if site.wireguard is None and site.server is ServerKind.ISC else ""
         nodes.append(Node(_member_id(member), [f"{member.role.value} {member.name}", f"{member.address}{port}"],
                           _place(member)))
     for i, relay in enumerate(site.relays):

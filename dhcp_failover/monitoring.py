@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends.isc.render import OMAPI_KEY_FILE
+from .backends.kea import ddns as kea_ddns
 from .backends.kea import render as kea_render
 from .model import Member, Pool, ServerKind, Site
 from .render import FileTree, RenderedFile, render_template
@@ -225,7 +226,8 @@ def kea_reporter_config(site: Site, member: Member) -> dict[str, Any]:
         },
         "lease_file": kea_render.LEASE_FILE,
         "pid_file": kea_render.DHCP4_PID_FILE,
-        "logs": {"kea-dhcp4": kea_render.DHCP4_LOG, "bootstrap": BOOTSTRAP_LOG},
+        "logs": {"kea-dhcp4": kea_render.DHCP4_LOG, "bootstrap": BOOTSTRAP_LOG,
+                 **({"kea-dhcp-ddns": kea_ddns.D2_LOG} if site.ddns is not None else {})},
         # Kea logs every lease it hands out or renews with this message id.
         "ack_marker": "DHCP4_LEASE_ALLOC",
     }

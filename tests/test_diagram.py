@@ -13,6 +13,7 @@ import pytest
 
 from dhcp_failover.diagram import mermaid
 from dhcp_failover.inventory import load_inventory
+from dhcp_failover.model import ServerKind
 from tests.support.factories import EXAMPLES, REPO
 from tests.support.tools import require
 
@@ -28,11 +29,15 @@ def test_every_site_is_drawn_with_its_relays_members_link_and_admins(tmp_path: P
         svg = html.unescape((tmp_path / f"{site.name}.svg").read_text())
         for member in site.members:
             assert f"{member.role.value} {member.name}" in text and member.name in svg
+            # A Kea member has no failover port: its peers talk on the control port of the link.
+            assert (f"{member.address}:{member.failover_port}" in text) == (site.server is ServerKind.ISC and not site.wireguard)
         relay_edges = re.findall(r'^  r\d+ -->\|"DHCP udp/67"\| m_(primary|secondary)$', text, flags=re.M)
         assert len(relay_edges) == 2 * len(site.relays)  # every relay forwards to both servers
-        link = "failover over WireGuard" if site.wireguard else "failover tcp"
+        kea = site.server is ServerKind.KEA
+        link = "failover over WireGuard" if site.wireguard else ("Kea HA" if kea else "failover tcp")
         assert f'm_primary <-->|"{link}' in text
-        assert text.count("OMAPI tcp/") == 2 * len(site.omapi.admin_networks)
+        control, admins = ("Kea control agent tcp/", site.kea.admin_networks) if kea else ("OMAPI tcp/", site.omapi.admin_networks)
+        assert text.count(f'-.->|"{control}') == 2 * len(admins)
         assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
 
 

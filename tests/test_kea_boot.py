@@ -6,6 +6,7 @@ services and fails loudly when kea-dhcp4 does not stay up (2.2's -t misses hook 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 from pathlib import Path
@@ -13,11 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dhcp_failover.backends.kea.ddns import D2_CONF, d2_config
 from dhcp_failover.backends.kea.render import CTRL_AGENT_CONF, DHCP4_CONF, DHCP4_DROP_IN, password_path
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
-from dhcp_failover.secret_names import control_secret, site_secrets
+from dhcp_failover.secret_names import SecretKind, control_secret, site_secrets
 from tests.lab.boot import boot, put_secret, write_files
 from tests.support.factories import inventory_data, site_data
 from tests.support.tools import require
@@ -128,3 +130,28 @@ def test_bootstrap_refuses_a_config_kea_rejects_and_starts_nothing(
     result = start_mode(files, tmp_path / "root", moto_endpoint)
     assert result.returncode == 1 and f"kea-dhcp4 -t rejected {DHCP4_CONF}" in result.stderr
     assert not log.exists()
+
+
+def test_bootstrap_writes_d2s_config_with_the_tsig_secret_from_ssm_and_it_passes_t(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    """DNS updates on Kea: the TSIG secret reaches only the member's disk, in kea-dhcp-ddns.conf
+    (Kea 2.2's D2 reads secrets from its config alone), written by the bootstrap from SSM."""
+    require("kea-dhcp-ddns")
+    section = {"domain_name": "lab.example.com", "keys": [{"name": "lab-ddns"}],
+               "zones": [{"name": "lab.example.com", "servers": ["10.77.1.53"], "key": "lab-ddns"},
+                         {"name": "2.77.10.in-addr.arpa", "servers": ["10.77.1.53"], "key": "lab-ddns"}]}
+    site = kea_site("kea-ddns", ddns=section)
+    tsig = base64.b64encode(bytes(range(64, 96))).decode()
+    for spec in site_secrets(site):
+        put_secret(moto_endpoint, REGION, spec.parameter_name, tsig if spec.kind is SecretKind.DDNS_KEY else PASSWORD)
+    for member in site.members:
+        user_data = render_user_data(site, member).cloud_config
+        assert tsig not in user_data and PASSWORD not in user_data
+        assert ["kea-dhcp-ddns-server", "2.2.0-6"] in yaml.safe_load(user_data)["packages"]
+        root = tmp_path / member.name
+        result = boot(site, member, root, moto_endpoint)
+        assert result.returncode == 0, result.stderr
+        d2_conf = root / D2_CONF.lstrip("/")
+        assert json.loads(d2_conf.read_text()) == d2_config(site, {"lab-ddns": tsig})
+        assert stat.S_IMODE(d2_conf.stat().st_mode) == 0o640

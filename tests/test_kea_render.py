@@ -36,7 +36,6 @@ INEXPRESSIBLE = {
     ("multi-site", "london"): "failover.max_balance",
     ("multi-site", "paris"): "failover.auto_partner_down",
     ("multi-site", "berlin"): "omapi",
-    ("office", "office"): "ddns",
 }
 
 
@@ -53,6 +52,13 @@ def ha_of(config: dict[str, Any]) -> dict[str, Any]:
 
 def example_sites() -> list[tuple[Path, str]]:
     return [(path, site["name"]) for path in EXAMPLES for site in yaml.safe_load(path.read_text())["sites"]]
+
+
+def switched_sites() -> list[tuple[Path, str]]:
+    """The example sites written for ISC, to switch to Kea. Sites already on Kea
+    (examples/kea.yaml) have their golden files with the other examples' in tests/golden."""
+    return [(path, name) for path, name in example_sites()
+            if next(s for s in yaml.safe_load(path.read_text())["sites"] if s["name"] == name).get("server") != "kea"]
 
 
 def as_kea(path: Path, site_name: str) -> dict[str, Any]:
@@ -173,7 +179,7 @@ def test_kea_settings_on_an_isc_site_are_an_error() -> None:
         inventory_from_data(inventory_data(site_data(kea={"control_port": 8080})))
 
 
-@pytest.mark.parametrize(("example", "site_name"), example_sites(), ids=[f"{p.stem}-{s}" for p, s in example_sites()])
+@pytest.mark.parametrize(("example", "site_name"), switched_sites(), ids=[f"{p.stem}-{s}" for p, s in switched_sites()])
 def test_example_sites_match_kea_golden_files_or_say_why_not(example: Path, site_name: str) -> None:
     data = as_kea(example, site_name)
     expected_error = INEXPRESSIBLE.get((example.stem, site_name))

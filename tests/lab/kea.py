@@ -10,15 +10,18 @@ from __future__ import annotations
 import csv
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from dhcp_failover.backends.kea import control
+from dhcp_failover.backends.kea.ddns import D2_CONF, d2_config
 from dhcp_failover.backends.kea.render import (
     CONTROL_SOCKET,
     CTRL_AGENT_CONF,
     DHCP4_CONF,
     LEASE_FILE,
+    as_json,
     password_path,
     render_member,
 )
@@ -39,6 +42,7 @@ class KeaMember:
     endpoint: control.KeaEndpoint
     dhcp4: Daemon | None = None
     agent: Daemon | None = None
+    d2: Daemon | None = None
 
     @property
     def dhcp4_conf(self) -> Path:
@@ -49,13 +53,19 @@ class KeaMember:
         return self.root / CTRL_AGENT_CONF.lstrip("/")
 
     @property
+    def d2_conf(self) -> Path:
+        return self.root / D2_CONF.lstrip("/")
+
+    @property
     def lease_file(self) -> Path:
         return self.root / LEASE_FILE.lstrip("/")
 
 
-def install_member(lab: Lab, site: Site, member: Member, host: str, password: str = PASSWORD) -> KeaMember:
-    """Write the member's rendered Kea files (and the password file the bootstrap would write)
-    under a root folder of its own."""
+def install_member(
+    lab: Lab, site: Site, member: Member, host: str, password: str = PASSWORD, tsig: Mapping[str, str] | None = None
+) -> KeaMember:
+    """Write the member's rendered Kea files (and what the bootstrap would write: the password
+    file and, with ``tsig`` (key name -> secret), D2's config) under a root folder of its own."""
     root = lab.workdir / f"{host}-root"
     for file in render_member(site, member, root=str(root)):
         target = root / file.path.lstrip("/")
@@ -63,6 +73,8 @@ def install_member(lab: Lab, site: Site, member: Member, host: str, password: st
         target.write_text(file.content)
     # Verbatim, no newline: Kea reads password files byte for byte (notes, pitfall 8).
     Path(password_path(str(root))).write_text(password)
+    if tsig is not None:
+        (root / D2_CONF.lstrip("/")).write_text(as_json(d2_config(site, tsig)))
     for folder in (Path(CONTROL_SOCKET).parent, Path(LEASE_FILE).parent):
         (root / folder.relative_to("/")).mkdir(parents=True, exist_ok=True)
     endpoint = control.KeaEndpoint(str(member.address), site.kea.control_port, password, tuple(lab.netns_exec(host)))
@@ -70,23 +82,30 @@ def install_member(lab: Lab, site: Site, member: Member, host: str, password: st
 
 
 def check_config(lab: Lab, kea: KeaMember) -> None:
-    """``kea-dhcp4 -t`` and ``kea-ctrl-agent -t`` in the member's namespace."""
-    for tool, conf in (("kea-dhcp4", kea.dhcp4_conf), ("kea-ctrl-agent", kea.agent_conf)):
+    """``kea-dhcp4 -t``, ``kea-ctrl-agent -t`` (and ``kea-dhcp-ddns -t``) in the member's namespace."""
+    checks = [("kea-dhcp4", kea.dhcp4_conf), ("kea-ctrl-agent", kea.agent_conf)]
+    if kea.d2_conf.exists():
+        checks.append(("kea-dhcp-ddns", kea.d2_conf))
+    for tool, conf in checks:
         result = lab.run(kea.host, [tool, "-t", str(conf)], check=False)
         if result.returncode != 0:
             raise LabError(f"{tool} -t {conf}: exit {result.returncode}: {result.stdout[-600:]}{result.stderr[-600:]}")
 
 
 def start_member(lab: Lab, kea: KeaMember, timeout: float = 10.0) -> None:
-    """Start kea-dhcp4 and its Control Agent; return once the agent relays a command."""
+    """Start kea-dhcp4 and its Control Agent (and D2 when installed); return once the agent
+    relays a command."""
     env = ["env", f"KEA_PIDFILE_DIR={kea.root / 'run/kea'}", "KEA_LOCKFILE_DIR=none"]
+    if kea.d2_conf.exists():
+        kea.d2 = lab.spawn(kea.host, [*env, "kea-dhcp-ddns", "-c", str(kea.d2_conf)],
+                           lab.workdir / f"{kea.host}-kea-dhcp-ddns.log")
     kea.dhcp4 = lab.spawn(kea.host, [*env, "kea-dhcp4", "-c", str(kea.dhcp4_conf)],
                           lab.workdir / f"{kea.host}-kea-dhcp4.log")
     kea.agent = lab.spawn(kea.host, [*env, "kea-ctrl-agent", "-c", str(kea.agent_conf)],
                           lab.workdir / f"{kea.host}-kea-ctrl-agent.log")
     deadline = time.monotonic() + timeout
     while True:
-        for daemon in (kea.dhcp4, kea.agent):
+        for daemon in (kea.dhcp4, kea.agent, *([kea.d2] if kea.d2 else [])):
             if not daemon.alive():
                 raise LabError(f"{daemon.argv[3]} on {kea.host} exited: {daemon.log_path.read_text()[-1500:]}")
         try:
@@ -103,7 +122,7 @@ def stop_member(lab: Lab, kea: KeaMember, *, crash: bool = True) -> None:
     import signal
 
     sig = signal.SIGKILL if crash else signal.SIGTERM
-    for daemon in (kea.dhcp4, kea.agent):
+    for daemon in (kea.dhcp4, kea.agent, kea.d2):
         if daemon is not None:
             lab.kill(daemon, sig)
 

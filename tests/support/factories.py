@@ -12,6 +12,14 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
 
 
+def _isc_sites(path: Path) -> list[str]:
+    return [site["name"] for site in yaml.safe_load(path.read_text())["sites"] if site.get("server", "isc") == "isc"]
+
+
+# Examples with at least one ISC site (examples/kea.yaml has none), for the dhcpd.conf tests.
+ISC_EXAMPLES = [path for path in EXAMPLES if _isc_sites(path)]
+
+
 def site_data(name: str = "lab", **overrides: Any) -> dict[str, Any]:
     """A valid one-pair site in 10.77.0.0/16 (the address range the netns lab uses)."""
     site: dict[str, Any] = {

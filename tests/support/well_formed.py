@@ -1,5 +1,6 @@
 """What every accepted inventory must give: a rendered tree equal to what user-data writes,
-configs dhcpd accepts, bootstrap scripts bash can parse, and synth errors of one line."""
+configs dhcpd (or, on a Kea site, kea-dhcp4 and kea-ctrl-agent) accept, bootstrap scripts bash
+can parse, and synth errors of one line."""
 
 from __future__ import annotations
 
@@ -9,17 +10,23 @@ from pathlib import Path
 import yaml
 
 from dhcp_failover.app import plan_synth
-from dhcp_failover.backends.isc.render import render_member
+from dhcp_failover.backends.kea.render import CTRL_AGENT_CONF, DHCP4_CONF, password_path
+from dhcp_failover.backends.registry import backend_for
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
 from dhcp_failover.errors import InventoryError, SettingsError
 from dhcp_failover.inventory import load_inventory
+from dhcp_failover.model import ServerKind, Site
 from tests.lab.member_files import dhcpd_check
+from tests.support.tools import require
 
 
 def check_accepted(inventory_path: Path, out: Path, work: Path, user_data_dir: Path) -> None:
     inventory = load_inventory(inventory_path)
     for site in inventory.sites:
-        dhcpd_check(site, work / site.name)
+        if site.server is ServerKind.KEA:
+            kea_check(site, work / site.name)
+        else:
+            dhcpd_check(site, work / site.name)
         for member in site.members:
             try:
                 user_data = render_user_data(site, member)
@@ -27,7 +34,7 @@ def check_accepted(inventory_path: Path, out: Path, work: Path, user_data_dir: P
                 continue  # too big for EC2: main.py reports that as one error line
             config = yaml.safe_load(user_data.cloud_config)
             written = {f["path"]: f["content"] for f in config["write_files"]}
-            for file in render_member(site, member):
+            for file in backend_for(site).render_member(site, member):
                 on_disk = (out / site.name / member.name / file.path.lstrip("/")).read_bytes()
                 assert written[file.path].encode() == on_disk == file.content.encode()
             bootstrap = work / f"{site.name}-{member.name}-bootstrap.sh"
@@ -39,6 +46,23 @@ def check_accepted(inventory_path: Path, out: Path, work: Path, user_data_dir: P
         plan_synth(inventory, environ={})
     except (InventoryError, SettingsError) as exc:
         assert "\n" not in str(exc)
+
+
+def kea_check(site: Site, folder: Path) -> None:
+    """Both members' Kea configs pass ``kea-dhcp4 -t`` and ``kea-ctrl-agent -t`` (parsing only:
+    no socket, lease file or hook is opened, so no namespace is needed)."""
+    for member in site.members:
+        root = folder / member.name
+        for file in backend_for(site).render_member(site, member, root=str(root)):
+            target = root / file.path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(file.content)
+        # What the bootstrap writes from SSM; the agent's check opens it.
+        Path(password_path(str(root))).write_text("well-formed-check-password")
+        for tool, conf in (("kea-dhcp4", DHCP4_CONF), ("kea-ctrl-agent", CTRL_AGENT_CONF)):
+            result = subprocess.run([require(tool), "-t", str(root / conf.lstrip("/"))],
+                                    capture_output=True, text=True, timeout=30)
+            assert result.returncode == 0, f"{member.name}: {tool} -t failed:\n{result.stdout[-1500:]}{result.stderr[-1500:]}"
 
 
 CLOUD_INIT_SCHEMA = """

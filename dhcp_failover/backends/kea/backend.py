@@ -9,6 +9,7 @@ from ...render import FileTree, render_template
 from ...secret_names import control_secret
 from ..base import ControlChannel, PartnerLink
 from . import checks as input_rules
+from . import ddns as kea_ddns
 from . import render
 
 # How long the bootstrap watches kea-dhcp4 after its start: a bad HA setting ends it at once.
@@ -25,7 +26,8 @@ class KeaBackend:
     def packages(self, site: Site) -> list[str]:
         # Both members run the same Kea: HA refuses nothing across versions, but behaviour differs.
         version = site.kea.package_version
-        return [f'[kea-dhcp4-server, "{version}"]', f'[kea-ctrl-agent, "{version}"]']
+        names = ["kea-dhcp4-server", "kea-ctrl-agent"] + (["kea-dhcp-ddns-server"] if site.ddns else [])
+        return [f'[{name}, "{version}"]' for name in names]
 
     def render_bootstrap(self, site: Site, member: Member, shared: Mapping[str, object]) -> str:
         return render_template(
@@ -36,7 +38,19 @@ class KeaBackend:
             dhcp4_conf=render.DHCP4_CONF,
             agent_conf=render.CTRL_AGENT_CONF,
             settle_seconds=SETTLE_SECONDS,
+            d2=self._d2_bootstrap(site, shared),
         )
+
+    @staticmethod
+    def _d2_bootstrap(site: Site, shared: Mapping[str, object]) -> dict[str, str] | None:
+        """D2's config with each TSIG secret as the shell variable the bootstrap fetched it into
+        (``shared["ddns"]`` names them), quoted for a double-quoted shell string."""
+        ddns = shared.get("ddns")
+        if site.ddns is None or not isinstance(ddns, dict):
+            return None
+        variables = {key.name: secret["variable"] for key, secret in zip(site.ddns.keys, ddns["secrets"], strict=True)}
+        text = render.as_json(kea_ddns.d2_config(site, {name: f"${{{var}}}" for name, var in variables.items()}))
+        return {"conf": kea_ddns.D2_CONF, "text": text.replace("\\", "\\\\").replace('"', '\\"')}
 
     def control_channel(self, site: Site) -> ControlChannel:
         return ControlChannel(

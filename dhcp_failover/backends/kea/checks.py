@@ -15,6 +15,7 @@ from ...address_rules import admin_network_problems
 from ...dhcp_options import Options
 from ...model import Failover, Site
 from ..isc.settings import Omapi, Software
+from .options import KEA_STANDARD_CODES
 
 # ISC failover settings with no Kea equivalent, and what to do instead.
 _ISC_ONLY_FAILOVER = {
@@ -30,7 +31,6 @@ _ISC_ONLY_FAILOVER = {
     "min_balance": "Kea has no pool rebalancing; remove it",
     "max_balance": "Kea has no pool rebalancing; remove it",
 }
-_UNSUPPORTED = "is not supported by the kea backend yet; remove it or use server: isc"
 
 
 def changed_fields(model: BaseModel, default: BaseModel) -> list[str]:
@@ -64,33 +64,46 @@ def _isc_only(site: Site) -> Iterator[tuple[str, str]]:
         yield "software.isc_dhcp_server", "pins ISC dhcpd; a kea site pins kea.package_version"
 
 
-def _unsupported(site: Site) -> Iterator[tuple[str, str]]:
-    """No feature the kea backend does not render yet; each one is refused by name."""
-    if site.ddns is not None:
-        yield "ddns", (
-            "Kea 2.2 updates DNS only through kea-dhcp-ddns, which the kea backend does not set up yet; "
-            "remove it or use server: isc"
+def _options(site: Site) -> Iterator[tuple[str, str]]:
+    """No option definition for a code Kea 2.2 defines itself (it refuses a second definition), and one
+    vendor space at most (Kea 2.2 sends one space in option 43)."""
+    spaces: dict[str, int] = {}
+    for i, definition in enumerate(site.option_definitions):
+        if definition.space is None and definition.code in KEA_STANDARD_CODES:
+            yield f"option_definitions[{i}].code", (
+                f"{definition.code} is an option Kea 2.2 defines itself, and it refuses a second definition; "
+                "use the typed field for it if there is one, or server: isc"
+            )
+        if definition.space is not None:
+            spaces.setdefault(definition.space, i)
+    if len(spaces) > 1:
+        second = sorted(spaces.values())[1]
+        yield f"option_definitions[{second}].space", (
+            f"is a second vendor space ({', '.join(spaces)}); Kea 2.2 sends one space in option 43, "
+            "so put every vendor option in one space"
         )
-    if site.classes:
-        yield "classes", _UNSUPPORTED
-    if site.option_definitions:
-        yield "option_definitions", _UNSUPPORTED
-    if site.shared_networks:
-        yield "shared_networks", _UNSUPPORTED
-    for i, subnet in enumerate(site.subnets):
-        if subnet.options != Options():
-            yield f"subnets[{i}].options", _UNSUPPORTED
-        if subnet.pxe is not None:
-            yield f"subnets[{i}].pxe", _UNSUPPORTED
-        for j, pool in enumerate(subnet.pools):
-            for field in ("allow", "deny"):
-                if getattr(pool, field):
-                    yield f"subnets[{i}].pools[{j}].{field}", _UNSUPPORTED
-            if pool.options != Options():
-                yield f"subnets[{i}].pools[{j}].options", _UNSUPPORTED
-        for j, host in enumerate(subnet.hosts):
-            if host.options != Options():
-                yield f"subnets[{i}].hosts[{j}].options", _UNSUPPORTED
+
+
+def _class_option_precedence(site: Site) -> Iterator[tuple[str, str]]:
+    """No option set both in a class and in a subnet or pool: dhcpd lets the class's value win, Kea 2.2
+    the subnet's or pool's, so clients would get different values from the two backends."""
+    scoped = [(f"subnets[{i}].options", subnet.options) for i, subnet in enumerate(site.subnets)]
+    scoped += [(f"subnets[{i}].pools[{j}].options", pool.options)
+               for i, subnet in enumerate(site.subnets) for j, pool in enumerate(subnet.pools)]
+    for k, client_class in enumerate(site.classes):
+        for option in sorted(_set_options(client_class.options)):
+            for where, options in scoped:
+                if option in _set_options(options):
+                    yield f"classes[{k}].options.{option}", (
+                        f"is also set in {where}; Kea 2.2 gives a subnet's or pool's option precedence over a "
+                        "class's (dhcpd the opposite), so set it in one place"
+                    )
+                    break
+
+
+def _set_options(options: Options) -> set[str]:
+    fields = {f for f in type(options).model_fields if f != "custom" and getattr(options, f) != getattr(Options(), f)}
+    return fields | {f"custom.{name}" for name in options.custom}
 
 
 def _timers(site: Site) -> Iterator[tuple[str, str]]:
@@ -125,4 +138,6 @@ def _admin_networks(site: Site) -> Iterator[tuple[str, str]]:
 
 
 # The Kea rules, in the order they run.
-CHECKS: tuple[Callable[[Site], Iterator[tuple[str, str]]], ...] = (_isc_only, _unsupported, _timers, _pools, _admin_networks)
+CHECKS: tuple[Callable[[Site], Iterator[tuple[str, str]]], ...] = (
+    _isc_only, _options, _class_option_precedence, _timers, _pools, _admin_networks
+)

@@ -13,8 +13,10 @@ import json
 from ipaddress import IPv4Address
 from typing import Any
 
-from ...model import Member, Pool, Role, Site, Subnet
+from ...model import HostReservation, Member, Pool, Role, Site, Subnet
 from ...render import BANNER, CHRONY_CONF, FileTree, RenderedFile, render_template, render_wireguard, wireguard_paths
+from . import ddns as kea_ddns
+from . import options as kea_options
 
 DHCP4_CONF = "/etc/kea/kea-dhcp4.conf"
 CTRL_AGENT_CONF = "/etc/kea/kea-ctrl-agent.conf"
@@ -39,6 +41,12 @@ DROP_IN_TEXT = f"""# {BANNER}
 Restart=on-failure
 RestartSec=2s
 """
+D2_DROP_IN_TEXT = f"""# {BANNER}
+# Debian's kea-dhcp-ddns-server unit has no Restart= either: a crashed D2 would stop DNS updates.
+[Service]
+Restart=on-failure
+RestartSec=2s
+"""
 
 
 def render_member(site: Site, member: Member, *, root: str = "") -> FileTree:
@@ -50,6 +58,8 @@ def render_member(site: Site, member: Member, *, root: str = "") -> FileTree:
         RenderedFile(DHCP4_DROP_IN, DROP_IN_TEXT),
         RenderedFile(CHRONY_CONF, render_template("isc/chrony.conf.j2", ntp_servers=site.clock.ntp_servers)),
     )
+    if site.ddns is not None:
+        tree += (RenderedFile(kea_ddns.D2_DROP_IN, D2_DROP_IN_TEXT),)
     if site.wireguard:
         tree += (RenderedFile(wireguard_paths(member).config, render_wireguard(site, member, root=root)),)
     return tree
@@ -105,6 +115,7 @@ def dhcp4_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any
         "restrict-commands": True,
         "peers": peers,
     }
+    ddns = kea_ddns.dhcp4_settings(site.ddns) if site.ddns is not None else {}
     return {
         "Dhcp4": {
             "comment": BANNER,
@@ -112,12 +123,13 @@ def dhcp4_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any
             "interfaces-config": {"interfaces": ["*"], "dhcp-socket-type": "udp"},
             "control-socket": {"socket-type": "unix", "socket-name": prefix + CONTROL_SOCKET},
             "lease-database": {"type": "memfile", "persist": True, "name": prefix + LEASE_FILE, "lfc-interval": 3600},
+            **ddns,
             # lease_cmds first: the HA hook sends and applies lease updates through it.
             "hooks-libraries": [
                 {"library": LEASE_CMDS_HOOK},
                 {"library": HA_HOOK, "parameters": {"high-availability": [high_availability]}},
             ],
-            "subnet4": [_subnet(site, subnet, index) for index, subnet in enumerate(site.subnets, start=1)],
+            **_served(site),
             "loggers": [_logger("kea-dhcp4", prefix + DHCP4_LOG if site.monitoring is not None else None)],
         }
     }
@@ -156,32 +168,73 @@ def _logger(name: str, log_file: str | None = None) -> dict[str, Any]:
     return {"name": name, "output_options": outputs, "severity": "INFO"}
 
 
-def _subnet(site: Site, subnet: Subnet, index: int) -> dict[str, Any]:
-    # Both members number subnets the same way (inventory order): HA lease updates name the id.
+def subnet_ids(site: Site) -> dict[int, int]:
+    """Subnet index -> Kea subnet id. Both members number subnets the same way (inventory
+    order, from 1): HA lease updates name the id, and ``convert-leases`` uses it too."""
+    return {index: index + 1 for index in range(len(site.subnets))}
+
+
+def _served(site: Site) -> dict[str, Any]:
+    """Option definitions, classes and subnets; subnets of a shared network go inside it (at
+    the place of its first subnet), the others stay in ``subnet4``."""
+    ids = subnet_ids(site)
+    served: dict[str, Any] = {}
+    defs = kea_options.option_defs(site)
+    if defs:
+        served["option-def"] = defs
+    classes = kea_options.client_classes(site, ids)
+    if classes:
+        served["client-classes"] = classes
+    shared_of = {net: shared.name for shared in site.shared_networks for net in shared.subnets}
+    alone: list[dict[str, Any]] = []
+    networks: dict[str, dict[str, Any]] = {}
+    for index, subnet in enumerate(site.subnets):
+        entry = _subnet(site, subnet, ids[index])
+        name = shared_of.get(subnet.network)
+        if name is None:
+            alone.append(entry)
+        else:
+            networks.setdefault(name, {"name": name, "subnet4": []})["subnet4"].append(entry)
+    if networks:
+        served["shared-networks"] = list(networks.values())
+    served["subnet4"] = alone
+    return served
+
+
+def _subnet(site: Site, subnet: Subnet, subnet_id: int) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "id": index,
+        "id": subnet_id,
         "subnet": str(subnet.network),
         "valid-lifetime": subnet.default_lease_time,
         "min-valid-lifetime": min(subnet.default_lease_time, subnet.max_lease_time),
         "max-valid-lifetime": subnet.max_lease_time,
     }
-    options = _options(subnet)
+    options = [*_basic_options(subnet), *kea_options.option_data(subnet.options, site)]
     if options:
         entry["option-data"] = options
     if subnet.next_server:
         entry["next-server"] = str(subnet.next_server)
     if subnet.filename:
         entry["boot-file-name"] = subnet.filename
-    entry["pools"] = [part for pool in subnet.pools for part in _pools(site, pool)]
+    if subnet.pxe is not None:
+        entry.update(kea_options.pxe_subnet_fields(subnet.pxe, subnet_id))
+    entry["pools"] = [
+        part for number, pool in enumerate(subnet.pools, start=1) for part in _pools(site, pool, subnet_id, number)
+    ]
     if subnet.hosts:
-        entry["reservations"] = [
-            {"hw-address": host.mac.lower(), "ip-address": str(host.address), "hostname": host.name}
-            for host in subnet.hosts
-        ]
+        entry["reservations"] = [_reservation(site, host) for host in subnet.hosts]
     return entry
 
 
-def _options(subnet: Subnet) -> list[dict[str, str]]:
+def _reservation(site: Site, host: HostReservation) -> dict[str, Any]:
+    entry: dict[str, Any] = {"hw-address": host.mac.lower(), "ip-address": str(host.address), "hostname": host.name}
+    options = kea_options.option_data(host.options, site)
+    if options:
+        entry["option-data"] = options
+    return entry
+
+
+def _basic_options(subnet: Subnet) -> list[dict[str, str]]:
     options: list[dict[str, str]] = []
     if subnet.routers:
         options.append({"name": "routers", "data": _addresses(subnet.routers)})
@@ -198,17 +251,25 @@ def _addresses(addresses: tuple[IPv4Address, ...]) -> str:
     return ", ".join(str(a) for a in addresses)
 
 
-def _pools(site: Site, pool: Pool) -> list[dict[str, str]]:
+def _pools(site: Site, pool: Pool, subnet_id: int, number: int) -> list[dict[str, Any]]:
     """Hot-standby: the pool as it is. Load-balancing: Kea hashes each client to one member
     and serves it only from pools of that member's class HA_<name>, so every pool is split in
-    two halves, the lower one the primary's."""
+    two halves, the lower one the primary's. A pool that allows or denies classes takes a class
+    that tests those lists too (and, in load-balancing, the member's HA_ class)."""
+    restricted = bool(pool.allow or pool.deny)
+    options = kea_options.option_data(pool.options, site)
+    extra: dict[str, Any] = {"option-data": options} if options else {}
     if not site.failover.load_balancing:
-        return [{"pool": f"{pool.start} - {pool.end}"}]
+        whole: dict[str, Any] = {"pool": f"{pool.start} - {pool.end}"}
+        if restricted:
+            whole["client-class"] = kea_options.pool_class(subnet_id, number, None)
+        return [{**whole, **extra}]
     lower, upper = split_pool(pool)
-    return [
-        {"pool": f"{lower[0]} - {lower[1]}", "client-class": f"HA_{site.primary.name}"},
-        {"pool": f"{upper[0]} - {upper[1]}", "client-class": f"HA_{site.secondary.name}"},
-    ]
+    halves = []
+    for (first, last), member in ((lower, site.primary), (upper, site.secondary)):
+        name = kea_options.pool_class(subnet_id, number, member) if restricted else f"HA_{member.name}"
+        halves.append({"pool": f"{first} - {last}", "client-class": name, **extra})
+    return halves
 
 
 def split_pool(pool: Pool) -> tuple[tuple[IPv4Address, IPv4Address], tuple[IPv4Address, IPv4Address]]:
