@@ -41,6 +41,12 @@ BAD_INPUTS = {
     "unknown member for the gate": (["--key-store", "keys.json", "--omapi-host", "nobody=127.0.0.1"], None,
                                     "--omapi-host/--omapi-via name 'nobody', which is no member in sites.yaml"),
     "gate timeout 0": (["--key-store", "keys.json", "--gate-timeout", "0"], None, "--gate-timeout 0: give a number"),
+    "via instance-connect without the endpoint": (
+        ["--key-store", "keys.json", "--via", "instance-connect"], None,
+        "--via instance-connect: site 'lab' has no Instance Connect Endpoint"),
+    "via instance-connect with omapi-host": (
+        ["--key-store", "keys.json", "--via", "instance-connect", "--omapi-host", "lab-a=127.0.0.1"], None,
+        "--via instance-connect picks each member's route itself"),
 }
 
 
