@@ -6,8 +6,9 @@ failover states over OMAPI.
 The session's moto server, one project folder and one inventory of two sites (depot and branch) for the whole
 module; the tests run in file order and each builds on the state the last one left:
 first deploy and plan review of a DNS change (the example pipelines' commands, as written),
-that change rolled out while one site's plan fails, an interrupted rollout resumed, and a final
-run that finds nothing to do.
+that change rolled out while one site's plan fails, an interrupted rollout resumed, a final
+run that finds nothing to do, and `status` from a third folder with only AWS access (issue 12).
+Secrets come from the pipelines' `keys --ssm`, and their rollout's gates read the OMAPI key from SSM.
 """
 
 from __future__ import annotations
