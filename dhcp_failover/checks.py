@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import TypeVar, cast
 
+from .address_rules import unusable
 from .backends.kea.settings import KeaSettings
-from .backends.registry import backend_for
+from .backends.registry import backend_for, backend_for_kind
 from .constructs.layout import aws_problems, is_placed
 from .constructs.naming import merged_tags
 from .derived_names import collisions
@@ -41,20 +42,8 @@ from .monitoring import monitoring_problems
 T = TypeVar("T")
 G = TypeVar("G", bound=Hashable)
 
-# OMAPI can shut a member down or force partner-down: it is reachable from private admin
-# networks of at most this size (a /8), never from a public range unless a reason is given.
-MIN_ADMIN_PREFIX = 8
 # Client subnets become security-group sources; none is larger than a /8.
 MIN_SUBNET_PREFIX = 8
-PRIVATE_NETWORKS = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-# Ranges where no DHCP server, client subnet, relay or admin network can be.
-UNUSABLE_NETWORKS = {
-    IPv4Network("0.0.0.0/8"): "'this network' (0.0.0.0/8)",
-    IPv4Network("127.0.0.0/8"): "loopback",
-    IPv4Network("169.254.0.0/16"): "link-local",
-    IPv4Network("224.0.0.0/4"): "multicast",
-    IPv4Network("240.0.0.0/4"): "reserved (240.0.0.0/4)",
-}
 
 
 @dataclass(frozen=True)
@@ -118,90 +107,23 @@ def _members(site: Site) -> Iterator[Problem]:
     if len(site.members) == 2 and site.members[0].address == site.members[1].address:
         yield Problem("members", f"both members use address {site.members[0].address}; give each its own")
     for i, m in enumerate(site.members):
-        unusable = _unusable(m.network)
-        if unusable:
-            yield Problem(f"members[{i}].network", f"{m.network} is {unusable}; a DHCP server cannot live there")
+        why = unusable(m.network)
+        if why:
+            yield Problem(f"members[{i}].network", f"{m.network} is {why}; a DHCP server cannot live there")
         if m.address not in m.network:
             yield Problem(f"members[{i}].address", f"{m.address} is not in the member's network {m.network}")
         elif m.network.prefixlen < 31 and m.address in (m.network.network_address, m.network.broadcast_address):
             yield Problem(f"members[{i}].address", f"{m.address} is the network or broadcast address of {m.network}")
 
 
-def _failover(site: Site) -> Iterator[Problem]:
-    """split and hba never both; load_balance_max_seconds 1 or more unless load_balancing is false (0 silently
-    turns balancing off), and not set when it is false; max_lease_ownership below max_lease_misbalance;
-    min_balance not above max_balance; no member's failover port equal to the OMAPI port."""
-    f = site.failover
-    if f.split is not None and f.hba is not None:
-        yield Problem("failover", "sets both split and hba; keep exactly one of them")
-    if f.load_balancing and f.load_balance_max_seconds == 0:
-        yield Problem(
-            "failover.load_balance_max_seconds",
-            "is 0, which silently turns load balancing off; use 1 or more (3 is usual) or set load_balancing: false",
-        )
-    if not f.load_balancing and "load_balance_max_seconds" in f.model_fields_set and f.load_balance_max_seconds:
-        yield Problem("failover.load_balance_max_seconds", "is set but load_balancing is false; remove one of them")
-    if f.max_lease_ownership is not None and f.max_lease_misbalance is not None and f.max_lease_ownership >= f.max_lease_misbalance:
-        yield Problem(
-            "failover.max_lease_ownership",
-            f"({f.max_lease_ownership}) must be lower than max_lease_misbalance ({f.max_lease_misbalance})",
-        )
-    if f.min_balance is not None and f.max_balance is not None and f.min_balance > f.max_balance:
-        yield Problem("failover.min_balance", f"({f.min_balance}) must not exceed max_balance ({f.max_balance})")
-    for i, m in enumerate(site.members):
-        if m.failover_port == site.omapi.port:
-            yield Problem(
-                f"members[{i}].port",
-                f"failover port {m.failover_port} collides with the OMAPI port; use another port",
-            )
-
-
-def _omapi(site: Site) -> Iterator[Problem]:
-    """OMAPI (it can shut a member down) only from admin networks that are private (RFC 1918) and no larger
-    than a /8, so 0.0.0.0/1 + 128.0.0.0/1 is refused like 0.0.0.0/0; a public admin network needs
-    allow_public: true with an allow_public_reason, and a reason needs allow_public."""
-    omapi = site.omapi
-    for i, net in enumerate(omapi.admin_networks):
-        here = f"omapi.admin_networks[{i}]"
-        if net.prefixlen == 0:
-            yield Problem(here, f"{net} opens OMAPI to everyone; list only your admin networks")
-        elif net.prefixlen < MIN_ADMIN_PREFIX:
-            yield Problem(
-                here,
-                f"{net} is larger than a /{MIN_ADMIN_PREFIX}: OMAPI controls the pair; list only your admin networks",
-            )
-        elif _unusable(net):
-            yield Problem(here, f"{net} is {_unusable(net)}; list the networks your operators connect from")
-        elif not any(net.subnet_of(private) for private in PRIVATE_NETWORKS) and not omapi.allow_public:
-            yield Problem(
-                here,
-                f"{net} is not a private (RFC 1918) network; list private admin networks, or set "
-                "omapi.allow_public: true with an allow_public_reason",
-            )
-    if omapi.allow_public and omapi.allow_public_reason is None:
-        yield Problem("omapi.allow_public", "is true but allow_public_reason is missing; say why OMAPI may be public")
-    if omapi.allow_public_reason is not None and not omapi.allow_public:
-        yield Problem("omapi.allow_public_reason", "is set but allow_public is false; remove it or set allow_public: true")
-
-
 def _server(site: Site) -> Iterator[Problem]:
-    """The site's server backend's own rules (server: kea rejects ISC-only settings it cannot express, see
-    docs/kea.md); kea settings only on a Kea site; kea.admin_networks private and no larger than a /8."""
+    """The site's server backend's own rules (the rows "each ISC site" and "each Kea site" below); kea
+    settings only on a Kea site."""
     if site.server is not ServerKind.KEA and site.kea != KeaSettings():
         yield Problem("kea", "is set but the site's server is isc; remove it or set server: kea")
-    for where, message in backend_for(site).problems(site):
-        yield Problem(where, message)
-    for i, net in enumerate(site.kea.admin_networks):
-        here = f"kea.admin_networks[{i}]"
-        if net.prefixlen < MIN_ADMIN_PREFIX:
-            yield Problem(
-                here,
-                f"{net} is larger than a /{MIN_ADMIN_PREFIX}: the control port controls the pair; list only your admin networks",
-            )
-        elif _unusable(net):
-            yield Problem(here, f"{net} is {_unusable(net)}; list the networks your operators connect from")
-        elif not any(net.subnet_of(private) for private in PRIVATE_NETWORKS):
-            yield Problem(here, f"{net} is not a private (RFC 1918) network; list private admin networks")
+    for check in backend_for(site).checks:
+        for where, message in check(site):
+            yield Problem(where, message)
 
 
 def _subnets(site: Site) -> Iterator[Problem]:
@@ -238,8 +160,8 @@ def _subnet(site: Site, subnet: Subnet) -> Iterator[Problem]:
         yield Problem("network", f"{net} is too small to serve clients; use a /30 or larger")
     if net.prefixlen < MIN_SUBNET_PREFIX:
         yield Problem("network", f"{net} is larger than a /{MIN_SUBNET_PREFIX}; list the client subnets themselves")
-    if _unusable(net):
-        yield Problem("network", f"{net} is {_unusable(net)}; DHCP clients cannot live there")
+    if unusable(net):
+        yield Problem("network", f"{net} is {unusable(net)}; DHCP clients cannot live there")
     edges = {net.network_address: "the network address", net.broadcast_address: "the broadcast address"}
     for i, router in enumerate(subnet.routers):
         if router not in net:
@@ -311,10 +233,10 @@ def _relays(site: Site) -> Iterator[Problem]:
     relayed: set[IPv4Network] = set()
     giaddrs: dict[IPv4Address, str] = {}
     for i, relay in enumerate(site.relays):
-        if _unusable(IPv4Network(relay.source_address)):
+        if unusable(IPv4Network(relay.source_address)):
             yield Problem(
                 f"relays[{i}].source_address",
-                f"{relay.source_address} is {_unusable(IPv4Network(relay.source_address))}; use the relay's own address",
+                f"{relay.source_address} is {unusable(IPv4Network(relay.source_address))}; use the relay's own address",
             )
         if not relay.serves:
             yield Problem(f"relays[{i}].serves", f"relay {relay.name} serves no subnet; list at least one")
@@ -603,13 +525,6 @@ def _aws(inventory: Inventory, site: Site) -> Iterator[Problem]:
         yield from (Problem(f'site "{site.name}": {where}', message) for where, message in aws_problems(site))
 
 
-def _unusable(net: IPv4Network) -> str | None:
-    for block, what in UNUSABLE_NETWORKS.items():
-        if net.overlaps(block):
-            return f"in the {what} range"
-    return None
-
-
 def _span_of(net: IPv4Network) -> tuple[int, int]:
     return int(net.network_address), int(net.broadcast_address)
 
@@ -665,9 +580,9 @@ def _ddns(site: Site) -> Iterator[Problem]:
             yield Problem(f"ddns.zones[{i}].key", f"{zone.key!r} is not one of ddns.keys ({', '.join(keys)}); "
                           "every zone is updated with a declared TSIG key")
         for j, server in enumerate(zone.servers):
-            unusable = _unusable(IPv4Network(server))
-            if unusable:
-                yield Problem(f"ddns.zones[{i}].servers[{j}]", f"{server} is {unusable}; name the zone's DNS server")
+            why = unusable(IPv4Network(server))
+            if why:
+                yield Problem(f"ddns.zones[{i}].servers[{j}]", f"{server} is {why}; name the zone's DNS server")
     used = {z.key for z in ddns.zones}
     for i, key in enumerate(ddns.keys):
         if key.name not in used:
@@ -766,8 +681,7 @@ def _monitoring(site: Site) -> Iterator[Problem]:
 # check goes here, with a docstring that says what it enforces.
 SITE_CHECKS: tuple[Callable[[Site], Iterator[Problem]], ...] = (
     _members,
-    _failover,
-    _omapi,
+    _server,
     _subnets,
     _hosts,
     _relays,
@@ -780,7 +694,6 @@ SITE_CHECKS: tuple[Callable[[Site], Iterator[Problem]], ...] = (
     _shared_networks,
     _ddns,
     _monitoring,
-    _server,
 )
 # Across sites, after every site's own checks.
 INVENTORY_CHECKS: tuple[Callable[[Inventory], Iterator[Problem]], ...] = (
@@ -789,8 +702,10 @@ INVENTORY_CHECKS: tuple[Callable[[Inventory], Iterator[Problem]], ...] = (
     _derived_names_unique,
 )
 # What the docs list, by scope: the registries above plus the checks check_inventory runs around them.
-DOCUMENTED_CHECKS: tuple[tuple[str, tuple[Callable[..., Iterable[Problem]], ...]], ...] = (
+DOCUMENTED_CHECKS: tuple[tuple[str, tuple[Callable[..., Iterable[object]], ...]], ...] = (
     ("each site", SITE_CHECKS),
+    ("each ISC site", backend_for_kind(ServerKind.ISC).checks),
+    ("each Kea site", backend_for_kind(ServerKind.KEA).checks),
     ("whole inventory", (_site_names_unique, *INVENTORY_CHECKS)),
     ("each site without other problems", (_aws,)),
     ("state sections", (state_backend_problems,)),

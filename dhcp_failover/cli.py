@@ -22,8 +22,10 @@ import yaml
 from . import diagram, instance_connect, local_keys, operations, pool_status
 from .aws import AwsApi, SsmSecret, secret_region
 from .backends.isc import config_import as isc_import
+from .backends.isc import config_reader as isc_reader
 from .backends.isc import leases as isc_leases
 from .backends.isc.omapi import OmapiError
+from .backends.kea import control as kea_control
 from .backends.kea import leases as kea_leases
 from .backends.kea.control import KeaControlError
 from .backends.kea.render import LEASE_FILE as KEA_LEASE_FILE
@@ -351,7 +353,7 @@ def _rollout(args: argparse.Namespace) -> int:
     return rollout_command.run(args)
 
 
-def _add_member_access(parser: argparse.ArgumentParser, *, one_site: bool = True) -> None:
+def _add_member_access(parser: argparse.ArgumentParser, *, one_site: bool = True, with_json: bool = True) -> None:
     parser.add_argument("--inventory", required=True, metavar="FILE")
     if one_site:
         parser.add_argument("--site", required=True)
@@ -369,19 +371,24 @@ def _add_member_access(parser: argparse.ArgumentParser, *, one_site: bool = True
                              "(operator_access.instance_connect): finds each member's instance, runs 'aws "
                              "ec2-instance-connect open-tunnel' (AWS CLI v2) to a loopback port while the "
                              "command runs; see docs/operator-access.md")
-    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    if with_json:
+        parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
 
 def _import(args: argparse.Namespace) -> int:
     sources = [Path(args.dhcpd_conf)] + ([Path(args.peer_conf)] if args.peer_conf else [])
-    texts = []
+    root = Path(args.include_root)
+    trees = []
     for source in sources:
         try:
-            texts.append(source.read_bytes()[: isc_import.MAX_INPUT + 1].decode("utf-8", errors="strict"))
-        except UnicodeDecodeError:
-            raise ConfigImportError(f"{source}: is not UTF-8 text; is this a dhcpd.conf?") from None
+            trees.append(isc_reader.read_file(source, root))
+        except ConfigImportError as exc:
+            raise ConfigImportError(f"{source}: {exc}") from None
     try:
-        data, unmapped, placeholders = isc_import.import_config(texts[0], texts[1] if len(texts) > 1 else None, args.site)
+        data, unmapped, placeholders = isc_import.import_trees(
+            trees[0], trees[1] if len(trees) > 1 else None, args.site, missing_include=isc_import.NOT_FOUND)
+    except isc_import.PeerConfigError as exc:
+        raise ConfigImportError(f"{sources[-1]}: {exc}") from None
     except ConfigImportError as exc:
         raise ConfigImportError(f"{sources[0]}: {exc}") from None
     out = Path(args.out)
@@ -421,37 +428,64 @@ def _report_bindings(data: dict[str, object], lease_files: list[str]) -> None:
           f"{coverage.on_hosts} on host reservations, {len(coverage.outside)} outside both")
 
 
-def _convert_leases(args: argparse.Namespace) -> int:
-    inventory = load_inventory(args.inventory)
+def _kea_site(inventory_path: Path, name: str) -> Site:
+    inventory = load_inventory(inventory_path)
     try:
-        site = inventory.site(args.site)
+        site = inventory.site(name)
     except KeyError:
         names = ", ".join(s.name for s in inventory.sites)
-        raise UsageError(f"--site {args.site!r} is not in {args.inventory}; sites: {names}") from None
+        raise UsageError(f"--site {name!r} is not in {inventory_path}; sites: {names}") from None
     if site.server is not ServerKind.KEA:
         raise InventoryError(f'site "{site.name}": server is isc; set server: kea in the inventory first, so the '
                              "leases go to the subnet ids Kea will use")
+    return site
+
+
+def _isc_bindings(site: Site, sources: list[str]) -> list[isc_leases.IscBinding]:
+    """The active bindings of the --isc-leases files, each in one of the site's subnets."""
     texts = []
-    for source in args.isc_leases:
+    for source in sources:
         try:
             texts.append(Path(source).read_bytes().decode("utf-8", errors="strict"))
         except UnicodeDecodeError:
             raise UsageError(f"{source}: is not UTF-8 text; is this a dhcpd.leases file?") from None
     try:
-        csv_text, count = kea_leases.converted(site, texts)
+        return kea_leases.bindings_for(site, texts)
     except isc_leases.LeaseFileError as exc:
-        raise UsageError(f"{args.isc_leases[0] if len(texts) == 1 else 'lease files'}: {exc}") from None
+        raise UsageError(f"{sources[0] if len(texts) == 1 else 'lease files'}: {exc}") from None
+
+
+def _convert_leases(args: argparse.Namespace) -> int:
+    site = _kea_site(Path(args.inventory), args.site)
+    bindings = _isc_bindings(site, args.isc_leases)
+    csv_text, count = kea_leases.memfile_csv(site, bindings), len(bindings)
     out = Path(args.out)
     staged = out.with_name(f".{out.name}.tmp")
     staged.write_text(csv_text, encoding="utf-8")
     staged.replace(out)
     print(f"wrote {out}: {count} active binding(s) for site {site.name}; copy it to {KEA_LEASE_FILE} on both "
           "members before their first start")
+    _lb_note(site)
+    return 0
+
+
+def _load_leases(args: argparse.Namespace) -> int:
+    site = _kea_site(Path(args.inventory), args.site)
+    leases = kea_leases.lease_arguments(site, _isc_bindings(site, args.isc_leases))
+    with _reach_members(args) as (_, access, _keys_from):
+        for member in access:
+            assert isinstance(member, operations.KeaAccess)  # _kea_site: the site runs Kea
+            kea_control.load_leases(member.endpoint, leases)
+            print(f"{site.name} {member.member.role.value:<9} {member.member.name}: {len(leases)} binding(s) loaded")
+    _lb_note(site)
+    return 0
+
+
+def _lb_note(site: Site) -> None:
     if site.failover.load_balancing:
         print("note: load-balancing splits each pool by client hash, and Kea gives a renewing client whose address "
               "is in its partner's half a new one (about half of them); switch with failover.load_balancing: false "
               "to keep every address")
-    return 0
 
 
 def _diagram(args: argparse.Namespace) -> int:
@@ -574,6 +608,19 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--out", required=True, metavar="FILE", help="the Kea lease file to write")
     convert.set_defaults(run=_convert_leases)
 
+    load = commands.add_parser(
+        "load-leases",
+        help="switching a site from ISC to Kea: load its active ISC bindings into the running Kea members",
+        description="Read dhcpd.leases (one member's, or both: the later end wins per address) and write each active "
+        "binding into both running Kea members through their control agents (lease4-update with force-create, so a "
+        "second run changes nothing). The way to seed members deployed on AWS: reach them from an admin network or "
+        "with --via instance-connect, like status.",
+    )
+    _add_member_access(load, with_json=False)
+    load.add_argument("--isc-leases", required=True, action="append", metavar="FILE",
+                      help="a dhcpd.leases file (repeat for the partner's)")
+    load.set_defaults(run=_load_leases)
+
     imported = commands.add_parser(
         "import",
         help="turn an existing dhcpd.conf (or a failover pair's two) into an inventory",
@@ -584,6 +631,10 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("--dhcpd-conf", required=True, metavar="FILE", help="one server's dhcpd.conf")
     imported.add_argument("--peer-conf", metavar="FILE", help="the failover partner's dhcpd.conf")
     imported.add_argument("--site", help="the site's name (default: from the failover peer name)")
+    imported.add_argument("--include-root", default="/", metavar="DIR",
+                          help="where absolute include paths are read (default /, as dhcpd does; give the "
+                               "folder of a copied /etc when importing elsewhere); relative ones are read "
+                               "beside the file that includes them")
     imported.add_argument("--out", required=True, metavar="FILE", help="the inventory to write")
     imported.add_argument("--leases", action="append", default=[], metavar="FILE",
                           help="the servers' dhcpd.leases (once per file): report which active bindings the "

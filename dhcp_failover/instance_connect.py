@@ -25,6 +25,7 @@ from typing import IO
 
 from .aws import AwsApi, member_region
 from .backends.isc.omapi import OmapiError
+from .backends.registry import backend_for
 from .errors import UsageError
 from .messages import one_line
 from .model import Member, Site
@@ -81,7 +82,7 @@ def plan_tunnels(api: AwsApi, site: Site, *, absent_ok: bool = False) -> list[Tu
         if instance is None:
             absent.append(member)
         else:
-            found.append(Tunnel(member, instance, member_region(member), site.omapi.port, free_local_port()))
+            found.append(Tunnel(member, instance, member_region(member), backend_for(site).control_channel(site).port, free_local_port()))
     if absent and not absent_ok:
         raise NotCreated(absent)
     return found

@@ -5,14 +5,15 @@ Shipped verbatim in each member's user data and run by a systemd timer, so it us
 standard library and botocore (Debian's python3-botocore); it imports nothing from this package.
 It reads, on the member itself:
 
-- whether dhcpd runs (its pid file, and /proc);
+- whether dhcpd (or kea-dhcp4) runs (its pid file, and /proc);
 - the local failover state over OMAPI on 127.0.0.1, through ``omshell`` with the key file the
-  bootstrap wrote (no new secret: the key never leaves that file);
+  bootstrap wrote (no new secret: the key never leaves that file); on a Kea member the HA state
+  from ``status-get`` to its own Control Agent, with the password file the bootstrap wrote;
 - each pool's free / backup / active addresses from dhcpd's lease file. dhcpd-pools (packaged by
   Debian) would do this too, but it parses dhcpd.conf and its includes again to find the ranges,
   which the inventory already gives us, and its output format changes between versions; the
   lease file's last record per address is all we need, and the proof compares it with what the
-  lease files show;
+  lease files show; on a Kea member, the memfile's last row per address;
 - the clock offset from ``chronyc -c tracking``;
 - new lines of dhcpd's log (local7, written by rsyslog) and of the boot log, for CloudWatch Logs.
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import ipaddress
 import json
 import re
@@ -68,10 +70,11 @@ def under(root: str, path: str) -> Path:
     return Path(root + path) if root else Path(path)
 
 
-def dhcpd_running(pid_file: Path) -> bool:
+def dhcpd_running(pid_file: Path, process: str = "dhcpd") -> bool:
+    """Whether the DHCP server (``process``: dhcpd or kea-dhcp4) of the pid file runs."""
     try:
         pid = int(pid_file.read_text().split()[0])
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "dhcpd"
+        return Path(f"/proc/{pid}/comm").read_text().strip() == process
     except (OSError, ValueError, IndexError):
         return False
 
@@ -113,6 +116,52 @@ def failover_state(config: dict[str, Any], root: str, prefix: list[str]) -> int:
         detail = next((line for line in lines if "can't" in line or "not" in line), "no local-state in reply")
         raise ReporterError(f"OMAPI: {detail.replace(secret, '<secret>')}")
     return decode_int(found.group(1))
+
+
+# Kea HA state -> the ISC failover state number with the same meaning (dhcpd's numbers are the
+# metric's scale, so one alarm and one dashboard serve both servers).
+KEA_STATES = {
+    "load-balancing": NORMAL, "hot-standby": NORMAL, "communication-recovery": 3, "partner-down": 4,
+    "partner-in-maintenance": 4, "waiting": 1, "syncing": 6, "ready": 6, "in-maintenance": 8, "terminated": 8,
+}
+
+
+def kea_state(config: dict[str, Any], root: str, prefix: list[str]) -> int:
+    """The local HA state (``status-get`` to the member's own Control Agent), as an ISC number."""
+    kea = config["kea"]
+    password = under(root, kea["password_file"]).read_text()
+    body = json.dumps({"command": "status-get", "service": ["dhcp4"]})
+    # The password goes to curl on stdin, never on a command line.
+    curl_config = (f'user = "{kea["user"]}:{password}"\nheader = "Content-Type: application/json"\n'
+                   f"data = {json.dumps(body)}\nurl = \"{kea['url']}\"\n")
+    try:
+        result = subprocess.run([*prefix, "curl", "--silent", "--show-error", "--fail", "--max-time", "5",
+                                 "--config", "-"], input=curl_config, capture_output=True, text=True, timeout=10,
+                                check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ReporterError(f"Kea control agent: {exc}") from None
+    try:
+        answer = json.loads(result.stdout)
+        reply = answer[0] if isinstance(answer, list) else answer
+        state = reply["arguments"]["high-availability"][0]["ha-servers"]["local"]["state"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        detail = (result.stderr.strip().splitlines() or [result.stdout.strip()[:200] or "no answer"])[-1]
+        raise ReporterError(f"Kea control agent: {detail.replace(password, '<secret>')}") from None
+    return KEA_STATES.get(state, 0)
+
+
+def kea_lease_states(lease_file: Path, now: float) -> dict[str, str]:
+    """address -> "active" or "free" from Kea's memfile: its last row per address counts, and
+    a lease is active while it has a lifetime, has not expired and is in the default state 0."""
+    states: dict[str, str] = {}
+    with lease_file.open(newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                active = int(row["valid_lifetime"]) > 0 and int(row["expire"]) > now and row["state"] == "0"
+            except (KeyError, ValueError, TypeError):
+                continue
+            states[row["address"]] = "active" if active else "free"
+    return states
 
 
 def lease_states(lease_file: Path) -> dict[str, str]:
@@ -174,19 +223,22 @@ def new_lines(path: Path, offset: int) -> tuple[list[str], int]:
 def collect(config: dict[str, Any], root: str, omshell_prefix: list[str], chronyc: list[str],
             offsets: dict[str, int]) -> Report:
     report = Report()
-    running = dhcpd_running(under(root, config["pid_file"]))
+    kea = config.get("server") == "kea"
+    running = dhcpd_running(under(root, config["pid_file"]), config.get("process", "dhcpd"))
     report.add("DhcpdRunning", 1 if running else 0)
     state = None
     if running:
         try:
-            state = failover_state(config, root, omshell_prefix)
+            state = kea_state(config, root, omshell_prefix) if kea else failover_state(config, root, omshell_prefix)
         except (ReporterError, OSError) as exc:
             report.problems.append(str(exc))
     if state is not None:
         report.add("FailoverState", state)
     report.add("FailoverNormal", 1 if state == NORMAL else 0)
     try:
-        usage = pool_usage(config["pools"], lease_states(under(root, config["lease_file"])))
+        lease_file = under(root, config["lease_file"])
+        states = kea_lease_states(lease_file, time.time()) if kea else lease_states(lease_file)
+        usage = pool_usage(config["pools"], states)
     except OSError as exc:
         report.problems.append(f"lease file: {exc}")
         usage = {}
@@ -200,7 +252,9 @@ def collect(config: dict[str, Any], root: str, omshell_prefix: list[str], chrony
     for stream, path in config["logs"].items():
         lines, report.offsets[stream] = new_lines(under(root, path), offsets.get(stream, 0))
         report.logs[stream] = lines
-    report.add("Acks", sum("DHCPACK" in line for line in report.logs.get("dhcpd", [])), "Count")
+    marker = config.get("ack_marker", "DHCPACK")
+    server_log = "kea-dhcp4" if kea else "dhcpd"
+    report.add("Acks", sum(marker in line for line in report.logs.get(server_log, [])), "Count")
     return report
 
 

@@ -1,7 +1,7 @@
 """The typed inventory: what a DHCP failover service is, independent of any DHCP server's syntax.
 
-ISC dhcpd is end-of-life; a Kea HA backend is meant to render from this same model later, so
-nothing here knows how a config file is spelled. Field-level shape (types, ranges, names) is
+ISC dhcpd and Kea render from this same model, so nothing here knows how a config file is
+spelled; each server's own settings live in its backend (``backends/<server>/settings.py``). Field-level shape (types, ranges, names) is
 checked here; rules that relate several fields live in ``checks``.
 """
 
@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from .backends.isc.settings import Omapi, Software
 from .backends.kea.settings import KeaSettings
 from .ddns import Ddns
 from .dhcp_options import ClassName, ClientClass, OptionDefinition, Options, Pxe, SharedNetwork
@@ -20,7 +21,6 @@ from .fields import (
     BOOT_FILE,
     HBA,
     HOST_NAME,
-    KEY_NAME,
     MAC,
     PEER_NAME,
     PRINTABLE_TEXT,
@@ -74,17 +74,6 @@ Tags = Annotated[
 class Role(str, enum.Enum):
     PRIMARY = "primary"
     SECONDARY = "secondary"
-
-
-class KeyAlgorithm(str, enum.Enum):
-    """The HMAC algorithms ISC dhcpd knows for OMAPI keys (dhcpd.conf(5))."""
-
-    HMAC_MD5 = "hmac-md5"
-    HMAC_SHA1 = "hmac-sha1"
-    HMAC_SHA224 = "hmac-sha224"
-    HMAC_SHA256 = "hmac-sha256"
-    HMAC_SHA384 = "hmac-sha384"
-    HMAC_SHA512 = "hmac-sha512"
 
 
 class ServerKind(str, enum.Enum):
@@ -187,26 +176,6 @@ class Failover(Strict):
         if self.hba is not None:
             return self.split
         return 128 if self.split is None else self.split
-
-
-class Omapi(Strict):
-    """The authenticated control channel (used by operators and the failover drill)."""
-
-    port: Port = Field(default=7911, description="OMAPI port of both members; never a failover port.")
-    key_name: Annotated[str, Field(pattern=KEY_NAME)] = Field(
-        default="omapi_key", description="The key's name in dhcpd.conf and omshell."
-    )
-    algorithm: KeyAlgorithm = Field(default=KeyAlgorithm.HMAC_SHA256, description="The key's HMAC algorithm.")
-    admin_networks: Annotated[tuple[Network, ...], Field(max_length=MAX_ADMIN_NETWORKS)] = Field(
-        default=(),
-        description="Networks allowed to reach OMAPI (none by default): private (RFC 1918), /8 or smaller.",
-    )
-    allow_public: Bool = Field(
-        default=False, description="Also admit public admin networks; needs allow_public_reason."
-    )
-    allow_public_reason: Annotated[str, Field(min_length=10, max_length=500, pattern=PRINTABLE_TEXT)] | None = Field(
-        default=None, description="Why OMAPI, the pair's control channel, may be reached from public addresses."
-    )
 
 
 class Pool(Strict):
@@ -363,14 +332,6 @@ class OperatorAccess(Strict):
                 "endpoint; needs instance_connect. Changing it replaces the instances. Default: none."
             ),
         )
-    )
-
-
-class Software(Strict):
-    """Package versions installed on both members (step 1 of the guide: the same dhcpd on both)."""
-
-    isc_dhcp_server: Annotated[str, Field(pattern=r"^[0-9][A-Za-z0-9.+~:-]*$")] = Field(
-        default="4.4.3-P1-2", description="The Debian package version, the same on both members."
     )
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .backends.isc.render import OMAPI_KEY_FILE
-from .model import Member, Pool, Site
+from .backends.kea import render as kea_render
+from .model import Member, Pool, ServerKind, Site
 from .render import FileTree, RenderedFile, render_template
 
 NAMESPACE = "DhcpFailover"
@@ -199,19 +200,45 @@ BOOTSTRAP_LOG = "/var/log/cloud-init-output.log"
 
 
 def reporter_config(site: Site, member: Member, *, omapi_key_file: str, lease_file: str, pid_file: str) -> dict[str, Any]:
-    """What the reporter on ``member`` reads at every run (no secret: the key stays in its file)."""
+    """What the reporter on an ISC ``member`` reads at every run (no secret: the key stays in its file)."""
+    return {
+        **_common_config(site, member),
+        "peer_name": site.peer_name,
+        "omapi": {"port": site.omapi.port, "key_file": omapi_key_file, "algorithm": site.omapi.algorithm.value},
+        "lease_file": lease_file,
+        "pid_file": pid_file,
+        "logs": {"dhcpd": DHCPD_LOG, "bootstrap": BOOTSTRAP_LOG},
+    }
+
+
+def kea_reporter_config(site: Site, member: Member) -> dict[str, Any]:
+    """What the reporter on a Kea ``member`` reads: the HA state from its own Control Agent
+    (the password stays in the file the bootstrap wrote), pools from the memfile, Kea's log."""
+    return {
+        **_common_config(site, member),
+        "server": "kea",
+        "process": "kea-dhcp4",
+        "kea": {
+            "url": f"http://{member.address}:{site.kea.control_port}/",
+            "user": kea_render.CONTROL_USER,
+            "password_file": kea_render.password_path(),
+        },
+        "lease_file": kea_render.LEASE_FILE,
+        "pid_file": kea_render.DHCP4_PID_FILE,
+        "logs": {"kea-dhcp4": kea_render.DHCP4_LOG, "bootstrap": BOOTSTRAP_LOG},
+        # Kea logs every lease it hands out or renews with this message id.
+        "ack_marker": "DHCP4_LEASE_ALLOC",
+    }
+
+
+def _common_config(site: Site, member: Member) -> dict[str, Any]:
     return {
         "namespace": NAMESPACE,
         "region": member.placement.region if member.placement else "us-east-1",
         # A list: CloudWatch matches dimensions as a set, but moto (the tests' API) in order.
         "dimensions": [{"Name": k, "Value": v} for k, v in dimensions(site, member).items()],
-        "peer_name": site.peer_name,
-        "omapi": {"port": site.omapi.port, "key_file": omapi_key_file, "algorithm": site.omapi.algorithm.value},
-        "lease_file": lease_file,
-        "pid_file": pid_file,
         "pools": [{"name": pool_name(p), "start": str(p.start), "end": str(p.end)} for p in site_pools(site)],
         "log_group": log_group_name(site),
-        "logs": {"dhcpd": DHCPD_LOG, "bootstrap": BOOTSTRAP_LOG},
         "log_stream_prefix": log_stream_prefix(member),
         "state_file": "/var/lib/dhcp-failover/reporter-state.json",
     }
@@ -233,8 +260,11 @@ def reporter_source() -> str:
 
 def member_files(site: Site, member: Member) -> FileTree:
     """The files a monitored member needs besides its DHCP configs."""
-    config = reporter_config(site, member, omapi_key_file=OMAPI_KEY_FILE, lease_file=LEASE_FILE, pid_file=PID_FILE)
-    return (
+    if site.server is ServerKind.KEA:
+        config = kea_reporter_config(site, member)
+    else:
+        config = reporter_config(site, member, omapi_key_file=OMAPI_KEY_FILE, lease_file=LEASE_FILE, pid_file=PID_FILE)
+    files = [
         RenderedFile(REPORTER_PATH, reporter_source(), 0o755),
         RenderedFile(REPORTER_CONFIG, json.dumps(config, indent=2, sort_keys=True) + "\n"),
         RenderedFile(REPORTER_SERVICE, render_template(
@@ -242,5 +272,8 @@ def member_files(site: Site, member: Member) -> FileTree:
             timeout=PERIOD - 10,
         )),
         RenderedFile(REPORTER_TIMER, render_template("monitoring/dhcp-failover-reporter.timer.j2", period=PERIOD)),
-        RenderedFile(RSYSLOG_DHCPD, render_template("monitoring/rsyslog-dhcpd.conf.j2", dhcpd_log=DHCPD_LOG)),
-    )
+    ]
+    if site.server is ServerKind.ISC:
+        # Kea writes its own log file (backends.kea.render); dhcpd logs only to syslog's local7.
+        files.append(RenderedFile(RSYSLOG_DHCPD, render_template("monitoring/rsyslog-dhcpd.conf.j2", dhcpd_log=DHCPD_LOG)))
+    return tuple(files)

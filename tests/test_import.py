@@ -8,13 +8,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from dhcp_failover.backends.isc.config_import import PLACEHOLDER, import_config, parse, tokenize
+from dhcp_failover.backends.isc.config_import import PLACEHOLDER, import_config
+from dhcp_failover.backends.isc.config_reader import parse, tokenize
 from dhcp_failover.backends.isc.render import render_dhcpd_conf
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from tests.lab.member_files import dhcpd_check
@@ -58,14 +60,19 @@ def fill_in(data: dict[str, Any], relays: list[dict[str, Any]] | None = None, **
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.stem for e in EXAMPLES])
 def test_every_rendered_site_imports_back_to_the_same_dhcpd_conf(example: Path) -> None:
-    # A tunnel's peer blocks name the tunnel addresses, which a dhcpd.conf cannot tell from the
-    # servers' own: those sites are not round-tripped.
-    sites = [site for site in load_inventory(example).sites if site.wireguard is None]
-    for site in sites:
+    for site in load_inventory(example).sites:
         primary, secondary = (render_dhcpd_conf(site, m) for m in (site.primary, site.secondary))
-        data, unmapped, _ = import_config(primary, secondary)
+        data, unmapped, placeholders = import_config(primary, secondary)
         assert [why for _, text, why in unmapped if not text.startswith(("include", "(peer) include"))] == []
-        original = {m.role.value: {"name": m.name, "network": str(m.network)} for m in site.members}
+        # What a dhcpd.conf cannot say: the names, and behind a tunnel the servers' own addresses
+        # (the peer blocks name the tunnel's ends) and how the ends reach each other.
+        original = {m.role.value: {"name": m.name, "network": str(m.network), "address": str(m.address)}
+                    for m in site.members}
+        if site.wireguard is not None:
+            assert data["sites"][0]["wireguard"]["network"] == str(site.wireguard.network)
+            assert [p.split(" (")[0] for p in placeholders if not p.startswith("relays")] == [
+                "wireguard.endpoints: elastic-ip or private", "member dhcp-primary: address", "member dhcp-secondary: address"]
+            data["sites"][0]["wireguard"]["endpoints"] = site.wireguard.endpoints.value
         relays = [r.model_dump(mode="json", exclude_none=True) for r in site.relays]
         imported = inventory_from_data(fill_in(data, relays, **original)).sites[0]
         for member in imported.members:
@@ -286,3 +293,193 @@ def test_import_refuses_a_lease_file_it_cannot_read_in_one_line(tmp_path: Path) 
     result = import_with_leases(conf, leases, tmp_path / "inventory.yaml")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "has no 'hardware ethernet'" in result.stderr
+
+
+# -- what real configurations showed (tests/data/import/): each case failed before its fix ------
+
+def _site_of(text: str) -> tuple[dict[str, Any], list[tuple[int, str, str]]]:
+    data, unmapped, _ = import_config(text, None, "real")
+    return data["sites"][0], unmapped
+
+
+def test_lease_times_a_file_leaves_unset_are_dhcpds_own_not_the_models() -> None:
+    site, _ = _site_of("subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.10 10.1.0.20;\n}\n"
+                       "subnet 10.2.0.0 netmask 255.255.255.0 {\n range 10.2.0.10 10.2.0.20;\n default-lease-time 60;\n}\n")
+    assert [(s["default_lease_time"], s["max_lease_time"]) for s in site["subnets"]] == [(43200, 86400), (60, 86400)]
+
+
+def test_a_pool_whose_only_range_is_dynamic_bootp_is_listed_whole_not_half_imported() -> None:
+    site, unmapped = _site_of('subnet 10.1.0.0 netmask 255.255.255.0 {\n pool {\n  allow members of "x";\n'
+                              '  range dynamic-bootp 10.1.0.2 10.1.0.24;\n }\n range 10.1.0.30 10.1.0.40;\n}\n')
+    assert site["subnets"][0]["pools"] == [{"start": "10.1.0.30", "end": "10.1.0.40"}]
+    assert [line for line, _, _ in unmapped] == [2, 4]  # the pool, and why: its range
+
+
+def test_a_range_around_a_hosts_fixed_address_is_split_so_dhcpd_never_offers_that_address() -> None:
+    site, unmapped = _site_of("subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.254;\n"
+                              " host a { hardware ethernet 00:1c:c0:99:0a:04; fixed-address 10.1.0.51; }\n}\n")
+    assert unmapped == []
+    assert site["subnets"][0]["pools"] == [{"start": "10.1.0.2", "end": "10.1.0.50"},
+                                           {"start": "10.1.0.52", "end": "10.1.0.254"}]
+
+
+def test_a_subnets_ddns_domainname_is_the_sites_when_every_subnet_agrees() -> None:
+    site, unmapped = _site_of('ddns-update-style standard;\nzone lan. { primary 10.1.0.254; key k; }\n'
+                              'subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n'
+                              ' ddns-domainname "lan.";\n ddns-rev-domainname "in-addr.arpa";\n}\n')
+    assert unmapped == []
+    assert site["ddns"]["domain_name"] == "lan"
+
+
+def test_interim_ddns_is_listed_because_the_pair_registers_the_standard_way() -> None:
+    _, unmapped = _site_of('ddns-update-style interim;\nzone lan. { primary 10.1.0.254; key k; }\nddns-domainname "lan";\n'
+                           'subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n}\n')
+    assert [(line, text) for line, text, _ in unmapped] == [(1, "ddns-update-style interim;")]
+    _, unmapped = _site_of("ddns-update-style interim;\nsubnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n}\n")
+    assert [line for line, _, _ in unmapped] == [1]  # no zones: updates go nowhere the model can say
+
+
+def test_hosts_in_a_group_are_imported_and_the_groups_own_options_listed() -> None:
+    site, unmapped = _site_of("subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.200 10.1.0.250;\n"
+                              " option routers 10.1.0.1;\n group {\n  option routers 10.1.0.2;\n  option interface-mtu 1400;\n"
+                              "  host pc-13 { hardware ethernet 00:1A:A0:E5:F5:D2; fixed-address 10.1.0.101; }\n }\n}\n")
+    hosts = site["subnets"][0]["hosts"]
+    assert [(h["name"], h["mac"], h.get("options")) for h in hosts] == [("pc-13", "00:1a:a0:e5:f5:d2", {"interface_mtu": 1400})]
+    assert [line for line, _, _ in unmapped] == [5]  # a host's router is not in the model
+
+
+def test_a_class_declared_in_a_subnet_is_a_class_as_dhcpd_treats_it() -> None:
+    site, unmapped = _site_of('subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n class "pxeclients" {\n'
+                              '  match if substring (option vendor-class-identifier, 0, 9) =\n"PXEClient";\n'
+                              '  next-server 10.1.0.20;\n  filename "pxelinux.0";\n }\n}\n')
+    assert unmapped == []
+    assert site["classes"] == [{"name": "pxeclients", "match": {"vendor_class": "PXEClient"},
+                                "next_server": "10.1.0.20", "filename": "pxelinux.0"}]
+
+
+def test_a_match_in_parentheses_is_the_same_match() -> None:
+    site, unmapped = _site_of('class "qfx" {\n match if (\n  (substring (option vendor-class-identifier,0,7) = "Juniper")\n );\n}\n'
+                              "subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n}\n")
+    assert unmapped == [] and site["classes"][0]["match"] == {"vendor_class": "Juniper"}
+
+
+def test_a_space_encapsulated_in_option_43_is_the_models_vendor_space_and_another_code_is_listed() -> None:
+    site, unmapped = _site_of("option space ZTP;\noption ZTP.transfer-mode code 3 = text;\n"
+                              "option ZTP-encapsulation code 43 = encapsulate ZTP;\n"
+                              "subnet 10.1.0.0 netmask 255.255.255.0 {\n pool {\n  range 10.1.0.2 10.1.0.9;\n"
+                              '  option ZTP.transfer-mode "ftp";\n }\n}\n')
+    assert unmapped == []
+    assert site["option_definitions"] == [{"name": "transfer-mode", "code": 3, "type": "text", "space": "ztp"}]
+    assert site["subnets"][0]["pools"][0]["options"] == {"custom": {"transfer-mode": "ftp"}}
+    site, unmapped = _site_of("option space ipxe;\noption ipxe.no-pxedhcp code 176 = unsigned integer 8;\n"
+                              "option ipxe-encap-opts code 175 = encapsulate ipxe;\n"
+                              "subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n option ipxe.no-pxedhcp 1;\n}\n")
+    assert "option_definitions" not in site and [line for line, _, _ in unmapped] == [2, 3, 6]
+
+
+def test_a_redefined_option_is_its_last_definition_and_code_0_is_listed() -> None:
+    site, unmapped = _site_of("option space ZTP;\noption ZTP.server-image code 4 = text;\noption ZTP.server-image code 0 = text;\n"
+                              "option ZTP-encapsulation code 43 = encapsulate ZTP;\n"
+                              'subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n option ZTP.server-image "a";\n}\n')
+    assert "option_definitions" not in site
+    assert [line for line, _, _ in unmapped] == [2, 3, 7]
+
+
+# -- bad input through the command: one error line, exit 2, nothing written, fast ------------------
+
+def _run_import(conf: Path, out: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "dhcp_failover", "import", "--dhcpd-conf", str(conf), "--out", str(out),
+                             *extra], cwd=REPO, capture_output=True, text=True, timeout=60)
+    return result, time.monotonic() - started
+
+
+def _binary(folder: Path) -> Path:
+    path = folder / "dhcpd"
+    path.write_bytes(Path(sys.executable).resolve().read_bytes()[:65536])
+    return path
+
+
+def _nul_bytes(folder: Path) -> Path:  # valid UTF-8, still not text
+    path = folder / "zeros.conf"
+    path.write_bytes(b"\x00" * 4096)
+    return path
+
+
+def _ten_megabytes(folder: Path) -> Path:
+    path = folder / "big.conf"
+    with path.open("w") as out:
+        for i in range(10 * 1024 * 1024 // 64):
+            out.write(f"host h{i:08d} {{ hardware ethernet 00:16:3e:00:00:01; }}      \n"[:64])
+    return path
+
+
+def _include_loop(folder: Path) -> Path:
+    (folder / "a.conf").write_text('ddns-update-style none;\ninclude "b.conf";\n')
+    (folder / "b.conf").write_text('include "a.conf";\n')
+    return folder / "a.conf"
+
+
+def _binary_include(folder: Path) -> Path:
+    _binary(folder)
+    (folder / "main.conf").write_text('subnet 10.1.0.0 netmask 255.255.255.0 { }\ninclude "dhcpd";\n')
+    return folder / "main.conf"
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (_binary, "is not UTF-8 text"),
+        (_nul_bytes, "holds NUL bytes"),
+        (_ten_megabytes, "is larger than 2 MB"),
+        (_include_loop, "makes a loop (a.conf -> b.conf -> a.conf)"),
+        (_binary_include, "is not UTF-8 text"),
+    ],
+    ids=["binary", "nul-bytes", "10MB", "include-loop", "binary-include"],
+)
+def test_input_that_is_no_dhcpd_conf_is_one_error_line_and_exit_2_fast(tmp_path: Path, make: Any, expected: str) -> None:
+    conf = make(tmp_path)
+    out = tmp_path / "inventory.yaml"
+    result, seconds = _run_import(conf, out)
+    assert result.returncode == 2 and result.stdout == "" and not out.exists(), result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {conf}: "), result.stderr
+    assert expected in result.stderr, result.stderr
+    assert seconds < 10, f"{seconds:.1f} s"  # the interpreter's start is most of it
+
+
+def test_includes_are_read_relative_beside_the_file_and_absolute_under_the_root(tmp_path: Path) -> None:
+    etc = tmp_path / "copy" / "etc" / "dhcp"
+    etc.mkdir(parents=True)
+    (etc / "dhcpd.conf").write_text('include "/etc/dhcp/ddns.key";\ninclude "hosts.conf";\ninclude "/etc/dhcp/absent.conf";\n'
+                                    "subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.10 10.1.0.20;\n}\n")
+    (etc / "ddns.key").write_text("key DDNS_UPDATE {\n algorithm hmac-sha256;\n secret c2VjcmV0;\n}\n")
+    (etc / "hosts.conf").write_text("host pc { hardware ethernet 00:16:3e:00:00:09; fixed-address 10.1.0.50; server-name x; }\n")
+    out = tmp_path / "inventory.yaml"
+    result, _ = _run_import(etc / "dhcpd.conf", out, "--include-root", str(tmp_path / "copy"))
+    assert result.returncode == 0, result.stderr
+    hosts = yaml.safe_load(out.read_text())["sites"][0]["subnets"][0]["hosts"]
+    assert [h["name"] for h in hosts] == ["pc"]
+    assert "not mapped: line 1: (in hosts.conf) server-name x;: not mapped in a host" in result.stdout
+    assert 'not mapped: line 3: include "/etc/dhcp/absent.conf";: the included file is not there' in result.stdout
+    assert "line 3: (in /etc/dhcp/ddns.key) secret ...;: never imported" in result.stdout and "c2VjcmV0" not in result.stdout + out.read_text()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n { option routers 10.1.0.1; }\n}\n",
+     "subnet 10.1.0.0 netmask 255.255.255.0 {\n pool {\n  range 10.1.0.2 10.1.0.9;\n  option;\n }\n}\n",
+     ("host a { hardware ethernet 00:16:3e:00:00:09; fixed-address 10.1.0.50; option domain-search; }\n"
+      "subnet 10.1.0.0 netmask 255.255.255.0 { range 10.1.0.2 10.1.0.9; }\n")],
+    ids=["block-without-header", "option-without-name", "option-without-value"],
+)
+def test_a_malformed_statement_found_by_fuzzing_is_listed_not_a_traceback(text: str) -> None:
+    _, unmapped = _site_of(text)
+    assert [line for line, _, _ in unmapped] == [3 if "{ option" in text else 4 if "option;" in text else 1]
+
+
+def test_a_subnets_ddns_domainname_stays_listed_when_a_served_subnet_has_none() -> None:
+    _, unmapped = _site_of('ddns-update-style standard;\nzone lan. { primary 10.1.0.254; key k; }\n'
+                              'subnet 10.1.0.0 netmask 255.255.255.0 {\n range 10.1.0.2 10.1.0.9;\n}\n'
+                              'subnet 10.2.0.0 netmask 255.255.255.0 {\n ddns-domainname "lan";\n}\n'
+                              'subnet 10.3.0.0 netmask 255.255.255.0 {\n range 10.3.0.2 10.3.0.9;\n ddns-domainname "lan";\n}\n')
+    assert [line for line, _, _ in unmapped] == [7, 11]

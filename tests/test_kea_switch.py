@@ -1,11 +1,12 @@
 """Switching a site from ISC to Kea keeps every client's address: an ISC pair (booted from its
 user-data) serves 30 clients that stay and renew; the site's inventory says server: kea, the
-``convert-leases`` command turns both members' dhcpd.leases into Kea's memfile, both Kea members
-start with it in hot-standby, and every one of the same running clients renews (or rebinds) the
-address it had."""
+``convert-leases`` command turns both members' dhcpd.leases into Kea's memfile, ``load-leases``
+writes the same bindings into both running Kea members (hot-standby) through their control
+agents, and every one of the same running clients renews (or rebinds) the address it had."""
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 import time
@@ -16,6 +17,8 @@ import pytest
 
 from dhcp_failover.backends.isc.leases import active_bindings
 from dhcp_failover.inventory import inventory_from_data
+from dhcp_failover.local_keys import KeyStore
+from dhcp_failover.secret_names import control_secret
 from tests.lab.failover_harness import boot_pair
 from tests.lab.kea import api_leases, install_member, require_kea, start_member, wait_for_states
 from tests.lab.netlab import Lab, require_lab
@@ -34,6 +37,13 @@ def switch_site(server: str) -> dict[str, Any]:
     # Hot-standby: load-balancing pools are split by client hash, and Kea moves a renewing client
     # whose ISC address lies in the other member's half to a new address (11 of 30 here did).
     return {**data, "server": "kea", "failover": {"load_balancing": False}}
+
+
+def memfile_rows(path: Path) -> list[dict[str, str]]:
+    """The lease rows of a Kea memfile, on the columns that make a binding."""
+    with path.open() as f:
+        return [{k: row[k] for k in ("address", "hwaddr", "valid_lifetime", "expire", "subnet_id")}
+                for row in csv.DictReader(f)]
 
 
 def run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -71,15 +81,32 @@ def test_isc_site_switches_to_kea_and_every_client_keeps_its_address(
         assert result.returncode == 0, result.stderr
         assert f"{CLIENTS} active binding(s)" in result.stdout
         kea_site = inventory_from_data(kea_data).sites[0]
-        members = []
-        for member, host in ((kea_site.primary, pair.topo.primary), (kea_site.secondary, pair.topo.secondary)):
-            kea = install_member(lab, kea_site, member, host)
-            kea.lease_file.write_text(memfile.read_text())
-            members.append(kea)
+        store = tmp_path / "keys.json"
+        assert run("keys", "--inventory", str(inventory), "--key-store", str(store)).returncode == 0
+        password = KeyStore.load(store).require(control_secret(kea_site)).value
+        hosts = ((kea_site.primary, pair.topo.primary), (kea_site.secondary, pair.topo.secondary))
+        # Both start empty and reach normal; then load-leases writes the bindings into each
+        # running member through its control agent (HA would not pass them on).
+        members = [install_member(lab, kea_site, member, host, password) for member, host in hosts]
         for kea in members:
             start_member(lab, kea)
         wait_for_states(members, {"normal"}, timeout=10.0)
-        assert api_leases(members[0]) == api_leases(members[1]) == {a: m for m, a in before.items()}
+        via = [f"--omapi-via={m.name}={' '.join(lab.netns_exec(host))}" for m, host in hosts]
+        leases_args = [arg for f in lease_files for arg in ("--isc-leases", str(f))]
+        for _ in range(2):  # a second run rewrites the same leases: the load can be repeated safely
+            result = run("load-leases", "--inventory", str(inventory), "--site", "sw", "--key-store", str(store),
+                         *via, *leases_args)
+            assert result.returncode == 0, result.stderr
+            assert result.stdout.count(f"{CLIENTS} binding(s) loaded") == 2
+        expected = {a: m for m, a in before.items()}
+        assert api_leases(members[0]) == api_leases(members[1]) == expected
+        # The file convert-leases writes (for a copy before the first start) holds exactly the rows
+        # Kea itself wrote for the loaded leases: same client, lifetime, end and subnet id.
+        ours = memfile_rows(memfile)
+        assert {row["address"] for row in ours} == set(expected)
+        for kea in members:
+            written = memfile_rows(kea.lease_file)
+            assert [row for row in ours if row not in written] == []
 
         # The same running clients renew or rebind, each to the address it had under ISC.
         deadline = time.time() + LEASE_SECONDS + 5

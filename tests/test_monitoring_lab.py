@@ -9,6 +9,7 @@ clock offset comes from a real chronyd (no clock control, no network: a command 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -25,6 +26,9 @@ from typing import Any
 import boto3
 import pytest
 
+from dhcp_failover.backends.kea import control
+from dhcp_failover.backends.kea.control import load_leases
+from dhcp_failover.backends.kea.render import DHCP4_LOG as KEA_LOG
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Member, Site
 from dhcp_failover.monitoring import (
@@ -35,12 +39,14 @@ from dhcp_failover.monitoring import (
     dimensions,
     log_group_name,
     log_stream_prefix,
+    member_files,
     pool_name,
     site_pools,
 )
 from tests.lab.boot import CREDENTIALS, moto_endpoint  # noqa: F401  (session fixture)
 from tests.lab.failover_harness import REGION, BootedPair, boot_pair, lease_states, operator_argv, operator_files
-from tests.lab.netlab import Lab, require_lab
+from tests.lab.kea import install_member, require_kea, start_member, stop_member, wait_for_states
+from tests.lab.netlab import Lab, build_failover_topology, require_lab
 from tests.support.deploy import free_port
 from tests.support.factories import REPO, inventory_data, site_data
 
@@ -297,3 +303,73 @@ def test_reporter_publishes_state_pools_clock_and_logs_through_a_failover(
         namespace, name, *flat, _options = line
         assert (namespace, name, frozenset(zip(flat[::2], flat[1::2], strict=True))) in published, line
     print(FIGURES)
+
+
+def test_reporter_on_a_kea_pair_publishes_ha_state_pools_and_kea_log(
+    moto_endpoint: str, chronyd: str, tmp_path: Path  # noqa: F811
+) -> None:
+    """The same reporter on a Kea member: the HA state from its own Control Agent (as dhcpd's state
+    numbers), pools from Kea's memfile, Kea's log file to the member's stream; a crash shows."""
+    require_lab()
+    require_kea()
+    data = monitored_site().model_dump(mode="json", exclude_none=True)
+    data.update(server="kea", failover={"load_balancing": False}, ping_check=False)
+    site = inventory_from_data(inventory_data(data)).sites[0]
+    primary, secondary = site.primary, site.secondary
+    endpoint = moto_endpoint
+    logs = client("logs", endpoint)
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):  # the ISC test's, same site name
+        logs.create_log_group(logGroupName=log_group_name(site))
+    with Lab(tmp_path / "lab") as lab:
+        topo = build_failover_topology(lab)
+        members = {m.name: install_member(lab, site, m, host) for m, host in ((primary, topo.primary), (secondary, topo.secondary))}
+        for kea in members.values():
+            for file in member_files(site, kea.member):
+                target = kea.root / file.path.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(file.content)
+            (kea.root / KEA_LOG.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)  # systemd's LogsDirectory
+            start_member(lab, kea)
+        wait_for_states(list(members.values()), {"normal"}, timeout=10.0)
+        pool = site_pools(site)[0]
+        loaded = [{"ip-address": str(IPv4Address(int(pool.start) + i)), "hw-address": f"02:00:00:00:01:{i:02x}",
+                   "subnet-id": 1 + next(i for i, s in enumerate(site.subnets) if pool in s.pools),
+                   "valid-lft": 3600, "force-create": True} for i in range(CLIENTS)]
+        for kea in members.values():
+            load_leases(kea.endpoint, loaded)
+
+        def run(member: Member) -> tuple[float, float]:
+            kea = members[member.name]
+            time.sleep(1.1)  # one run per second at most: each run is read back by its own window
+            start = time.time()
+            result = subprocess.run(
+                [sys.executable, str(kea.root / REPORTER_PATH.lstrip("/")), "--root", str(kea.root), "--endpoint",
+                 endpoint, "--omshell-prefix", shlex.join(lab.netns_exec(kea.host)), "--chronyc-host", chronyd],
+                capture_output=True, text=True, timeout=60, env={**os.environ, **CREDENTIALS},
+            )
+            assert result.returncode == 0, result.stderr
+            assert "Kea control agent" not in result.stderr, result.stderr
+            return start, time.time()
+
+        for member in (primary, secondary):
+            window = run(member)
+            assert metric(endpoint, site, member, "DhcpdRunning", window) == 1
+            assert metric(endpoint, site, member, "FailoverNormal", window) == 1
+            assert metric(endpoint, site, member, "FailoverState", window) == 2  # dhcpd's "normal"
+            assert metric(endpoint, site, member, "PoolActive", window, pool_name(pool)) == CLIENTS
+            size = int(pool.end) - int(pool.start) + 1
+            assert metric(endpoint, site, member, "PoolFree", window, pool_name(pool)) == size - CLIENTS
+        stream = f"{log_stream_prefix(primary)}kea-dhcp4"
+        events = client("logs", endpoint).get_log_events(logGroupName=log_group_name(site), logStreamName=stream)
+        assert any("HA_" in e["message"] or "DHCP4_" in e["message"] for e in events["events"]), events["events"][:3]
+
+        stop_member(lab, members[primary.name])
+        deadline = time.monotonic() + site.kea.max_response_delay_ms / 1000 + 5
+        while control.read_ha_state(members[secondary.name].endpoint).local != "partner-down":
+            assert time.monotonic() < deadline, "the secondary never went partner-down"
+            time.sleep(0.2)
+        window = run(secondary)
+        assert metric(endpoint, site, secondary, "FailoverState", window) == 4  # dhcpd's "partner-down"
+        assert metric(endpoint, site, secondary, "FailoverNormal", window) == 0
+        window = run(primary)
+        assert metric(endpoint, site, primary, "DhcpdRunning", window) == 0

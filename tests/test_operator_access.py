@@ -21,6 +21,7 @@ import boto3
 import pytest
 
 from dhcp_failover.constructs.instance_connect import endpoint_places, operator_policy
+from dhcp_failover.constructs.rules import instance_connect_rules, member_rules
 from dhcp_failover.instance_connect import SITE_TAG
 from dhcp_failover.inventory import inventory_from_data
 from tests.lab.boot import moto_endpoint  # noqa: F401  (session fixture)
@@ -120,6 +121,18 @@ def test_one_endpoint_whose_group_reaches_only_omapi_and_ssh_of_the_members(synt
         assert instance["key_name"] == "dhcp-operators"
     assert "aws_ec2_instance_connect_endpoint." in shared["output"]["operator_policy"]["value"]
     assert set(shared["output"]["instance_connect_endpoints"]["value"]) == {"lab-a", "lab-b"}
+
+
+def test_a_kea_site_tunnels_to_the_kea_control_port_not_omapi() -> None:
+    data = {**placed_site(operator_access=ON), "server": "kea", "kea": {"control_port": 8010}}
+    site = inventory_from_data(inventory_data(data)).sites[0]
+    assert {(r.kind, r.from_port) for r in instance_connect_rules(site, site.members)} == {
+        ("omapi-tcp-to-member", 8010), ("ssh-tcp-22-to-member", 22),
+    }
+    from_endpoint = member_rules(site, site.primary, instance_connect_group="sg-endpoint")
+    assert {r.from_port for r in from_endpoint if r.peer_group == "sg-endpoint"} == {8010, 22}
+    policy = operator_policy(site, endpoint_arns=["arn:aws:ec2:eu-west-1:123456789012:instance-connect-endpoint/eice-1"])
+    assert policy["Statement"][0]["Condition"]["NumericEquals"] == {"ec2-instance-connect:remotePort": [8010, 22]}
 
 
 def test_a_pair_in_two_regions_gets_an_endpoint_in_each(synth_sites: Callable[..., Stacks]) -> None:

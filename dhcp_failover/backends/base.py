@@ -8,8 +8,9 @@ chrony, file trees, the AWS constructs) stay outside.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 from typing import Protocol
 
 from ..model import Member, ServerKind, Site
@@ -37,16 +38,32 @@ class ControlChannel:
     port: int
     label: str  # what the channel is called in descriptions
     admitted: str  # who the security group lets in
+    admin_networks: tuple[IPv4Network, ...]  # operators reach the channel from these only
+    admins_rule: str  # the row of the security-group rule table that admits them
+
+
+@dataclass(frozen=True)
+class PartnerLink:
+    """The pair's own dialogue when no tunnel carries it: the rows of the security-group rule table
+    that admit it and the TCP ports, as seen from one member."""
+
+    from_partner_rule: str
+    to_partner_rule: str
+    listen_port: int  # this member listens here for its partner
+    partner_port: int  # and connects to its partner here
+
+
+# One input rule of a backend: yields (field, what to do) for each problem it finds in a site.
+SiteRule = Callable[[Site], Iterator[tuple[str, str]]]
 
 
 class Backend(Protocol):
     """Everything that differs between DHCP servers, for one site."""
 
     kind: ServerKind
-
-    def problems(self, site: Site) -> Iterator[tuple[str, str]]:
-        """Input errors specific to this server, as (field, what to do)."""
-        ...
+    checks: tuple[SiteRule, ...]
+    """The server's own input rules, in the order they run; each one's docstring says what it
+    enforces (docs/inventory.md's table of validation rules lists them)."""
 
     def render_member(self, site: Site, member: Member, *, root: str = "") -> FileTree:
         """The member's files on disk (absolute paths); ``root`` prefixes paths inside them."""
@@ -62,4 +79,7 @@ class Backend(Protocol):
         ...
 
     def control_channel(self, site: Site) -> ControlChannel:
+        ...
+
+    def partner_link(self, site: Site, member: Member) -> PartnerLink:
         ...

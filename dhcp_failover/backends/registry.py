@@ -11,4 +11,8 @@ _BACKENDS: dict[ServerKind, Backend] = {ServerKind.ISC: IscBackend(), ServerKind
 
 
 def backend_for(site: Site) -> Backend:
-    return _BACKENDS[site.server]
+    return backend_for_kind(site.server)
+
+
+def backend_for_kind(kind: ServerKind) -> Backend:
+    return _BACKENDS[kind]

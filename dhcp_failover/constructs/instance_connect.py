@@ -17,6 +17,7 @@ from typing import Any
 from cdktf import TerraformProvider
 from constructs import Construct
 
+from ..backends.registry import backend_for
 from ..instance_connect import MAX_TUNNEL_SECONDS
 from ..model import Member, Site
 from .aws_modules import ec2_instance_connect_endpoint, security_group
@@ -119,7 +120,7 @@ def operator_policy(site: Site, *, endpoint_arns: Sequence[str]) -> dict[str, An
                 "Action": "ec2-instance-connect:OpenTunnel",
                 "Resource": list(endpoint_arns),
                 "Condition": {
-                    "NumericEquals": {"ec2-instance-connect:remotePort": [site.omapi.port, SSH_PORT]},
+                    "NumericEquals": {"ec2-instance-connect:remotePort": [backend_for(site).control_channel(site).port, SSH_PORT]},
                     "IpAddress": {"ec2-instance-connect:privateIpAddress": [f"{m.address}/32" for m in members]},
                     "NumericLessThanEquals": {"ec2-instance-connect:maxTunnelDuration": MAX_TUNNEL_SECONDS},
                 },

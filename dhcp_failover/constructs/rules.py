@@ -18,7 +18,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from ..model import Member, Role, ServerKind, Site
+from ..backends.registry import backend_for
+from ..model import Member, Role, Site
 from .naming import cidr_slug
 
 ANYWHERE = "0.0.0.0/0"
@@ -146,7 +147,8 @@ def member_rules(
         rules.setdefault(rule.key, rule)
     if instance_connect_group is not None:
         peer = "the EC2 Instance Connect Endpoint"
-        for kind, port in (("omapi-tcp-from-instance-connect", site.omapi.port), ("ssh-tcp-22-from-instance-connect", None)):
+        control_port = backend_for(site).control_channel(site).port
+        for kind, port in (("omapi-tcp-from-instance-connect", control_port), ("ssh-tcp-22-from-instance-connect", None)):
             rules[kind] = _rule(kind, None, label=None, peer=peer, port=port, peer_group=instance_connect_group)
     return tuple(rules.values())
 
@@ -154,10 +156,11 @@ def member_rules(
 def instance_connect_rules(site: Site, members: tuple[Member, ...]) -> tuple[Rule, ...]:
     """The Instance Connect Endpoint's group: egress to each member's OMAPI port and SSH, to
     its fixed address only. No ingress: operators come in through the AWS API, not the VPC."""
+    control_port = backend_for(site).control_channel(site).port
     return tuple(
         _rule(kind, _host(m.address), label=m.role.value, peer=f"{m.name} {m.address}", port=port)
         for m in members
-        for kind, port in (("omapi-tcp-to-member", site.omapi.port), ("ssh-tcp-22-to-member", None))
+        for kind, port in (("omapi-tcp-to-member", control_port), ("ssh-tcp-22-to-member", None))
     )
 
 
@@ -175,12 +178,9 @@ def _member_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> 
         if site.ping_check:
             yield _rule("icmp-echo-to-clients", net, label=cidr_slug(net), peer=net)
     yield from _partner_rules(site, member, endpoints)
-    if site.server is ServerKind.KEA:
-        for admins in site.kea.admin_networks:
-            yield _rule("kea-control-tcp-from-admins", str(admins), label=cidr_slug(admins), peer=str(admins),
-                        port=site.kea.control_port)
-    for admins in site.omapi.admin_networks:
-        yield _rule("omapi-tcp-from-admins", str(admins), label=cidr_slug(admins), peer=str(admins), port=site.omapi.port)
+    channel = backend_for(site).control_channel(site)
+    for admins in channel.admin_networks:
+        yield _rule(channel.admins_rule, str(admins), label=cidr_slug(admins), peer=str(admins), port=channel.port)
     yield from _ntp_rules(site)
     yield from _ddns_rules(site)
     yield _rule("https-tcp-443-to-any", ANYWHERE, label=None, peer="anywhere")
@@ -188,18 +188,11 @@ def _member_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> 
 
 def _partner_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> Iterator[Rule]:
     partner = site.partner_of(member)
-    if site.wireguard is None and site.server is ServerKind.KEA:
-        # Both Control Agents listen on the same port; each member calls its partner's.
-        cidr = _host(partner.address)
-        port = site.kea.control_port
-        yield _rule("kea-control-tcp-from-partner", cidr, label=None, peer=cidr, port=port)
-        yield _rule("kea-control-tcp-to-partner", cidr, label=None, peer=cidr, port=port)
-        return
     if site.wireguard is None:
-        # Each side listens on its own port and connects to the partner's.
+        link = backend_for(site).partner_link(site, member)
         cidr = _host(partner.address)
-        yield _rule("failover-tcp-from-partner", cidr, label=None, peer=cidr, port=member.failover_port)
-        yield _rule("failover-tcp-to-partner", cidr, label=None, peer=cidr, port=partner.failover_port)
+        yield _rule(link.from_partner_rule, cidr, label=None, peer=cidr, port=link.listen_port)
+        yield _rule(link.to_partner_rule, cidr, label=None, peer=cidr, port=link.partner_port)
         return
     # With a tunnel the failover (or Kea control) ports are never reachable on the underlay:
     # only WireGuard is.

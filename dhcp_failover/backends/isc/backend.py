@@ -1,22 +1,21 @@
 """ISC dhcpd behind the ``Backend`` seam: files from ``backends.isc.render``, the bootstrap from
-``templates/bootstrap``. The ISC failover rules are still the general ones in ``checks``."""
+``templates/bootstrap``, the input rules from ``backends.isc.checks``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from ...model import Member, ServerKind, Site
 from ...render import FileTree, render_template
 from ...secret_names import control_secret
-from ..base import ControlChannel
+from ..base import ControlChannel, PartnerLink
+from . import checks as input_rules
 from .render import DHCPD_CONF, OMAPI_KEY_FILE, render_member, render_omapi_key
 
 
 class IscBackend:
     kind = ServerKind.ISC
-
-    def problems(self, site: Site) -> Iterator[tuple[str, str]]:
-        return iter(())  # the ISC rules are the general ones in ``checks``
+    checks = input_rules.CHECKS
 
     def render_member(self, site: Site, member: Member, *, root: str = "") -> FileTree:
         return render_member(site, member, root=root)
@@ -38,4 +37,13 @@ class IscBackend:
         )
 
     def control_channel(self, site: Site) -> ControlChannel:
-        return ControlChannel("omapi", site.omapi.port, "OMAPI", "omapi.admin_networks only")
+        return ControlChannel(
+            "omapi", site.omapi.port, "OMAPI", "omapi.admin_networks only", tuple(site.omapi.admin_networks),
+            "omapi-tcp-from-admins",
+        )
+
+    def partner_link(self, site: Site, member: Member) -> PartnerLink:
+        # Each side listens on its own failover port and connects to the partner's.
+        return PartnerLink(
+            "failover-tcp-from-partner", "failover-tcp-to-partner", member.failover_port, site.partner_of(member).failover_port
+        )

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from ...model import KeyAlgorithm
+from .settings import KeyAlgorithm
 
 __all__ = [
     "STATE_NAMES",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from ...model import Member, ServerKind, Site
 from ...render import FileTree, render_template
 from ...secret_names import control_secret
-from ..base import ControlChannel
-from . import checks, render
+from ..base import ControlChannel, PartnerLink
+from . import checks as input_rules
+from . import render
 
 # How long the bootstrap watches kea-dhcp4 after its start: a bad HA setting ends it at once.
 SETTLE_SECONDS = 2
@@ -16,9 +17,7 @@ SETTLE_SECONDS = 2
 
 class KeaBackend:
     kind = ServerKind.KEA
-
-    def problems(self, site: Site) -> Iterator[tuple[str, str]]:
-        return checks.kea_problems(site)
+    checks = input_rules.CHECKS
 
     def render_member(self, site: Site, member: Member, *, root: str = "") -> FileTree:
         return render.render_member(site, member, root=root)
@@ -41,5 +40,11 @@ class KeaBackend:
 
     def control_channel(self, site: Site) -> ControlChannel:
         return ControlChannel(
-            "kea_control", site.kea.control_port, "Kea control agent", "the partner and kea.admin_networks only"
+            "kea_control", site.kea.control_port, "Kea control agent", "the partner and kea.admin_networks only",
+            tuple(site.kea.admin_networks), "kea-control-tcp-from-admins",
         )
+
+    def partner_link(self, site: Site, member: Member) -> PartnerLink:
+        # Both Control Agents listen on the same port; each member calls its partner's.
+        port = site.kea.control_port
+        return PartnerLink("kea-control-tcp-from-partner", "kea-control-tcp-to-partner", port, port)

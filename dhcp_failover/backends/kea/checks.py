@@ -7,12 +7,14 @@ Each rule yields ``(field, message)``; ``checks`` prefixes the site and reports 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from pydantic import BaseModel
 
+from ...address_rules import admin_network_problems
 from ...dhcp_options import Options
-from ...model import Failover, Omapi, Site, Software
+from ...model import Failover, Site
+from ..isc.settings import Omapi, Software
 
 # ISC failover settings with no Kea equivalent, and what to do instead.
 _ISC_ONLY_FAILOVER = {
@@ -31,13 +33,6 @@ _ISC_ONLY_FAILOVER = {
 _UNSUPPORTED = "is not supported by the kea backend yet; remove it or use server: isc"
 
 
-def kea_problems(site: Site) -> Iterator[tuple[str, str]]:
-    yield from _isc_only(site)
-    yield from _unsupported(site)
-    yield from _timers(site)
-    yield from _pools(site)
-
-
 def changed_fields(model: BaseModel, default: BaseModel) -> list[str]:
     """The fields whose value is not the default. Not ``model_fields_set``: a site that went
     through ``model_dump`` and back (the Python API, a generated inventory) sets every field."""
@@ -45,6 +40,8 @@ def changed_fields(model: BaseModel, default: BaseModel) -> list[str]:
 
 
 def _isc_only(site: Site) -> Iterator[tuple[str, str]]:
+    """No ISC-only setting: failover fields Kea has no equivalent for (mclt, hba, rebalancing, ...), a split
+    other than 128, omapi, members' failover ports, ping_check, software.isc_dhcp_server."""
     failover: Failover = site.failover
     for field in changed_fields(failover, Failover()):
         if field == "split":
@@ -68,6 +65,7 @@ def _isc_only(site: Site) -> Iterator[tuple[str, str]]:
 
 
 def _unsupported(site: Site) -> Iterator[tuple[str, str]]:
+    """No feature the kea backend does not render yet; each one is refused by name."""
     if site.ddns is not None:
         yield "ddns", (
             "Kea 2.2 updates DNS only through kea-dhcp-ddns, which the kea backend does not set up yet; "
@@ -96,6 +94,7 @@ def _unsupported(site: Site) -> Iterator[tuple[str, str]]:
 
 
 def _timers(site: Site) -> Iterator[tuple[str, str]]:
+    """kea.max_response_delay_ms above kea.heartbeat_delay_ms; the control port not a DHCP port."""
     kea = site.kea
     if kea.max_response_delay_ms <= kea.heartbeat_delay_ms:
         yield "kea.max_response_delay_ms", (
@@ -107,6 +106,7 @@ def _timers(site: Site) -> Iterator[tuple[str, str]]:
 
 
 def _pools(site: Site) -> Iterator[tuple[str, str]]:
+    """In load-balancing, every pool holds at least two addresses (each member gets half)."""
     if not site.failover.load_balancing:
         return
     for i, subnet in enumerate(site.subnets):
@@ -116,3 +116,13 @@ def _pools(site: Site) -> Iterator[tuple[str, str]]:
                     "holds one address; load-balancing gives each member half of every pool, so make it "
                     "at least two addresses or set failover.load_balancing: false"
                 )
+
+
+def _admin_networks(site: Site) -> Iterator[tuple[str, str]]:
+    """kea.admin_networks private (RFC 1918) and no larger than a /8: the control agent controls the pair,
+    and unlike OMAPI it has no public override."""
+    yield from admin_network_problems("kea.admin_networks", site.kea.admin_networks, channel="the Kea control agent")
+
+
+# The Kea rules, in the order they run.
+CHECKS: tuple[Callable[[Site], Iterator[tuple[str, str]]], ...] = (_isc_only, _unsupported, _timers, _pools, _admin_networks)

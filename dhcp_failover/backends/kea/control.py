@@ -57,36 +57,72 @@ def command(
     endpoint: KeaEndpoint, name: str, arguments: dict[str, Any] | None = None, *, timeout: float = 5.0
 ) -> dict[str, Any]:
     """Send ``name`` to the member's dhcp4 server; its ``arguments`` (or {}) on success."""
-    body: dict[str, Any] = {"command": name, "service": ["dhcp4"]}
-    if arguments is not None:
-        body["arguments"] = arguments
-    config = (
-        f'user = "{CONTROL_USER}:{endpoint.password}"\n'
-        'header = "Content-Type: application/json"\n'
-        f"data = {json.dumps(json.dumps(body))}\n"
-        f'url = "{endpoint.url}"\n'
-    )
+    (reply,) = commands(endpoint, name, [arguments], timeout=timeout)
+    return reply
+
+
+def commands(
+    endpoint: KeaEndpoint, name: str, batch: Sequence[dict[str, Any] | None], *, timeout: float = 5.0
+) -> list[dict[str, Any]]:
+    """Send ``name`` once per item of ``batch`` (its arguments) in one curl run, which keeps one
+    connection open (a lease load is thousands of commands); each answer's arguments, in order.
+    The first failed command raises, naming its position."""
+    blocks = []
+    for arguments in batch:
+        body: dict[str, Any] = {"command": name, "service": ["dhcp4"]}
+        if arguments is not None:
+            body["arguments"] = arguments
+        blocks.append(
+            f'user = "{CONTROL_USER}:{endpoint.password}"\n'
+            'header = "Content-Type: application/json"\n'
+            f"data = {json.dumps(json.dumps(body))}\n"
+            f'url = "{endpoint.url}"\n'
+        )
+    config = "next\n".join(blocks)
     argv = [*endpoint.command_prefix, "curl", "--silent", "--show-error", "--fail-with-body",
             "--max-time", f"{timeout:g}", "--config", "-"]
+    whole = timeout * max(1, len(batch))
     try:
-        result = subprocess.run(argv, input=config, capture_output=True, text=True, timeout=timeout + 5, check=False)
+        result = subprocess.run(argv, input=config, capture_output=True, text=True, timeout=whole + 5, check=False)
     except subprocess.TimeoutExpired:
-        raise KeaControlError(f"{name} to {endpoint.url}: no answer within {timeout:g} s") from None
+        raise KeaControlError(f"{name} to {endpoint.url}: no answer within {whole:g} s") from None
     if result.returncode != 0:
         detail = (result.stderr.strip().splitlines() or [f"curl exited {result.returncode}"])[-1]
         if "401" in detail:
             detail += " (wrong control password?)"
         raise KeaControlError(f"{name} to {endpoint.url}: {detail}")
-    try:
-        answer = json.loads(result.stdout)
-        reply = answer[0] if isinstance(answer, list) else answer
-        code, text = reply["result"], reply.get("text", "")
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise KeaControlError(f"{name} to {endpoint.url}: not a Kea answer: {result.stdout[:200]!r}") from None
-    if code not in (0, 3):  # 3: success, nothing to return (an empty lease list)
-        raise KeaControlError(f"{name} to {endpoint.url}: result {code}: {text}")
-    arguments_out = reply.get("arguments", {})
-    return arguments_out if isinstance(arguments_out, dict) else {}
+    replies = _answers(result.stdout)
+    if len(replies) != len(batch):
+        raise KeaControlError(f"{name} to {endpoint.url}: not a Kea answer: {result.stdout[:200]!r}")
+    out = []
+    for position, reply in enumerate(replies):
+        try:
+            code, text = reply["result"], reply.get("text", "")
+        except (KeyError, TypeError, AttributeError):
+            raise KeaControlError(f"{name} to {endpoint.url}: not a Kea answer: {result.stdout[:200]!r}") from None
+        if code not in (0, 3):  # 3: success, nothing to return (an empty lease list)
+            which = f" (command {position + 1} of {len(batch)})" if len(batch) > 1 else ""
+            raise KeaControlError(f"{name} to {endpoint.url}{which}: result {code}: {text}")
+        arguments_out = reply.get("arguments", {})
+        out.append(arguments_out if isinstance(arguments_out, dict) else {})
+    return out
+
+
+def _answers(text: str) -> list[Any]:
+    """The replies in curl's output: one JSON answer per request, back to back."""
+    decoder = json.JSONDecoder()
+    replies: list[Any] = []
+    position = 0
+    while position < len(text):
+        if text[position].isspace():
+            position += 1
+            continue
+        try:
+            answer, position = decoder.raw_decode(text, position)
+        except ValueError:
+            return []
+        replies.append(answer[0] if isinstance(answer, list) and answer else answer)
+    return replies
 
 
 @dataclass(frozen=True)
@@ -148,3 +184,13 @@ def answers(endpoints: Sequence[KeaEndpoint]) -> list[bool]:
         except KeaControlError:
             out.append(False)
     return out
+
+
+def load_leases(endpoint: KeaEndpoint, leases: Sequence[dict[str, Any]], *, batch: int = 200,
+                timeout: float = 10.0) -> int:
+    """Write ``leases`` (``lease4-update`` arguments with force-create) into the member's lease
+    database, ``batch`` commands per connection; how many were written. HA does not pass
+    commands on to the partner, so each member gets its own load."""
+    for start in range(0, len(leases), batch):
+        commands(endpoint, "lease4-update", list(leases[start:start + batch]), timeout=timeout)
+    return len(leases)

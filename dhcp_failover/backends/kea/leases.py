@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from ipaddress import IPv4Address
+from typing import Any
 
 from ...model import Site
 from ..isc.leases import IscBinding as Binding
@@ -51,3 +52,34 @@ def converted(site: Site, texts: Iterator[str] | list[str], now: float | None = 
     and how many bindings it holds."""
     bindings = merged_bindings(texts, now)
     return memfile_csv(site, bindings), len(bindings)
+
+
+def lease_arguments(site: Site, bindings: list[Binding]) -> list[dict[str, Any]]:
+    """The bindings as ``lease4-update`` arguments for a running member: the same lease the memfile
+    would hold (address, client, subnet id, lifetime, end). ``force-create`` makes the load
+    idempotent: a second run rewrites each lease with the same values."""
+    out = []
+    for binding in bindings:
+        lease: dict[str, Any] = {
+            "ip-address": str(binding.address),
+            "hw-address": binding.mac,
+            "subnet-id": _subnet_id(site, binding.address),
+            "valid-lft": max(1, binding.ends - binding.starts),
+            "expire": binding.ends,
+            "force-create": True,
+        }
+        if binding.client_id:
+            lease["client-id"] = binding.client_id
+        if binding.hostname:
+            lease["hostname"] = binding.hostname
+        out.append(lease)
+    return out
+
+
+def bindings_for(site: Site, texts: Iterator[str] | list[str], now: float | None = None) -> list[Binding]:
+    """The active bindings of one or both members' lease files (the later end wins), each checked
+    to fall in one of the site's subnets."""
+    bindings = merged_bindings(texts, now)
+    for binding in bindings:
+        _subnet_id(site, binding.address)
+    return bindings

@@ -25,6 +25,10 @@ PASSWORD_FILE = "dhcp-failover-password"  # noqa: S105 - a file name; written at
 CONTROL_USER = "dhcp-failover"
 CONTROL_SOCKET = "/run/kea/kea4-ctrl-socket"
 LEASE_FILE = "/var/lib/kea/kea-leases4.csv"
+# Only on a monitored member (the reporter ships it); the pid file is named after the config
+# file and the process (Kea's KEA_PIDFILE_DIR is /run/kea under Debian's unit).
+DHCP4_LOG = "/var/log/kea/kea-dhcp4.log"
+DHCP4_PID_FILE = "/run/kea/kea-dhcp4.kea-dhcp4.pid"
 HOOKS_DIR = "/usr/lib/x86_64-linux-gnu/kea/hooks"
 LEASE_CMDS_HOOK = f"{HOOKS_DIR}/libdhcp_lease_cmds.so"
 HA_HOOK = f"{HOOKS_DIR}/libdhcp_ha.so"
@@ -114,7 +118,7 @@ def dhcp4_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any
                 {"library": HA_HOOK, "parameters": {"high-availability": [high_availability]}},
             ],
             "subnet4": [_subnet(site, subnet, index) for index, subnet in enumerate(site.subnets, start=1)],
-            "loggers": [_logger("kea-dhcp4")],
+            "loggers": [_logger("kea-dhcp4", prefix + DHCP4_LOG if site.monitoring is not None else None)],
         }
     }
 
@@ -142,9 +146,14 @@ def ctrl_agent_config(site: Site, member: Member, *, root: str = "") -> dict[str
     }
 
 
-def _logger(name: str) -> dict[str, Any]:
-    # stdout reaches the journal under systemd; Kea's own time stamps carry milliseconds.
-    return {"name": name, "output_options": [{"output": "stdout"}], "severity": "INFO"}
+def _logger(name: str, log_file: str | None = None) -> dict[str, Any]:
+    # stdout reaches the journal under systemd; Kea's own time stamps carry milliseconds. A
+    # monitored member also writes a file the reporter ships to CloudWatch Logs (systemd's
+    # LogsDirectory=kea makes /var/log/kea for _kea); Kea rotates it itself.
+    outputs: list[dict[str, Any]] = [{"output": "stdout"}]
+    if log_file is not None:
+        outputs.append({"output": log_file, "maxsize": 10_485_760, "maxver": 4})
+    return {"name": name, "output_options": outputs, "severity": "INFO"}
 
 
 def _subnet(site: Site, subnet: Subnet, index: int) -> dict[str, Any]:
