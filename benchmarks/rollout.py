@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from benchmarks.many_sites import inventory as many_sites
 from benchmarks.many_sites import write as write_many_sites
+from benchmarks.rollout_plan import deployed_sites, plan_only_runs
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -71,44 +71,19 @@ def synth_figures(work: Path, repeat: int) -> tuple[float, float]:
 
 
 def plan_figures(work: Path, sites: int, skip_diff: bool) -> dict[str, float]:
-    import yaml
-
-    from tests.support.deploy import moto_server
-    from tests.support.tfenv import require_provider_mirror, write_cli_config
-
-    require_provider_mirror()
-    project = work / "project"
-    project.mkdir()
-    data = many_sites(sites)
-    for site in data["sites"]:
-        for member in site["members"]:
-            member["placement"]["ami"] = MOTO_AMI
-    (project / "sites.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    for entry in ("main.py", "cdktf.json", "package.json"):
-        shutil.copy2(REPO / entry, project / entry)
-    for entry in (".venv", "node_modules"):
-        (project / entry).symlink_to(REPO / entry)
     figures = {}
-    with moto_server(work / "moto.log") as endpoint:
-        env = _env(**{k: v for k, v in write_cli_config(work).items() if k.startswith("TF_")},
-                   DHCP_FAILOVER_AWS_ENDPOINT=endpoint, TF_PLUGIN_CACHE_DIR=str(work / "plugin-cache"))
-        keys = subprocess.run([sys.executable, "-m", "dhcp_failover", "keys", "--inventory", "sites.yaml"],
-                              cwd=project, env=env, capture_output=True, text=True, check=True).stdout
-        for line in keys.splitlines():
-            name, _, value = shlex.split(line)[1].partition("=")
-            env[name] = value
-        rollout = [sys.executable, "-m", "dhcp_failover", "rollout", "--inventory", "sites.yaml"]
-        start = time.perf_counter()
-        timed([*rollout, "--no-gate", "--parallel", "4"], project, env)
+    start = time.perf_counter()
+    with deployed_sites(work, sites) as (project, env):
         figures["deploy (not a goal)"] = time.perf_counter() - start
-        figures["plan-only, 1 site"] = timed([*rollout, "--plan-only", "--sites", "site-000"], project, env)
-        figures[f"plan-only, {sites} sites"] = timed([*rollout, "--plan-only", "--parallel", "4"], project, env)
+        ((one,), (many,)) = plan_only_runs(project, env, 1, None)
+        figures["plan-only, 1 site"] = one.wall
+        figures[f"plan-only, {sites} sites"] = many.wall
         if not skip_diff:
             diff_env = {**env, "DHCP_FAILOVER_INVENTORY": "sites.yaml"}
             start = time.perf_counter()
-            for site in data["sites"]:
+            for index in range(sites):
                 for part in ("shared", "secondary", "primary"):
-                    timed(["npx", "cdktf", "diff", f"{site['name']}-{part}", "--skip-provider-lock"], project,
+                    timed(["npx", "cdktf", "diff", f"site-{index:03d}-{part}", "--skip-provider-lock"], project,
                           diff_env)
             figures[f"npx cdktf diff per stack, {sites} sites"] = time.perf_counter() - start
     return figures

@@ -660,8 +660,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_member_access(rollout, one_site=False)
     rollout.add_argument("--sites", metavar="A,B", help="only these sites (default: every placed site)")
-    rollout.add_argument("--parallel", type=_positive_int, default=1, metavar="N",
-                         help="sites at once (default 1); the members of a site never run at once")
+    rollout.add_argument("--parallel", type=_positive_int, metavar="N",
+                         help="sites at once (default 1; with --plan-only, one per CPU: plans are CPU-bound and "
+                              "apply nothing); the members of a site never run at once")
     rollout.add_argument("--plan-only", action="store_true",
                          help="plan every stack, print the review as Markdown (adds, changes, destroys, "
                               "instance replacements), apply nothing")

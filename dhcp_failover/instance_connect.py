@@ -71,9 +71,10 @@ class Tunnel:
         ]
 
 
-def plan_tunnels(api: AwsApi, site: Site) -> list[Tunnel]:
+def plan_tunnels(api: AwsApi, site: Site, *, absent_ok: bool = False) -> list[Tunnel]:
     """A tunnel to each member's OMAPI port, primary first; ``NotCreated`` when a member has no
-    instance. Local ports are picked free now; open-tunnel fails loudly if one is taken since."""
+    instance, unless ``absent_ok`` (then only the members that have one: a rollout's gate on a
+    first deploy). Local ports are picked free now; open-tunnel fails loudly if one is taken since."""
     found: list[Tunnel] = []
     absent: list[Member] = []
     for member in (site.primary, site.secondary):
@@ -82,7 +83,7 @@ def plan_tunnels(api: AwsApi, site: Site) -> list[Tunnel]:
             absent.append(member)
         else:
             found.append(Tunnel(member, instance, member_region(member), backend_for(site).control_channel(site).port, free_local_port()))
-    if absent:
+    if absent and not absent_ok:
         raise NotCreated(absent)
     return found
 

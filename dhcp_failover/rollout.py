@@ -21,17 +21,19 @@ state, and no further step starts.
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from . import operations
+from .backends.isc.omapi import OmapiError
 from .constructs.naming import member_stack_name, shared_stack_name
+from .errors import UserError
 from .model import Role, Site
 from .terraform import Plan, Terraform, TerraformFailed
 
@@ -77,11 +79,15 @@ class SiteReport:
     seconds: float = 0.0
 
 
+Reach = Callable[[], AbstractContextManager[Sequence[operations.Access]]]
+"""OMAPI access to a site's members for one poll of a gate (dhcp_failover.rollout_gates)."""
+
+
 @dataclass(frozen=True)
 class Gate:
-    """How the gate reaches a site's members, and how long it waits."""
+    """How the gate reaches a site's members (built again at every poll), and how long it waits."""
 
-    access: Sequence[operations.Access]
+    reach: Reach
     timeout: float
 
 
@@ -149,7 +155,7 @@ class SiteRollout:
     def _run(self) -> None:
         shared, secondary, primary = stack_order(self.site.name)
         for stack in (shared, secondary, primary):
-            self._step(stack, "init", functools.partial(self.tf.init, self.folders[stack]))
+            self._init(stack)
         if self.plan_only:
             for stack in (shared, secondary, primary):
                 self._review(stack)
@@ -181,6 +187,11 @@ class SiteRollout:
             self._log(stack, action, "failed", time.monotonic() - start, str(exc))
             raise _StepFailed(f"{stack}: {action}: {exc}") from None
         self._log(stack, action, "done", time.monotonic() - start, detail())
+
+    def _init(self, stack: str) -> None:
+        ran: list[bool] = []
+        self._step(stack, "init", lambda: ran.append(self.tf.init(self.folders[stack])),
+                   lambda: "" if ran[0] else "already initialized for this configuration")
 
     def _has_instance(self, stack: str) -> bool:
         """Whether the member's instance exists: on a first deploy the primary's plan creates it."""
@@ -219,7 +230,15 @@ class SiteRollout:
         self.progress(f"[{self.clock.elapsed():7.1f} s] {self.site.name:<12} {after:<24} gate waiting: "
                       f"{want}, up to {self.gate.timeout:g} s")
         while True:
-            statuses = operations.read_status(self.site, self.gate.access)
+            try:
+                with self.gate.reach() as access:
+                    statuses = operations.read_status(self.site, access)
+            except OmapiError as exc:  # a tunnel that did not come up: not answering, this poll
+                statuses = [operations.MemberStatus(m.name, m.role.value, "tunnel", None, None, str(exc))
+                            for m in (self.site.primary, self.site.secondary)]
+            except UserError as exc:  # the key or the route cannot be had: waiting will not help
+                self._log(after, "gate", "failed", time.monotonic() - start, str(exc))
+                raise _StepFailed(f"{after}: gate: {exc}") from None
             if partner_absent:
                 mine = next(s for s in statuses if s.role == Role.SECONDARY.value)
                 passed = mine.error is None

@@ -398,3 +398,54 @@ def test_stop_ends_a_child_that_ignores_sigterm() -> None:
     instance_connect.stop(child)
     assert child.returncode == -signal.SIGKILL
     assert time.monotonic() - started < instance_connect.STOP_TIMEOUT + 3
+
+
+def test_rollout_gates_open_fresh_tunnels_at_every_poll_and_skip_a_member_not_created(
+    tmp_path: Path, deployed: dict[str, str], moto_endpoint: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    """`rollout --via instance-connect`: each poll of a gate looks the instances up again (a
+    rollout replaces them) and tunnels to each; a member with no instance (the secondary here,
+    at an address no instance holds) gets a loopback port nothing listens on. Every tunnel
+    stops when the poll ends."""
+    import argparse
+
+    from dhcp_failover.inventory import load_inventory
+    from dhcp_failover.rollout_gates import build_gates
+
+    data = inventory_data(placed_site(region=REGION, operator_access=ON))
+    (site_yaml,) = data["sites"]
+    secondary = next(m for m in site_yaml["members"] if m["role"] == "secondary")
+    secondary["address"] = "10.77.3.11"  # no instance there: not created yet
+    inventory = write_inventory(tmp_path / "inv.yaml", data)
+    assert run_cli("keys", "--inventory", str(inventory)).returncode == 0
+    bin_dir, log = tmp_path / "bin", tmp_path / "aws-calls.jsonl"
+    bin_dir.mkdir()
+    (bin_dir / "aws").write_text(FAKE_AWS.format(python=sys.executable))
+    (bin_dir / "aws").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin")
+    monkeypatch.setenv("FAKE_AWS_LOG", str(log))
+    monkeypatch.setenv("DHCP_FAILOVER_AWS_ENDPOINT", moto_endpoint)
+    args = argparse.Namespace(via="instance-connect", omapi_key_from=None, key_store=None, omapi_host=[],
+                              omapi_via=[], gate_timeout=30.0)
+    model = load_inventory(inventory)
+    gate = build_gates(args, inventory, model, model.sites)["lab"]
+
+    def calls() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    routes = []
+    for poll in (1, 2):
+        with gate.reach() as access:
+            routes.append([(a.member.name, a.endpoint.host, a.endpoint.port) for a in access])
+        assert len(calls()) == poll  # one tunnel per poll: only the primary has an instance
+    for poll, call in enumerate(calls()):
+        argv = call["argv"]
+        assert argv[argv.index("--instance-id") + 1] == deployed["site:lab-a"]
+        (primary, absent) = routes[poll]
+        assert primary == ("lab-a", "127.0.0.1", int(argv[argv.index("--local-port") + 1]))
+        assert absent[:2] == ("lab-b", "127.0.0.1") and absent[2] != primary[2]
+    deadline = time.monotonic() + 5
+    pids = [pid for call in calls() for pid in call["pids"]]
+    while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(_gone(pid) for pid in pids), pids

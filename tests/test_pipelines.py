@@ -9,7 +9,14 @@ from pathlib import Path
 
 import yaml
 
-from tests.support.pipelines import ACTIONLINT_CONFIG, GITHUB, GITLAB, dhcp_failover_commands, rollout_command
+from tests.support.pipelines import (
+    ACTIONLINT_CONFIG,
+    GITHUB,
+    GITLAB,
+    dhcp_failover_commands,
+    keys_command,
+    rollout_command,
+)
 from tests.support.tools import require
 
 VENV_BIN = Path(sys.executable).parent
@@ -54,6 +61,13 @@ def test_both_pipelines_run_the_same_commands_and_lock_the_rollout() -> None:
     assert [c[1] for c in dhcp_failover_commands(GITHUB)] == ["validate", "render", "render", "rollout", "rollout"]
     assert [c[1] for c in dhcp_failover_commands(GITLAB)] == ["validate", "render", "render", "rollout", "rollout"]
     assert "--json" in rollout_command(GITHUB, plan_only=False)
+    # A runner keeps nothing between runs: secrets come from SSM (state from the inventory's S3
+    # backend), never from a key store the CI system would have to hold.
+    assert keys_command(GITHUB) == keys_command(GITLAB) == [
+        "dhcp_failover", "keys", "--inventory", "sites.yaml", "--ssm"]
+    assert rollout_command(GITHUB, plan_only=False)[-3:-1] == ["--omapi-key-from", "ssm"]
+    for pipeline in (GITHUB, GITLAB):
+        assert "dhcp-failover-keys" not in pipeline.read_text() and "DHCP_FAILOVER_KEYS" not in pipeline.read_text()
     github = yaml.safe_load(GITHUB.read_text())
     assert github["jobs"]["rollout"]["concurrency"] == {"group": "dhcp-failover-rollout", "cancel-in-progress": False}
     gitlab = yaml.safe_load(GITLAB.read_text())

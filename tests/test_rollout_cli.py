@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +41,12 @@ BAD_INPUTS = {
     "unknown member for the gate": (["--key-store", "keys.json", "--omapi-host", "nobody=127.0.0.1"], None,
                                     "--omapi-host/--omapi-via name 'nobody', which is no member in sites.yaml"),
     "gate timeout 0": (["--key-store", "keys.json", "--gate-timeout", "0"], None, "--gate-timeout 0: give a number"),
+    "via instance-connect without the endpoint": (
+        ["--key-store", "keys.json", "--via", "instance-connect"], None,
+        "--via instance-connect: site 'lab' has no Instance Connect Endpoint"),
+    "via instance-connect with omapi-host": (
+        ["--key-store", "keys.json", "--via", "instance-connect", "--omapi-host", "lab-a=127.0.0.1"], None,
+        "--via instance-connect picks each member's route itself"),
 }
 
 
@@ -177,3 +184,32 @@ def _record(failures: list[BaseException], fn: Callable[[], object]) -> None:
         fn()
     except BaseException as exc:  # noqa: BLE001  (the test inspects it)
         failures.append(exc)
+
+
+def test_init_runs_again_only_when_what_it_reads_changed(tmp_path: Path) -> None:
+    """A rerun's synth keeps each stack's .terraform: init is skipped for the same terraform block
+    and CLI settings (its plan still works), and runs for a changed block or a lost plugin cache."""
+    import shutil
+
+    from dhcp_failover.terraform import INIT_MARKER, Terraform
+    from tests.support.tfenv import require_provider_mirror, write_cli_config
+
+    require_provider_mirror()
+    folder, cache = tmp_path / "stack", tmp_path / "cache"
+    folder.mkdir()
+    stack: dict[str, Any] = {
+        "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": "5.100.0"}}},
+        "output": {"answer": {"value": "42"}},
+    }
+    (folder / "cdk.tf.json").write_text(json.dumps(stack))
+    tf = Terraform.from_environment({**write_cli_config(tmp_path), "TF_PLUGIN_CACHE_DIR": str(cache)})
+    assert tf.init(folder) is True and (folder / INIT_MARKER).is_file()
+    assert tf.init(folder) is False
+    assert tf.plan(folder).outputs_change  # planned on what the first init left
+    stack["terraform"]["required_version"] = ">= 1.10"
+    (folder / "cdk.tf.json").write_text(json.dumps(stack))
+    assert tf.init(folder) is True
+    assert tf.init(folder) is False
+    shutil.rmtree(cache)  # the provider links in .terraform now point nowhere
+    cache.mkdir()
+    assert tf.init(folder) is True

@@ -6,14 +6,16 @@ failover states over OMAPI.
 The session's moto server, one project folder and one inventory of two sites (depot and branch) for the whole
 module; the tests run in file order and each builds on the state the last one left:
 first deploy and plan review of a DNS change (the example pipelines' commands, as written),
-that change rolled out while one site's plan fails, an interrupted rollout resumed, and a final
-run that finds nothing to do.
+that change rolled out while one site's plan fails, an interrupted rollout resumed, a final
+run that finds nothing to do, and `status` from a third folder with only AWS access (issue 12).
+Secrets come from the pipelines' `keys --ssm`, and their rollout's gates read the OMAPI key from SSM.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -33,9 +35,9 @@ from tests.lab.member_hosts import MemberHosts
 from tests.lab.netlab import require_lab
 from tests.lab.relay_clients import RelayClients, out_of_service, state_timeline, write_timeline
 from tests.support.checkout import INVENTORY_ENV
-from tests.support.deploy import key_exports
+from tests.support.deploy import MOTO_CREDENTIALS, run_python
 from tests.support.factories import REPO, inventory_data, site_data
-from tests.support.pipelines import GITHUB, rollout_command
+from tests.support.pipelines import GITHUB, keys_command, rollout_command
 from tests.support.tfenv import require_provider_mirror, write_cli_config
 from tests.support.tools import require
 
@@ -142,13 +144,26 @@ def project(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Ite
                 if not k.startswith("TF_VAR_") and k not in ("CDKTF_OUTDIR", INVENTORY_ENV, SITES_ENV)}
         base.update({ENDPOINT_ENV: endpoint, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
                      "PYTHONPATH": str(REPO), "TF_PLUGIN_CACHE_DIR": str(root / "plugin-cache")})
-        env = {**base, **key_exports(folder, INVENTORY, base)}
+        env = {**base, **pipeline_key_exports(folder, base)}
         yield Project(folder, env, hosts, sites, clients)
         assert hosts.errors == [] and clients.errors == []
 
 
+def pipeline_key_exports(folder: Path, env: dict[str, str]) -> dict[str, str]:
+    """The ``TF_VAR_`` variables the example pipelines' ``eval "$(... keys --ssm)"`` sets: secrets
+    already in SSM are taken, missing ones generated (here, before a first deploy: all)."""
+    out = run_python(["-m", *keys_command(GITHUB)], folder, env).stdout
+    exported = {}
+    for line in out.splitlines():
+        words = shlex.split(line)
+        assert words[0] == "export" and len(words) == 2, f"not an export line: {line!r}"
+        name, _, value = words[1].partition("=")
+        exported[name] = value
+    return exported
+
+
 def test_first_rollout_deploys_each_site_in_order_and_gates_on_real_failover_states(project: Project) -> None:
-    result = project.pipeline(plan_only=False)  # --parallel 4 --json
+    result = project.pipeline(plan_only=False)  # --parallel 4 --omapi-key-from ssm --json
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] and [s["site"] for s in report["sites"]] == list(SITES)
@@ -321,6 +336,35 @@ def test_a_finished_rollout_run_again_skips_every_stack_without_waiting(project:
         assert steps(report, site) == [(f"{site}-{stack}", action, "done")
                                        for stack in ("shared", "secondary", "primary") for action in ("plan", "skip")]
     assert project.instance_ids() == before
+
+
+def test_status_from_a_third_machine_with_only_aws_access_reads_both_members_normal(
+    project: Project, tmp_path: Path,
+) -> None:
+    """Issue 12: a third folder holding only the inventory, with only the AWS endpoint and
+    credentials (no key store, no state, no synth): `status --omapi-key-from ssm` reads the OMAPI
+    key from SSM and both members, booted from their deployed user-data, answer normal."""
+    third = tmp_path / "third"
+    third.mkdir()
+    (third / INVENTORY).write_bytes((project.folder / INVENTORY).read_bytes())
+    env = {"PATH": os.environ["PATH"], "HOME": str(third), "PYTHONPATH": str(REPO),
+           ENDPOINT_ENV: project.env[ENDPOINT_ENV], **MOTO_CREDENTIALS}
+    for site in SITES:
+        route = [arg for host in project.hosts.hosts if host.site.name == site
+                 for arg in ("--omapi-host", f"{host.member.name}=127.0.0.1",
+                             "--omapi-via", f"{host.member.name}={' '.join(host.lab.netns_exec(host.name))}")]
+        status = [sys.executable, "-m", "dhcp_failover", "status", "--inventory", INVENTORY, "--site", site, *route]
+        # Without SSM this machine has no key at all: the control that the folder holds none.
+        no_store = subprocess.run(status, cwd=third, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert no_store.returncode == 2 and "no key store" in no_store.stderr, no_store.stderr
+        result = subprocess.run([*status, "--omapi-key-from", "ssm", "--json"], cwd=third, env=env,
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["normal"] is True
+        assert [(m["role"], m["local_state"], m["partner_state"], m["omapi_key"]) for m in report["members"]] == [
+            ("primary", "normal", "normal", "current"), ("secondary", "normal", "normal", "current")]
+    assert sorted(path.name for path in third.iterdir()) == [INVENTORY]  # nothing written: no key store
 
 
 def test_clients_behind_the_relays_were_answered_through_every_rollout_and_a_pair_always_served(

@@ -115,6 +115,16 @@ class ShellLine:
     def stack(self) -> str:
         return self.argv[3]
 
+    @property
+    def stacks(self) -> list[str]:
+        """Every stack the line names (the words after the verb, up to the first option)."""
+        named = []
+        for word in self.argv[3:]:
+            if word.startswith("-"):
+                break
+            named.append(word)
+        return named
+
 
 def readme_cdktf_lines(readme: Path, verb: str) -> list[ShellLine]:
     """A page's ``npx cdktf VERB`` lines, in order, as a shell would split them."""

@@ -26,6 +26,15 @@ def dhcp_failover_commands(pipeline: Path) -> list[list[str]]:
     return commands
 
 
+def keys_command(pipeline: Path) -> list[str]:
+    """The words of the keys command in the pipeline's ``eval "$(python -m dhcp_failover keys ...)"``
+    lines, which must all be the same."""
+    found = {line.split(MARKER, 1)[1].split(")", 1)[0] for line in pipeline.read_text().splitlines()
+             if "eval " in line and f"{MARKER}keys " in line and not line.lstrip().startswith("#")}
+    (inner,) = found
+    return ["dhcp_failover", *shlex.split(inner)]
+
+
 def rollout_command(pipeline: Path, *, plan_only: bool) -> list[str]:
     """The pipeline's one rollout command that plans only (or the one that applies)."""
     (found,) = [c for c in dhcp_failover_commands(pipeline) if c[1] == "rollout" and ("--plan-only" in c) == plan_only]

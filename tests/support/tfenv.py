@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from dhcp_failover.terraform import GO_GC_PERCENT
+
 # The provider version that cdktf-cdktf-provider-aws 20.1.0 pins exactly in required_providers:
 # a mirror without it is no use.
 AWS_PROVIDER_VERSION = "5.100.0"
@@ -103,6 +105,8 @@ def write_cli_config(tmpdir: Path | str) -> dict[str, str]:
     config = Path(tmpdir) / "terraform.rc"
     config.write_text(_cli_config_text(find_provider_mirror()))
     return {
+        # What rollout runs terraform with (dhcp_failover/terraform.py): ~25% less CPU per plan.
+        "GOGC": GO_GC_PERCENT,
         **os.environ,
         "TF_CLI_CONFIG_FILE": str(config),
         "TF_IN_AUTOMATION": "1",
