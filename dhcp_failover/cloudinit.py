@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from .aws import member_region
 from .backends.isc.render import DDNS_KEYS_FILE, render_ddns_keys
 from .backends.registry import backend_for
 from .errors import InventoryError
@@ -52,7 +53,7 @@ def _gzip(text: str) -> bytes:
 
 
 def render_bootstrap(site: Site, member: Member) -> str:
-    region = member.placement.region if member.placement else "us-east-1"
+    region = member_region(member)
     shared = {"site_name": site.name, "member_name": member.name, "role": member.role.value, "region": region,
               "wireguard": tunnel_values(site, member), "ddns": _ddns_bootstrap(site, member, region)}
     return backend_for(site).render_bootstrap(site, member, shared)

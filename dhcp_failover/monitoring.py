@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .aws import member_region
 from .backends.isc.render import OMAPI_KEY_FILE
 from .backends.kea import ddns as kea_ddns
 from .backends.kea import render as kea_render
@@ -159,20 +160,17 @@ def dashboard_body(site: Site) -> dict[str, Any]:
     """The site's CloudWatch dashboard: both members' state, pool usage, acks per minute, clock."""
     members = (site.primary, site.secondary)
 
-    def region(m: Member) -> str:
-        return m.placement.region if m.placement else "us-east-1"
-
     def metric(name: str, m: Member, pool: str | None = None) -> list[Any]:
         dims = dimensions(site, m, pool)
         flat: list[Any] = [NAMESPACE, name]
         for key, value in dims.items():
             flat += [key, value]
-        return [*flat, {"region": region(m), "label": f"{m.name}" + (f" {pool}" if pool else "")}]
+        return [*flat, {"region": member_region(m), "label": f"{m.name}" + (f" {pool}" if pool else "")}]
 
     def widget(title: str, metrics: list[list[Any]], x: int, y: int, w: int = 12, h: int = 6, **extra: Any) -> dict[str, Any]:
         return {
             "type": "metric", "x": x, "y": y, "width": w, "height": h,
-            "properties": {"title": title, "metrics": metrics, "region": region(site.primary),
+            "properties": {"title": title, "metrics": metrics, "region": member_region(site.primary),
                            "period": PERIOD, "view": "timeSeries", **extra},
         }
 
@@ -236,7 +234,7 @@ def kea_reporter_config(site: Site, member: Member) -> dict[str, Any]:
 def _common_config(site: Site, member: Member) -> dict[str, Any]:
     return {
         "namespace": NAMESPACE,
-        "region": member.placement.region if member.placement else "us-east-1",
+        "region": member_region(member),
         # A list: CloudWatch matches dimensions as a set, but moto (the tests' API) in order.
         "dimensions": [{"Name": k, "Value": v} for k, v in dimensions(site, member).items()],
         "pools": [{"name": pool_name(p), "start": str(p.start), "end": str(p.end)} for p in site_pools(site)],

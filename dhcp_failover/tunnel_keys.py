@@ -8,6 +8,7 @@ own SSM parameter (``secret_names.wireguard_public_key_parameter``), which the p
 
 from __future__ import annotations
 
+from .aws import member_region
 from .model import Member, Site
 from .render import FileTree, RenderedFile, render_template, wireguard_paths
 from .secret_names import wireguard_public_key_parameter
@@ -23,10 +24,6 @@ ENABLE_REFRESH = "systemctl enable --now dhcp-failover-wireguard-peer.timer"
 REFRESH_PERIOD = 30
 
 
-def _region(member: Member) -> str:
-    return member.placement.region if member.placement else "us-east-1"
-
-
 def peer_endpoint_parameter(site: Site, member: Member) -> str:
     """Where the member's tunnel endpoint (public ADDRESS:PORT) is published for its partner."""
     return f"/dhcp-failover/{site.name}/{member.name}/wireguard-endpoint"
@@ -40,11 +37,11 @@ def tunnel_values(site: Site, member: Member) -> dict[str, object] | None:
     partner = site.partner_of(member)
     paths = wireguard_paths(member)
     return {
-        "region": _region(member),
+        "region": member_region(member),
         "own_public_parameter": wireguard_public_key_parameter(site, member),
         "peer_public_parameter": wireguard_public_key_parameter(site, partner),
         "peer_endpoint_parameter": peer_endpoint_parameter(site, partner),
-        "peer_region": _region(partner),
+        "peer_region": member_region(partner),
         "partner_name": partner.name,
         "peer_address": wg.address(partner.role),
         "persistent_keepalive": wg.persistent_keepalive,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from tests.lab.member_hosts import MemberHosts
 from tests.lab.netlab import require_lab
 from tests.lab.relay_clients import RelayClients, out_of_service, state_timeline, write_timeline
 from tests.support.checkout import INVENTORY_ENV
-from tests.support.deploy import MOTO_CREDENTIALS, run_python
+from tests.support.deploy import MOTO_CREDENTIALS, parse_exports, run_python
 from tests.support.factories import REPO, inventory_data, site_data
 from tests.support.pipelines import GITHUB, keys_command, rollout_command
 from tests.support.tfenv import require_provider_mirror, write_cli_config
@@ -152,14 +151,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Ite
 def pipeline_key_exports(folder: Path, env: dict[str, str]) -> dict[str, str]:
     """The ``TF_VAR_`` variables the example pipelines' ``eval "$(... keys --ssm)"`` sets: secrets
     already in SSM are taken, missing ones generated (here, before a first deploy: all)."""
-    out = run_python(["-m", *keys_command(GITHUB)], folder, env).stdout
-    exported = {}
-    for line in out.splitlines():
-        words = shlex.split(line)
-        assert words[0] == "export" and len(words) == 2, f"not an export line: {line!r}"
-        name, _, value = words[1].partition("=")
-        exported[name] = value
-    return exported
+    return parse_exports(run_python(["-m", *keys_command(GITHUB)], folder, env).stdout)
 
 
 def test_first_rollout_deploys_each_site_in_order_and_gates_on_real_failover_states(project: Project) -> None:

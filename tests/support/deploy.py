@@ -91,6 +91,11 @@ def key_exports(project: Path, inventory: str, env: Mapping[str, str]) -> dict[s
     """The ``TF_VAR_`` variables that ``eval "$(python -m dhcp_failover keys --inventory F)"``
     sets in ``project`` (key store at its default place there)."""
     out = run_python(["-m", "dhcp_failover", "keys", "--inventory", inventory], project, dict(env)).stdout
+    return parse_exports(out)
+
+
+def parse_exports(out: str) -> dict[str, str]:
+    """NAME -> value of each ``export NAME=VALUE`` line that ``keys`` prints (and nothing else)."""
     exported = {}
     for line in out.splitlines():
         words = shlex.split(line)
