@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from dhcp_failover.app import SITES_ENV, build_app, plan_synth, site_names
+from dhcp_failover.app import SITES_ENV, build_app, plan_synth, require_provider_endpoint, site_names
 from dhcp_failover.errors import SettingsError, UserError
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.messages import one_line
@@ -79,6 +79,7 @@ def _synth(argv: Sequence[str] | None) -> int:
     )
     args = parser.parse_args(argv)
     plan = plan_synth(load_inventory(_inventory_path(args.inventory)), sites=args.sites)
+    require_provider_endpoint(os.environ, plan.local_api)
     app = build_app(plan)
     app.synth()
     for site in plan.unplaced:

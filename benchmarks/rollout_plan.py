@@ -82,7 +82,8 @@ def deployed_sites(work: Path, sites: int) -> Iterator[tuple[Path, dict[str, str
         shutil.copy2(REPO / entry, project / entry)
     with moto_server(work / "moto.log") as endpoint:
         env = base_env(**{k: v for k, v in write_cli_config(work).items() if k.startswith("TF_")},
-                       DHCP_FAILOVER_AWS_ENDPOINT=endpoint, TF_PLUGIN_CACHE_DIR=str(work / "plugin-cache"))
+                       DHCP_FAILOVER_AWS_ENDPOINT=endpoint, AWS_ENDPOINT_URL=endpoint,
+                       TF_PLUGIN_CACHE_DIR=str(work / "plugin-cache"))
         keys = subprocess.run([sys.executable, "-m", "dhcp_failover", "keys", "--inventory", "sites.yaml"],
                               cwd=project, env=env, capture_output=True, text=True, check=True).stdout
         for line in keys.splitlines():

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from .aws import ENDPOINT_ENV as ENDPOINT_ENV  # the switch; tests and commands import it from here
+from .aws import PROVIDER_ENDPOINT_ENV
 from .cloudinit import instance_user_data
 from .constructs.layout import LocalAwsApi, is_placed
 from .constructs.naming import member_stack_name, shared_stack_name
@@ -24,7 +26,6 @@ from .model import Inventory, Member, Role, Site
 if TYPE_CHECKING:
     import cdktf
 
-ENDPOINT_ENV = "DHCP_FAILOVER_AWS_ENDPOINT"
 DECOMMISSION_ENV = "DHCP_FAILOVER_DECOMMISSION"
 SITES_ENV = "DHCP_FAILOVER_SITES"
 
@@ -80,6 +81,21 @@ def local_api_from_env(environ: Mapping[str, str]) -> LocalAwsApi | None:
             f"${ENDPOINT_ENV}={url!r} is not a base URL; use the form http://127.0.0.1:5000"
         )
     return LocalAwsApi(url=url.rstrip("/"))
+
+
+def require_provider_endpoint(environ: Mapping[str, str], local_api: LocalAwsApi | None) -> None:
+    """With a local API, the terraform that runs the synthesized stacks (``cdktf deploy`` runs it
+    in this environment) must find the API in ``$AWS_ENDPOINT_URL``: the providers carry only its
+    test credentials, so without it terraform would call real AWS with them."""
+    if local_api is None:
+        return
+    given = environ.get(PROVIDER_ENDPOINT_ENV, "").strip().rstrip("/")
+    if given != local_api.url:
+        found = f"is {given!r}" if given else "is not set"
+        raise SettingsError(
+            f"${ENDPOINT_ENV} is set but ${PROVIDER_ENDPOINT_ENV} {found}; terraform's AWS provider reads the "
+            f"local API from it: export {PROVIDER_ENDPOINT_ENV}={local_api.url}"
+        )
 
 
 def decommissioned_from_env(environ: Mapping[str, str], inventory: Inventory) -> frozenset[str]:

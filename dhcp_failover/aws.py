@@ -19,6 +19,8 @@ from .model import Member, Site
 from .secret_names import VERSION_TAG, SecretSpec, site_secrets
 
 ENDPOINT_ENV = "DHCP_FAILOVER_AWS_ENDPOINT"
+# Where terraform's AWS provider reads a local API's address (the synthesized providers name none).
+PROVIDER_ENDPOINT_ENV = "AWS_ENDPOINT_URL"
 # Where the bootstrap looks for an unplaced member's parameters (cloudinit.render_bootstrap).
 UNPLACED_REGION = "us-east-1"
 
@@ -30,6 +32,11 @@ class SsmSecret:
     """The version variable it was written with (its tag); None on a parameter written otherwise."""
     previous: str | None = None
     """The value before the last rotation (from the parameter's history), if there was one."""
+
+
+def local_endpoint(environ: Mapping[str, str]) -> str | None:
+    """``$DHCP_FAILOVER_AWS_ENDPOINT`` without a trailing slash; None when unset or empty."""
+    return environ.get(ENDPOINT_ENV, "").strip().rstrip("/") or None
 
 
 def member_region(member: Member) -> str:
@@ -49,7 +56,7 @@ class AwsApi:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AwsApi:
         environ = os.environ if environ is None else environ
-        return cls(environ.get(ENDPOINT_ENV, "").strip().rstrip("/") or None)
+        return cls(local_endpoint(environ))
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .aws import PROVIDER_ENDPOINT_ENV, local_endpoint
+
 PLAN_FILE = "rollout.tfplan"
 PLUGIN_CACHE_ENV = "TF_PLUGIN_CACHE_DIR"
 DEFAULT_PLUGIN_CACHE = Path("~/.terraform.d/plugin-cache")
@@ -148,6 +150,10 @@ class Terraform:
         env.setdefault("TF_IN_AUTOMATION", "1")
         env.setdefault("CHECKPOINT_DISABLE", "1")
         env.setdefault("GOGC", GO_GC_PERCENT)
+        local = local_endpoint(env)
+        if local:
+            # The synthesized providers carry a local API's credentials but not its address.
+            env[PROVIDER_ENDPOINT_ENV] = local
         return cls(binary, env)
 
     @property

@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from dhcp_failover.app import ENDPOINT_ENV
-from dhcp_failover.aws import secret_region
+from dhcp_failover.aws import PROVIDER_ENDPOINT_ENV, secret_region
 from dhcp_failover.constructs.naming import member_stack_name, shared_stack_name
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.local_keys import KeyStore, default_path
@@ -157,7 +157,7 @@ def gitops(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iter
     root = tmp_path_factory.mktemp("gitops")
     endpoint = moto_endpoint  # the session's (conftest): the bucket, table and sites are this module's own
     base = {k: v for k, v in write_cli_config(root).items() if not k.startswith(("TF_VAR_", "AWS_"))}
-    base.update({ENDPOINT_ENV: endpoint, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    base.update({ENDPOINT_ENV: endpoint, PROVIDER_ENDPOINT_ENV: endpoint, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
                  "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
     base.pop("CDKTF_OUTDIR", None)
     world = GitOps(endpoint, root, base, a=None)  # type: ignore[arg-type]

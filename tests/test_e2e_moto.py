@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from dhcp_failover.app import ENDPOINT_ENV
+from dhcp_failover.aws import PROVIDER_ENDPOINT_ENV
 from dhcp_failover.backends.isc.render import DHCPD_CONF, OMAPI_KEY_FILE, render_omapi_key
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, peer_endpoint_parameter, render_user_data
 from dhcp_failover.constructs.layout import region_of
@@ -165,7 +166,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> It
     (site,) = load_inventory(inventory).sites
     order = (shared_stack_name(SITE), member_stack_name(SITE, Role.SECONDARY), member_stack_name(SITE, Role.PRIMARY))
     base = {k: v for k, v in write_cli_config(root).items() if not k.startswith("TF_VAR_")}
-    base.update({ENDPOINT_ENV: endpoint, "CI": "1", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
+    base.update({ENDPOINT_ENV: endpoint, PROVIDER_ENDPOINT_ENV: endpoint, "CI": "1", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
     for name in ("CDKTF_OUTDIR", INVENTORY_ENV):
         base.pop(name, None)
     env = {**base, **key_exports(folder, INVENTORY_NAME, {**base, INVENTORY_ENV: INVENTORY_NAME})}

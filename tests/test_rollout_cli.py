@@ -112,6 +112,15 @@ def test_terraform_errors_are_shown_as_their_first_error_line() -> None:
     assert first_error("just this\n") == "just this"
 
 
+def test_terraform_finds_the_local_api_the_providers_were_synthesized_for(tmp_path: Path) -> None:
+    from dhcp_failover.terraform import Terraform
+
+    base = {"PATH": os.environ["PATH"], "TF_PLUGIN_CACHE_DIR": str(tmp_path), "AWS_ENDPOINT_URL": "http://elsewhere:1"}
+    local = Terraform.from_environment({**base, ENDPOINT_ENV: "http://127.0.0.1:5123/"})
+    assert local.env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5123"
+    assert Terraform.from_environment(base).env["AWS_ENDPOINT_URL"] == "http://elsewhere:1"
+
+
 # A stack that needs no provider download: terraform's built-in terraform_data, whose
 # provisioner keeps an apply busy for as long as the test wants.
 BUSY_STACK = {"resource": {"terraform_data": {"busy": {

@@ -35,7 +35,8 @@ class LocalAwsApi:
     """A local AWS API (moto, LocalStack) that replaces every AWS endpoint.
 
     The providers then use moto's test credentials and skip what needs real AWS (credential
-    validation, account-id lookup, the EC2 metadata API, region validation).
+    validation, account-id lookup, the EC2 metadata API, region validation); terraform finds the
+    API itself through $AWS_ENDPOINT_URL. An S3 state backend is pointed at it in its config.
     """
 
     url: str
