@@ -6,8 +6,9 @@ failover states over OMAPI.
 The session's moto server, one project folder and one inventory of two sites (depot and branch) for the whole
 module; the tests run in file order and each builds on the state the last one left:
 first deploy and plan review of a DNS change (the example pipelines' commands, as written),
-that change rolled out while one site's plan fails, an interrupted rollout resumed, a final
-run that finds nothing to do, and `status` from a third folder with only AWS access (issue 12).
+that change rolled out while one site's plan fails, an interrupted rollout resumed, a run
+that finds nothing to do, a second DNS change rolled out to both sites in one pipeline run,
+and `status` from a third folder with only AWS access (issue 12).
 Secrets come from the pipelines' `keys --ssm`, and their rollout's gates read the OMAPI key from SSM.
 """
 
@@ -330,6 +331,36 @@ def test_a_finished_rollout_run_again_skips_every_stack_without_waiting(project:
     assert project.instance_ids() == before
 
 
+def test_one_pipeline_run_replaces_every_member_of_both_sites_one_member_at_a_time(project: Project) -> None:
+    """The main-branch job as written (--parallel 4, gates reading the OMAPI key from SSM): a
+    DNS change rewrites all four members' configs and one run rolls both sites at once."""
+    before = project.instance_ids()
+    started = time.time()
+    write_sites(project.folder / INVENTORY, "10.0.0.55")
+    result = project.pipeline(plan_only=False)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"]
+    after = project.instance_ids()
+    hosts = project.hosts
+    for site in SITES:
+        assert steps(report, site) == [
+            (f"{site}-shared", "plan", "done"), (f"{site}-shared", "skip", "done"),
+            (f"{site}-secondary", "plan", "done"), (f"{site}-secondary", "apply", "done"),
+            (f"{site}-primary", "state", "done"), (f"{site}-secondary", "gate", "passed"),
+            (f"{site}-primary", "plan", "done"), (f"{site}-primary", "apply", "done"),
+            (f"{site}-primary", "gate", "passed"),
+        ]
+        assert gate_details(report, site) == ["normal", "normal"]
+        primary, secondary = f"{site}-a", f"{site}-b"
+        new_secondary, old_primary, new_primary = after[secondary], before[primary], after[primary]
+        assert new_secondary and old_primary and new_primary
+        assert new_secondary != before[secondary] and new_primary != old_primary
+        secondary_normal, primary_down = hosts.normal_at(new_secondary), hosts.went_down(primary, old_primary)
+        assert secondary_normal is not None and primary_down is not None and secondary_normal < primary_down
+        assert hosts.both_down(site, since=started) == []
+
+
 def test_status_from_a_third_machine_with_only_aws_access_reads_both_members_normal(
     project: Project, tmp_path: Path,
 ) -> None:
@@ -362,9 +393,9 @@ def test_status_from_a_third_machine_with_only_aws_access_reads_both_members_nor
 def test_clients_behind_the_relays_were_answered_through_every_rollout_and_a_pair_always_served(
     project: Project,
 ) -> None:
-    """The zero-downtime proof. Since the first deploy, both sites' DNS change was rolled out
-    (depot while branch failed, then branch interrupted and resumed) while staying clients renewed
-    and new ones arrived every few seconds behind each relay. Every member's failover state over
+    """The zero-downtime proof. Since the first deploy, a first DNS change was rolled out (depot
+    while branch failed, then branch interrupted and resumed) and a second one to both sites in
+    one run, while staying clients renewed and new ones arrived every few seconds behind each relay. Every member's failover state over
     that time is in rollout-states.txt (from each dhcpd's own log)."""
     clients, hosts = project.clients, project.hosts
     time.sleep(LEASE_TIME)  # every staying client renews once more after the last change
@@ -381,7 +412,7 @@ def test_clients_behind_the_relays_were_answered_through_every_rollout_and_a_pai
         print(f"{site}: {len(probes)} new clients (longest wait {max(w or 0 for w in waits):.1f} s, "
               f"load balance max seconds {lbms}), {len(ledger.renewing)} staying clients with "
               f"{sum(len(c.grants()) for c in ledger.renewing)} leases, members booted {rebuilt} times")
-        assert rebuilt == [2, 2]  # both members replaced under the clients' feet
+        assert rebuilt == [3, 3]  # both members replaced twice under the clients' feet
         # Every new client got a lease within load balance max seconds and dhclient's retransmissions.
         assert probes and [p for p in probes if p.grant is None] == []
         assert len(probes) >= 20
