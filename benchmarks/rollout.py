@@ -31,6 +31,7 @@ from benchmarks.rollout_plan import deployed_sites, plan_only_runs
 REPO = Path(__file__).resolve().parent.parent
 
 MOTO_AMI = "ami-1e749f67"  # an AMI moto knows in every region
+USER_PROJECT_LINKS = (".venv", "node_modules")  # what `npx cdktf diff` needs in the project
 DROP = ("DHCP_FAILOVER_INVENTORY", "DHCP_FAILOVER_AWS_ENDPOINT", "DHCP_FAILOVER_SITES", "CDKTF_OUTDIR")
 
 
@@ -79,6 +80,9 @@ def plan_figures(work: Path, sites: int, skip_diff: bool) -> dict[str, float]:
         figures["plan-only, 1 site"] = one.wall
         figures[f"plan-only, {sites} sites"] = many.wall
         if not skip_diff:
+            # As a user's project: cdktf.json's app is .venv's python, npx finds the pinned CLI.
+            for entry in USER_PROJECT_LINKS:
+                (project / entry).symlink_to(REPO / entry)
             diff_env = {**env, "DHCP_FAILOVER_INVENTORY": "sites.yaml"}
             start = time.perf_counter()
             for index in range(sites):
@@ -96,6 +100,9 @@ def main() -> int:
     parser.add_argument("--skip-diff", action="store_true", help="leave out the npx cdktf diff comparison")
     parser.add_argument("--synth-only", action="store_true", help="only the synth figures (no AWS API, minutes less)")
     args = parser.parse_args()
+    missing = [entry for entry in USER_PROJECT_LINKS if not (REPO / entry).is_dir()]
+    if missing and not (args.skip_diff or args.synth_only):
+        parser.exit(2, f"error: {', '.join(missing)} missing: run `make install-test` first (or pass --skip-diff)\n")
     with tempfile.TemporaryDirectory(prefix="rollout-bench-") as scratch:
         work = Path(scratch)
         selected, alone = synth_figures(work, args.repeat)
