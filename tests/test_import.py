@@ -25,7 +25,7 @@ from tests.support.factories import ISC_EXAMPLES, REPO
 from tests.support.tools import require_file
 
 DEBIAN_EXAMPLE = Path("/usr/share/doc/isc-dhcp-server/examples/dhcpd.conf.example")
-GUIDE = REPO.parent / "shared" / "seed" / "isc-basic-guide-to-configuring-dhcp-failover.txt"
+GUIDE = REPO / "tests" / "data" / "guide" / "failover-examples.txt"
 
 
 def statements(text: str, *, skip_lines: set[int] = frozenset()) -> list[tuple[int, str]]:  # type: ignore[assignment]
@@ -92,7 +92,7 @@ def uncommented_debian_example() -> str:
 def guide_pair() -> tuple[str, str]:
     """The guide's two peer blocks, completed as its own steps say: addresses for the host names,
     the closing braces, a subnet with a pool that names the peer, OMAPI with a key."""
-    guide = require_file(GUIDE, "the ISC guide (shared/seed beside the checkout)").read_text()
+    guide = GUIDE.read_text()
     primary = guide[guide.index('failover peer "failover-partner" {'):guide.index("...and secondary:")]
     rest = guide[guide.index("...and secondary:"):]
     secondary = rest[rest.index('failover peer "failover-partner" {'):rest.index("The parameter mclt")]
