@@ -17,17 +17,20 @@ from pydantic import Field, model_validator
 from .fields import (
     DOMAIN_NAME,
     QUOTABLE,
+    SAFE_NAME,
     Address,
     BootFile,
     DomainName,
     Network,
     Quotable,
     Strict,
+    allowing,
 )
 
-OPTION_NAME = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
-CLASS_NAME = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
-HEX_BYTES = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){0,252}$"
+OPTION_NAME = allowing(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$", "2-32 lower-case letters, digits and '-', starting with a letter")
+# The same form as the site's names (fields.SAFE_NAME): a class name becomes a file-safe word too.
+CLASS_NAME = SAFE_NAME
+HEX_BYTES = allowing(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){0,252}$", "1-253 hex pairs joined by ':', like 01:02:0a")
 ClassName = Annotated[str, Field(pattern=CLASS_NAME)]
 
 

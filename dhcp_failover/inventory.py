@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from .checks import validate
 from .errors import InventoryError
+from .fields import ALLOWED_BY_PATTERN
 from .messages import excerpt
 from .model import Inventory
 from .safe_yaml import YamlInputError, load_text, read_text
@@ -64,18 +65,44 @@ def inventory_from_data(data: Any) -> Inventory:
 
 
 def _describe(exc: ValidationError, data: Any) -> str:
-    """The first pydantic error as a line that names the site and field and says what to do."""
+    """The first problem as a line in the inventory's own words: the field's path as the file
+    spells it, the value quoted safely, and what the field allows."""
+    problems = _problems_by_field(exc, data)
     # A misspelt key also makes its intended key "missing"; the did-you-mean is the useful line.
-    errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
+    loc = next((loc for loc, errors in problems.items() if any(e["type"] == "extra_forbidden" for e in errors)),
+               next(iter(problems)))
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    return f"{_where(loc, data)}: {_what(problems[loc], loc)}{more}"
+
+
+def _problems_by_field(exc: ValidationError, data: Any) -> dict[tuple[Any, ...], list[Any]]:
+    """The validator's errors grouped by the inventory field they are about. A union (an address
+    or a host name) fails once per alternative, each under a step that names the validator, not
+    the file: those steps go, and the alternatives meet again under their field. A list that
+    fails only because one of its items did is not a problem of its own."""
+    grouped: dict[tuple[Any, ...], list[Any]] = {}
+    for error in exc.errors(include_url=False):
+        grouped.setdefault(_field_location(tuple(error["loc"]), data, error["type"]), []).append(error)
+    return {loc: errors for loc, errors in grouped.items()
+            if not any(other[: len(loc)] == loc and len(other) > len(loc) for other in grouped)}
+
+
+def _field_location(loc: tuple[Any, ...], data: Any, kind: str) -> tuple[Any, ...]:
+    kept: list[Any] = []
+    node = data
+    for i, step in enumerate(loc):
+        last = i == len(loc) - 1
+        in_data = (isinstance(node, dict) and step in node) or (
+            isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node))
+        if in_data or (last and kind == "missing"):
+            kept.append(step)
+            node = _child(node, step)
+    return tuple(kept)
+
+
+def _what(errors: list[Any], loc: tuple[Any, ...]) -> str:
     first = errors[0]
-    loc = tuple(first["loc"])
-    where = _where(loc, data)
-    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    return f"{where}: {_what(first, loc)}{more}"
-
-
-def _what(error: Any, loc: tuple[Any, ...]) -> str:
-    kind = error["type"]
+    kind = first["type"]
     key = loc[-1] if loc else ""
     if kind == "extra_forbidden":
         if key in _PAIR_SETTINGS_ON_MEMBERS and len(loc) >= 3 and loc[-3] == "members":
@@ -86,21 +113,70 @@ def _what(error: Any, loc: tuple[Any, ...]) -> str:
         return f"unknown key {excerpt(key)}{_did_you_mean(key, _allowed_keys(loc[:-1]))}"
     if kind == "missing":
         return f"missing required key {excerpt(key)}"
-    shown = excerpt(error.get("input"))
-    message = error["msg"]
+    shown = excerpt(first.get("input"))
+    # Our own checks already say what to do, in a phrase that follows the value.
+    ours = [e["msg"].removeprefix("Value error, ") for e in errors if e["type"] == "value_error"]
+    if ours:
+        return f"{shown} {ours[0]}"
+    if kind == "literal_error" and key == "version":
+        return f"{shown} must be 1 (the only inventory format this version knows)"
+    allowed = list(dict.fromkeys(_allowed(e) for e in errors))
+    return f"{shown} must be {', or '.join(allowed)}"
+
+
+# What a value of each kind must be, for the validator's error types.
+_ALLOWED_BY_KIND = {
+    "ip_v4_address": "an IPv4 address, like 10.0.0.1",
+    "ip_v4_network": "an IPv4 network with its host bits zero, like 10.0.0.0/24",
+    "ip_v4_interface": "an IPv4 address with its prefix length, like 10.0.0.1/24",
+    "ip_v6_address": "an IPv6 address, like 2001:db8::1",
+    "ip_v6_network": "an IPv6 network with its host bits zero, like 2001:db8::/64",
+    "ip_v6_interface": "an IPv6 address with its prefix length, like 2001:db8::1/64",
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "tuple_type": "a list",
+    "list_type": "a list",
+    "set_type": "a list",
+    "frozen_set_type": "a list",
+    "dict_type": "a mapping of keys to values",
+    "model_type": "a mapping of keys to values",
+    "model_attributes_type": "a mapping of keys to values",
+}
+
+
+def _allowed(error: Any) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
     if kind == "string_pattern_mismatch":
-        message = "has characters or a form that is not allowed here"
-        if key == "name":
-            message = "must be 2-40 characters of lower-case letters, digits and '-', starting with a letter"
-    elif kind == "value_error":
-        message = message.removeprefix("Value error, ")
-    elif kind == "literal_error" and key == "version":
-        message = "must be 1 (the only inventory format this version knows)"
-    return f"{shown} {message[0].lower()}{message[1:]}"
+        return ALLOWED_BY_PATTERN.get(str(ctx.get("pattern")), "text of the form the inventory reference gives for it")
+    if kind in ("enum", "literal_error"):
+        return f"one of {ctx.get('expected', 'the values the inventory reference lists')}"
+    bounds = {
+        "greater_than_equal": ("a number of at least", "ge"),
+        "less_than_equal": ("a number of at most", "le"),
+        "greater_than": ("a number above", "gt"),
+        "less_than": ("a number below", "lt"),
+        "string_too_short": ("text of at least {} character(s)", "min_length"),
+        "string_too_long": ("text of at most {} characters", "max_length"),
+    }
+    if kind in bounds:
+        phrase, field = bounds[kind]
+        return phrase.format(ctx.get(field)) if "{}" in phrase else f"{phrase} {ctx.get(field)}"
+    if kind in ("too_short", "too_long"):
+        what = "mapping with" if ctx.get("field_type") == "Dictionary" else "list of"
+        count, word = (ctx.get("min_length"), "at least") if kind == "too_short" else (ctx.get("max_length"), "at most")
+        return f"a {what} {word} {count} item(s)"
+    return _ALLOWED_BY_KIND.get(kind, "a value of the kind the inventory reference gives for it")
 
 
 def _where(loc: tuple[Any, ...], data: Any) -> str:
-    """'site "hq": subnets[0].pools[1].start' from a pydantic location."""
+    """'site "hq": subnets[0].pools[1].start' from a field's location in the file."""
     parts: list[str] = []
     node = data
     prefix = ""

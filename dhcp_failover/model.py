@@ -18,9 +18,11 @@ from .backends.kea.settings import KeaSettings
 from .ddns import Ddns
 from .dhcp_options import ClassName, ClientClass, OptionDefinition, Options, Pxe, SharedNetwork
 from .fields import (
+    AWS_REGION,
     BOOT_FILE,
     HBA,
     HOST_NAME,
+    INTERFACE_NAME,
     MAC,
     PEER_NAME,
     PRINTABLE_TEXT,
@@ -33,9 +35,21 @@ from .fields import (
     SafeName,
     Seconds,
     Strict,
+    allowing,
     reject_bool,
 )
 from .monitoring_model import Monitoring
+
+AVAILABILITY_ZONE = allowing(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$", "an AWS availability zone, like eu-west-1a")
+SUBNET_ID = allowing(r"^subnet-[0-9a-f]{8,17}$", "a subnet id: subnet- and 8-17 lower-case hex digits")
+VPC_ID = allowing(r"^vpc-[0-9a-f]{8,17}$", "a VPC id: vpc- and 8-17 lower-case hex digits")
+AMI_ID = allowing(r"^ami-[0-9a-f]{8,17}$", "an image id: ami- and 8-17 lower-case hex digits")
+INSTANCE_TYPE = allowing(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", "an EC2 instance type, like t3.small")
+KEY_PAIR_NAME = allowing(r"^[A-Za-z0-9 ._:/+=,@-]+$", "an EC2 key pair name: letters, digits, spaces and . _ : / + = , @ -")
+KMS_KEY_ARN = allowing(
+    r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$",
+    "a KMS key or alias ARN, like arn:aws:kms:eu-west-1:123456789012:key/NAME",
+)
 
 # Upper bounds on every list: far above any real inventory, low enough that every check (some
 # compare pairs) finishes in well under a second on the largest input the loader accepts.
@@ -87,18 +101,18 @@ class Placement(Strict):
     """Where a member runs in AWS. Either an existing subnet (with its VPC) or an
     availability zone in which the site's own VPC gets a subnet for the member's network."""
 
-    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = Field(description="The AWS region.")
-    availability_zone: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")] | None = Field(
+    region: Annotated[str, Field(pattern=AWS_REGION)] = Field(description="The AWS region.")
+    availability_zone: Annotated[str, Field(pattern=AVAILABILITY_ZONE)] | None = Field(
         default=None, description="A zone of the region: the site's own VPC gets a subnet there (not with subnet_id)."
     )
-    subnet_id: Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")] | None = Field(
+    subnet_id: Annotated[str, Field(pattern=SUBNET_ID)] | None = Field(
         default=None, description="An existing subnet for the member, with vpc_id (not with availability_zone)."
     )
-    vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = Field(
+    vpc_id: Annotated[str, Field(pattern=VPC_ID)] | None = Field(
         default=None, description="The VPC of subnet_id."
     )
-    ami: Annotated[str, Field(pattern=r"^ami-[0-9a-f]{8,17}$")] = Field(description="The image the member boots.")
-    instance_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")] = Field(
+    ami: Annotated[str, Field(pattern=AMI_ID)] = Field(description="The image the member boots.")
+    instance_type: Annotated[str, Field(pattern=INSTANCE_TYPE)] = Field(
         default="t3.small", description="The EC2 instance type."
     )
     root_volume_gib: Annotated[int, Field(strict=True, ge=8, le=1024)] = Field(
@@ -241,7 +255,7 @@ class RelayedSubnet(Strict):
     """One subnet a relay serves: the interface it listens on there and its address (giaddr)."""
 
     subnet: Network = Field(description="One of the site's subnets.")
-    interface: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9/:._-]{0,63}$")] = Field(
+    interface: Annotated[str, Field(pattern=INTERFACE_NAME)] = Field(
         description="The relay's interface on that subnet."
     )
     giaddr: Address = Field(description="The relay's own address on that subnet.")
@@ -254,7 +268,7 @@ class Relay(Strict):
     source_address: Address = Field(
         description="The address relayed packets come from (what the security groups admit)."
     )
-    upstream_interface: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9/:._-]{0,63}$")] | None = Field(
+    upstream_interface: Annotated[str, Field(pattern=INTERFACE_NAME)] | None = Field(
         default=None, description="Interface towards the servers (Linux dhcrelay -iu)."
     )
     serves: Annotated[tuple[RelayedSubnet, ...], Field(max_length=MAX_SUBNETS)] = Field(
@@ -338,7 +352,7 @@ class OperatorAccess(Strict):
             "member's OMAPI port and SSH (22) with IAM credentials (docs/operator-access.md)."
         ),
     )
-    ssh_key_pair: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9 ._:/+=,@-]+$")] | None = (
+    ssh_key_pair: Annotated[str, Field(min_length=1, max_length=255, pattern=KEY_PAIR_NAME)] | None = (
         Field(
             default=None,
             description=(
@@ -481,9 +495,12 @@ class StateLock(str, enum.Enum):
 
 
 # DynamoDB table names.
-TABLE_NAME = r"^[A-Za-z0-9_.-]{3,255}$"
+TABLE_NAME = allowing(r"^[A-Za-z0-9_.-]{3,255}$", "a DynamoDB table name: 3-255 letters, digits, '_', '.' and '-'")
 # An S3 key prefix: path segments of safe characters, no leading or trailing '/'.
-KEY_PREFIX = r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$"
+KEY_PREFIX = allowing(
+    r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$",
+    "an S3 key prefix: '/'-separated segments of letters, digits and ! _ . * ' ( ) -, with no '/' at either end",
+)
 
 
 class StateBackend(Strict):
@@ -498,14 +515,14 @@ class StateBackend(Strict):
         description="s3: the (existing) bucket that holds the state; S3's naming rules are checked with the "
         "other rules, so that the error says which one.",
     )
-    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] | None = Field(
+    region: Annotated[str, Field(pattern=AWS_REGION)] | None = Field(
         default=None, description="s3: the bucket's region."
     )
     key_prefix: Annotated[str, Field(max_length=512, pattern=KEY_PREFIX)] = Field(
         default="dhcp-failover", description="s3: each stack's state is <key_prefix>/<stack>.tfstate."
     )
     encrypt: bool = Field(default=True, description="s3: server-side encryption of the state object.")
-    kms_key_id: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")] | None = Field(
+    kms_key_id: Annotated[str, Field(pattern=KMS_KEY_ARN)] | None = Field(
         default=None, description="s3: ARN of a KMS key for the state object (default: S3-managed keys)."
     )
     lock: StateLock = Field(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.factories import REPO, inventory_data, site_data, write_inventory
+from tests.support.messages import assert_in_users_words
 
 Site = dict[str, Any]
 
@@ -155,6 +156,7 @@ def test_bad_inventory_is_one_error_line_and_writes_nothing(tmp_path: Path, data
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), lines[0]
     assert expected in lines[0]
+    assert_in_users_words(lines[0])
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
     assert (out / "keep.txt").read_text() == "left as it was\n"

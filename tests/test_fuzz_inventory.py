@@ -31,6 +31,7 @@ from dhcp_failover import cli
 from dhcp_failover.inventory import _allowed_keys, _model_in
 from dhcp_failover.model import Inventory
 from tests.support.factories import EXAMPLES, inventory_data, site_data
+from tests.support.messages import assert_in_users_words
 from tests.support.tools import require
 from tests.support.well_formed import CLOUD_INIT_SCHEMA, check_accepted
 
@@ -201,6 +202,7 @@ def test_mutated_inventories_keep_the_contract(tmp_path: Path) -> None:
             lines = stderr.split("\n")
             assert len(lines) == 2 and lines[1] == "" and lines[0].startswith("error: "), repr(stderr)
             assert lines[0].isprintable(), repr(lines[0])
+            assert_in_users_words(lines[0])
             assert sorted(p.name for p in out.iterdir()) == ["keep"]
         else:
             outcomes["accepted"] += 1

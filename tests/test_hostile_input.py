@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tests.support.factories import REPO, inventory_data, site_data, write_inventory
+from tests.support.messages import assert_in_users_words
 
 Data = dict[str, Any]
 WALL_LIMIT = 10.0
@@ -197,6 +198,7 @@ def assert_one_error_line(result: subprocess.CompletedProcess[str], seconds: flo
     assert lines[0].startswith("error: ") and lines[0].isprintable(), lines[0][:300]
     assert len(lines[0]) < 600, lines[0][:600]
     assert expected in lines[0], lines[0]
+    assert_in_users_words(lines[0])
     assert seconds < WALL_LIMIT, f"took {seconds:.1f} s"
 
 

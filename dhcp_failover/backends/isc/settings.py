@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from ...fields import KEY_NAME, PRINTABLE_TEXT, Bool, Network, Port, Strict
+from ...fields import KEY_NAME, PACKAGE_VERSION, PRINTABLE_TEXT, Bool, Network, Port, Strict
 
 MAX_ADMIN_NETWORKS = 50
 
@@ -52,6 +52,6 @@ class Omapi(Strict):
 class Software(Strict):
     """Package versions installed on both members (step 1 of the guide: the same dhcpd on both)."""
 
-    isc_dhcp_server: Annotated[str, Field(pattern=r"^[0-9][A-Za-z0-9.+~:-]*$")] = Field(
+    isc_dhcp_server: Annotated[str, Field(pattern=PACKAGE_VERSION)] = Field(
         default="4.4.3-P1-2", description="The Debian package version, the same on both members."
     )

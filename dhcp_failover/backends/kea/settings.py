@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from ...fields import Network, Port, Strict
+from ...fields import PACKAGE_VERSION, Network, Port, Strict
 
 MAX_ADMIN_NETWORKS = 50
 Milliseconds = Annotated[int, Field(strict=True, ge=100, le=3_600_000)]
@@ -39,6 +39,6 @@ class KeaSettings(Strict):
     admin_networks: Annotated[tuple[Network, ...], Field(max_length=MAX_ADMIN_NETWORKS)] = Field(
         default=(), description="Private networks whose operators may reach the control port (none by default)."
     )
-    package_version: Annotated[str, Field(pattern=r"^[0-9][A-Za-z0-9.+~:-]*$")] = Field(
+    package_version: Annotated[str, Field(pattern=PACKAGE_VERSION)] = Field(
         default="2.2.0-6", description="Debian version of kea-dhcp4-server and kea-ctrl-agent on both members."
     )
