@@ -20,6 +20,7 @@ from typing import NoReturn
 import yaml
 
 from . import diagram, instance_connect, local_keys, operations, pool_status
+from .advice import site_warnings
 from .aws import AwsApi, SsmSecret, secret_region
 from .backends.isc import config_import as isc_import
 from .backends.isc import config_reader as isc_reader
@@ -30,10 +31,11 @@ from .backends.kea import leases as kea_leases
 from .backends.kea.control import KeaControlError
 from .backends.kea.render import LEASE_FILE as KEA_LEASE_FILE
 from .errors import AwsError, ConfigImportError, InventoryError, UsageError, UserError
+from .host_files import render_inventory
 from .inventory import inventory_json_schema, load_inventory
 from .messages import one_line
-from .model import Member, ServerKind, Site
-from .render import render_inventory, write_trees
+from .model import Inventory, Member, ServerKind, Site
+from .render import write_trees
 from .secret_names import VERSION_TAG, SecretSpec, control_secret
 
 EXIT_BAD_INPUT = 2
@@ -63,10 +65,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+def _warn(inventory: Inventory) -> None:
+    """After a command succeeded: what the inventory leaves undecided, one line each."""
+    for line in site_warnings(inventory.sites):
+        print(f"warning: {one_line(line)}", file=sys.stderr)
+
+
 def _validate(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     sites = ", ".join(site.name for site in inventory.sites)
     print(f"ok: {args.inventory}: {len(inventory.sites)} site(s): {sites}")
+    _warn(inventory)
     return 0
 
 
@@ -79,6 +88,7 @@ def _render(args: argparse.Namespace) -> int:
     write_trees(trees, out)
     files = sum(len(tree) for tree in trees.values())
     print(f"rendered {files} file(s) for {len(trees)} host(s) into {out}")
+    _warn(inventory)
     return 0
 
 

@@ -15,7 +15,7 @@ from .backends.registry import backend_for
 from .errors import InventoryError
 from .model import Member, Site
 from .monitoring import ENABLE_REPORTER, MEMBER_PACKAGES, member_files
-from .render import render_template
+from .render import FileTree, RenderedFile, render_template
 from .secret_names import SecretKind, member_secrets
 from .tunnel_keys import peer_endpoint_parameter as peer_endpoint_parameter  # where it was first defined
 from .tunnel_keys import refresh_files, tunnel_values
@@ -72,18 +72,23 @@ def _ddns_bootstrap(site: Site, member: Member, region: str) -> dict[str, object
     }
 
 
-def render_cloud_config(site: Site, member: Member) -> str:
-    tree = backend_for(site).render_member(site, member)
-    files = [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in tree]
-    files.append({"path": BOOTSTRAP_PATH, "permissions": "0755", "content": render_bootstrap(site, member)})
-    after_bootstrap: list[str] = []
-    if site.wireguard is not None:
-        files += [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in refresh_files(site, member)]
+def member_tree(site: Site, member: Member, *, root: str = "") -> FileTree:
+    """Every file a member's user-data writes, in the order it writes them: the server's
+    configs, the bootstrap, the tunnel's key follower and the monitoring reporter. ``render``
+    writes exactly this, so a review of its output sees all that changes on the member."""
+    tree = backend_for(site).render_member(site, member, root=root)
+    tree += (RenderedFile(BOOTSTRAP_PATH, render_bootstrap(site, member), 0o755),)
+    tree += refresh_files(site, member)
     if site.monitoring is not None:
-        files += [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in member_files(site, member)]
-        # After the bootstrap, and whether or not it worked: a member that failed to start
-        # dhcpd is exactly what the reporter must tell.
-        after_bootstrap.append(ENABLE_REPORTER)
+        tree += member_files(site, member)
+    return tree
+
+
+def render_cloud_config(site: Site, member: Member) -> str:
+    files = [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in member_tree(site, member)]
+    # After the bootstrap, and whether or not it worked: a member that failed to start dhcpd
+    # is exactly what the reporter must tell.
+    after_bootstrap = [ENABLE_REPORTER] if site.monitoring is not None else []
     packages = [*backend_for(site).packages(site), "chrony", "awscli"]
     if site.wireguard:
         packages.append("wireguard-tools")

@@ -16,8 +16,7 @@ from typing import Any
 
 import jinja2
 
-from .derived_names import member_folder, relay_folder
-from .model import Inventory, Member, Relay, RelayedSubnet, Site, WireGuard
+from .model import Member, Relay, RelayedSubnet, Site, WireGuard
 
 
 def _templates() -> Path:
@@ -137,20 +136,6 @@ def render_relay(site: Site, relay: Relay) -> FileTree:
             ),
         ),
     )
-
-
-def render_inventory(inventory: Inventory, *, root: str = "") -> dict[str, FileTree]:
-    """Every host's files, keyed by the folder they go to: ``<site>/<member>`` and
-    ``<site>/relays/<relay>``."""
-    from .backends.registry import backend_for  # the backends build on this module
-
-    trees: dict[str, FileTree] = {}
-    for site in inventory.sites:
-        for member in site.members:
-            trees[member_folder(site, member)] = backend_for(site).render_member(site, member, root=root)
-        for relay in site.relays:
-            trees[relay_folder(site, relay)] = render_relay(site, relay)
-    return trees
 
 
 def write_trees(trees: dict[str, FileTree], out_dir: Path) -> None:

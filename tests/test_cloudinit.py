@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dhcp_failover.backends.registry import backend_for
 from dhcp_failover.cloudinit import ALLOWED_TOP_LEVEL_KEYS, BOOTSTRAP_PATH, USER_DATA_LIMIT, render_user_data
+from dhcp_failover.derived_names import member_folder
 from dhcp_failover.errors import InventoryError
+from dhcp_failover.host_files import render_inventory
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.model import Site
-from dhcp_failover.monitoring import ENABLE_REPORTER, member_files
-from dhcp_failover.tunnel_keys import refresh_files
+from dhcp_failover.monitoring import ENABLE_REPORTER
 from tests.support.factories import EXAMPLES, inventory_data, site_data
 from tests.support.tfenv import terraform, write_cli_config
 from tests.support.tools import require
@@ -49,19 +49,22 @@ def test_top_level_keys_are_only_the_known_ones() -> None:
             assert set(yaml.safe_load(render_user_data(site, member).cloud_config)) <= ALLOWED_TOP_LEVEL_KEYS
 
 
-def test_write_files_carry_exactly_the_rendered_tree_and_the_bootstrap() -> None:
-    for site in sites():
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.stem for e in EXAMPLES])
+def test_render_writes_exactly_the_files_the_user_data_writes(example: Path) -> None:
+    """A reviewer diffs ``render --out`` to see what changes on a member: every file the
+    user-data writes (the configs, the bootstrap, a tunnel's key follower, the reporter) is
+    there, with the same content and mode, and nothing else is."""
+    inventory = load_inventory(example)
+    trees = render_inventory(inventory)
+    for site in inventory.sites:
         for member in site.members:
             config = yaml.safe_load(render_user_data(site, member).cloud_config)
-            written = {f["path"]: f["content"] for f in config["write_files"]}
-            monitored = site.monitoring is not None
-            # Tunnel sites: the timer that follows the partner's WireGuard key (refresh_files).
-            tree = (backend_for(site).render_member(site, member) + refresh_files(site, member)
-                    + (member_files(site, member) if monitored else ()))
-            rendered = {f.path: f.content for f in tree}
-            assert {k: v for k, v in written.items() if k != BOOTSTRAP_PATH} == rendered
-            assert written[BOOTSTRAP_PATH].startswith("#!/bin/bash")
-            assert config["runcmd"] == [[BOOTSTRAP_PATH]] + ([ENABLE_REPORTER] if monitored else [])
+            written = {f["path"]: (f["content"], f["permissions"]) for f in config["write_files"]}
+            rendered = {f.path: (f.content, f"{f.mode:04o}") for f in trees[member_folder(site, member)]}
+            only = (sorted(set(written) - set(rendered)), sorted(set(rendered) - set(written)))
+            assert written == rendered, f"{member.name}: only in the user-data {only[0]}, only rendered {only[1]}"
+            assert written[BOOTSTRAP_PATH][0].startswith("#!/bin/bash")
+            assert config["runcmd"] == [[BOOTSTRAP_PATH]] + ([ENABLE_REPORTER] if site.monitoring else [])
 
 
 def test_both_members_pin_the_same_dhcpd_version() -> None:

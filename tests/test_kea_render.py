@@ -21,9 +21,9 @@ from dhcp_failover.backends.kea import control
 from dhcp_failover.backends.kea.render import CTRL_AGENT_CONF, DHCP4_CONF, DHCP4_DROP_IN, render_member
 from dhcp_failover.derived_names import member_folder
 from dhcp_failover.errors import InventoryError
+from dhcp_failover.host_files import render_inventory
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
-from dhcp_failover.render import render_inventory
 from tests.lab.kea import KeaMember, check_config, install_member, require_kea, start_member
 from tests.lab.netlab import Lab, require_lab
 from tests.support.factories import EXAMPLES, REPO, inventory_data, site_data

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from dhcp_failover.backends.isc.render import render_dhcpd_conf, render_member
+from dhcp_failover.host_files import render_inventory
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.model import Role, Site
-from dhcp_failover.render import render_inventory, render_relay
+from dhcp_failover.render import render_relay
 from tests.support.factories import EXAMPLES, REPO, inventory_data, site_data
 
 GOLDEN = REPO / "tests" / "golden"
