@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from dhcp_failover.advice import site_warnings
 from dhcp_failover.app import SITES_ENV, build_app, plan_synth, require_provider_endpoint, site_names
 from dhcp_failover.errors import SettingsError, UserError
 from dhcp_failover.inventory import load_inventory
@@ -84,6 +85,8 @@ def _synth(argv: Sequence[str] | None) -> int:
     app.synth()
     for site in plan.unplaced:
         print(f"note: site {site} has no placement; not synthesized", file=sys.stderr)
+    for line in site_warnings(site_plan.site for site_plan in plan.sites):
+        print(f"warning: {one_line(line)}", file=sys.stderr)
     stacks = plan.stack_names
     shown = ", ".join(stacks) if len(stacks) <= 9 else f"{', '.join(stacks[:3])}, ..."
     print(f"synthesized {len(stacks)} stack(s) into {app.outdir}: {shown}")

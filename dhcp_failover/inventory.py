@@ -110,6 +110,8 @@ def _what(errors: list[Any], loc: tuple[Any, ...]) -> str:
                 f"{key} is a setting of the pair, not of a member; set {_PAIR_SETTINGS_ON_MEMBERS[key]} "
                 "(backends render mclt and split/hba on the primary only)"
             )
+        if len(loc) >= 2 and loc[-2] == "monitoring" and _in_the_off_form(tuple(first["loc"])):
+            return f"unknown key {excerpt(key)}: with enabled: false, monitoring takes only a reason"
         return f"unknown key {excerpt(key)}{_did_you_mean(key, _allowed_keys(loc[:-1]))}"
     if kind == "missing":
         return f"missing required key {excerpt(key)}"
@@ -156,7 +158,9 @@ def _allowed(error: Any) -> str:
     if kind == "string_pattern_mismatch":
         return ALLOWED_BY_PATTERN.get(str(ctx.get("pattern")), "text of the form the inventory reference gives for it")
     if kind in ("enum", "literal_error"):
-        return f"one of {ctx.get('expected', 'the values the inventory reference lists')}"
+        # An inventory writes YAML's true and false, not Python's.
+        expected = str(ctx.get("expected", "the values the inventory reference lists"))
+        return f"one of {expected.replace('True', 'true').replace('False', 'false')}"
     bounds = {
         "greater_than_equal": ("a number of at least", "ge"),
         "less_than_equal": ("a number of at most", "le"),
@@ -173,6 +177,13 @@ def _allowed(error: Any) -> str:
         count, word = (ctx.get("min_length"), "at least") if kind == "too_short" else (ctx.get("max_length"), "at most")
         return f"a {what} {word} {count} item(s)"
     return _ALLOWED_BY_KIND.get(kind, "a value of the kind the inventory reference gives for it")
+
+
+def _in_the_off_form(raw_loc: tuple[Any, ...]) -> bool:
+    """Whether an error is about ``monitoring: {enabled: false, ...}`` (the validator's step
+    after ``monitoring`` names the form it chose)."""
+    at = raw_loc.index("monitoring") if "monitoring" in raw_loc else -1
+    return at >= 0 and raw_loc[at + 1 : at + 2] == ("off",)
 
 
 def _where(loc: tuple[Any, ...], data: Any) -> str:
@@ -219,9 +230,14 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
             return []
         if isinstance(step, int):
             continue
-        field = model.model_fields.get(step)
+        field = _keys_of(model).get(step)
         model = _model_in(field.annotation) if field else None
-    return sorted(model.model_fields) if model else []
+    return sorted(_keys_of(model)) if model else []
+
+
+def _keys_of(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's fields by the key an inventory writes them under (a field's alias, if it has one)."""
+    return {info.alias or name: info for name, info in model.model_fields.items()}
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

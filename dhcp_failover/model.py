@@ -11,7 +11,7 @@ import enum
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
 
 from .backends.isc.settings import Omapi, Software
 from .backends.kea.settings import KeaSettings
@@ -38,7 +38,7 @@ from .fields import (
     allowing,
     reject_bool,
 )
-from .monitoring_model import Monitoring
+from .monitoring_model import Monitoring, MonitoringOff, MonitoringSection
 
 AVAILABILITY_ZONE = allowing(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$", "an AWS availability zone, like eu-west-1a")
 SUBNET_ID = allowing(r"^subnet-[0-9a-f]{8,17}$", "a subnet id: subnet- and 8-17 lower-case hex digits")
@@ -366,6 +366,9 @@ class OperatorAccess(Strict):
 class Site(Strict):
     """One failover pair and everything it serves."""
 
+    # Written out (the Python API's model_dump) under the inventory's own key names.
+    model_config = ConfigDict(serialize_by_alias=True)
+
     name: SafeName = Field(description="Lower-case letters, digits and '-'; becomes stack names and folders.")
     server: ServerKind = Field(
         default=ServerKind.ISC, description="isc (ISC dhcpd failover, the default) or kea (Kea HA, see docs/kea.md)."
@@ -417,8 +420,13 @@ class Site(Strict):
     state: StateBackend | None = Field(
         default=None, description="Where this site's Terraform state lives (default: the inventory's state)."
     )
-    monitoring: Monitoring | None = Field(
-        default=None, description="Metrics, alarms, logs and a dashboard (see docs/monitoring.md); off when absent."
+    # Read as ``monitoring`` (the section when it is on) and ``monitoring_off_reason``: every
+    # consumer asks "is it on?", and only the warning about unwatched pairs asks why it is off.
+    monitoring_section: MonitoringSection | None = Field(
+        default=None,
+        alias="monitoring",
+        description="Metrics, alarms, logs and a dashboard (see docs/monitoring.md); or {enabled: false, reason: ...} "
+        "to say why nothing watches the pair.",
     )
 
     @model_validator(mode="before")
@@ -428,6 +436,22 @@ class Site(Strict):
         if isinstance(data, dict) and data.get("server") == ServerKind.KEA.value and "ping_check" not in data:
             return {**data, "ping_check": False}
         return data
+
+    @property
+    def placed(self) -> bool:
+        """Whether the site runs in AWS (checks ensure both members have a placement, or none)."""
+        return all(m.placement is not None for m in self.members)
+
+    @property
+    def monitoring(self) -> Monitoring | None:
+        """The site's monitoring when it is on; None when absent or turned off."""
+        section = self.monitoring_section
+        return section if isinstance(section, Monitoring) else None
+
+    @property
+    def monitoring_off_reason(self) -> str | None:
+        section = self.monitoring_section
+        return section.reason if isinstance(section, MonitoringOff) else None
 
     @property
     def peer_name(self) -> str:

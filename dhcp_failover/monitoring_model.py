@@ -6,11 +6,11 @@ Field-level rules only (pure pydantic); ``monitoring`` holds what the section me
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Discriminator, Field, Tag
 
-from .fields import Strict
+from .fields import PRINTABLE_TEXT, Strict
 
 # What CloudWatch Logs accepts as retention_in_days (PutRetentionPolicy).
 LOG_RETENTION_DAYS = frozenset(
@@ -67,6 +67,9 @@ class Alerts(Strict):
 class Monitoring(Strict):
     """Metrics from each member, alarms, logs and a dashboard (off unless the site has this section)."""
 
+    enabled: Literal[True] = Field(
+        default=True, description="true (the default): watched; false, with a reason, says nothing watches the pair."
+    )
     alerts: Annotated[Alerts, AfterValidator(_one_destination)] = Field(
         default=Alerts(), description="Where alarms go: topic_arn, or emails/https for a topic the site makes."
     )
@@ -87,3 +90,25 @@ class Monitoring(Strict):
     )
 
 
+
+
+class MonitoringOff(Strict):
+    """A pair that nothing watches, on purpose: when one member dies the other serves on and
+    nobody learns of it, so the inventory says why."""
+
+    enabled: Literal[False] = Field(description="false: no metrics, alarms, logs or dashboard for this pair.")
+    reason: Annotated[str, Field(min_length=10, max_length=500, pattern=PRINTABLE_TEXT)] = Field(
+        description="Why nothing watches this pair (10-500 printable characters), for the review."
+    )
+
+
+def _monitoring_kind(value: Any) -> str:
+    enabled = value.get("enabled", True) if isinstance(value, dict) else getattr(value, "enabled", True)
+    return "off" if enabled is False else "on"
+
+
+# `monitoring: {...}` turns it on; `monitoring: {enabled: false, reason: ...}` says why not. The
+# discriminator picks the form by `enabled` alone, so an error is about the form the user meant.
+MonitoringSection = Annotated[
+    Annotated[Monitoring, Tag("on")] | Annotated[MonitoringOff, Tag("off")], Discriminator(_monitoring_kind)
+]

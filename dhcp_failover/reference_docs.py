@@ -80,8 +80,8 @@ def _type(node: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
         if "enum" in target:
             return "one of " + ", ".join(f"`{value}`" for value in target["enum"])
         return f"[{name}](#{_anchor(name)})"
-    if "anyOf" in node:
-        variants = [v for v in node["anyOf"] if v.get("type") != "null"]
+    if "anyOf" in node or "oneOf" in node:
+        variants = [v for v in node.get("anyOf", node.get("oneOf", [])) if v.get("type") != "null"]
         return " or ".join(_type(v, defs) for v in variants)
     if "const" in node:
         return f"`{json.dumps(node['const'])}`"

@@ -27,13 +27,20 @@ def test_render_writes_each_host_as_on_disk(tmp_path: Path) -> None:
     result = run("render", "--inventory", str(REPO / "examples/minimal.yaml"), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     files = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    member_files = [
+        "etc/chrony/chrony.conf",
+        "etc/default/isc-dhcp-server",
+        "etc/dhcp-failover/reporter.json",
+        "etc/dhcp/dhcpd.conf",
+        "etc/rsyslog.d/30-dhcpd.conf",
+        "etc/systemd/system/dhcp-failover-reporter.service",
+        "etc/systemd/system/dhcp-failover-reporter.timer",
+        "usr/local/sbin/dhcp-failover-bootstrap",
+        "usr/local/sbin/dhcp-failover-reporter",
+    ]
     assert files == [
-        "hq/dhcp-a/etc/chrony/chrony.conf",
-        "hq/dhcp-a/etc/default/isc-dhcp-server",
-        "hq/dhcp-a/etc/dhcp/dhcpd.conf",
-        "hq/dhcp-b/etc/chrony/chrony.conf",
-        "hq/dhcp-b/etc/default/isc-dhcp-server",
-        "hq/dhcp-b/etc/dhcp/dhcpd.conf",
+        *(f"hq/dhcp-a/{f}" for f in member_files),
+        *(f"hq/dhcp-b/{f}" for f in member_files),
         "hq/relays/hq-core/cisco-ios.cfg",
         "hq/relays/hq-core/etc/default/isc-dhcp-relay",
         "hq/relays/hq-core/junos.conf",

@@ -65,7 +65,7 @@ def rules_of(stack: dict[str, Any], direction: str, prefix: str) -> set[tuple[st
 @pytest.mark.parametrize(
     ("operator_access", "placed", "field", "says"),
     [
-        ({"instance_connect": "yes"}, True, "operator_access.instance_connect", "bool"),
+        ({"instance_connect": "yes"}, True, "operator_access.instance_connect", "true or false"),
         ({"session_manager": True}, True, "operator_access.session_manager", ""),
         ({"ssh_key_pair": "ops"}, True, "operator_access.ssh_key_pair", "instance_connect: true"),
         ({"instance_connect": True, "ssh_key_pair": "bad\nname"}, True, "operator_access.ssh_key_pair", ""),

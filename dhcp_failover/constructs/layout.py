@@ -54,7 +54,7 @@ def partition_of(region: str) -> str:
 
 def is_placed(site: Site) -> bool:
     """Whether the site runs in AWS (checks ensures both members have a placement, or none)."""
-    return all(m.placement is not None for m in site.members)
+    return site.placed
 
 
 def region_of(member: Member) -> str:
