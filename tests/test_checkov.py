@@ -8,36 +8,30 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.support.checkout import example_stacks
 from tests.support.checkov_waivers import WAIVERS, _kind, _resource_type
-from tests.support.tfenv import run_checkov
+from tests.support.tfenv import run_checkov, run_checkov_on_many
 
 Failures = dict[tuple[str, str], list[tuple[str, str, str]]]
 
 
 @pytest.fixture(scope="session")
 def checkov_failures(synthesized_examples: dict[str, Path]) -> Failures:
-    """Every stack's failed checks as (check id, resource type, description), scanned a few at
-    a time (~3 s each)."""
+    """Every stack's failed checks as (check id, resource type, description), all stacks in
+    one checkov process."""
     paths = {
         (example, stack): synthesized_examples[example] / "stacks" / stack / "cdk.tf.json"
         for example, stack in example_stacks()
     }
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        jobs = {key: pool.submit(run_checkov, path) for key, path in paths.items()}
     failures: Failures = {}
-    for key, job in jobs.items():
+    for key, checks in run_checkov_on_many(paths).items():
         stack = json.loads(paths[key].read_text())
-        failures[key] = [
-            (c["check_id"], _resource_type(c, stack), f"{c['check_id']} {c['check_name']}: {c['resource']}")
-            for c in job.result()
-        ]
+        failures[key] = [(c["check_id"], _resource_type(c, stack), f"{c['check_id']} {c['check_name']}: {c['resource']}")
+                         for c in checks]
     return failures
 
 

@@ -231,12 +231,10 @@ def test_every_example_with_s3_state_differs_only_in_state_wiring(
 def test_s3_state_wiring_passes_terraform_validate_and_checkov(
     s3_examples: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     from dhcp_failover.constructs.naming import member_stack_name, shared_stack_name
     from dhcp_failover.model import Role
     from tests.support.checkov_waivers import WAIVERS, _kind, _resource_type
-    from tests.support.tfenv import require_provider_mirror, run_checkov, terraform, write_cli_config
+    from tests.support.tfenv import require_provider_mirror, run_checkov_on_many, validate_many, write_cli_config
 
     require_provider_mirror()
     env = write_cli_config(tmp_path_factory.mktemp("tfcli"))
@@ -246,19 +244,12 @@ def test_s3_state_wiring_passes_terraform_validate_and_checkov(
         "use_lockfile")) for e, s in chosen}
     assert locks == {"true", "null"}  # a lock-file site and a DynamoDB site
 
-    def check(example: str, stack: str) -> list[str]:
-        folder = s3_examples[example] / "stacks" / stack
-        # -backend=false: validate needs the providers, not the bucket.
-        terraform(["init", "-backend=false", "-input=false", "-no-color"], folder, env)
-        if "The configuration is valid" not in terraform(["validate", "-no-color"], folder, env).stdout:
-            return [f"{example}/{stack}: terraform validate"]
-        synthesized = json.loads((folder / "cdk.tf.json").read_text())
-        return [
-            f"{example}/{stack}: {c['check_id']} {c['resource']}"
-            for c in run_checkov(folder / "cdk.tf.json")
-            if (c["check_id"], _resource_type(c, synthesized), _kind(stack)) not in WAIVERS
-        ]
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        problems = [p for found in pool.map(lambda pair: check(*pair), chosen) for p in found]
+    folders = {(example, stack): s3_examples[example] / "stacks" / stack for example, stack in chosen}
+    # validate needs the providers, not the bucket: the batch inits with -backend=false.
+    problems = [f"{e}/{s}: terraform validate: {failure}"
+                for (e, s), failure in validate_many(folders, tmp_path_factory.mktemp("validate"), env).items() if failure]
+    for (example, stack), checks in run_checkov_on_many({k: f / "cdk.tf.json" for k, f in folders.items()}).items():
+        synthesized = json.loads((folders[example, stack] / "cdk.tf.json").read_text())
+        problems += [f"{example}/{stack}: {c['check_id']} {c['resource']}" for c in checks
+                     if (c["check_id"], _resource_type(c, synthesized), _kind(stack)) not in WAIVERS]
     assert problems == []

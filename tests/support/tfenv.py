@@ -12,9 +12,9 @@ import platform
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -33,6 +33,7 @@ _SEARCH_ROOTS = ("/opt", "/usr/share", "/usr/local/share", "~/.terraform.d", "~/
 _SEARCH_DEPTH = 2
 _TERRAFORM_TIMEOUT_S = 600
 _CHECKOV_TIMEOUT_S = 300
+K = TypeVar("K")
 
 
 def _terraform_platform() -> str:
@@ -208,6 +209,65 @@ def run_checkov(stack_json_path: Path | str, *, strip: bool = True) -> list[dict
             f"checkov exited {result.returncode}\n{_tail(result.stdout)}\n{_tail(result.stderr)}"
         )
     return _failed_checks(json.loads(result.stdout))
+
+
+def validate_many(stack_dirs: Mapping[K, Path], workdir: Path, env: dict[str, str]) -> dict[K, str | None]:
+    """``terraform validate`` of many synthesized stacks in one terraform process: each stack is
+    a module of one root in ``workdir`` (one init, one provider start, instead of one of each per
+    stack). Required variables get a placeholder (validate checks their use, not their value);
+    each error goes back to the stack whose file it names. None for a valid stack, else the
+    errors. A module's backend block is ignored there: ``terraform init`` of a stack on its own
+    checks that part."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    modules: dict[str, dict[str, Any]] = {}
+    names: dict[str, K] = {}
+    for i, (key, folder) in enumerate(stack_dirs.items()):
+        name = f"stack_{i:04d}"
+        shutil.copytree(folder, workdir / name, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+        variables = json.loads((folder / "cdk.tf.json").read_text()).get("variable", {})
+        modules[name] = {"source": f"./{name}", **{v: "placeholder" for v, spec in variables.items() if "default" not in spec}}
+        names[name] = key
+    (workdir / "main.tf.json").write_text(json.dumps({"module": modules}, indent=2))
+    terraform(["init", "-backend=false", "-input=false", "-no-color"], workdir, env)
+    result = subprocess.run(["terraform", "validate", "-json", "-no-color"], cwd=workdir, env=env, capture_output=True,
+                            text=True, timeout=_TERRAFORM_TIMEOUT_S, check=False)
+    report = json.loads(result.stdout)
+    errors: dict[K, list[str]] = {key: [] for key in stack_dirs}
+    for diagnostic in report.get("diagnostics", []):
+        if diagnostic.get("severity") != "error":
+            continue
+        text = f"{diagnostic.get('summary')}: {diagnostic.get('detail', '')}"
+        module = str(diagnostic.get("range", {}).get("filename", "")).split("/", 1)[0]
+        for key in [names[module]] if module in names else list(stack_dirs):
+            errors[key].append(text)
+    if not report.get("valid") and not any(errors.values()):
+        raise AssertionError(f"terraform validate failed without an error diagnostic\n{_tail(result.stdout)}")
+    return {key: "\n".join(found) or None for key, found in errors.items()}
+
+
+def run_checkov_on_many(stack_json_paths: Mapping[K, Path]) -> dict[K, list[dict[str, Any]]]:
+    """``run_checkov`` for many stacks in one checkov process (one start instead of one per
+    stack: ~6 s for nine stacks instead of ~58 s). Each stack is scanned null-stripped in a
+    folder of its own, and each failed check is given back to the stack whose file it names."""
+    if not CHECKOV.exists():
+        raise AssertionError(f"{CHECKOV.relative_to(REPO_ROOT)} missing: run scripts/install-checkov.sh")
+    with tempfile.TemporaryDirectory(prefix="checkov-") as scratch:
+        folders = {}
+        for i, (key, path) in enumerate(stack_json_paths.items()):
+            folder = Path(scratch) / f"stack-{i:04d}"
+            folder.mkdir()
+            (folder / "cdk.tf.json").write_text(json.dumps(strip_nulls(json.loads(Path(path).read_text())), indent=2))
+            folders[f"/{folder.name}/cdk.tf.json"] = key
+        result = subprocess.run(
+            [str(CHECKOV), "-d", scratch, "--framework", "terraform_json", "--compact", "--skip-download", "-o", "json"],
+            capture_output=True, text=True, timeout=_CHECKOV_TIMEOUT_S * 4, check=False,
+        )
+    if result.returncode not in (0, 1):
+        raise AssertionError(f"checkov exited {result.returncode}\n{_tail(result.stdout)}\n{_tail(result.stderr)}")
+    failed: dict[K, list[dict[str, Any]]] = {key: [] for key in stack_json_paths}
+    for check in _failed_checks(json.loads(result.stdout)):
+        failed[folders[check["file_path"]]].append(check)
+    return failed
 
 
 @pytest.fixture
