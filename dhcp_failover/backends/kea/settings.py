@@ -1,7 +1,7 @@
 """A Kea site's own settings: HA timers, the control channel and the package version.
 
 Pure model (no rendering): ``model.Site.kea`` holds one. Timers are in milliseconds as Kea
-spells them. The defaults are the fast timers of shared/notes/kea-lab.md: Kea's own defaults
+spells them. The defaults are the fast timers measured in the namespace lab: Kea's own defaults
 (heartbeat 10 s, max-response-delay 60 s, 10 unacked clients) took 20-30 s to reach the normal
 state and, on a quiet network, never declared a dead partner down.
 """
