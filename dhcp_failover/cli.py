@@ -672,6 +672,11 @@ def build_parser() -> argparse.ArgumentParser:
     rollout.add_argument("--no-gate", action="store_true",
                          help="do not wait for normal between members (members you cannot reach over OMAPI; "
                               "the order still holds, the waiting is then yours)")
+    rollout.add_argument("--cache", metavar="DIR",
+                         help="synth cache: each site's stacks kept by a digest of what makes them, so only "
+                              "changed sites are synthesized (default: cdktf.out/.synth-cache; keep it between "
+                              "pipeline runs)")
+    rollout.add_argument("--no-cache", action="store_true", help="synthesize every selected site, use no cache")
     rollout.set_defaults(run=_rollout)
 
     schema = commands.add_parser("schema", help="print the inventory's JSON Schema (for editors)")

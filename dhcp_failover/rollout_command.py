@@ -23,12 +23,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from .app import SynthPlan, build_app, plan_synth, site_names
+from .app import select_sites, site_names
 from .cli import EXIT_BAD_INPUT, EXIT_NOT_NORMAL
 from .errors import SettingsError
 from .inventory import load_inventory
+from .messages import one_line
+from .model import Inventory
 from .rollout import RolloutInputError, plan_markdown, print_lines, roll_out, stack_folders, summary_table
 from .rollout_gates import build_gates
+from .synth_cache import CACHE_FOLDER, SynthResult, default_outdir, synthesize
 from .terraform import Terraform, TerraformNotFound
 
 EXIT_ROLLOUT_FAILED = EXIT_NOT_NORMAL
@@ -39,16 +42,19 @@ def run(args: argparse.Namespace) -> int:
         terraform = Terraform.from_environment()
         inventory_path = Path(args.inventory)
         inventory = load_inventory(inventory_path)
-        plan = plan_synth(inventory, sites=site_names(args.sites or "") or None)
-        sites = [site_plan.site for site_plan in plan.sites]
+        selected = site_names(args.sites or "") or None
+        sites = list(select_sites(inventory, sites=selected).sites)
         gates = None if args.plan_only or args.no_gate else build_gates(args, inventory_path, inventory, sites)
-        outdir = _synth(plan)
-        folders = stack_folders(outdir, [site.name for site in sites])
+        synth = _synth(args, inventory, selected)
+        folders = stack_folders(synth.outdir, [site.name for site in sites])
     except (SettingsError, RolloutInputError, TerraformNotFound) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     # Progress is for people; stdout stays the one document a pipeline reads (JSON, Markdown).
     progress = sys.stderr if args.json or args.plan_only else sys.stdout
+    for warning in synth.warnings:
+        print(f"warning: {one_line(warning)}", file=sys.stderr)
+    print(f"synth: {synth.summary()}", file=progress, flush=True)
     with _stopped_by_signals(terraform) as received:
         report = roll_out(sites, folders, terraform, gates=gates, parallel=_parallel(args), plan_only=args.plan_only,
                           progress=print_lines(progress))
@@ -98,10 +104,16 @@ def _stopped_by_signals(terraform: Terraform) -> Iterator[list[str]]:
             signal.signal(sig, handler)
 
 
-def _synth(plan: SynthPlan) -> Path:
-    """The selected sites into cdktf.out (or $CDKTF_OUTDIR), in this process. A main.py
-    subprocess would do the same work plus a second interpreter and a second load of the whole
-    inventory (YAML parsing dominates that for large inventories)."""
-    app = build_app(plan)
-    app.synth()
-    return Path(app.outdir)
+def cache_folder(args: argparse.Namespace) -> Path | None:
+    """``--cache DIR``, else cdktf.out/.synth-cache (a pipeline keeps cdktf.out between runs);
+    None with ``--no-cache``."""
+    if args.no_cache:
+        return None
+    return Path(args.cache) if args.cache else default_outdir(os.environ) / CACHE_FOLDER
+
+
+def _synth(args: argparse.Namespace, inventory: Inventory, selected: tuple[str, ...] | None) -> SynthResult:
+    """The selected sites into cdktf.out (or $CDKTF_OUTDIR), in this process, through the synth
+    cache: only sites whose inputs changed run the jsii code. A main.py subprocess would do the
+    same work plus a second interpreter and a second load of the whole inventory."""
+    return synthesize(inventory, cache_folder=cache_folder(args), sites=selected)
