@@ -9,6 +9,8 @@ without arguments), else examples/minimal.yaml next to this file. Bad input ends
 the cdktf app exists.
 
 --sites (else $DHCP_FAILOVER_SITES), comma-separated, synthesizes only those sites' stacks.
+--cache DIR keeps each site's stacks in DIR by a digest of what makes them, and synthesizes only
+the sites whose digest is not there yet (dhcp_failover/synth_cache.py); the output is the same.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from dhcp_failover.advice import site_warnings
-from dhcp_failover.app import SITES_ENV, build_app, plan_synth, require_provider_endpoint, site_names
+from dhcp_failover.app import SITES_ENV, build_app, plan_synth, require_provider_endpoint, select_sites, site_names
 from dhcp_failover.errors import SettingsError, UserError
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.messages import one_line
@@ -78,18 +80,35 @@ def _synth(argv: Sequence[str] | None) -> int:
         type=site_names,
         help=f"synthesize only these sites, comma-separated (default: ${SITES_ENV}, else every site)",
     )
+    parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="reuse the stacks of sites whose inputs are unchanged from this synth cache, and add the others "
+             "(default: no cache)",
+    )
     args = parser.parse_args(argv)
-    plan = plan_synth(load_inventory(_inventory_path(args.inventory)), sites=args.sites)
-    require_provider_endpoint(os.environ, plan.local_api)
-    app = build_app(plan)
-    app.synth()
-    for site in plan.unplaced:
+    inventory = load_inventory(_inventory_path(args.inventory))
+    if args.cache:
+        from dhcp_failover.synth_cache import synthesize
+
+        require_provider_endpoint(os.environ, select_sites(inventory, sites=args.sites).local_api)
+        result = synthesize(inventory, cache_folder=Path(args.cache), sites=args.sites)
+        for warning in result.warnings:
+            print(f"warning: {one_line(warning)}", file=sys.stderr)
+        outdir, stacks, unplaced = str(result.outdir), result.stack_names, result.selection.unplaced
+        cached = f" ({result.summary()})"
+    else:
+        plan = plan_synth(inventory, sites=args.sites)
+        require_provider_endpoint(os.environ, plan.local_api)
+        app = build_app(plan)
+        app.synth()
+        outdir, stacks, unplaced, cached = app.outdir, plan.stack_names, plan.unplaced, ""
+    for site in unplaced:
         print(f"note: site {site} has no placement; not synthesized", file=sys.stderr)
-    for line in site_warnings(site_plan.site for site_plan in plan.sites):
+    for line in site_warnings(select_sites(inventory, sites=args.sites).sites):
         print(f"warning: {one_line(line)}", file=sys.stderr)
-    stacks = plan.stack_names
     shown = ", ".join(stacks) if len(stacks) <= 9 else f"{', '.join(stacks[:3])}, ..."
-    print(f"synthesized {len(stacks)} stack(s) into {app.outdir}: {shown}")
+    print(f"synthesized {len(stacks)} stack(s) into {outdir}: {shown}{cached}")
     return 0
 
 

@@ -8,3 +8,6 @@ The package is layered so that each layer imports only the ones below it:
 - ``render``: the ISC backend: model in, on-disk file trees out (jinja2).
 - ``constructs``: cdktf constructs (imported only by ``main.py``; the CLI never loads cdktf).
 """
+
+__version__ = "0.2.0"
+"""Kept equal to pyproject.toml's version (a test checks); part of every synth cache key."""

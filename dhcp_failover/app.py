@@ -131,6 +131,41 @@ def selected_sites(inventory: Inventory, wanted: tuple[str, ...] | None, source:
     return frozenset(wanted)
 
 
+@dataclass(frozen=True)
+class SiteSelection:
+    """Which sites a synth makes, and the synth-time settings, before any rendering."""
+
+    sites: tuple[Site, ...]
+    """Placed and selected, in inventory order."""
+    local_api: LocalAwsApi | None
+    decommissioned: frozenset[str]
+    unplaced: tuple[str, ...]
+
+
+def select_sites(
+    inventory: Inventory, environ: Mapping[str, str] | None = None, *, sites: tuple[str, ...] | None = None
+) -> SiteSelection:
+    """The sites ``plan_synth`` would render, and the settings it reads from the environment;
+    cheap (nothing rendered), so a synth cache can decide what it must synthesize. Raises the
+    same one-line errors as ``plan_synth``."""
+    environ = os.environ if environ is None else environ
+    local_api = local_api_from_env(environ)
+    decommissioned = decommissioned_from_env(environ, inventory)
+    if sites:
+        selected = selected_sites(inventory, sites, "--sites")
+    else:
+        selected = selected_sites(inventory, site_names(environ.get(SITES_ENV, "")), f"${SITES_ENV}")
+    placed = tuple(site for site in inventory.sites if is_placed(site) and (selected is None or site.name in selected))
+    if not placed:
+        raise InventoryError(
+            "no site has a placement, so there is nothing to deploy; give both members of a site "
+            "a placement (region, availability_zone or subnet_id, ami)"
+        )
+    unplaced = tuple(site.name for site in inventory.sites
+                     if not is_placed(site) and (selected is None or site.name in selected))
+    return SiteSelection(placed, local_api, decommissioned, unplaced)
+
+
 def plan_synth(
     inventory: Inventory,
     environ: Mapping[str, str] | None = None,
@@ -145,26 +180,13 @@ def plan_synth(
     all. A selected site is synthesized whole (its member stacks read its shared stack's state);
     the others are not rendered at all, which is what keeps a one-site synth of a large
     inventory near the cost of a one-site inventory."""
-    environ = os.environ if environ is None else environ
-    local_api = local_api_from_env(environ)
-    decommissioned = decommissioned_from_env(environ, inventory)
-    if sites:
-        selected = selected_sites(inventory, sites, "--sites")
-    else:
-        selected = selected_sites(inventory, site_names(environ.get(SITES_ENV, "")), f"${SITES_ENV}")
-    placed = [site for site in inventory.sites if is_placed(site) and (selected is None or site.name in selected)]
-    if not placed:
-        raise InventoryError(
-            "no site has a placement, so there is nothing to deploy; give both members of a site "
-            "a placement (region, availability_zone or subnet_id, ami)"
-        )
+    selection = select_sites(inventory, environ, sites=sites)
     site_plans = tuple(
-        SitePlan(site, {m.role: user_data(site, m) for m in (site.primary, site.secondary)}, site.name in decommissioned)
-        for site in placed
+        SitePlan(site, {m.role: user_data(site, m) for m in (site.primary, site.secondary)},
+                 site.name in selection.decommissioned)
+        for site in selection.sites
     )
-    unplaced = tuple(site.name for site in inventory.sites
-                     if not is_placed(site) and (selected is None or site.name in selected))
-    return SynthPlan(inventory, site_plans, local_api, unplaced)
+    return SynthPlan(inventory, site_plans, selection.local_api, selection.unplaced)
 
 
 def build_app(plan: SynthPlan, *, outdir: str | None = None) -> cdktf.App:

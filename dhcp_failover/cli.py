@@ -357,6 +357,12 @@ def _run_drill(args: argparse.Namespace, site: Site, access: list[operations.Acc
     return 0
 
 
+def _shard(text: str) -> tuple[int, int]:
+    from .rollout_command import parse_shard
+
+    return parse_shard(text)
+
+
 def _rollout(args: argparse.Namespace) -> int:
     from . import rollout_command  # loads cdktf for the synth: only this command pays for it
 
@@ -665,8 +671,8 @@ def build_parser() -> argparse.ArgumentParser:
         "<site>-secondary, wait until both members are normal, <site>-primary, wait again. A stack whose plan "
         "is empty is skipped. Sites run in parallel (--parallel); a failure stops only its site. "
         "The TF_VAR_ secrets come from the environment (eval \"$(python -m dhcp_failover keys ...)\").",
-        epilog="exit status: 0 every site done (or planned); 2 bad input, nothing run; "
-        "3 a site failed (plan, apply, or its gate): see the summary",
+        epilog="exit status: 0 every site done (or planned, or no drift); 2 bad input, nothing run; "
+        "3 a site failed (plan, apply, or its gate): see the summary; 4 --drift found drift",
     )
     _add_member_access(rollout, one_site=False)
     rollout.add_argument("--sites", metavar="A,B", help="only these sites (default: every placed site)")
@@ -682,6 +688,21 @@ def build_parser() -> argparse.ArgumentParser:
     rollout.add_argument("--no-gate", action="store_true",
                          help="do not wait for normal between members (members you cannot reach over OMAPI; "
                               "the order still holds, the waiting is then yours)")
+    rollout.add_argument("--cache", metavar="DIR",
+                         help="synth cache: each site's stacks kept by a digest of what makes them, so only "
+                              "changed sites are synthesized (default: cdktf.out/.synth-cache; keep it between "
+                              "pipeline runs)")
+    rollout.add_argument("--no-cache", action="store_true", help="synthesize every selected site, use no cache")
+    rollout.add_argument("--changed", action="store_true",
+                         help="only stacks whose configuration differs from the one they were last applied from "
+                              "(the apply record rollout keeps beside each stack's state); the others are skipped "
+                              "without a plan. No record yet: every stack is planned, with a warning")
+    rollout.add_argument("--drift", action="store_true",
+                         help="apply nothing: a refresh-only plan of every stack, reported as drift (what AWS "
+                              "holds that the state does not say) in the plan review's shapes; exit 4 on drift")
+    rollout.add_argument("--shard", metavar="K/N", type=_shard,
+                         help="only the selected sites that hash to shard K of N (by site name, so a CI matrix of "
+                              "N jobs covers the fleet once and a site keeps its shard when others are added)")
     rollout.set_defaults(run=_rollout)
 
     schema = commands.add_parser("schema", help="print the inventory's JSON Schema (for editors)")

@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import TextIO
 
 from . import operations
+from .apply_records import ApplyRecord, ApplyRecords, RecordError, config_digest
 from .backends.isc.omapi import OmapiError
 from .constructs.naming import member_stack_name, shared_stack_name
 from .errors import UserError
 from .model import Role, Site
-from .terraform import Plan, Terraform, TerraformFailed
+from .terraform import Plan, ResourceChange, Terraform, TerraformFailed
 
 INSTANCE = "aws_instance"
 GATE_POLL = 1.0  # seconds between OMAPI reads while a gate waits
@@ -57,6 +58,18 @@ class StackPlan:
     destroys: int
     replacements: tuple[str, ...]
     """In words: ``replaces secondary dhcp-b of site hq: user_data changed``."""
+    drift: tuple[str, ...] = ()
+    """``rollout --drift``: each resource AWS changed behind terraform's back, in words."""
+
+
+@dataclass(frozen=True)
+class UnchangedStack:
+    """A stack ``--changed`` did not plan: its configuration is the one it was last applied from."""
+
+    stack: str
+    applied_at: str | None
+    drift_checked_at: str | None
+    drift_found: bool | None
 
 
 @dataclass
@@ -76,6 +89,10 @@ class SiteReport:
     failure: str | None = None
     steps: list[Step] = field(default_factory=list)
     plans: list[StackPlan] = field(default_factory=list)
+    unchanged: list[UnchangedStack] = field(default_factory=list)
+    """``--changed``: stacks skipped because their apply record matches their configuration."""
+    unrecorded: list[str] = field(default_factory=list)
+    """``--changed``: stacks planned because they have no apply record to compare with."""
     seconds: float = 0.0
 
 
@@ -136,17 +153,20 @@ class SiteRollout:
     """One site's steps, in order, stopping at the first failure."""
 
     def __init__(self, site: Site, folders: Mapping[str, Path], terraform: Terraform, *, gate: Gate | None,
-                 plan_only: bool, progress: Progress, clock: _Clock) -> None:
+                 plan_only: bool, progress: Progress, clock: _Clock, drift: bool = False,
+                 changed_only: bool = False, records: ApplyRecords | None = None) -> None:
         self.site, self.folders, self.tf = site, folders, terraform
-        self.gate, self.plan_only = gate, plan_only
+        self.gate, self.plan_only, self.drift, self.changed_only = gate, plan_only, drift, changed_only
+        self.records = records
         self.progress, self.clock = progress, clock
         self.report = SiteReport(site.name)
+        self._known: dict[str, ApplyRecord] = {}
 
     def run(self) -> SiteReport:
         start = time.monotonic()
         try:
             self._run()
-            self.report.status = "planned" if self.plan_only else "done"
+            self.report.status = "planned" if self.plan_only or self.drift else "done"
         except _StepFailed as exc:
             self.report.status, self.report.failure = "failed", str(exc)
         self.report.seconds = round(time.monotonic() - start, 1)
@@ -154,24 +174,90 @@ class SiteRollout:
 
     def _run(self) -> None:
         shared, secondary, primary = stack_order(self.site.name)
-        for stack in (shared, secondary, primary):
+        if self.drift:
+            for stack in (shared, secondary, primary):
+                self._init(stack)
+                self._check_drift(stack)
+            return
+        todo = [stack for stack in (shared, secondary, primary) if not (self.changed_only and self._unchanged(stack))]
+        for stack in todo:
             self._init(stack)
         if self.plan_only:
-            for stack in (shared, secondary, primary):
+            for stack in todo:
                 self._review(stack)
             return
-        self._plan_and_apply(shared)
-        secondary_applied = self._plan_and_apply(secondary)
+        if shared in todo:
+            self._plan_and_apply(shared)
+        secondary_applied = secondary in todo and self._plan_and_apply(secondary)
         if secondary_applied:
             self._gate(secondary, partner_absent=not self._has_instance(primary))
+        if primary not in todo:
+            return
         primary_plan = self._plan(primary)
         if primary_plan.empty:
             self._log(primary, "skip", "done", 0.0, "no changes")
+            self._record_applied(primary)
             return
         if not secondary_applied:
             self._gate(secondary, partner_absent=not self._has_instance(primary))
         self._apply(primary)
+        self._record_applied(primary)
         self._gate(primary, partner_absent=False)
+
+    def _record(self, stack: str) -> ApplyRecord | None:
+        """The stack's apply record (None: none yet); an unreadable one is logged and counts as none."""
+        if stack in self._known:
+            return self._known[stack]
+        if self.records is None:
+            return None
+        try:
+            record = self.records.read(self.folders[stack])
+        except RecordError as exc:
+            self._log(stack, "record", "failed", 0.0, f"{exc}; planned as if never applied")
+            record = None
+        if record is not None:
+            self._known[stack] = record
+        return record
+
+    def _write_record(self, stack: str, record: ApplyRecord) -> None:
+        if self.records is None:
+            return
+        try:
+            self.records.write(self.folders[stack], record)
+        except RecordError as exc:  # the next --changed run plans this stack again: safe, so not a failure
+            self._log(stack, "record", "failed", 0.0, f"{exc}; the next --changed run plans this stack")
+            return
+        self._known[stack] = record
+
+    def _record_applied(self, stack: str) -> None:
+        """The stack's state now matches its configuration (applied, or its plan was empty)."""
+        if self.records is not None:
+            previous = self._record(stack) or ApplyRecord()
+            self._write_record(stack, previous.applied(config_digest(self.folders[stack], self.tf.env)))
+
+    def _unchanged(self, stack: str) -> bool:
+        """``--changed``: whether the stack's configuration is the one its record says was applied."""
+        record = self._record(stack)
+        if record is None or record.config is None:
+            self.report.unrecorded.append(stack)
+            return False
+        if record.config != config_digest(self.folders[stack], self.tf.env):
+            return False
+        self.report.unchanged.append(UnchangedStack(stack, record.applied_at, record.drift_checked_at,
+                                                    record.drift_found))
+        self._log(stack, "skip", "done", 0.0, f"unchanged since {record.applied_at}; drift last checked "
+                  f"{record.drift_checked_at or 'never'}")
+        return True
+
+    def _check_drift(self, stack: str) -> None:
+        found: list[ResourceChange] = []
+        self._step(stack, "drift", lambda: found.extend(self.tf.drift(self.folders[stack])),
+                   lambda: f"{len(found)} resource(s) changed outside terraform" if found else "no drift")
+        words = tuple(f"`{change.address}` {_drift_words(change.actions)}" for change in found)
+        self.report.plans.append(StackPlan(self.site.name, stack, 0, 0, 0, (), drift=words))
+        if self.records is not None:
+            previous = self._record(stack) or ApplyRecord()
+            self._write_record(stack, previous.drift_checked(bool(found)))
 
     def _log(self, stack: str, action: str, result: str, seconds: float, detail: str = "") -> None:
         step = Step(self.site.name, stack, action, result, round(seconds, 1), detail)
@@ -212,8 +298,10 @@ class SiteRollout:
     def _plan_and_apply(self, stack: str) -> bool:
         if self._plan(stack).empty:
             self._log(stack, "skip", "done", 0.0, "no changes")
+            self._record_applied(stack)
             return False
         self._apply(stack)
+        self._record_applied(stack)
         return True
 
     def _review(self, stack: str) -> None:
@@ -267,6 +355,14 @@ def _instances(addresses: list[str]) -> list[str]:
     return [address for address in addresses if address.split(".")[-2:-1] == [INSTANCE]]
 
 
+def _drift_words(actions: tuple[str, ...]) -> str:
+    if actions == ("delete",):
+        return "was deleted outside terraform"
+    if actions == ("update",):
+        return "was changed outside terraform"
+    return f"changed outside terraform ({', '.join(actions)})"
+
+
 def _tally(plan: Plan) -> str:
     if plan.outputs_change and not (plan.adds or plan.updates or plan.destroys):
         return "outputs change only"
@@ -278,20 +374,37 @@ class RolloutReport:
     plan_only: bool
     sites: list[SiteReport]
     seconds: float
+    drift: bool = False
+    changed_only: bool = False
 
     @property
     def ok(self) -> bool:
         return all(site.status != "failed" for site in self.sites)
 
+    @property
+    def drift_found(self) -> bool:
+        return any(plan.drift for site in self.sites for plan in site.plans)
+
+    @property
+    def never_recorded(self) -> bool:
+        """``--changed`` found no apply record for any stack: everything was planned."""
+        return (self.changed_only and any(site.unrecorded for site in self.sites)
+                and not any(site.unchanged for site in self.sites)
+                and all(len(site.unrecorded) == 3 for site in self.sites if site.status != "failed"))
+
     def as_dict(self) -> dict[str, object]:
-        return {"ok": self.ok, "plan_only": self.plan_only, "seconds": round(self.seconds, 1),
+        return {"ok": self.ok, "plan_only": self.plan_only, "drift": self.drift, "changed_only": self.changed_only,
+                "drift_found": self.drift_found, "seconds": round(self.seconds, 1),
                 "sites": [asdict(site) for site in self.sites]}
 
 
 def roll_out(sites: Sequence[Site], folders: Mapping[str, Path], terraform: Terraform, *,
-             gates: Mapping[str, Gate] | None, parallel: int, plan_only: bool, progress: Progress) -> RolloutReport:
+             gates: Mapping[str, Gate] | None, parallel: int, plan_only: bool, progress: Progress,
+             drift: bool = False, changed_only: bool = False, records: ApplyRecords | None = None) -> RolloutReport:
     """Every site in its own thread (at most ``parallel`` at once); reports in the given order.
-    ``gates`` None: no gate (plan-only, or --no-gate)."""
+    ``gates`` None: no gate (plan-only, drift, or --no-gate). ``records``: where each stack's
+    apply record is read and written (None: no records, as before they existed); ``drift``: a
+    refresh-only plan of every stack instead; ``changed_only``: skip stacks whose record matches."""
     clock = _Clock()
     lock = threading.Lock()
 
@@ -301,11 +414,12 @@ def roll_out(sites: Sequence[Site], folders: Mapping[str, Path], terraform: Terr
 
     def one(site: Site) -> SiteReport:
         gate = None if gates is None else gates[site.name]
-        return SiteRollout(site, folders, terraform, gate=gate, plan_only=plan_only, progress=say, clock=clock).run()
+        return SiteRollout(site, folders, terraform, gate=gate, plan_only=plan_only, progress=say, clock=clock,
+                           drift=drift, changed_only=changed_only, records=records).run()
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         reports = list(pool.map(one, sites))
-    return RolloutReport(plan_only, reports, clock.elapsed())
+    return RolloutReport(plan_only, reports, clock.elapsed(), drift=drift, changed_only=changed_only)
 
 
 def summary_table(report: RolloutReport) -> str:
@@ -343,6 +457,52 @@ def plan_markdown(report: RolloutReport) -> str:
         lines += ["**Could not plan:**", ""] + [f"- {site.site}: {site.failure}" for site in failed] + [""]
     if not changed and not failed:
         lines += ["No changes.", ""]
+    if report.changed_only:
+        lines += _changed_only_lines(report)
+    return "\n".join(lines)
+
+
+def _changed_only_lines(report: RolloutReport) -> list[str]:
+    unchanged = [(site.site, stack) for site in report.sites for stack in site.unchanged]
+    unrecorded = [stack for site in report.sites for stack in site.unrecorded]
+    lines = []
+    if report.never_recorded:
+        lines += [(f"`--changed`: no stack has an apply record yet (records are written by `rollout` applies), so "
+                   f"every stack was planned ({len(unrecorded)})."), ""]
+    elif unrecorded:
+        lines += [f"`--changed`: {len(unrecorded)} stack(s) planned because they have no apply record: "
+                  + ", ".join(f"`{stack}`" for stack in unrecorded), ""]
+    lines += [f"**{len(unchanged)} stack(s) skipped as unchanged** since their last apply (`--changed`)."]
+    if unchanged:
+        lines += ["", "<details><summary>Unchanged stacks and their last drift check</summary>", "",
+                  "| site | stack | applied | drift last checked |", "|---|---|---|---|"]
+        for site, stack in unchanged:
+            checked = stack.drift_checked_at or "never"
+            if stack.drift_found:
+                checked += " (drift found)"
+            lines.append(f"| {site} | `{stack.stack}` | {stack.applied_at or '?'} | {checked} |")
+        lines += ["", "</details>"]
+    lines.append("")
+    return lines
+
+
+def drift_markdown(report: RolloutReport) -> str:
+    """``rollout --drift`` as Markdown: which stacks' resources AWS changed behind terraform's back."""
+    plans = [plan for site in report.sites for plan in site.plans]
+    drifted = [plan for plan in plans if plan.drift]
+    lines = [(f"### dhcp-failover drift check: {len(report.sites)} site(s), {len(drifted)} of {len(plans)} "
+              "stack(s) drifted"), ""]
+    if drifted:
+        lines += ["| site | stack | resources changed outside terraform |", "|---|---|---:|"]
+        lines += [f"| {p.site} | `{p.stack}` | {len(p.drift)} |" for p in drifted]
+        lines += ["", "**Drift** (a `rollout` of the stack puts each back as the configuration says):", ""]
+        lines += [f"- {p.stack}: {text}" for p in drifted for text in p.drift]
+        lines.append("")
+    failed = [site for site in report.sites if site.status == "failed"]
+    if failed:
+        lines += ["**Could not check:**", ""] + [f"- {site.site}: {site.failure}" for site in failed] + [""]
+    if not drifted and not failed:
+        lines += ["No drift.", ""]
     return "\n".join(lines)
 
 

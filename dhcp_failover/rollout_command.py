@@ -14,6 +14,7 @@ same command resumes.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -23,39 +24,84 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from .app import SynthPlan, build_app, plan_synth, site_names
+from .app import select_sites, site_names
+from .apply_records import ApplyRecords
 from .cli import EXIT_BAD_INPUT, EXIT_NOT_NORMAL
 from .errors import SettingsError
 from .inventory import load_inventory
-from .rollout import RolloutInputError, plan_markdown, print_lines, roll_out, stack_folders, summary_table
+from .messages import one_line
+from .model import Inventory
+from .rollout import (
+    RolloutInputError,
+    RolloutReport,
+    drift_markdown,
+    plan_markdown,
+    print_lines,
+    roll_out,
+    stack_folders,
+    summary_table,
+)
 from .rollout_gates import build_gates
+from .synth_cache import CACHE_FOLDER, SynthResult, default_outdir, synthesize
 from .terraform import Terraform, TerraformNotFound
 
 EXIT_ROLLOUT_FAILED = EXIT_NOT_NORMAL
+EXIT_DRIFT = 4  # --drift: some stack's resources differ from its state
+
+
+def shard_of(site: str, shards: int) -> int:
+    """The shard (1 to ``shards``) a site belongs to: a hash of its name alone, so adding or
+    removing other sites never moves it, and every runner of a CI matrix agrees."""
+    return int.from_bytes(hashlib.sha256(site.encode()).digest()[:8], "big") % shards + 1
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` for ``--shard``: this runner is shard K of N."""
+    index, sep, count = text.partition("/")
+    if not sep or not index.strip().isdigit() or not count.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: give K/N, this runner's shard K of N shards, e.g. 2/4")
+    k, n = int(index), int(count)
+    if n < 1 or not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"{text!r}: K must be from 1 to N ({max(n, 1)}), e.g. 1/{max(n, 1)}")
+    return k, n
 
 
 def run(args: argparse.Namespace) -> int:
+    plan_only = args.plan_only or args.drift
     try:
+        if args.drift and args.changed:
+            raise RolloutInputError("--drift checks every stack against AWS; drop --changed (or --drift)")
         terraform = Terraform.from_environment()
         inventory_path = Path(args.inventory)
         inventory = load_inventory(inventory_path)
-        plan = plan_synth(inventory, sites=site_names(args.sites or "") or None)
-        sites = [site_plan.site for site_plan in plan.sites]
-        gates = None if args.plan_only or args.no_gate else build_gates(args, inventory_path, inventory, sites)
-        outdir = _synth(plan)
-        folders = stack_folders(outdir, [site.name for site in sites])
+        selected = site_names(args.sites or "") or None
+        sites = list(select_sites(inventory, sites=selected).sites)
+        if args.shard:
+            k, n = args.shard
+            sites = [site for site in sites if shard_of(site.name, n) == k]
+        gates = None if plan_only or args.no_gate or not sites else build_gates(args, inventory_path, inventory, sites)
+        synth = _synth(args, inventory, tuple(site.name for site in sites)) if sites else None
+        folders = stack_folders(synth.outdir, [site.name for site in sites]) if synth else {}
     except (SettingsError, RolloutInputError, TerraformNotFound) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     # Progress is for people; stdout stays the one document a pipeline reads (JSON, Markdown).
-    progress = sys.stderr if args.json or args.plan_only else sys.stdout
+    progress = sys.stderr if args.json or plan_only else sys.stdout
+    if synth is None:
+        print(f"note: shard {args.shard[0]}/{args.shard[1]} holds none of the selected sites; nothing to do",
+              file=sys.stderr)
+    else:
+        for warning in synth.warnings:
+            print(f"warning: {one_line(warning)}", file=sys.stderr)
+        print(f"synth: {synth.summary()}", file=progress, flush=True)
     with _stopped_by_signals(terraform) as received:
-        report = roll_out(sites, folders, terraform, gates=gates, parallel=_parallel(args), plan_only=args.plan_only,
-                          progress=print_lines(progress))
-    if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
-    elif args.plan_only:
-        print(plan_markdown(report))
+        report = roll_out(sites, folders, terraform, gates=gates, parallel=_parallel(args), plan_only=plan_only,
+                          progress=print_lines(progress), drift=args.drift, changed_only=args.changed,
+                          records=ApplyRecords())
+    if report.never_recorded:
+        print("warning: --changed: no stack has an apply record yet (rollout writes one with each apply); "
+              "planned every stack", file=sys.stderr)
+    _print_report(args, report)
     print(summary_table(report), file=progress)
     failed = [site for site in report.sites if site.status == "failed"]
     if received:
@@ -67,7 +113,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: rollout failed in {len(failed)} of {len(report.sites)} site(s): "
               + "; ".join(f"{site.site}: {site.failure}" for site in failed), file=sys.stderr)
         return EXIT_ROLLOUT_FAILED
+    if report.drift_found:
+        drifted = sum(1 for site in report.sites for plan in site.plans if plan.drift)
+        print(f"error: drift found in {drifted} stack(s); see the report (a rollout of those stacks puts AWS "
+              "back as the configuration says)", file=sys.stderr)
+        return EXIT_DRIFT
     return 0
+
+
+def _print_report(args: argparse.Namespace, report: RolloutReport) -> None:
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    elif args.drift:
+        print(drift_markdown(report))
+    elif args.plan_only:
+        print(plan_markdown(report))
 
 
 def _parallel(args: argparse.Namespace) -> int:
@@ -76,7 +136,7 @@ def _parallel(args: argparse.Namespace) -> int:
     schemas; more at once only queue for the CPUs: measured slower with 4 than 2 on 2 cores)."""
     if args.parallel is not None:
         return int(args.parallel)
-    return (os.cpu_count() or 1) if args.plan_only else 1
+    return (os.cpu_count() or 1) if args.plan_only or args.drift else 1
 
 
 @contextmanager
@@ -98,10 +158,16 @@ def _stopped_by_signals(terraform: Terraform) -> Iterator[list[str]]:
             signal.signal(sig, handler)
 
 
-def _synth(plan: SynthPlan) -> Path:
-    """The selected sites into cdktf.out (or $CDKTF_OUTDIR), in this process. A main.py
-    subprocess would do the same work plus a second interpreter and a second load of the whole
-    inventory (YAML parsing dominates that for large inventories)."""
-    app = build_app(plan)
-    app.synth()
-    return Path(app.outdir)
+def cache_folder(args: argparse.Namespace) -> Path | None:
+    """``--cache DIR``, else cdktf.out/.synth-cache (a pipeline keeps cdktf.out between runs);
+    None with ``--no-cache``."""
+    if args.no_cache:
+        return None
+    return Path(args.cache) if args.cache else default_outdir(os.environ) / CACHE_FOLDER
+
+
+def _synth(args: argparse.Namespace, inventory: Inventory, selected: tuple[str, ...] | None) -> SynthResult:
+    """The selected sites into cdktf.out (or $CDKTF_OUTDIR), in this process, through the synth
+    cache: only sites whose inputs changed run the jsii code. A main.py subprocess would do the
+    same work plus a second interpreter and a second load of the whole inventory."""
+    return synthesize(inventory, cache_folder=cache_folder(args), sites=selected)

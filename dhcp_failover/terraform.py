@@ -77,6 +77,8 @@ class Plan:
     changes: tuple[ResourceChange, ...] = ()
     outputs_change: bool = False
     """Only outputs change (``-detailed-exitcode`` 2 with nothing to add, change or destroy)."""
+    drift: tuple[ResourceChange, ...] = ()
+    """Objects that changed outside terraform since the last apply (``resource_drift``)."""
 
     @property
     def empty(self) -> bool:
@@ -97,9 +99,12 @@ def parse_plan(shown: Mapping[str, Any]) -> Plan:
             entry["address"], entry["type"], actions,
             tuple(dict.fromkeys(".".join(str(part) for part in path[:1]) for path in paths)),
         ))
+    drift = tuple(ResourceChange(entry["address"], entry["type"], tuple(entry["change"]["actions"]), ())
+                  for entry in shown.get("resource_drift", [])
+                  if tuple(entry["change"]["actions"]) not in (("no-op",), ("read",)))
     # Terraform's own tally: a replacement counts as one add and one destroy.
     return Plan(sum("create" in c.actions for c in changes), sum("update" in c.actions for c in changes),
-                sum("delete" in c.actions for c in changes), tuple(changes), outputs_change=not changes)
+                sum("delete" in c.actions for c in changes), tuple(changes), outputs_change=not changes, drift=drift)
 
 
 _TALLY = re.compile(r"^Plan: (\d+) to add, (\d+) to change, (\d+) to destroy\.", re.M)
@@ -262,6 +267,17 @@ class Terraform:
             return parse_tally(result.stdout)
         shown = self.run(folder, "show", "-json", "-no-color", PLAN_FILE)
         return parse_plan(json.loads(shown.stdout))
+
+    def drift(self, folder: Path) -> tuple[ResourceChange, ...]:
+        """What AWS changed behind terraform's back and the stack would put back: a plan with
+        refresh on, its ``resource_drift`` kept where the object is gone or the plan acts on it.
+        Drift in attributes the configuration does not manage (a security group's inline rules
+        filled in by its separate rule resources, an Elastic IP's association made by a member
+        stack) is terraform's bookkeeping, not drift: terraform would change nothing for it."""
+        plan = self.plan(folder, describe=True)
+        (folder / PLAN_FILE).unlink(missing_ok=True)
+        acted_on = {change.address for change in plan.changes}
+        return tuple(change for change in plan.drift if change.actions == ("delete",) or change.address in acted_on)
 
     def resources_in_state(self, folder: Path) -> list[str]:
         """Addresses in the stack's state (no provider needed: fast); none before a first apply."""

@@ -14,6 +14,7 @@ from tests.support.pipelines import (
     GITHUB,
     GITLAB,
     dhcp_failover_commands,
+    drift_command,
     keys_command,
     rollout_command,
 )
@@ -58,9 +59,18 @@ def test_both_pipelines_run_the_same_commands_and_lock_the_rollout() -> None:
         return [c for c in dhcp_failover_commands(pipeline) if c[1] != "render"]
 
     assert checked(GITHUB) == checked(GITLAB)
-    assert [c[1] for c in dhcp_failover_commands(GITHUB)] == ["validate", "render", "render", "rollout", "rollout"]
-    assert [c[1] for c in dhcp_failover_commands(GITLAB)] == ["validate", "render", "render", "rollout", "rollout"]
+    rollouts = ["validate", "render", "render", "rollout", "rollout", "rollout"]
+    assert [c[1] for c in dhcp_failover_commands(GITHUB)] == rollouts
+    assert [c[1] for c in dhcp_failover_commands(GITLAB)] == rollouts
     assert "--json" in rollout_command(GITHUB, plan_only=False)
+    # Reviews and rollouts follow the change; the drift check covers the fleet, one shard a job.
+    assert "--changed" in rollout_command(GITHUB, plan_only=True) and "--changed" in rollout_command(GITHUB, plan_only=False)
+    assert drift_command(GITHUB)[-4:] == ["--drift", "--shard", "$SHARD", "--json"]
+    github_drift = yaml.safe_load(GITHUB.read_text())["jobs"]["drift"]
+    assert github_drift["strategy"]["matrix"]["shard"] == [1, 2, 3, 4]
+    assert github_drift["steps"][-2]["env"] == {"SHARD": "${{ matrix.shard }}/4"}
+    gitlab_drift = yaml.safe_load(GITLAB.read_text())["drift"]
+    assert gitlab_drift["parallel"] == 4 and gitlab_drift["script"][0] == 'export SHARD="$CI_NODE_INDEX/$CI_NODE_TOTAL"'
     # A runner keeps nothing between runs: secrets come from SSM (state from the inventory's S3
     # backend), never from a key store the CI system would have to hold.
     assert keys_command(GITHUB) == keys_command(GITLAB) == [

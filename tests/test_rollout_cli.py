@@ -47,6 +47,12 @@ BAD_INPUTS = {
     "via instance-connect with omapi-host": (
         ["--key-store", "keys.json", "--via", "instance-connect", "--omapi-host", "lab-a=127.0.0.1"], None,
         "--via instance-connect picks each member's route itself"),
+    "shard 0 of 4": (["--plan-only", "--shard", "0/4"], None,
+                     "argument --shard: '0/4': K must be from 1 to N (4), e.g. 1/4"),
+    "shard 5 of 4": (["--plan-only", "--shard", "5/4"], None,
+                     "argument --shard: '5/4': K must be from 1 to N (4), e.g. 1/4"),
+    "shard not K/N": (["--plan-only", "--shard", "half"], None, "argument --shard: 'half': give K/N"),
+    "drift and changed": (["--drift", "--changed"], None, "--drift checks every stack against AWS; drop --changed"),
 }
 
 
@@ -222,3 +228,55 @@ def test_init_runs_again_only_when_what_it_reads_changed(tmp_path: Path) -> None
     shutil.rmtree(cache)  # the provider links in .terraform now point nowhere
     cache.mkdir()
     assert tf.init(folder) is True
+
+
+def test_shards_cover_every_site_exactly_once_and_keep_their_sites_when_sites_are_added() -> None:
+    from dhcp_failover.rollout_command import shard_of
+
+    sites = [f"site-{i:03d}" for i in range(12)]
+    shards = {k: [site for site in sites if shard_of(site, 4) == k] for k in range(1, 5)}
+    assert sorted(site for members in shards.values() for site in members) == sorted(sites)
+    assert all(members for members in shards.values())  # 12 sites: no runner of the matrix idles
+    grown = sites + [f"new-{i}" for i in range(30)]
+    assert all(shard_of(site, 4) == k for k, members in shards.items() for site in members)
+    assert {shard_of(site, 4) for site in grown} == {1, 2, 3, 4}
+
+
+def test_a_shard_that_holds_no_selected_site_does_nothing(tmp_path: Path) -> None:
+    from dhcp_failover.rollout_command import shard_of
+
+    names = ["lab", "depot", "branch"]
+    data = inventory_data(*(json.loads(json.dumps(placed_site(name)).replace('"10.77.', f'"10.{80 + i}.'))
+                            for i, name in enumerate(names)))
+    write_inventory(tmp_path / "sites.yaml", data)
+    empty = next(i for i in range(1, 9) if i not in {shard_of(name, 8) for name in names})
+    result = rollout(tmp_path, "--inventory", "sites.yaml", "--plan-only", "--shard", f"{empty}/8", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["sites"] == []
+    assert f"note: shard {empty}/8 holds none of the selected sites; nothing to do" in result.stderr
+    assert not (tmp_path / "cdktf.out").exists()
+
+
+def test_the_apply_record_digest_follows_plain_variables_and_never_a_secret(tmp_path: Path) -> None:
+    from dhcp_failover.apply_records import ApplyRecords, config_digest, place_of
+    from dhcp_failover.aws import AwsApi
+
+    stack = {"terraform": {"backend": {"local": {"path": "../../../terraform.hq-shared.tfstate"}}},
+             "variable": {"hq_omapi_key": {"sensitive": True, "ephemeral": True, "type": "string"},
+                          "hq_omapi_key_version": {"default": 1, "type": "number"}}}
+    folder = tmp_path / "cdktf.out" / "stacks" / "hq-shared"
+    folder.mkdir(parents=True)
+    (folder / "cdk.tf.json").write_text(json.dumps(stack))
+    base = config_digest(folder, {"TF_VAR_hq_omapi_key": "one", "TF_VAR_hq_omapi_key_version": "1"})
+    assert config_digest(folder, {"TF_VAR_hq_omapi_key": "two", "TF_VAR_hq_omapi_key_version": "1"}) == base
+    assert config_digest(folder, {"TF_VAR_hq_omapi_key": "two", "TF_VAR_hq_omapi_key_version": "2"}) != base
+    place = place_of(folder, AwsApi())
+    assert place is not None and place.describe() == str(tmp_path / "terraform.hq-shared.tfstate.dhcp-failover.json")
+    records = ApplyRecords(AwsApi())
+    assert records.read(folder) is None
+    from dhcp_failover.apply_records import ApplyRecord
+
+    records.write(folder, ApplyRecord().applied(base))
+    record = records.read(folder)
+    assert record is not None and record.config == base and record.drift_checked_at is None
+    assert "one" not in Path(place.describe()).read_text()

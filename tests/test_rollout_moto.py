@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 
@@ -67,9 +69,9 @@ def site_yaml(name: str, octet: int, dns: str) -> dict[str, Any]:
     return data
 
 
-def write_sites(path: Path, dns: str) -> Path:
-    path.write_text(yaml.safe_dump(inventory_data(site_yaml("depot", 77, dns), site_yaml("branch", 78, dns)),
-                                   sort_keys=False))
+def write_sites(path: Path, dns: str, *, depot_dns: str | None = None) -> Path:
+    path.write_text(yaml.safe_dump(inventory_data(site_yaml("depot", 77, depot_dns or dns),
+                                                  site_yaml("branch", 78, dns)), sort_keys=False))
     return path
 
 
@@ -156,8 +158,11 @@ def pipeline_key_exports(folder: Path, env: dict[str, str]) -> dict[str, str]:
 
 
 def test_first_rollout_deploys_each_site_in_order_and_gates_on_real_failover_states(project: Project) -> None:
-    result = project.pipeline(plan_only=False)  # --parallel 4 --omapi-key-from ssm --json
+    result = project.pipeline(plan_only=False)  # --changed --parallel 4 --omapi-key-from ssm --json
     assert result.returncode == 0, result.stderr
+    # --changed before any apply record exists: every stack is planned, and the command says why.
+    assert ("warning: --changed: no stack has an apply record yet (rollout writes one with each apply); "
+            "planned every stack") in result.stderr.splitlines()
     report = json.loads(result.stdout)
     assert report["ok"] and [s["site"] for s in report["sites"]] == list(SITES)
     for site in SITES:
@@ -181,11 +186,13 @@ def test_plan_only_reviews_a_dns_change_as_markdown_naming_each_replacement(proj
     assert result.returncode == 0, result.stderr
     markdown = result.stdout
     assert markdown.startswith("### dhcp-failover rollout plan: 2 site(s)")
+    # --changed: the shared stacks' configuration is the one last applied, so they are not planned.
+    assert "**2 stack(s) skipped as unchanged** since their last apply" in markdown
     for site in SITES:
         # The instance and its Elastic IP association are replaced; the shared stack is untouched.
         assert f"| {site} | `{site}-secondary` | 2 | 0 | 2 |" in markdown
         assert f"| {site} | `{site}-primary` | 2 | 0 | 2 |" in markdown
-        assert f"`{site}-shared`" not in markdown
+        assert re.search(rf"^\| {site} \| `{site}-shared` \| \d{{4}}-\d\d-\d\dT[\d:]+Z \| never \|$", markdown, re.M)
         assert f"- replaces secondary {site}-b of site {site}: user_data changed" in markdown
         assert f"- replaces primary {site}-a of site {site}: user_data changed" in markdown
     assert project.instance_ids() == before  # nothing applied
@@ -345,7 +352,7 @@ def test_one_pipeline_run_replaces_every_member_of_both_sites_one_member_at_a_ti
     hosts = project.hosts
     for site in SITES:
         assert steps(report, site) == [
-            (f"{site}-shared", "plan", "done"), (f"{site}-shared", "skip", "done"),
+            (f"{site}-shared", "skip", "done"),  # --changed: unchanged since its last apply, not even planned
             (f"{site}-secondary", "plan", "done"), (f"{site}-secondary", "apply", "done"),
             (f"{site}-primary", "state", "done"), (f"{site}-secondary", "gate", "passed"),
             (f"{site}-primary", "plan", "done"), (f"{site}-primary", "apply", "done"),
@@ -425,3 +432,64 @@ def test_clients_behind_the_relays_were_answered_through_every_rollout_and_a_pai
         # At no moment was neither member in a serving state (down, starting, recovering).
         assert out_of_service(timelines[site], members, since=project.serving_since) == []
         assert {what for _, _, what in timelines[site]} >= {"down", "startup", "normal"}
+
+
+def planned_stacks(report: dict[str, Any]) -> list[str]:
+    return [plan["stack"] for site in report["sites"] for plan in site["plans"]]
+
+
+def test_changed_plans_exactly_the_stacks_of_the_one_site_whose_dns_changed(project: Project) -> None:
+    """After the zero-downtime proof (it counts the boots): plan-only runs replace nothing."""
+    write_sites(project.folder / INVENTORY, "10.0.0.55", depot_dns="10.0.0.56")
+    try:
+        start = time.monotonic()
+        result = project.rollout("--plan-only", "--changed", "--json")
+        print(f"--plan-only --changed of one changed site: {time.monotonic() - start:.1f} s")
+    finally:
+        write_sites(project.folder / INVENTORY, "10.0.0.55")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert planned_stacks(report) == ["depot-secondary", "depot-primary"]
+    assert [[plan["adds"], plan["destroys"]] for plan in site_report(report, "depot")["plans"]] == [[2, 2], [2, 2]]
+    assert [u["stack"] for u in site_report(report, "depot")["unchanged"]] == ["depot-shared"]
+    assert [u["stack"] for u in site_report(report, "branch")["unchanged"]] == [
+        "branch-shared", "branch-secondary", "branch-primary"]
+    assert all(site["unrecorded"] == [] for site in report["sites"])
+
+
+def test_drift_reports_a_rule_deleted_behind_terraforms_back_and_changed_does_not(project: Project) -> None:
+    endpoint = project.env[ENDPOINT_ENV]
+    ec2 = boto3.client("ec2", region_name="eu-west-1", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test")
+    start = time.monotonic()
+    clean = project.rollout("--drift", "--json")
+    print(f"--drift of 2 sites: {time.monotonic() - start:.1f} s")
+    assert clean.returncode == 0, clean.stderr
+    assert not json.loads(clean.stdout)["drift_found"]
+    # The relay's DHCP rule on depot's primary (the inventory's relay address, /32), revoked as an
+    # operator would by hand: by what it allows, in its group.
+    (group,) = ec2.describe_security_groups(Filters=[{"Name": "tag:Name", "Values": ["depot-primary"]}])["SecurityGroups"]
+    relay = next(p for p in group["IpPermissions"] if p.get("FromPort") == 67 and p["IpProtocol"] == "udp")
+    print("revoking", group["GroupId"], relay)
+    ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[
+        {"IpProtocol": "udp", "FromPort": 67, "ToPort": 67, "IpRanges": [{"CidrIp": relay["IpRanges"][0]["CidrIp"]}]}])
+
+    drifted = project.rollout("--drift", "--json")
+    assert drifted.returncode == 4, drifted.stderr
+    assert drifted.stderr.splitlines()[-1].startswith("error: drift found in 1 stack(s)")
+    report = json.loads(drifted.stdout)
+    assert report["drift_found"] and report["drift"]
+    found = {plan["stack"]: plan["drift"] for site in report["sites"] for plan in site["plans"] if plan["drift"]}
+    assert list(found) == ["depot-shared"]
+    (words,) = found["depot-shared"]
+    assert words.startswith("`aws_vpc_security_group_ingress_rule.") and words.endswith("` was deleted outside terraform")
+    markdown = project.rollout("--drift", "--sites", "depot")
+    assert markdown.returncode == 4
+    assert "### dhcp-failover drift check: 1 site(s), 1 of 3 stack(s) drifted" in markdown.stdout
+    assert "| depot | `depot-shared` | 1 |" in markdown.stdout
+
+    # --changed compares configurations, not AWS: nothing is planned, and each stack's last drift check is shown.
+    changed = project.rollout("--plan-only", "--changed")
+    assert changed.returncode == 0, changed.stderr
+    assert "0 of 0 stack(s) change" in changed.stdout and "**6 stack(s) skipped as unchanged**" in changed.stdout
+    assert re.search(r"^\| depot \| `depot-shared` \| [\dT:Z-]+ \| [\dT:Z-]+ \(drift found\) \|$", changed.stdout, re.M)
+    assert re.search(r"^\| branch \| `branch-primary` \| [\dT:Z-]+ \| [\dT:Z-]+ \|$", changed.stdout, re.M)

@@ -37,5 +37,12 @@ def keys_command(pipeline: Path) -> list[str]:
 
 def rollout_command(pipeline: Path, *, plan_only: bool) -> list[str]:
     """The pipeline's one rollout command that plans only (or the one that applies)."""
-    (found,) = [c for c in dhcp_failover_commands(pipeline) if c[1] == "rollout" and ("--plan-only" in c) == plan_only]
+    (found,) = [c for c in dhcp_failover_commands(pipeline)
+                if c[1] == "rollout" and "--drift" not in c and ("--plan-only" in c) == plan_only]
+    return found
+
+
+def drift_command(pipeline: Path) -> list[str]:
+    """The pipeline's scheduled drift check (one shard: ``$SHARD`` is K/N of the job matrix)."""
+    (found,) = [c for c in dhcp_failover_commands(pipeline) if c[1] == "rollout" and "--drift" in c]
     return found
