@@ -13,8 +13,9 @@ from .aws import member_region
 from .backends.isc.render import DDNS_KEYS_FILE, render_ddns_keys
 from .backends.registry import backend_for
 from .errors import InventoryError
-from .model import Member, Site
+from .model import Member, ServerKind, Site
 from .monitoring import ENABLE_REPORTER, MEMBER_PACKAGES, member_files
+from .releases import kea_apt_preferences
 from .render import render_template
 from .secret_names import SecretKind, member_secrets
 from .tunnel_keys import peer_endpoint_parameter as peer_endpoint_parameter  # where it was first defined
@@ -24,6 +25,10 @@ BOOTSTRAP_PATH = "/usr/local/sbin/dhcp-failover-bootstrap"
 USER_DATA_LIMIT = 16384  # bytes, EC2's limit on raw user-data
 # Top-level keys we emit; cloud-init's schema check does not catch a misspelt top-level key.
 ALLOWED_TOP_LEVEL_KEYS = frozenset({"apt", "package_update", "packages", "write_files", "runcmd"})
+# The template's primary mirror (HTTPS: the security group lets nothing but 443 out).
+APT_MIRROR = "https://cdn-aws.deb.debian.org/debian"
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+KEA_PREFERENCES = "/etc/apt/preferences.d/dhcp-failover-kea"
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,7 @@ def render_cloud_config(site: Site, member: Member) -> str:
         # dhcpd is exactly what the reporter must tell.
         after_bootstrap.append(ENABLE_REPORTER)
     packages = [*backend_for(site).packages(site), "chrony", "awscli"]
+    apt_sources, early_files = apt_extras(site)
     if site.wireguard:
         packages.append("wireguard-tools")
     if site.monitoring is not None:
@@ -96,11 +102,24 @@ def render_cloud_config(site: Site, member: Member) -> str:
         role=member.role.value,
         packages=packages,
         files=files,
+        apt_sources=apt_sources,
+        early_files=early_files,
         bootstrap_path=BOOTSTRAP_PATH,
         after_bootstrap=after_bootstrap,
     )
     _check_cloud_config(text, site, member)
     return text
+
+
+def apt_extras(site: Site) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The backports source and the apt preferences that take Kea from it, when the site's Kea
+    pin comes from backports; nothing otherwise (a release's own packages need neither)."""
+    pin = site.kea_pin if site.server is ServerKind.KEA else None
+    preferences = kea_apt_preferences(pin) if pin is not None else None
+    if pin is None or pin.suite is None or preferences is None:
+        return [], []
+    source = {"name": "dhcp-failover-backports.list", "line": f"deb [signed-by={DEBIAN_KEYRING}] {APT_MIRROR} {pin.suite} main"}
+    return [source], [{"path": KEA_PREFERENCES, "permissions": "0644", "content": preferences}]
 
 
 def _check_cloud_config(text: str, site: Site, member: Member) -> None:

@@ -95,7 +95,7 @@ def _what(error: Any, loc: tuple[Any, ...]) -> str:
     elif kind == "value_error":
         message = message.removeprefix("Value error, ")
     elif kind == "literal_error" and key == "version":
-        message = "must be 1 (the only inventory format this version knows)"
+        message = "must be 1 or 2 (the inventory formats this version knows; see docs/inventory.md)"
     return f"{shown} {message[0].lower()}{message[1:]}"
 
 

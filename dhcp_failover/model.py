@@ -36,6 +36,7 @@ from .fields import (
     reject_bool,
 )
 from .monitoring_model import Monitoring
+from .releases import DEFAULT_RELEASE_BY_INVENTORY_VERSION, RELEASES, KeaPin, OsRelease, Release
 
 # Upper bounds on every list: far above any real inventory, low enough that every check (some
 # compare pairs) finishes in well under a second on the largest input the loader accepts.
@@ -356,6 +357,12 @@ class Site(Strict):
     server: ServerKind = Field(
         default=ServerKind.ISC, description="isc (ISC dhcpd failover, the default) or kea (Kea HA, see docs/kea.md)."
     )
+    os: OsRelease = Field(
+        default=OsRelease.DEBIAN_12,
+        description="The members' Debian release; it decides the pinned packages and apt sources. Default: "
+        "debian-12 in a version 1 inventory (and in the Python API), debian-13 in a version 2 inventory. "
+        "Changing it replaces both instances.",
+    )
     members: Annotated[tuple[Member, ...], Field(max_length=MAX_MEMBERS)] = Field(
         description="Exactly two: one primary, one secondary."
     )
@@ -419,6 +426,23 @@ class Site(Strict):
     def peer_name(self) -> str:
         return self.failover.peer_name or f"{self.name}-failover"
 
+    @property
+    def release(self) -> Release:
+        return RELEASES[self.os]
+
+    @property
+    def isc_dhcp_server_version(self) -> str | None:
+        """The isc-dhcp-server version both members install (None: the release has none)."""
+        return self.software.isc_dhcp_server or self.release.isc_dhcp_server
+
+    @property
+    def kea_pin(self) -> KeaPin | None:
+        """The Kea both members install: the pinned version, or the release's default (None: the
+        release does not carry the pinned version; ``checks`` reports it)."""
+        if self.kea.package_version is None:
+            return self.release.default_kea
+        return self.release.kea_pin(self.kea.package_version)
+
     def member(self, role: Role) -> Member:
         return next(m for m in self.members if m.role is role)
 
@@ -446,8 +470,9 @@ class Site(Strict):
 class Inventory(Strict):
     """The whole service: one or more sites, each a failover pair."""
 
-    version: Annotated[Literal[1], BeforeValidator(reject_bool)] = Field(
-        default=1, description="The inventory format."
+    version: Annotated[Literal[1, 2], BeforeValidator(reject_bool)] = Field(
+        default=1,
+        description="The inventory format: 1 (sites without os run debian-12) or 2 (sites without os run debian-13).",
     )
     tags: Tags = Field(default={}, description="Tags for every resource (no key starting with aws:).")
     state: StateBackend = Field(
@@ -457,6 +482,22 @@ class Inventory(Strict):
     sites: Annotated[tuple[Site, ...], Field(min_length=1, max_length=MAX_SITES)] = Field(
         description="Each site is one failover pair."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _release_by_version(cls, data: Any) -> Any:
+        # A site that names no release keeps the one its inventory format was written for, so
+        # that a newer dhcp-failover never replaces a deployed pair by itself.
+        if not isinstance(data, dict) or not isinstance(data.get("sites"), list | tuple):
+            return data
+        version = data.get("version", 1)
+        default = DEFAULT_RELEASE_BY_INVENTORY_VERSION.get(version) if type(version) is int else None
+        if default is None:
+            return data  # the version's own error says what to do
+        sites = [
+            {**site, "os": default.value} if isinstance(site, dict) and "os" not in site else site for site in data["sites"]
+        ]
+        return {**data, "sites": sites}
 
     def state_of(self, site: Site) -> StateBackend:
         return site.state if site.state is not None else self.state

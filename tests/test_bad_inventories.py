@@ -76,7 +76,7 @@ CASES: list[tuple[str, Any, str]] = [
     ("no-sites", {"version": 1, "sites": []}, "sites"),
     ("unknown-key-did-you-mean", mutate(lambda s: s.update(subnetz=s.pop("subnets"))), "did you mean 'subnets'"),
     ("unknown-failover-key", mutate(failover(mlct=600)), "unknown key 'mlct'; did you mean 'mclt'"),
-    ("wrong-version", {"version": 2, "sites": [site_data()]}, "version"),
+    ("wrong-version", {"version": 3, "sites": [site_data()]}, "version"),
     ("two-primaries", mutate(member(1, role="primary")), "has 2 primary member(s)"),
     ("no-role", mutate(lambda s: s["members"][1].pop("role")), "missing required key 'role'"),
     ("three-members", mutate(lambda s: s["members"].append({**s["members"][1], "name": "lab-c", "address": "10.77.1.3"})), "list exactly two"),

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from dhcp_failover.backends.registry import backend_for
-from dhcp_failover.cloudinit import ALLOWED_TOP_LEVEL_KEYS, BOOTSTRAP_PATH, USER_DATA_LIMIT, render_user_data
+from dhcp_failover.cloudinit import ALLOWED_TOP_LEVEL_KEYS, BOOTSTRAP_PATH, USER_DATA_LIMIT, apt_extras, render_user_data
 from dhcp_failover.errors import InventoryError
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.model import Site
@@ -59,6 +59,9 @@ def test_write_files_carry_exactly_the_rendered_tree_and_the_bootstrap() -> None
             tree = (backend_for(site).render_member(site, member) + refresh_files(site, member)
                     + (member_files(site, member) if monitored else ()))
             rendered = {f.path: f.content for f in tree}
+            # Plus, on a site whose Kea comes from backports, the apt preferences for it.
+            _, apt_files = apt_extras(site)
+            rendered |= {f["path"]: f["content"] for f in apt_files}
             assert {k: v for k, v in written.items() if k != BOOTSTRAP_PATH} == rendered
             assert written[BOOTSTRAP_PATH].startswith("#!/bin/bash")
             assert config["runcmd"] == [[BOOTSTRAP_PATH]] + ([ENABLE_REPORTER] if monitored else [])

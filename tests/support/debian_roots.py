@@ -207,3 +207,16 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# Inside a private mount namespace (gone with the process: nothing to unmount, and no other
+# user of the root sees it), this machine's /tmp and /proc appear in the root under the same
+# paths, so a daemon reads and writes the lab's files by the paths the configs name.
+_ENTER_ROOT = 'mount --bind /tmp "$0/tmp" && mount --bind /proc "$0/proc" && exec chroot "$0" "$@"'
+
+
+def in_root(root: Path, argv: list[str]) -> list[str]:
+    """``argv`` run from ``root`` (call binaries by their full path: a wrapper of the same name
+    first on PATH would be found again inside). Prefix it with ``ip netns exec NS`` to run it in
+    a namespace; signals reach the daemon itself (every step execs)."""
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", _ENTER_ROOT, str(root), *argv]
