@@ -126,6 +126,13 @@ CASES: list[tuple[str, Any, str]] = [
         subnet(0, hosts=[{"name": "pc", "mac": "00:11:22:33:44:55", "address": "10.77.1.20"}]),
         subnet(1, hosts=[{"name": "pc", "mac": "00:11:22:33:44:66", "address": "10.77.2.20"}]),
     )), "host 'pc' appears twice"),
+    ("unknown-os", mutate(lambda s: s.update(os="debian-14")), "os: 'debian-14' input should be 'debian-12' or 'debian-13'"),
+    ("isc-pin-not-in-os", mutate(lambda s: s.update(os="debian-13", software={"isc_dhcp_server": "4.4.3-P1-2"})),
+     "software.isc_dhcp_server: '4.4.3-P1-2' is not a version debian-13 carries (4.4.3-P1-8)"),
+    ("kea-pin-not-in-os", mutate(lambda s: s.update(server="kea", os="debian-13", kea={"package_version": "2.2.0-6"})),
+     "kea.package_version: '2.2.0-6' is not a Kea version dhcp-failover renders for debian-13 (3.0.3-1~bpo13+1)"),
+    ("kea-ping-check", mutate(lambda s: s.update(server="kea", os="debian-12", ping_check=True)),
+     "ping_check: is true, but Kea 2.2 has no ping check"),
     ("placement-zone-and-subnet", mutate(member(0, placement={"region": "eu-west-1", "availability_zone": "eu-west-1a", "subnet_id": "subnet-0123456789abcdef0", "vpc_id": "vpc-0123456789abcdef0", "ami": "ami-0123456789abcdef0"})), "keep one"),
 ]
 
