@@ -4,7 +4,9 @@ Agent, and the release rules (a release without the backend's packages, a pin it
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ from dhcp_failover.errors import InventoryError
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
 from dhcp_failover.releases import OsRelease
-from tests.support.factories import site_data
+from tests.support.factories import EXAMPLES, REPO, site_data
 
 
 def site_of(version: int | None, **overrides: Any) -> Site:
@@ -84,3 +86,34 @@ def test_isc_on_a_release_without_isc_dhcp_is_one_error_naming_os(monkeypatch: p
     with pytest.raises(InventoryError, match=r'^site "lab": os: debian-13 has no isc-dhcp-server package'):
         site_of(2)
     assert site_of(2, server="kea").os is OsRelease.DEBIAN_13  # Kea is still fine there
+
+
+DEBIAN_12_USER_DATA = REPO / "tests" / "data" / "debian12-user-data.sha256"
+
+
+def debian_12_user_data_digests() -> str:
+    """sha256 of every example member's user-data as a version 1 inventory (Debian 12), each site
+    as written and switched to Kea: what pairs deployed before Debian 13 existed run."""
+    lines = []
+    for path in EXAMPLES:
+        for site_name in [s["name"] for s in yaml.safe_load(path.read_text())["sites"]]:
+            for kea in (False, True):
+                data = yaml.safe_load(path.read_text())
+                data["version"] = 1
+                if kea:
+                    next(s for s in data["sites"] if s["name"] == site_name)["server"] = "kea"
+                try:
+                    site = inventory_from_data(data).site(site_name)
+                except InventoryError:
+                    continue  # a setting Kea cannot express
+                lines += [f"{path.stem}/{site_name}/{kea}/{m.name} {hashlib.sha256(render_cloud_config(site, m).encode()).hexdigest()}"
+                          for m in site.members]
+    return "\n".join(sorted(lines)) + "\n"
+
+
+def test_a_version_1_inventory_renders_byte_for_byte_what_it_deployed() -> None:
+    """Upgrading dhcp-failover must not replace a running pair: a Debian 12 member's user-data
+    (a change replaces the instance) is what the release before Debian 13 support rendered."""
+    if os.environ.get("UPDATE_GOLDEN"):
+        DEBIAN_12_USER_DATA.write_text(debian_12_user_data_digests())
+    assert debian_12_user_data_digests() == DEBIAN_12_USER_DATA.read_text()
