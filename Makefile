@@ -26,5 +26,6 @@ install:
 
 install-test: install
 	scripts/install-system.sh
+	scripts/build-debian-root.sh
 	scripts/install-node.sh
 	scripts/install-checkov.sh

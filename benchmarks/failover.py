@@ -6,7 +6,9 @@ dhcpd booted from the same user-data with the failover taken out, as a ratio.
 
 Then the same for a Kea HA pair (``server: kea``, load-balancing, the rendered configs): time to
 both normal, to partner-down and to a lease for the dead member's clients after `kill -9`, and
-perfdhcp against the pair and against one kea-dhcp4 without the HA hook.
+perfdhcp against the pair and against one kea-dhcp4 without the HA hook; once for Kea 2.2 (Debian
+12, this machine's) and once for Kea 3.0 (Debian 13, from the root scripts/build-debian-root.sh
+builds).
 
 Needs root; all traffic stays inside the namespaces it makes, plus the local AWS API on
 127.0.0.1. Runs in about two minutes (``--backend isc`` or ``kea`` for one of them).
@@ -32,13 +34,15 @@ from pathlib import Path
 from moto.server import ThreadedMotoServer
 
 from dhcp_failover.backends.isc.render import DHCPD_CONF
-from dhcp_failover.backends.kea.render import split_pool
+from dhcp_failover.backends.kea.render import kea_pin, split_pool
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
+from dhcp_failover.releases import OsRelease
 from tests.lab.failover_harness import BootedPair, boot_pair, publish_secrets
 from tests.lab.kea import KeaMember, install_member, start_member, stop_member, wait_for_states
 from tests.lab.member_files import relay_arguments
 from tests.lab.netlab import FailoverTopology, Lab, build_failover_topology
+from tests.support.debian_roots import LAB_RELEASES, spec
 from tests.support.deploy import free_port
 from tests.support.factories import inventory_data, site_data
 
@@ -46,7 +50,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 PERF_RATES = (500, 1000)  # exchanges/s offered; the pair keeps up with both on 2 cores (netns-lab.md)
 # A Kea pair acks every lease update synchronously over HTTP: about 1/10 of ISC's rate (kea-lab.md).
-KEA_PERF_RATES = (100, 200, 500)
+KEA_PERF_RATES = (200, 500, 1000)
 PERF_SECONDS = 10
 PERF_CLIENTS = 100_000  # MACs perfdhcp draws from; each rate uses at most rate x seconds of them
 # perfdhcp acts as a relay: it sends from its own address as giaddr, so the leases come from
@@ -142,12 +146,12 @@ def run_single(site: Site, workdir: Path, aws: str, tool: str) -> list[Rate]:
         return measure_rates(lab, topo.client_a, tool)
 
 
-def kea_bench_site() -> Site:
-    """The benchmark site as a Kea pair (no ISC-only settings)."""
+def kea_bench_site(release: OsRelease) -> Site:
+    """The benchmark site as a Kea pair (no ISC-only settings) on ``release``'s Kea."""
     data = bench_site().model_dump(mode="json", exclude_unset=True)
     data.pop("ping_check", None)
     data.pop("failover", None)
-    return inventory_from_data(inventory_data({**data, "server": "kea"})).sites[0]
+    return inventory_from_data(inventory_data({**data, "server": "kea", "os": release.value})).sites[0]
 
 
 def kea_raw_sockets(kea: KeaMember, *, without_ha: bool = False) -> None:
@@ -159,15 +163,16 @@ def kea_raw_sockets(kea: KeaMember, *, without_ha: bool = False) -> None:
         config["Dhcp4"]["hooks-libraries"] = config["Dhcp4"]["hooks-libraries"][:1]
         for subnet in config["Dhcp4"]["subnet4"]:
             for pool in subnet["pools"]:
-                pool.pop("client-class", None)
+                pool.pop("client-class", None)  # Kea 2.2's spelling
+                pool.pop("client-classes", None)  # Kea 3.0's
     kea.dhcp4_conf.write_text(json.dumps(config, indent=2))
 
 
-def run_kea_pair(site: Site, workdir: Path, tool: str | None) -> tuple[float, float, float, list[Rate]]:
+def run_kea_pair(site: Site, workdir: Path, tool: str | None, debian_root: Path | None) -> tuple[float, float, float, list[Rate]]:
     with Lab(workdir) as lab:
         topo = build_failover_topology(lab)
-        pair = [install_member(lab, site, site.primary, topo.primary),
-                install_member(lab, site, site.secondary, topo.secondary)]
+        pair = [install_member(lab, site, site.primary, topo.primary, debian_root=debian_root),
+                install_member(lab, site, site.secondary, topo.secondary, debian_root=debian_root)]
         for kea in pair:
             kea_raw_sockets(kea)
         started = time.monotonic()
@@ -193,10 +198,10 @@ def run_kea_pair(site: Site, workdir: Path, tool: str | None) -> tuple[float, fl
         return to_normal, partner_down, time.monotonic() - killed, rates
 
 
-def run_kea_single(site: Site, workdir: Path, tool: str) -> list[Rate]:
+def run_kea_single(site: Site, workdir: Path, tool: str, debian_root: Path | None) -> list[Rate]:
     with Lab(workdir) as lab:
         topo = build_failover_topology(lab)
-        single = install_member(lab, site, site.primary, topo.primary)
+        single = install_member(lab, site, site.primary, topo.primary, debian_root=debian_root)
         kea_raw_sockets(single, without_ha=True)
         start_member(lab, single)
         add_perf_network(lab, topo)
@@ -210,21 +215,29 @@ def main() -> None:
     if backend in ("isc", "both"):
         isc_figures()
     if backend in ("kea", "both"):
-        kea_figures()
+        # Kea 2.2 (Debian 12, this machine's), then Kea 3.0 (Debian 13, from its root).
+        for release in (OsRelease.DEBIAN_12, *LAB_RELEASES):
+            kea_figures(release)
 
 
-def kea_figures() -> None:
-    site, tool = kea_bench_site(), perfdhcp()
+def kea_figures(release: OsRelease) -> None:
+    site, tool = kea_bench_site(release), perfdhcp()
+    debian_root = None
+    if release in LAB_RELEASES:
+        debian_root = spec(release).path
+        if not debian_root.exists():
+            sys.exit(f"error: no {release.value} root at {debian_root}; run scripts/build-debian-root.sh")
+    label = f"kea {kea_pin(site).version} ({release.value})"
     with tempfile.TemporaryDirectory() as tmp:
-        to_normal, partner_down, takeover, pair_rates = run_kea_pair(site, Path(tmp) / "kea-pair", tool)
-        single_rates = run_kea_single(site, Path(tmp) / "kea-single", tool) if tool else []
+        to_normal, partner_down, takeover, pair_rates = run_kea_pair(site, Path(tmp) / "kea-pair", tool, debian_root)
+        single_rates = run_kea_single(site, Path(tmp) / "kea-single", tool, debian_root) if tool else []
     mrd = site.kea.max_response_delay_ms / 1000
-    print(f"kea: time to normal (both started -> both load-balancing, empty lease files): {to_normal:.2f} s")
-    print(f"kea: kill -9 of the primary -> secondary partner-down: {partner_down:.2f} s (max-response-delay {mrd:g} s)")
-    print(f"kea: kill -9 of the primary -> a lease for a primary-scope client (behind the relay): {takeover:.2f} s")
+    print(f"{label}: time to normal (both started -> both load-balancing, empty lease files): {to_normal:.2f} s")
+    print(f"{label}: kill -9 of the primary -> secondary partner-down: {partner_down:.2f} s (max-response-delay {mrd:g} s)")
+    print(f"{label}: kill -9 of the primary -> a lease for a primary-scope client (behind the relay): {takeover:.2f} s")
     if not tool:
         return
-    print(f"kea: perfdhcp, {PERF_SECONDS} s per rate, 4-way exchanges/s (drops DISCOVER / REQUEST):")
+    print(f"{label}: perfdhcp, {PERF_SECONDS} s per rate, 4-way exchanges/s (drops DISCOVER / REQUEST):")
     for pair_rate, single_rate in zip(pair_rates, single_rates, strict=True):
         print(f"  offered {pair_rate.offered:>5}/s: pair {pair_rate.achieved:7.1f} ({pair_rate.drops}), "
               f"single {single_rate.achieved:7.1f} ({single_rate.drops}), "

@@ -13,8 +13,9 @@ from .aws import member_region
 from .backends.isc.render import DDNS_KEYS_FILE, render_ddns_keys
 from .backends.registry import backend_for
 from .errors import InventoryError
-from .model import Member, Site
+from .model import Member, ServerKind, Site
 from .monitoring import ENABLE_REPORTER, MEMBER_PACKAGES, member_files
+from .releases import kea_apt_preferences
 from .render import FileTree, RenderedFile, render_template
 from .secret_names import SecretKind, member_secrets
 from .tunnel_keys import peer_endpoint_parameter as peer_endpoint_parameter  # where it was first defined
@@ -24,6 +25,10 @@ BOOTSTRAP_PATH = "/usr/local/sbin/dhcp-failover-bootstrap"
 USER_DATA_LIMIT = 16384  # bytes, EC2's limit on raw user-data
 # Top-level keys we emit; cloud-init's schema check does not catch a misspelt top-level key.
 ALLOWED_TOP_LEVEL_KEYS = frozenset({"apt", "package_update", "packages", "write_files", "runcmd"})
+# The template's primary mirror (HTTPS: the security group lets nothing but 443 out).
+APT_MIRROR = "https://cdn-aws.deb.debian.org/debian"
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+KEA_PREFERENCES = "/etc/apt/preferences.d/dhcp-failover-kea"
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,8 @@ def member_tree(site: Site, member: Member, *, root: str = "") -> FileTree:
     """Every file a member's user-data writes, in the order it writes them: the server's
     configs, the bootstrap, the tunnel's key follower and the monitoring reporter. ``render``
     writes exactly this, so a review of its output sees all that changes on the member."""
-    tree = backend_for(site).render_member(site, member, root=root)
+    _, tree = apt_extras(site)
+    tree += backend_for(site).render_member(site, member, root=root)
     tree += (RenderedFile(BOOTSTRAP_PATH, render_bootstrap(site, member), 0o755),)
     tree += refresh_files(site, member)
     if site.monitoring is not None:
@@ -85,7 +91,10 @@ def member_tree(site: Site, member: Member, *, root: str = "") -> FileTree:
 
 
 def render_cloud_config(site: Site, member: Member) -> str:
-    files = [{"path": f.path, "permissions": f"{f.mode:04o}", "content": f.content} for f in member_tree(site, member)]
+    apt_sources, early = apt_extras(site)
+    # Early files (apt's preferences) are written before the packages, the rest after them.
+    early_files = [_write_file(f) for f in early]
+    files = [_write_file(f) for f in member_tree(site, member)[len(early):]]
     # After the bootstrap, and whether or not it worked: a member that failed to start dhcpd
     # is exactly what the reporter must tell.
     after_bootstrap = [ENABLE_REPORTER] if site.monitoring is not None else []
@@ -101,11 +110,28 @@ def render_cloud_config(site: Site, member: Member) -> str:
         role=member.role.value,
         packages=packages,
         files=files,
+        apt_sources=apt_sources,
+        early_files=early_files,
         bootstrap_path=BOOTSTRAP_PATH,
         after_bootstrap=after_bootstrap,
     )
     _check_cloud_config(text, site, member)
     return text
+
+
+def _write_file(file: RenderedFile) -> dict[str, str]:
+    return {"path": file.path, "permissions": f"{file.mode:04o}", "content": file.content}
+
+
+def apt_extras(site: Site) -> tuple[list[dict[str, str]], FileTree]:
+    """The backports source and the apt preferences that take Kea from it, when the site's Kea
+    pin comes from backports; nothing otherwise (a release's own packages need neither)."""
+    pin = site.kea_pin if site.server is ServerKind.KEA else None
+    preferences = kea_apt_preferences(pin) if pin is not None else None
+    if pin is None or pin.suite is None or preferences is None:
+        return [], ()
+    source = {"name": "dhcp-failover-backports.list", "line": f"deb [signed-by={DEBIAN_KEYRING}] {APT_MIRROR} {pin.suite} main"}
+    return [source], (RenderedFile(KEA_PREFERENCES, preferences),)
 
 
 def _check_cloud_config(text: str, site: Site, member: Member) -> None:

@@ -64,7 +64,7 @@ def require_text(value: object) -> object:
 
 def reject_bool(value: object) -> object:
     if isinstance(value, bool):
-        raise ValueError("must be the number 1")
+        raise ValueError("must be the number 1 or 2")
     return value
 
 

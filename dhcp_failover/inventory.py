@@ -121,7 +121,7 @@ def _what(errors: list[Any], loc: tuple[Any, ...]) -> str:
     if ours:
         return f"{shown} {ours[0]}"
     if kind == "literal_error" and key == "version":
-        return f"{shown} must be 1 (the only inventory format this version knows)"
+        return f"{shown} must be 1 or 2 (the inventory formats this version knows; see docs/inventory.md)"
     allowed = list(dict.fromkeys(_allowed(e) for e in errors))
     return f"{shown} must be {', or '.join(allowed)}"
 

@@ -39,6 +39,7 @@ from .fields import (
     reject_bool,
 )
 from .monitoring_model import Monitoring, MonitoringOff, MonitoringSection
+from .releases import DEFAULT_RELEASE_BY_INVENTORY_VERSION, RELEASES, KeaPin, OsRelease, Release
 
 AVAILABILITY_ZONE = allowing(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$", "an AWS availability zone, like eu-west-1a")
 SUBNET_ID = allowing(r"^subnet-[0-9a-f]{8,17}$", "a subnet id: subnet- and 8-17 lower-case hex digits")
@@ -373,6 +374,12 @@ class Site(Strict):
     server: ServerKind = Field(
         default=ServerKind.ISC, description="isc (ISC dhcpd failover, the default) or kea (Kea HA, see docs/kea.md)."
     )
+    os: OsRelease = Field(
+        default=OsRelease.DEBIAN_12,
+        description="The members' Debian release; it decides the pinned packages and apt sources. Default: "
+        "debian-12 in a version 1 inventory (and in the Python API), debian-13 in a version 2 inventory. "
+        "Changing it replaces both instances.",
+    )
     members: Annotated[tuple[Member, ...], Field(max_length=MAX_MEMBERS)] = Field(
         description="Exactly two: one primary, one secondary."
     )
@@ -457,6 +464,23 @@ class Site(Strict):
     def peer_name(self) -> str:
         return self.failover.peer_name or f"{self.name}-failover"
 
+    @property
+    def release(self) -> Release:
+        return RELEASES[self.os]
+
+    @property
+    def isc_dhcp_server_version(self) -> str | None:
+        """The isc-dhcp-server version both members install (None: the release has none)."""
+        return self.software.isc_dhcp_server or self.release.isc_dhcp_server
+
+    @property
+    def kea_pin(self) -> KeaPin | None:
+        """The Kea both members install: the pinned version, or the release's default (None: the
+        release does not carry the pinned version; ``checks`` reports it)."""
+        if self.kea.package_version is None:
+            return self.release.default_kea
+        return self.release.kea_pin(self.kea.package_version)
+
     def member(self, role: Role) -> Member:
         return next(m for m in self.members if m.role is role)
 
@@ -484,8 +508,9 @@ class Site(Strict):
 class Inventory(Strict):
     """The whole service: one or more sites, each a failover pair."""
 
-    version: Annotated[Literal[1], BeforeValidator(reject_bool)] = Field(
-        default=1, description="The inventory format."
+    version: Annotated[Literal[1, 2], BeforeValidator(reject_bool)] = Field(
+        default=1,
+        description="The inventory format: 1 (sites without os run debian-12) or 2 (sites without os run debian-13).",
     )
     tags: Tags = Field(default={}, description="Tags for every resource (no key starting with aws:).")
     state: StateBackend = Field(
@@ -495,6 +520,22 @@ class Inventory(Strict):
     sites: Annotated[tuple[Site, ...], Field(min_length=1, max_length=MAX_SITES)] = Field(
         description="Each site is one failover pair."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _release_by_version(cls, data: Any) -> Any:
+        # A site that names no release keeps the one its inventory format was written for, so
+        # that a newer dhcp-failover never replaces a deployed pair by itself.
+        if not isinstance(data, dict) or not isinstance(data.get("sites"), list | tuple):
+            return data
+        version = data.get("version", 1)
+        default = DEFAULT_RELEASE_BY_INVENTORY_VERSION.get(version) if type(version) is int else None
+        if default is None:
+            return data  # the version's own error says what to do
+        sites = [
+            {**site, "os": default.value} if isinstance(site, dict) and "os" not in site else site for site in data["sites"]
+        ]
+        return {**data, "sites": sites}
 
     def state_of(self, site: Site) -> StateBackend:
         return site.state if site.state is not None else self.state

@@ -77,7 +77,7 @@ CASES: list[tuple[str, Any, str]] = [
     ("no-sites", {"version": 1, "sites": []}, "sites"),
     ("unknown-key-did-you-mean", mutate(lambda s: s.update(subnetz=s.pop("subnets"))), "did you mean 'subnets'"),
     ("unknown-failover-key", mutate(failover(mlct=600)), "unknown key 'mlct'; did you mean 'mclt'"),
-    ("wrong-version", {"version": 2, "sites": [site_data()]}, "version"),
+    ("wrong-version", {"version": 3, "sites": [site_data()]}, "version"),
     ("two-primaries", mutate(member(1, role="primary")), "has 2 primary member(s)"),
     ("no-role", mutate(lambda s: s["members"][1].pop("role")), "missing required key 'role'"),
     ("three-members", mutate(lambda s: s["members"].append({**s["members"][1], "name": "lab-c", "address": "10.77.1.3"})), "list exactly two"),
@@ -127,6 +127,13 @@ CASES: list[tuple[str, Any, str]] = [
         subnet(0, hosts=[{"name": "pc", "mac": "00:11:22:33:44:55", "address": "10.77.1.20"}]),
         subnet(1, hosts=[{"name": "pc", "mac": "00:11:22:33:44:66", "address": "10.77.2.20"}]),
     )), "host 'pc' appears twice"),
+    ("unknown-os", mutate(lambda s: s.update(os="debian-14")), "os: 'debian-14' input should be 'debian-12' or 'debian-13'"),
+    ("isc-pin-not-in-os", mutate(lambda s: s.update(os="debian-13", software={"isc_dhcp_server": "4.4.3-P1-2"})),
+     "software.isc_dhcp_server: '4.4.3-P1-2' is not a version debian-13 carries (4.4.3-P1-8)"),
+    ("kea-pin-not-in-os", mutate(lambda s: s.update(server="kea", os="debian-13", kea={"package_version": "2.2.0-6"})),
+     "kea.package_version: '2.2.0-6' is not a Kea version dhcp-failover renders for debian-13 (3.0.3-1~bpo13+1)"),
+    ("kea-ping-check", mutate(lambda s: s.update(server="kea", os="debian-12", ping_check=True)),
+     "ping_check: is true, but Kea 2.2 has no ping check"),
     ("placement-zone-and-subnet", mutate(member(0, placement={"region": "eu-west-1", "availability_zone": "eu-west-1a", "subnet_id": "subnet-0123456789abcdef0", "vpc_id": "vpc-0123456789abcdef0", "ami": "ami-0123456789abcdef0"})), "keep one"),
 ]
 

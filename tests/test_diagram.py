@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dhcp_failover.backends.registry import backend_for
 from dhcp_failover.diagram import mermaid
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.model import ServerKind
@@ -36,7 +37,8 @@ def test_every_site_is_drawn_with_its_relays_members_link_and_admins(tmp_path: P
         kea = site.server is ServerKind.KEA
         link = "failover over WireGuard" if site.wireguard else ("Kea HA" if kea else "failover tcp")
         assert f'm_primary <-->|"{link}' in text
-        control, admins = ("Kea control agent tcp/", site.kea.admin_networks) if kea else ("OMAPI tcp/", site.omapi.admin_networks)
+        label = backend_for(site).control_channel(site).label
+        control, admins = (f"{label} tcp/", site.kea.admin_networks) if kea else ("OMAPI tcp/", site.omapi.admin_networks)
         assert text.count(f'-.->|"{control}') == 2 * len(admins)
         assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
 

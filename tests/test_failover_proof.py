@@ -6,13 +6,18 @@ partner-down over OMAPI, the primary rebuilt with an empty lease database, a rol
 gated by the status command, and the drill command. One-shot clients arrive all along, and a few
 clients stay the whole time, renewing: every lease lands in a ledger, and duplicate addresses
 and lost bindings must both be 0.
+
+The whole proof runs once per release: Debian 12 with this machine's dhcpd and tools, Debian 13
+with trixie's (dhcpd 4.4.3-P1-8, awscli 2.23 for the bootstrap) from the root of its release.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
+import shlex
 import signal
 import subprocess
 import time
@@ -25,9 +30,9 @@ import pytest
 from dhcp_failover.backends.isc.omapi import set_partner_down
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Member
+from dhcp_failover.releases import OsRelease
 from tests.lab.boot import moto_endpoint  # noqa: F401  (session fixture)
 from tests.lab.failover_harness import (
-    SERVICE,
     BootedPair,
     Grant,
     RenewingClient,
@@ -40,6 +45,7 @@ from tests.lab.failover_harness import (
     served,
 )
 from tests.lab.netlab import Lab, read_log, require_lab
+from tests.support.debian_roots import LAB_RELEASES, root_for
 from tests.support.factories import REPO, inventory_data, site_data
 
 pytestmark = pytest.mark.netns
@@ -53,18 +59,23 @@ FIGURES: dict[str, float] = {}
 CHECKED: dict[str, int] = {"bindings checked": 0}
 
 
-def proof_data() -> dict[str, Any]:
-    data = site_data(ping_check=False, failover={"mclt": MCLT, "max_response_delay": MRD})
+def proof_data(release: OsRelease = OsRelease.DEBIAN_12) -> dict[str, Any]:
+    data = site_data(ping_check=False, failover={"mclt": MCLT, "max_response_delay": MRD}, os=release.value)
     data["subnets"][1].update(pools=[{"start": POOL[0], "end": POOL[1]}],
                               default_lease_time=LEASE_TIME, max_lease_time=LEASE_TIME)
     return inventory_data(data)
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[BootedPair]:  # noqa: F811
+@pytest.fixture(scope="module", params=[OsRelease.DEBIAN_12, *LAB_RELEASES], ids=lambda r: r.value)
+def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+         moto_endpoint: str) -> Iterator[BootedPair]:  # noqa: F811
     require_lab()
+    release: OsRelease = request.param
+    debian_root = root_for(release) if release in LAB_RELEASES else None
+    FIGURES.clear()
+    CHECKED["bindings checked"] = 0
     with Lab(tmp_path_factory.mktemp("proof")) as lab:
-        yield boot_pair(inventory_from_data(proof_data()).sites[0], lab, moto_endpoint)
+        yield boot_pair(inventory_from_data(proof_data(release)).sites[0], lab, moto_endpoint, debian_root)
 
 
 def servers(grants: list[Grant]) -> set[str]:
@@ -86,6 +97,9 @@ def no_lost_bindings(pair: BootedPair, members: tuple[Member, ...], timeout: flo
 
 
 def test_startup_both_normal_and_both_serve(pair: BootedPair) -> None:
+    # The daemons serving are the release's own: their root is the release's root.
+    for member in pair.site.members:
+        assert Path(os.readlink(f"/proc/{pair.daemons[member.name].pid}/root")) == (pair.debian_root or Path("/"))
     pair.wait_normal(timeout=30)
     FIGURES["start → both normal (s)"] = time.monotonic() - pair.started
     assert {pair.state(m) for m in pair.site.members} == {("normal", "normal")}
@@ -199,7 +213,7 @@ def test_rebuilt_primary_recovers_every_binding_before_serving(pair: BootedPair)
 
 
 def test_rolling_restart_with_the_status_command_loses_no_lease(pair: BootedPair, tmp_path: Path) -> None:
-    inventory, store = operator_files(pair, tmp_path, proof_data())
+    inventory, store = operator_files(pair, tmp_path, proof_data(pair.site.os))
     for member in (pair.site.secondary, pair.site.primary):
         restarted = time.monotonic()
         pair.stop(member)
@@ -214,13 +228,13 @@ def test_rolling_restart_with_the_status_command_loses_no_lease(pair: BootedPair
 
 
 def test_drill_command_shuts_a_member_down_and_the_pair_recovers(pair: BootedPair, tmp_path: Path) -> None:
-    inventory, store = operator_files(pair, tmp_path, proof_data())
+    inventory, store = operator_files(pair, tmp_path, proof_data(pair.site.os))
     primary, secondary = pair.site.primary, pair.site.secondary
     old = pair.daemons[secondary.name].pid  # our child: a zombie (state Z) once it has exited
     # As an operator's restart would: once the old process is gone, start the service again.
     restart = (f"while grep -qv ') Z ' /proc/{old}/stat 2>/dev/null; do sleep 0.2; done; "
-               f"{' '.join(pair.lab.netns_exec(pair.host(secondary)))} sh -c '{SERVICE}' "
-               f"{pair.roots[secondary.name]} >>{pair.log(secondary)} 2>&1 &")
+               f"{shlex.join(pair.lab.netns_exec(pair.host(secondary)) + pair.service_argv(secondary))} "
+               f">>{pair.log(secondary)} 2>&1 &")
     drill = operator_process(pair, "drill", inventory, store, "--member", secondary.name, "--json",
                          "--restart-command", restart, "--timeout", str(MCLT * 6))
     assert drill.stderr is not None and drill.stdout is not None
@@ -264,7 +278,7 @@ def test_counts_over_all_scenarios(pair: BootedPair) -> None:
         "NAKs to renewing clients": sum(c.naks() for c in pair.ledger.renewing),
         **CHECKED,
     }
-    print("\nfailover proof: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(f"\nfailover proof ({pair.site.os.value}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     print("failover proof timings: " + ", ".join(f"{k} {v:.2f}" for k, v in FIGURES.items()))
     assert counts["clients"] >= 50
     assert counts["duplicate addresses"] == 0 and counts["lost bindings"] == 0

@@ -25,8 +25,10 @@ from dhcp_failover.backends.kea.render import render_member, split_pool
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Pool, Site
 from dhcp_failover.monitoring import REPORTER_CONFIG, member_files
+from dhcp_failover.releases import OsRelease
 from tests.lab.kea import check_config, install_member, require_kea, start_member, stop_member, wait_for_states
 from tests.lab.netlab import Lab, build_failover_topology, lab_fixture  # noqa: F401  (the lab fixture)
+from tests.support.debian_roots import LAB_RELEASES, root_for
 from tests.support.factories import REPO, inventory_data, write_inventory
 from tests.support.tools import require
 from tests.support.well_formed import kea_check
@@ -173,12 +175,22 @@ def served_by(block: str) -> str:
     return match.group(1)
 
 
-def test_real_kea_pair_serves_options_classes_boot_files_and_host_options(lab: Lab) -> None:
+RELEASES = [OsRelease.DEBIAN_12, *LAB_RELEASES]
+
+
+def release_root(release: OsRelease) -> Path | None:
+    """Kea 2.2 is this machine's; Kea 3.0 runs from the root of Debian 13."""
+    return root_for(release) if release in LAB_RELEASES else None
+
+
+@pytest.mark.parametrize("release", RELEASES, ids=lambda r: r.value)
+def test_real_kea_pair_serves_options_classes_boot_files_and_host_options(lab: Lab, release: OsRelease) -> None:
     require_kea()
-    site = kea_site(kea_featured_site())
+    site = kea_site({**kea_featured_site(), "os": release.value})
+    debian_root = release_root(release)
     topo = build_failover_topology(lab)
-    pair = [install_member(lab, site, site.primary, topo.primary),
-            install_member(lab, site, site.secondary, topo.secondary)]
+    pair = [install_member(lab, site, site.primary, topo.primary, debian_root=debian_root),
+            install_member(lab, site, site.secondary, topo.secondary, debian_root=debian_root)]
     for kea in pair:
         start_member(lab, kea)
     wait_for_states(pair, {"normal"}, timeout=15.0)
@@ -242,17 +254,19 @@ def test_real_kea_pair_serves_options_classes_boot_files_and_host_options(lab: L
     assert servers == {topo.primary_ip, topo.secondary_ip}, servers
 
 
-def test_real_kea_pair_registers_leases_in_dns_and_the_survivor_keeps_registering(lab: Lab) -> None:
+@pytest.mark.parametrize("release", RELEASES, ids=lambda r: r.value)
+def test_real_kea_pair_registers_leases_in_dns_and_the_survivor_keeps_registering(lab: Lab, release: OsRelease) -> None:
     require_kea()
     require("kea-dhcp-ddns")
     data = ddns_site_data()
     del data["failover"]
-    site = kea_site({**data, "server": "kea"})
+    site = kea_site({**data, "server": "kea", "os": release.value})
+    debian_root = release_root(release)
     mrd = site.kea.max_response_delay_ms / 1000
     topo = build_failover_topology(lab)
     tsig = base64.b64encode(os.urandom(32)).decode()
     start_bind(lab, topo, tsig)
-    pair = [install_member(lab, site, member, host, tsig={"lab-ddns": tsig})
+    pair = [install_member(lab, site, member, host, tsig={"lab-ddns": tsig}, debian_root=debian_root)
             for member, host in ((site.primary, topo.primary), (site.secondary, topo.secondary))]
     for kea in pair:
         check_config(lab, kea)  # kea-dhcp-ddns -t too

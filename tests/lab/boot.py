@@ -15,6 +15,7 @@ import yaml
 
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
 from dhcp_failover.model import Member, Site
+from tests.support.debian_roots import in_root
 from tests.support.deploy import moto_server
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -51,10 +52,16 @@ def write_files(cloud_config: str, root: Path) -> dict[str, Path]:
     return written
 
 
-def boot(site: Site, member: Member, root: Path, endpoint: str) -> subprocess.CompletedProcess[str]:
-    """Lay down the member's files and run its bootstrap in no-start mode."""
+# PATH inside a Debian root: its own tools only (a test's wrapper on this machine's PATH, under
+# /tmp, would be visible in the root too).
+ROOT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def boot(site: Site, member: Member, root: Path, endpoint: str, debian_root: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Lay down the member's files and run its bootstrap in no-start mode: with this machine's
+    tools, or inside ``debian_root`` with its release's (awscli, dhcpd, kea-dhcp4)."""
     files = write_files(render_user_data(site, member).cloud_config, root)
-    return subprocess.run(
-        [str(files[BOOTSTRAP_PATH]), "--root", str(root), "--endpoint", endpoint, "--no-start"],
-        capture_output=True, text=True, timeout=120, env={**os.environ, **CREDENTIALS},
-    )
+    argv = [str(files[BOOTSTRAP_PATH]), "--root", str(root), "--endpoint", endpoint, "--no-start"]
+    if debian_root is not None:
+        argv = in_root(debian_root, ["/usr/bin/env", f"PATH={ROOT_PATH}", "/bin/bash", *argv])
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, env={**os.environ, **CREDENTIALS})

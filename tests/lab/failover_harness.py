@@ -32,7 +32,7 @@ from dhcp_failover.backends.isc.render import DHCPD_CONF, DHCPD_DEFAULTS
 from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.model import Member, Site
 from dhcp_failover.secret_names import SecretKind, site_secrets
-from tests.lab.boot import boot, put_secret
+from tests.lab.boot import ROOT_PATH, boot, put_secret
 from tests.lab.member_files import relay_arguments
 from tests.lab.netlab import (
     CLIENT_HOOK_LINE,
@@ -45,6 +45,7 @@ from tests.lab.netlab import (
     read_log,
     wait_for_log,
 )
+from tests.support.debian_roots import in_root
 from tests.support.factories import REPO
 
 REGION = "us-east-1"  # where the bootstrap looks when a member has no placement
@@ -61,13 +62,13 @@ SERVICE = (
 )
 
 
-def boot_root(site: Site, member: Member, root: Path, aws_endpoint: str) -> None:
+def boot_root(site: Site, member: Member, root: Path, aws_endpoint: str, debian_root: Path | None = None) -> None:
     """A new instance of ``member`` under ``root``: its user-data's files, the empty lease file
     the package leaves, and its bootstrap run against the local AWS API."""
     (root / LEASES).parent.mkdir(parents=True, exist_ok=True)
     (root / LEASES).touch()
     (root / PID).parent.mkdir(parents=True, exist_ok=True)
-    result = boot(site, member, root, aws_endpoint)
+    result = boot(site, member, root, aws_endpoint, debian_root)
     # Where cloud-init keeps a boot's output (the monitoring reporter ships it as the bootstrap log).
     (root / CLOUD_INIT_OUTPUT).parent.mkdir(parents=True, exist_ok=True)
     (root / CLOUD_INIT_OUTPUT).write_text(result.stdout + result.stderr)
@@ -168,6 +169,7 @@ class BootedPair:
     daemons: dict[str, Daemon] = field(default_factory=dict)
     ledger: Ledger = field(default_factory=Ledger)
     started: float = 0.0  # time.monotonic() when both dhcpd were serving
+    debian_root: Path | None = None  # the members' release's root (None: this machine's dhcpd)
     _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def host(self, member: Member) -> str:
@@ -179,18 +181,24 @@ class BootedPair:
     def boot(self, member: Member) -> Path:
         """A new instance of ``member``: a fresh root (empty lease database) from its user-data."""
         root = self.lab.workdir / "roots" / f"{member.name}.{next(self._serial)}"
-        boot_root(self.site, member, root, self.aws_endpoint)
+        boot_root(self.site, member, root, self.aws_endpoint, self.debian_root)
         self.roots[member.name] = root
         return root
 
     def log(self, member: Member) -> Path:
         return self.lab.workdir / f"{self.host(member)}-dhcpd.log"
 
+    def service_argv(self, member: Member) -> list[str]:
+        """dhcpd as the member's service starts it, from the release's root when there is one."""
+        service = ["sh", "-c", SERVICE, str(self.roots[member.name])]
+        if self.debian_root is None:
+            return service
+        return in_root(self.debian_root, ["/usr/bin/env", f"PATH={ROOT_PATH}", "/bin/sh", *service[1:]])
+
     def start(self, member: Member) -> Daemon:
         """Start dhcpd on the member's current root as its service would, wait until it serves."""
         since = time.time()
-        daemon = self.lab.spawn(self.host(member), ["sh", "-c", SERVICE, str(self.roots[member.name])],
-                                self.log(member))
+        daemon = self.lab.spawn(self.host(member), self.service_argv(member), self.log(member))
         wait_for_log(self.log(member), r"^Server starting service\.", 10, since=since, daemon=daemon)
         self.daemons[member.name] = daemon
         return daemon
@@ -284,10 +292,10 @@ def publish_secrets(site: Site, lab: Lab, aws_endpoint: str) -> KeyStore:
     return store
 
 
-def boot_pair(site: Site, lab: Lab, aws_endpoint: str) -> BootedPair:
+def boot_pair(site: Site, lab: Lab, aws_endpoint: str, debian_root: Path | None = None) -> BootedPair:
     """Boot both members, start dhcpd on both, then the relay."""
     topo = build_failover_topology(lab)
-    pair = BootedPair(site, lab, topo, publish_secrets(site, lab, aws_endpoint), aws_endpoint)
+    pair = BootedPair(site, lab, topo, publish_secrets(site, lab, aws_endpoint), aws_endpoint, debian_root=debian_root)
     for member in site.members:
         pair.boot(member)
     for member in site.members:

@@ -3,7 +3,11 @@ folder, kea-dhcp4 and kea-ctrl-agent started in the member's namespace, and its 
 
 Two members share this machine, so every path inside the configs is prefixed by the member's
 root (``render_member(..., root=...)``), and the pid folder is set per member (the pid file is
-named after the config file: the same name in one folder stops the second member)."""
+named after the config file: the same name in one folder stops the second member).
+
+A member whose release is not this machine's runs its daemons from a Debian root of its release
+(``debian_root``, tests/support/debian_roots.py): Kea 3.0 accepts control sockets, lease files
+and log files only under its own folders, which the environment moves into the member's root."""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from dhcp_failover.backends.kea.render import (
 )
 from dhcp_failover.model import Member, Site
 from tests.lab.netlab import Daemon, Lab, LabError
+from tests.support.debian_roots import in_root
 
 KEA_TOOLS = ("kea-dhcp4", "kea-ctrl-agent", "curl")
 PASSWORD = "lab-control-password-0123456789"
@@ -43,6 +48,19 @@ class KeaMember:
     dhcp4: Daemon | None = None
     agent: Daemon | None = None
     d2: Daemon | None = None
+    debian_root: Path | None = None  # None: this machine's own Kea
+
+    def command(self, tool: str, *args: str) -> list[str]:
+        """``tool`` (kea-dhcp4, ...) with ``args``, from the member's Debian root when it has one."""
+        if self.debian_root is None:
+            return [tool, *args]
+        return in_root(self.debian_root, [f"/usr/sbin/{tool}", *args])
+
+    def environment(self) -> list[str]:
+        """``env`` and the variables that give the member its own pid, socket, lease and log folders."""
+        run = self.root / "run/kea"
+        return ["env", f"KEA_PIDFILE_DIR={run}", "KEA_LOCKFILE_DIR=none", f"KEA_CONTROL_SOCKET_DIR={run}",
+                f"KEA_DHCP_DATA_DIR={self.lease_file.parent}", f"KEA_LOG_FILE_DIR={self.root / 'var/log/kea'}"]
 
     @property
     def dhcp4_conf(self) -> Path:
@@ -62,7 +80,8 @@ class KeaMember:
 
 
 def install_member(
-    lab: Lab, site: Site, member: Member, host: str, password: str = PASSWORD, tsig: Mapping[str, str] | None = None
+    lab: Lab, site: Site, member: Member, host: str, password: str = PASSWORD, tsig: Mapping[str, str] | None = None,
+    debian_root: Path | None = None,
 ) -> KeaMember:
     """Write the member's rendered Kea files (and what the bootstrap would write: the password
     file and, with ``tsig`` (key name -> secret), D2's config) under a root folder of its own."""
@@ -75,39 +94,55 @@ def install_member(
     Path(password_path(str(root))).write_text(password)
     if tsig is not None:
         (root / D2_CONF.lstrip("/")).write_text(as_json(d2_config(site, tsig)))
-    for folder in (Path(CONTROL_SOCKET).parent, Path(LEASE_FILE).parent):
+    for folder in (Path(CONTROL_SOCKET).parent, Path(LEASE_FILE).parent, Path("/var/log/kea")):
         (root / folder.relative_to("/")).mkdir(parents=True, exist_ok=True)
+    # Kea 3.0 refuses a control socket folder others may read (as systemd makes /run/kea).
+    (root / Path(CONTROL_SOCKET).parent.relative_to("/")).chmod(0o750)
     endpoint = control.KeaEndpoint(str(member.address), site.kea.control_port, password, tuple(lab.netns_exec(host)))
-    return KeaMember(host, member, root, endpoint)
+    return KeaMember(host, member, root, endpoint, debian_root=debian_root)
 
 
 def check_config(lab: Lab, kea: KeaMember) -> None:
     """``kea-dhcp4 -t``, ``kea-ctrl-agent -t`` (and ``kea-dhcp-ddns -t``) in the member's namespace."""
-    checks = [("kea-dhcp4", kea.dhcp4_conf), ("kea-ctrl-agent", kea.agent_conf)]
+    checks = [("kea-dhcp4", kea.dhcp4_conf)]
+    if kea.agent_conf.exists():
+        checks.append(("kea-ctrl-agent", kea.agent_conf))
     if kea.d2_conf.exists():
         checks.append(("kea-dhcp-ddns", kea.d2_conf))
     for tool, conf in checks:
-        result = lab.run(kea.host, [tool, "-t", str(conf)], check=False)
+        result = lab.run(kea.host, with_environment(kea, kea.command(tool, "-t", str(conf))), check=False)
         if result.returncode != 0:
             raise LabError(f"{tool} -t {conf}: exit {result.returncode}: {result.stdout[-600:]}{result.stderr[-600:]}")
+        warnings = [line for line in (result.stdout + result.stderr).splitlines() if " WARN " in line]
+        if warnings:
+            raise LabError(f"{tool} -t {conf} warned: {warnings}")
+
+
+def with_environment(kea: KeaMember, command: list[str]) -> list[str]:
+    # The variables must reach the daemon inside the root: env runs there, just before it.
+    if kea.debian_root is None:
+        return [*kea.environment(), *command]
+    split = command.index(str(kea.debian_root)) + 1
+    return [*command[:split], *kea.environment(), *command[split:]]
 
 
 def start_member(lab: Lab, kea: KeaMember, timeout: float = 10.0) -> None:
     """Start kea-dhcp4 and its Control Agent (and D2 when installed); return once the agent
     relays a command."""
-    env = ["env", f"KEA_PIDFILE_DIR={kea.root / 'run/kea'}", "KEA_LOCKFILE_DIR=none"]
+    def spawn(tool: str, conf: Path) -> Daemon:
+        return lab.spawn(kea.host, with_environment(kea, kea.command(tool, "-c", str(conf))),
+                         lab.workdir / f"{kea.host}-{tool}.log")
+
     if kea.d2_conf.exists():
-        kea.d2 = lab.spawn(kea.host, [*env, "kea-dhcp-ddns", "-c", str(kea.d2_conf)],
-                           lab.workdir / f"{kea.host}-kea-dhcp-ddns.log")
-    kea.dhcp4 = lab.spawn(kea.host, [*env, "kea-dhcp4", "-c", str(kea.dhcp4_conf)],
-                          lab.workdir / f"{kea.host}-kea-dhcp4.log")
-    kea.agent = lab.spawn(kea.host, [*env, "kea-ctrl-agent", "-c", str(kea.agent_conf)],
-                          lab.workdir / f"{kea.host}-kea-ctrl-agent.log")
+        kea.d2 = spawn("kea-dhcp-ddns", kea.d2_conf)
+    kea.dhcp4 = spawn("kea-dhcp4", kea.dhcp4_conf)
+    # Kea 3.0 members have no agent: kea-dhcp4 answers commands itself.
+    kea.agent = spawn("kea-ctrl-agent", kea.agent_conf) if kea.agent_conf.exists() else None
     deadline = time.monotonic() + timeout
     while True:
-        for daemon in (kea.dhcp4, kea.agent, *([kea.d2] if kea.d2 else [])):
-            if not daemon.alive():
-                raise LabError(f"{daemon.argv[3]} on {kea.host} exited: {daemon.log_path.read_text()[-1500:]}")
+        for daemon in (kea.dhcp4, kea.agent, kea.d2):
+            if daemon is not None and not daemon.alive():
+                raise LabError(f"{daemon.log_path.stem} exited: {daemon.log_path.read_text()[-1500:]}")
         try:
             control.command(kea.endpoint, "version-get", timeout=1.0)
             return

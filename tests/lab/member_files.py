@@ -22,6 +22,7 @@ from dhcp_failover.backends.isc.render import (
 )
 from dhcp_failover.model import Site
 from dhcp_failover.render import RELAY_DEFAULTS, render_relay
+from tests.support.debian_roots import in_root
 from tests.support.tools import require
 
 
@@ -63,10 +64,11 @@ def relay_arguments(site: Site) -> tuple[list[str], list[str], list[str]]:
     return values["SERVERS"].split(), downstream, upstream
 
 
-def dhcpd_check(site: Site, folder: Path) -> None:
-    """Render both members under ``folder`` with a real key file and run dhcpd -t on each."""
+def dhcpd_check(site: Site, folder: Path, debian_root: Path | None = None) -> None:
+    """Render both members under ``folder`` with a real key file and run dhcpd -t on each (this
+    machine's dhcpd, or the one of ``debian_root``: ``folder`` must then be under /tmp)."""
     expected_warnings = [] if site.failover.load_balancing else ["load balancing will be disabled"]
-    dhcpd = require("dhcpd")
+    dhcpd = require("dhcpd") if debian_root is None else "/usr/sbin/dhcpd"
     key = folder / OMAPI_KEY_FILE.lstrip("/")
     key.parent.mkdir(parents=True, exist_ok=True)
     key.write_text(render_omapi_key(site, base64.b64encode(os.urandom(32)).decode()))
@@ -74,8 +76,10 @@ def dhcpd_check(site: Site, folder: Path) -> None:
     for member in site.members:
         conf = folder / f"{member.name}.conf"
         conf.write_text(render_dhcpd_conf(site, member, root=str(folder)))
+        argv = [dhcpd, "-4", "-t", "-cf", str(conf)]
         result = subprocess.run(
-            [dhcpd, "-4", "-t", "-cf", str(conf)], capture_output=True, text=True, errors="replace", timeout=30
+            argv if debian_root is None else in_root(debian_root, argv),
+            capture_output=True, text=True, errors="replace", timeout=30,
         )
         output = result.stdout + result.stderr
         assert result.returncode == 0, f"{member.role.value} {member.name}: dhcpd -t failed:\n{output}"

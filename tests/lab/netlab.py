@@ -43,6 +43,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.debian_roots import in_root
+
 REQUIRED_TOOLS = ("ip", "dhcpd", "dhcrelay", "dhclient", "omshell")
 IFNAME_MAX = 15  # IFNAMSIZ - 1
 _instance_counter = itertools.count()
@@ -421,9 +423,11 @@ class Lab:
         return stem.with_suffix(".leases"), stem.with_suffix(".pid"), stem.with_suffix(".log")
 
     def start_dhcpd(
-        self, host: str, conf_path: Path, ifaces: Sequence[str] = (), timeout: float = 10.0
+        self, host: str, conf_path: Path, ifaces: Sequence[str] = (), timeout: float = 10.0,
+        debian_root: Path | None = None,
     ) -> Daemon:
-        """Start ``dhcpd -4`` in the foreground and wait until it serves.
+        """Start ``dhcpd -4`` in the foreground and wait until it serves: this machine's, or
+        the one of ``debian_root`` (tests/support/debian_roots.py; the files must be under /tmp).
 
         The lease file survives a restart of the same host, as on a real server, which is
         what failover recovery drills need.
@@ -431,8 +435,9 @@ class Lab:
         leases, pid, log = self.dhcpd_files(host)
         leases.touch(exist_ok=True)  # dhcpd refuses to start without one
         since = time.time()
-        daemon = self.spawn(host, ["dhcpd", "-4", "-f", "-d", "-cf", str(conf_path),
-                                   "-lf", str(leases), "-pf", str(pid), *ifaces], log)
+        argv = ["-4", "-f", "-d", "-cf", str(conf_path), "-lf", str(leases), "-pf", str(pid), *ifaces]
+        command = ["dhcpd", *argv] if debian_root is None else in_root(debian_root, ["/usr/sbin/dhcpd", *argv])
+        daemon = self.spawn(host, command, log)
         wait_for_log(log, r"^Server starting service\.", timeout, since=since, daemon=daemon)
         return daemon
 

@@ -1,5 +1,5 @@
 """What every accepted inventory must give: a rendered tree equal to what user-data writes,
-configs dhcpd (or, on a Kea site, kea-dhcp4 and kea-ctrl-agent) accept, bootstrap scripts bash
+configs dhcpd (or, on a Kea site, kea-dhcp4 and kea-ctrl-agent) of the site's release accept, bootstrap scripts bash
 can parse, and synth errors of one line."""
 
 from __future__ import annotations
@@ -10,13 +10,17 @@ from pathlib import Path
 import yaml
 
 from dhcp_failover.app import plan_synth
-from dhcp_failover.backends.kea.render import CTRL_AGENT_CONF, DHCP4_CONF, password_path
+from dhcp_failover.backends.kea import control
+from dhcp_failover.backends.kea.ddns import d2_config
+from dhcp_failover.backends.kea.render import as_json, password_path
 from dhcp_failover.backends.registry import backend_for
 from dhcp_failover.cloudinit import BOOTSTRAP_PATH, render_user_data
 from dhcp_failover.errors import InventoryError, SettingsError
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.model import ServerKind, Site
+from tests.lab.kea import KeaMember, with_environment
 from tests.lab.member_files import dhcpd_check
+from tests.support.debian_roots import LAB_RELEASES, root_for
 from tests.support.tools import require
 
 
@@ -26,7 +30,7 @@ def check_accepted(inventory_path: Path, out: Path, work: Path, user_data_dir: P
         if site.server is ServerKind.KEA:
             kea_check(site, work / site.name)
         else:
-            dhcpd_check(site, work / site.name)
+            dhcpd_check(site, work / site.name, debian_root=release_root(site))
         for member in site.members:
             try:
                 user_data = render_user_data(site, member)
@@ -48,9 +52,16 @@ def check_accepted(inventory_path: Path, out: Path, work: Path, user_data_dir: P
         assert "\n" not in str(exc)
 
 
-def kea_check(site: Site, folder: Path) -> None:
-    """Both members' Kea configs pass ``kea-dhcp4 -t`` and ``kea-ctrl-agent -t`` (parsing only:
-    no socket, lease file or hook is opened, so no namespace is needed)."""
+def release_root(site: Site) -> Path | None:
+    """The Debian root whose binaries check a site's files (None: this machine's own)."""
+    return root_for(site.os) if site.os in LAB_RELEASES else None
+
+
+def kea_check(site: Site, folder: Path, *, ddns_secret: str | None = None) -> None:
+    """Both members' Kea configs pass ``kea-dhcp4 -t`` and ``kea-ctrl-agent -t`` (or, given a
+    ``ddns_secret``, ``kea-dhcp-ddns -t`` too) of the site's release, with no warning (parsing
+    only: no socket, lease file or hook is opened, so no namespace is needed)."""
+    debian_root = release_root(site)
     for member in site.members:
         root = folder / member.name
         for file in backend_for(site).render_member(site, member, root=str(root)):
@@ -59,10 +70,24 @@ def kea_check(site: Site, folder: Path) -> None:
             target.write_text(file.content)
         # What the bootstrap writes from SSM; the agent's check opens it.
         Path(password_path(str(root))).write_text("well-formed-check-password")
-        for tool, conf in (("kea-dhcp4", DHCP4_CONF), ("kea-ctrl-agent", CTRL_AGENT_CONF)):
-            result = subprocess.run([require(tool), "-t", str(root / conf.lstrip("/"))],
-                                    capture_output=True, text=True, timeout=30)
-            assert result.returncode == 0, f"{member.name}: {tool} -t failed:\n{result.stdout[-1500:]}{result.stderr[-1500:]}"
+        for sub in ("run/kea", "var/lib/kea", "var/log/kea"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        (root / "run/kea").chmod(0o750)  # Kea 3.0 refuses a socket folder others may read
+        kea = KeaMember("none", member, root, control.KeaEndpoint("", 0, ""), debian_root=debian_root)
+        checks = [("kea-dhcp4", kea.dhcp4_conf)]
+        if kea.agent_conf.exists():
+            checks.append(("kea-ctrl-agent", kea.agent_conf))
+        if site.ddns is not None and ddns_secret is not None:
+            kea.d2_conf.parent.mkdir(parents=True, exist_ok=True)
+            kea.d2_conf.write_text(as_json(d2_config(site, {key.name: ddns_secret for key in site.ddns.keys})))
+            checks.append(("kea-dhcp-ddns", kea.d2_conf))
+        for tool, conf in checks:
+            command = kea.command(tool if debian_root else require(tool), "-t", str(conf))
+            result = subprocess.run(with_environment(kea, command), capture_output=True, text=True, timeout=30)
+            output = result.stdout + result.stderr
+            assert result.returncode == 0, f"{site.name}/{member.name}: {tool} -t failed:\n{output[-1500:]}"
+            warnings = [line for line in output.splitlines() if " WARN " in line]
+            assert warnings == [], f"{site.name}/{member.name}: {tool} -t warned: {warnings}"
 
 
 CLOUD_INIT_SCHEMA = """

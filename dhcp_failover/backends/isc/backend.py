@@ -22,7 +22,7 @@ class IscBackend:
 
     def packages(self, site: Site) -> list[str]:
         # Step 1 of the ISC guide: the same dhcpd version on both members, pinned from the site.
-        return [f'[isc-dhcp-server, "{site.software.isc_dhcp_server}"]']
+        return [f'[isc-dhcp-server, "{site.isc_dhcp_server_version}"]']
 
     def render_bootstrap(self, site: Site, member: Member, shared: Mapping[str, object]) -> str:
         return render_template(

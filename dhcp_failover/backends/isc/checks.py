@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from ...address_rules import admin_network_problems
+from ...messages import excerpt
 from ...model import Site
 
 
@@ -55,5 +56,20 @@ def omapi_access(site: Site) -> Iterator[tuple[str, str]]:
         yield "omapi.allow_public_reason", "is set but allow_public is false; remove it or set allow_public: true"
 
 
+def release_packages(site: Site) -> Iterator[tuple[str, str]]:
+    """The os carries ISC DHCP (Debian after 13 has none: it is end-of-life since 2022), and
+    software.isc_dhcp_server, when set, is the version that os carries."""
+    release = site.release
+    if release.isc_dhcp_server is None:
+        yield "os", f"{site.os.value} has no isc-dhcp-server package (ISC DHCP is end-of-life); use server: kea or an older os"
+        return
+    pinned = site.software.isc_dhcp_server
+    if pinned is not None and pinned != release.isc_dhcp_server:
+        yield "software.isc_dhcp_server", (
+            f"{excerpt(pinned)} is not a version {site.os.value} carries ({release.isc_dhcp_server}); "
+            "remove it to install that one, or change os"
+        )
+
+
 # The ISC rules, in the order they run.
-CHECKS: tuple[Callable[[Site], Iterator[tuple[str, str]]], ...] = (failover_settings, omapi_access)
+CHECKS: tuple[Callable[[Site], Iterator[tuple[str, str]]], ...] = (release_packages, failover_settings, omapi_access)

@@ -52,6 +52,8 @@ class Omapi(Strict):
 class Software(Strict):
     """Package versions installed on both members (step 1 of the guide: the same dhcpd on both)."""
 
-    isc_dhcp_server: Annotated[str, Field(pattern=PACKAGE_VERSION)] = Field(
-        default="4.4.3-P1-2", description="The Debian package version, the same on both members."
+    isc_dhcp_server: Annotated[str, Field(pattern=PACKAGE_VERSION)] | None = Field(
+        default=None,
+        description="The Debian package version, the same on both members (default: the os's pin, 4.4.3-P1-2 on "
+        "debian-12, 4.4.3-P1-8 on debian-13); a version the os does not carry is an error.",
     )

@@ -24,10 +24,12 @@ class KeaBackend:
         return render.render_member(site, member, root=root)
 
     def packages(self, site: Site) -> list[str]:
-        # Both members run the same Kea: HA refuses nothing across versions, but behaviour differs.
-        version = site.kea.package_version
-        names = ["kea-dhcp4-server", "kea-ctrl-agent"] + (["kea-dhcp-ddns-server"] if site.ddns else [])
-        return [f'[{name}, "{version}"]' for name in names]
+        # Both members run the same Kea: HA refuses nothing across versions, but behaviour differs
+        # (a 2.2 and a 3.0 member do not make a working pair, docs/kea.md).
+        pin = render.kea_pin(site)
+        names = ["kea-dhcp4-server"] + (["kea-ctrl-agent"] if render.uses_control_agent(site) else [])
+        names += ["kea-dhcp-ddns-server"] if site.ddns else []
+        return [f'[{name}, "{pin.version}"]' for name in names]
 
     def render_bootstrap(self, site: Site, member: Member, shared: Mapping[str, object]) -> str:
         return render_template(
@@ -36,7 +38,7 @@ class KeaBackend:
             password_parameter=control_secret(site).parameter_name,
             password_file=render.password_path(),
             dhcp4_conf=render.DHCP4_CONF,
-            agent_conf=render.CTRL_AGENT_CONF,
+            agent_conf=render.CTRL_AGENT_CONF if render.uses_control_agent(site) else None,
             settle_seconds=SETTLE_SECONDS,
             d2=self._d2_bootstrap(site, shared),
         )
@@ -53,12 +55,14 @@ class KeaBackend:
         return {"conf": kea_ddns.D2_CONF, "text": text.replace("\\", "\\\\").replace('"', '\\"')}
 
     def control_channel(self, site: Site) -> ControlChannel:
+        label = "Kea control agent" if render.uses_control_agent(site) else "kea-dhcp4 HTTP control socket"
         return ControlChannel(
-            "kea_control", site.kea.control_port, "Kea control agent", "the partner and kea.admin_networks only",
+            "kea_control", site.kea.control_port, label, "the partner and kea.admin_networks only",
             tuple(site.kea.admin_networks), "kea-control-tcp-from-admins",
         )
 
     def partner_link(self, site: Site, member: Member) -> PartnerLink:
-        # Both Control Agents listen on the same port; each member calls its partner's.
+        # Both members listen on the same port (the Control Agent's on 2.2, kea-dhcp4's own
+        # HTTP socket on 3.0); each member calls its partner's.
         port = site.kea.control_port
         return PartnerLink("kea-control-tcp-from-partner", "kea-control-tcp-to-partner", port, port)

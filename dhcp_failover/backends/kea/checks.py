@@ -13,7 +13,9 @@ from pydantic import BaseModel
 
 from ...address_rules import admin_network_problems
 from ...dhcp_options import Options
+from ...messages import excerpt
 from ...model import Failover, Site
+from ...releases import KeaSeries
 from ..isc.settings import Omapi, Software
 from .options import KEA_STANDARD_CODES
 
@@ -58,10 +60,24 @@ def _isc_only(site: Site) -> Iterator[tuple[str, str]]:
         if member.port is not None:
             yield f"members[{i}].port", "is ISC's failover port; Kea peers talk on kea.control_port, remove it"
     if site.ping_check:
-        yield "ping_check", "is true, but Kea 2.2 has no ping check; set ping_check: false or remove it"
+        pin = site.kea_pin
+        why = "Kea 2.2 has no ping check" if pin is None or pin.series is KeaSeries.KEA_2_2 else (
+            "this tool does not render Kea 3.0's ping_check hook yet")
+        yield "ping_check", f"is true, but {why}; set ping_check: false or remove it"
     software: Software = site.software
     if changed_fields(software, Software()):
         yield "software.isc_dhcp_server", "pins ISC dhcpd; a kea site pins kea.package_version"
+
+
+def _release_packages(site: Site) -> Iterator[tuple[str, str]]:
+    """kea.package_version, when set, is a Kea version the os carries and this tool renders for."""
+    if site.kea_pin is not None:
+        return
+    carried = ", ".join(pin.version for pin in site.release.kea)
+    yield "kea.package_version", (
+        f"{excerpt(site.kea.package_version)} is not a Kea version dhcp-failover renders for {site.os.value} "
+        f"({carried}); remove it to install that one, or change os"
+    )
 
 
 def _options(site: Site) -> Iterator[tuple[str, str]]:
@@ -139,5 +155,5 @@ def _admin_networks(site: Site) -> Iterator[tuple[str, str]]:
 
 # The Kea rules, in the order they run.
 CHECKS: tuple[Callable[[Site], Iterator[tuple[str, str]]], ...] = (
-    _isc_only, _options, _class_option_precedence, _timers, _pools, _admin_networks
+    _release_packages, _isc_only, _options, _class_option_precedence, _timers, _pools, _admin_networks
 )

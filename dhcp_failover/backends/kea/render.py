@@ -14,9 +14,11 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from ...model import HostReservation, Member, Pool, Role, Site, Subnet
+from ...releases import KeaPin, KeaSeries
 from ...render import BANNER, CHRONY_CONF, FileTree, RenderedFile, render_template, render_wireguard, wireguard_paths
 from . import ddns as kea_ddns
 from . import options as kea_options
+from .spelling import respell
 
 DHCP4_CONF = "/etc/kea/kea-dhcp4.conf"
 CTRL_AGENT_CONF = "/etc/kea/kea-ctrl-agent.conf"
@@ -49,12 +51,26 @@ RestartSec=2s
 """
 
 
+def kea_pin(site: Site) -> KeaPin:
+    """The Kea the site's members install (``checks`` has refused a pin the release lacks)."""
+    pin = site.kea_pin
+    assert pin is not None, "checks refuse a Kea version the site's os does not carry"
+    return pin
+
+
+def uses_control_agent(site: Site) -> bool:
+    """Kea 2.2 reaches kea-dhcp4 only through the Control Agent; Kea 3.0 deprecated the agent
+    (gone in 3.2) and kea-dhcp4 listens for HTTP commands itself."""
+    return kea_pin(site).series is KeaSeries.KEA_2_2
+
+
 def render_member(site: Site, member: Member, *, root: str = "") -> FileTree:
     """The files one Kea member needs. ``root`` prefixes absolute paths *inside* files (socket,
     lease file, password folder) so tests run two members on one machine; file paths stay absolute."""
-    tree: FileTree = (
-        RenderedFile(DHCP4_CONF, as_json(dhcp4_config(site, member, root=root))),
-        RenderedFile(CTRL_AGENT_CONF, as_json(ctrl_agent_config(site, member, root=root))),
+    tree: FileTree = (RenderedFile(DHCP4_CONF, as_json(dhcp4_config(site, member, root=root))),)
+    if uses_control_agent(site):
+        tree += (RenderedFile(CTRL_AGENT_CONF, as_json(ctrl_agent_config(site, member, root=root))),)
+    tree += (
         RenderedFile(DHCP4_DROP_IN, DROP_IN_TEXT),
         RenderedFile(CHRONY_CONF, render_template("isc/chrony.conf.j2", ntp_servers=site.clock.ntp_servers)),
     )
@@ -74,8 +90,9 @@ def password_path(root: str = "") -> str:
 
 
 def control_url(site: Site, member: Member) -> str:
-    """Where the member's Control Agent answers, for its partner (the tunnel address when
-    there is one) and so for the HA peer list."""
+    """Where the member's control channel answers (the Control Agent on 2.2, kea-dhcp4's own
+    HTTP socket on 3.0), for its partner (the tunnel address when there is one) and so for the
+    HA peer list."""
     return f"http://{site.failover_address(member)}:{site.kea.control_port}/"
 
 
@@ -115,13 +132,26 @@ def dhcp4_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any
         "restrict-commands": True,
         "peers": peers,
     }
+    unix_socket = {"socket-type": "unix", "socket-name": prefix + CONTROL_SOCKET}
+    if uses_control_agent(site):
+        control: dict[str, Any] = {"control-socket": unix_socket}
+    else:
+        control = {
+            "control-sockets": [unix_socket, _http_control_socket(site, member, root=root)],
+            # Single-threaded, as Kea 2.2 ran: 3.0.3 warns on every multi-threaded config (queue
+            # control, reservations lookup), and its HA hook would then open a listener of its own
+            # that checks no password (it authenticates peers by mutual TLS only, docs/kea.md).
+            "multi-threading": {"enable-multi-threading": False},
+        }
+        # Peer commands come to the HTTP socket above, which checks the password.
+        high_availability["multi-threading"] = {"enable-multi-threading": False}
     ddns = kea_ddns.dhcp4_settings(site.ddns) if site.ddns is not None else {}
-    return {
+    config = {
         "Dhcp4": {
             "comment": BANNER,
             # Every client reaches the pair through a relay: unicast UDP sockets on all interfaces.
             "interfaces-config": {"interfaces": ["*"], "dhcp-socket-type": "udp"},
-            "control-socket": {"socket-type": "unix", "socket-name": prefix + CONTROL_SOCKET},
+            **control,
             "lease-database": {"type": "memfile", "persist": True, "name": prefix + LEASE_FILE, "lfc-interval": 3600},
             **ddns,
             # lease_cmds first: the HA hook sends and applies lease updates through it.
@@ -133,23 +163,41 @@ def dhcp4_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any
             "loggers": [_logger("kea-dhcp4", prefix + DHCP4_LOG if site.monitoring is not None else None)],
         }
     }
+    return dict(respell(config, kea_pin(site).series))
+
+
+def _listen_host(site: Site, member: Member) -> str:
+    # With a tunnel the partner comes in on the tunnel address and operators on the fixed
+    # one, so the control channel listens on both; the security group admits only those peers.
+    return "0.0.0.0" if site.wireguard else str(member.address)  # noqa: S104
+
+
+def _authentication(site: Site, *, root: str) -> dict[str, Any]:
+    return {
+        "type": "basic",
+        "realm": f"dhcp-failover {site.name}",
+        "directory": root.rstrip("/") + PASSWORD_DIR,
+        "clients": [{"user": CONTROL_USER, "password-file": PASSWORD_FILE}],
+    }
+
+
+def _http_control_socket(site: Site, member: Member, *, root: str) -> dict[str, Any]:
+    """Kea 3.0: kea-dhcp4's own HTTP command socket, for the partner and for operators."""
+    return {
+        "socket-type": "http",
+        "socket-address": _listen_host(site, member),
+        "socket-port": site.kea.control_port,
+        "authentication": _authentication(site, root=root),
+    }
 
 
 def ctrl_agent_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any]:
-    # With a tunnel the partner comes in on the tunnel address and operators on the fixed
-    # one, so the agent listens on both; the security group admits only those peers.
-    host = "0.0.0.0" if site.wireguard else str(member.address)  # noqa: S104
     return {
         "Control-agent": {
             "comment": BANNER,
-            "http-host": host,
+            "http-host": _listen_host(site, member),
             "http-port": site.kea.control_port,
-            "authentication": {
-                "type": "basic",
-                "realm": f"dhcp-failover {site.name}",
-                "directory": root.rstrip("/") + PASSWORD_DIR,
-                "clients": [{"user": CONTROL_USER, "password-file": PASSWORD_FILE}],
-            },
+            "authentication": _authentication(site, root=root),
             "control-sockets": {
                 "dhcp4": {"socket-type": "unix", "socket-name": root.rstrip("/") + CONTROL_SOCKET},
             },

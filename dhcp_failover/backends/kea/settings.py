@@ -19,7 +19,7 @@ Milliseconds = Annotated[int, Field(strict=True, ge=100, le=3_600_000)]
 
 
 class KeaSettings(Strict):
-    """HA timers, the Control Agent's port and who may reach it, and the pinned packages."""
+    """HA timers, the control port and who may reach it, and the pinned packages."""
 
     heartbeat_delay_ms: Milliseconds = Field(default=1000, description="How often each member checks its partner.")
     max_response_delay_ms: Milliseconds = Field(
@@ -34,11 +34,15 @@ class KeaSettings(Strict):
         description="Unacked clients needed before partner-down; 0 trusts the heartbeat alone (members in one site or VPC).",
     )
     control_port: Port = Field(
-        default=8000, description="Kea Control Agent port: HA peer traffic and operator commands (basic auth)."
+        default=8000,
+        description="HA peer traffic and operator commands, with basic auth: the Control Agent's port on Kea 2.2, "
+        "kea-dhcp4's own HTTP control socket on Kea 3.0.",
     )
     admin_networks: Annotated[tuple[Network, ...], Field(max_length=MAX_ADMIN_NETWORKS)] = Field(
         default=(), description="Private networks whose operators may reach the control port (none by default)."
     )
-    package_version: Annotated[str, Field(pattern=PACKAGE_VERSION)] = Field(
-        default="2.2.0-6", description="Debian version of kea-dhcp4-server and kea-ctrl-agent on both members."
+    package_version: Annotated[str, Field(pattern=PACKAGE_VERSION)] | None = Field(
+        default=None,
+        description="Debian version of the Kea packages on both members (default: the os's pin, 2.2.0-6 on "
+        "debian-12, 3.0.3-1~bpo13+1 from trixie-backports on debian-13); a version the os does not carry is an error.",
     )
