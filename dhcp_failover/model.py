@@ -17,6 +17,7 @@ from .backends.isc.settings import Omapi, Software
 from .backends.kea.settings import KeaSettings
 from .ddns import Ddns
 from .dhcp_options import ClassName, ClientClass, OptionDefinition, Options, Pxe, SharedNetwork
+from .dhcpv6 import Dhcpv6
 from .fields import (
     BOOT_FILE,
     HBA,
@@ -405,6 +406,9 @@ class Site(Strict):
     )
     monitoring: Monitoring | None = Field(
         default=None, description="Metrics, alarms, logs and a dashboard (see docs/monitoring.md); off when absent."
+    )
+    dhcpv6: Dhcpv6 | None = Field(
+        default=None, description="server: kea only: DHCPv6 beside DHCPv4, in its own HA relationship (docs/dhcpv6.md)."
     )
 
     @model_validator(mode="before")
