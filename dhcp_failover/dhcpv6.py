@@ -145,8 +145,8 @@ class Relay6(Strict):
 
     name: SafeName = Field(description="The name of one of the site's relays (its files go to that relay's folder).")
     source_address: Address6 = Field(description="The IPv6 address relayed packets come from.")
-    upstream_interface: Interface | None = Field(
-        default=None, description="Interface towards the servers (Linux dhcrelay -u ADDRESS%IFACE)."
+    upstream_interface: Interface = Field(
+        description="Interface towards the servers: dhcrelay -6 sends on it (-u ADDRESS%INTERFACE)."
     )
     serves: Annotated[tuple[RelayedSubnet6, ...], Field(max_length=MAX_SUBNETS6)] = Field(
         default=(), description="The subnets it forwards for (at least one)."

@@ -143,13 +143,14 @@ def render_inventory(inventory: Inventory, *, root: str = "") -> dict[str, FileT
     """Every host's files, keyed by the folder they go to: ``<site>/<member>`` and
     ``<site>/relays/<relay>``."""
     from .backends.registry import backend_for  # the backends build on this module
+    from .relay6 import render_relay6  # it builds on this module
 
     trees: dict[str, FileTree] = {}
     for site in inventory.sites:
         for member in site.members:
             trees[member_folder(site, member)] = backend_for(site).render_member(site, member, root=root)
         for relay in site.relays:
-            trees[relay_folder(site, relay)] = render_relay(site, relay)
+            trees[relay_folder(site, relay)] = render_relay(site, relay) + render_relay6(site, relay)
     return trees
 
 

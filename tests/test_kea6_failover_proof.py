@@ -9,10 +9,13 @@ twice."""
 from __future__ import annotations
 
 import ipaddress
+import shlex
 import time
 from pathlib import Path
 
 from dhcp_failover.inventory import inventory_from_data
+from dhcp_failover.model import Site
+from dhcp_failover.relay6 import RELAY6_DEFAULTS, RELAY6_UNIT, render_relay6
 from tests.lab.kea import check_config, install_member, require_kea, start_member, stop_member
 from tests.lab.kea6 import (
     Kea6,
@@ -81,10 +84,19 @@ def build_dual_stack(lab: Lab) -> None:
         lab.run(server, ["ip", "-6", "route", "add", CLIENT_NET6, "via", RELAY_UP6])
 
 
-def start_relay6(lab: Lab) -> None:
+def start_relay6(lab: Lab, site: Site) -> None:
+    """dhcrelay -6 as the rendered relay files run it: the unit's command with the defaults' OPTIONS."""
+    files = {f.path: f.content for f in render_relay6(site, site.relays[0])}
+    unit = files[RELAY6_UNIT]
+    command = next(line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("ExecStart="))
+    assignment = next(line for line in files[RELAY6_DEFAULTS].splitlines() if line.startswith("OPTIONS="))
+    # systemd splits an unbraced $OPTIONS at whitespace.
+    (value,) = shlex.split(assignment.removeprefix("OPTIONS="))
+    options = value.split()
+    argv = [word for part in shlex.split(command)[1:] for word in (options if part == "$OPTIONS" else [part])]
+    assert argv[:2] == ["-6", "-d"] and f"{PRIMARY6}%eth0" in " ".join(argv) and f"{SECONDARY6}%eth0" in " ".join(argv)
     log = lab.workdir / "r1-dhcrelay6.log"
-    argv = ["dhcrelay", "-6", "-d", "-l", "eth1", "-u", f"{PRIMARY6}%eth0", "-u", f"{SECONDARY6}%eth0"]
-    daemon = lab.spawn("r1", argv, log)
+    daemon = lab.spawn("r1", ["dhcrelay", *argv], log)
     deadline = time.monotonic() + 10
     while "Sending on" not in log.read_text() if log.exists() else True:
         if not daemon.alive() or time.monotonic() > deadline:
@@ -148,7 +160,7 @@ def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: 
             start_dhcp6(lab, kea6)
         wait_for_states6(pair, {"normal"}, timeout=15.0)
         print(f"kea6: start -> both v6 relationships normal in {time.monotonic() - started:.2f} s")
-        start_relay6(lab)
+        start_relay6(lab, site)
 
         # Real dhclient -6 clients through the relay: an address and a /56 each, from both members.
         bound: dict[str, Lease6] = {}
