@@ -685,7 +685,8 @@ def _dhcpv6(site: Site) -> Iterator[Problem]:
     load-balancing) and an excluded_prefix inside the block and longer than delegated_length; reservations by
     unique DUID, an address inside the subnet and outside its pools, a prefix outside every pool and subnet;
     preferred_lifetime not above valid_lifetime, information_refresh_time at least 600 s; relays named after
-    the site's relays, each link_address inside its subnet, every subnet with a pool relayed."""
+    the site's relays, each link_address inside its subnet, every subnet with a pool relayed; placed members in
+    existing subnets (a VPC the site makes learns its Amazon-provided IPv6 block only at apply)."""
     for where, message in dhcpv6_problems(site):
         yield Problem(where, message)
 

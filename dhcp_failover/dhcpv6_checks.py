@@ -299,6 +299,19 @@ def _relays(site: Site, v6: Dhcpv6) -> Iterator[tuple[str, str]]:
             yield f"subnets[{i}]", f"{subnet.network} has pools but no relay serves it; add it to a dhcpv6 relay's serves"
 
 
+def _placement(site: Site, v6: Dhcpv6) -> Iterator[tuple[str, str]]:
+    """Placed members of a dual-stack site sit in existing subnets (subnet_id): a VPC the site makes gets an
+    Amazon-provided IPv6 block only at apply time, so no fixed IPv6 address could be written in advance."""
+    for member in site.members:
+        if member.placement is not None and member.placement.subnet_id is None:
+            yield "members", (
+                f"member {member.name} is placed in a VPC the site makes, whose Amazon-provided IPv6 block is known only "
+                "after apply; place both members in existing subnets (subnet_id, vpc_id) whose IPv6 CIDR holds their "
+                "dhcpv6 network"
+            )
+            return
+
+
 def _reserved(v6: Dhcpv6, subnet: Subnet6, *, hosts: bool = True) -> dict[IPv6Address, str]:
     """Addresses in the subnet that a pool must never hand out, with what they are."""
     net = subnet.network
@@ -316,4 +329,4 @@ def _span(pool: Pool6) -> str:
     return f"{pool.start}-{pool.end}"
 
 
-RULES = (_members, _subnets, _pools, _pd_pools, _hosts, _relays)
+RULES = (_members, _subnets, _pools, _pd_pools, _hosts, _relays, _placement)

@@ -7,7 +7,7 @@ clients, so a relay that forwards to one member leaves the other half unserved.
 
 from __future__ import annotations
 
-from .dhcpv6 import Relay6
+from .dhcpv6 import Relay6, RelayedSubnet6
 from .model import Relay, Site
 from .render import FileTree, RenderedFile, render_template
 
@@ -39,7 +39,7 @@ def render_relay6(site: Site, relay: Relay) -> FileTree:
     common = {"relay_name": relay.name, "site_name": site.name, "servers": servers,
               "source_address": relay6.source_address}
     # Subnets sharing one client interface are configured there once.
-    by_interface = {}
+    by_interface: dict[str, RelayedSubnet6] = {}
     for served in relay6.serves:
         by_interface.setdefault(served.interface, served)
     return (

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from ipaddress import IPv6Network
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,15 @@ import yaml
 
 from dhcp_failover.backends.kea.render6 import DHCP6_CONF, SPELLINGS, dhcp6_config
 from dhcp_failover.cloudinit import render_cloud_config
+from dhcp_failover.constructs.rules import IPV6_HOST_PREFIX, is_ipv6, member_rules
+from dhcp_failover.diagram import mermaid
 from dhcp_failover.errors import InventoryError
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.model import Site
 from tests.lab.kea import require_kea
 from tests.lab.kea6 import add_address6, check_config6, enable_ipv6
 from tests.lab.netlab import Lab, require_lab
-from tests.support.factories import REPO, inventory_data, site_data, write_inventory
+from tests.support.factories import EXAMPLES, REPO, inventory_data, site_data, write_inventory
 
 EXAMPLE = REPO / "examples" / "dual-stack.yaml"
 Data = dict[str, Any]
@@ -263,3 +266,51 @@ def test_a_site_without_dhcpv6_renders_no_v6_file() -> None:
     site = inventory_from_data(inventory_data(site_data(server="kea"))).sites[0]
     cloud = render_cloud_config(site, site.primary)
     assert "kea-dhcp6" not in cloud and "dhcp6" not in cloud
+
+
+HALVES_OF_EVERYTHING = {IPv6Network("::/0"), IPv6Network("::/1"), IPv6Network("8000::/1")}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.stem for e in EXAMPLES])
+def test_no_ipv6_rule_admits_more_than_one_host(example: Path) -> None:
+    """Nothing open to the internet over IPv6 either: no ::/0, none of its halves, no network at all."""
+    for site in load_inventory(example).sites:
+        for member in site.members:
+            for rule in member_rules(site, member):
+                if is_ipv6(rule.cidr):
+                    assert rule.cidr is not None
+                    network = IPv6Network(rule.cidr)
+                    assert network not in HALVES_OF_EVERYTHING and network.prefixlen == IPV6_HOST_PREFIX, rule
+
+
+def test_the_dual_stack_synth_gives_each_member_its_ipv6_address_and_the_relay_rows(
+    synth_sites: Callable[..., dict[str, Any]],
+) -> None:
+    stacks = synth_sites(*dual_stack()["sites"])
+    for role, address in (("primary", "2001:db8:60:1::10"), ("secondary", "2001:db8:60:1::11")):
+        (server,) = stacks[f"campus-{role}"]["resource"]["aws_instance"].values()
+        assert server["ipv6_addresses"] == [address]
+    v6_rules = sorted(
+        (name.split("_")[1], kind.split("_")[-2], rule["ip_protocol"], rule["from_port"], rule["cidr_ipv6"])
+        for stack in stacks.values()
+        for kind in ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule")
+        for name, rule in stack.get("resource", {}).get(kind, {}).items() if "cidr_ipv6" in rule
+    )
+    assert v6_rules == [(role, direction, "udp", 547, "2001:db8:60:1::1/128")
+                        for role in ("primary", "secondary") for direction in ("egress", "ingress")]
+
+
+def test_a_dual_stack_site_in_a_vpc_it_makes_is_refused() -> None:
+    data = dual_stack()
+    for member in data["sites"][0]["members"]:
+        member["placement"] = {"region": "eu-central-1", "availability_zone": "eu-central-1a", "ami": "ami-0a1b2c3d4e5f60718"}
+    with pytest.raises(InventoryError, match=r'site "campus": dhcpv6.members: member campus-dhcp-a is placed in a VPC '
+                                             r"the site makes, whose Amazon-provided IPv6 block is known only after apply"):
+        inventory_from_data(data)
+
+
+def test_the_picture_shows_both_address_families() -> None:
+    picture = mermaid(example_site())
+    for text in ("10.61.0.0/22", "2001:db8:61::/64", "2001:db8:60:1::10", "2001:db8:60:1::11", "2001:db8:60:1::1",
+                 "DHCP udp/67", "DHCPv6 udp/547", "Kea HA (v4 and v6)"):
+        assert text in picture
