@@ -256,6 +256,9 @@ def _report_status(args: argparse.Namespace, site: Site, access: list[operations
                 state = "not created yet (no instance in AWS)"
             if s.omapi_key == "previous":
                 state += " [answers to the OMAPI key from before the rotation]"
+            if s.dual_stack and not s.not_created:
+                state += (f"; dhcpv6 {s.v6_local_state} (partner: {s.v6_partner_state})" if s.v6_error is None
+                          else f"; dhcpv6 unreachable: {s.v6_error}")
             print(f"{site.name} {s.role:<9} {s.member:<20} {state}")
         if pools is not None:
             for p in pools.pools:
@@ -267,9 +270,9 @@ def _report_status(args: argparse.Namespace, site: Site, access: list[operations
     absent = [s for s in statuses if s.not_created]
     if absent:
         return _not_created(", ".join(s.member for s in absent), args.allow_not_created)
-    unreachable = [s for s in statuses if s.error]
+    unreachable = [s for s in statuses if s.error or s.v6_error]
     for s in unreachable:
-        _error(f"{s.member}: {s.error}")
+        _error(f"{s.member}: {s.error or f'dhcpv6: {s.v6_error}'}")
     if unreachable:
         return EXIT_UNREACHABLE
     if args.wait:

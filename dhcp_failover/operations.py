@@ -70,14 +70,24 @@ class MemberStatus:
     omapi_key: str | None = None  # "current", or "previous" while a rotation is under way
     not_created: bool = False
     """No answer, and AWS has no instance for the member: a first deploy, not a fault."""
+    dual_stack: bool = False
+    """A Kea site with dhcpv6: the v6 relationship has states of its own (below)."""
+    v6_local_state: str | None = None
+    v6_partner_state: str | None = None
+    v6_error: str | None = None
 
     @property
     def normal(self) -> bool:
-        return self.local_state == "normal" and self.partner_state == "normal"
+        v4 = self.local_state == "normal" and self.partner_state == "normal"
+        v6 = self.v6_local_state == "normal" and self.v6_partner_state == "normal"
+        return v4 and (v6 or not self.dual_stack)
 
     @property
     def summary(self) -> str:
-        return "no answer" if self.error else f"{self.local_state}/{self.partner_state}"
+        v4 = "no answer" if self.error else f"{self.local_state}/{self.partner_state}"
+        if not self.dual_stack:
+            return v4
+        return f"{v4} v6 " + ("no answer" if self.v6_error else f"{self.v6_local_state}/{self.v6_partner_state}")
 
 
 def check_members(site: Site, names: Sequence[str]) -> None:
@@ -143,7 +153,8 @@ def read_member(site: Site, access: Access, timeout: float = READ_TIMEOUT) -> Me
             ha = kea_control.read_ha_state(access.endpoint, timeout=timeout)
         except kea_control.KeaControlError as exc:
             return MemberStatus(member, role, where, None, None, str(exc))
-        return MemberStatus(member, role, where, ha.local_state, ha.partner_state)
+        v4 = MemberStatus(member, role, where, ha.local_state, ha.partner_state)
+        return v4 if site.dhcpv6 is None else _with_v6(v4, access, timeout)
 
     def read(endpoint: OmapiEndpoint) -> FailoverState:
         return read_failover_state(endpoint, site.peer_name, command_prefix=access.command_prefix, timeout=timeout)
@@ -159,6 +170,15 @@ def read_member(site: Site, access: Access, timeout: float = READ_TIMEOUT) -> Me
         except OmapiError:
             return MemberStatus(member, role, where, None, None, str(exc))  # the current key's failure
     return MemberStatus(member, role, where, state.local_state, state.partner_state, omapi_key=key)
+
+
+def _with_v6(v4: MemberStatus, access: KeaAccess, timeout: float) -> MemberStatus:
+    """The member's DHCPv6 relationship, read through the same agent from kea-dhcp6."""
+    try:
+        ha6 = kea_control.read_ha_state(dataclasses.replace(access.endpoint, service="dhcp6"), timeout=timeout)
+    except kea_control.KeaControlError as exc:
+        return dataclasses.replace(v4, dual_stack=True, v6_error=str(exc))
+    return dataclasses.replace(v4, dual_stack=True, v6_local_state=ha6.local_state, v6_partner_state=ha6.partner_state)
 
 
 InstanceCheck = Callable[[Member], "bool | None"]

@@ -9,14 +9,19 @@ twice."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import shlex
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from dhcp_failover.inventory import inventory_from_data
+from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.model import Site
 from dhcp_failover.relay6 import RELAY6_DEFAULTS, RELAY6_UNIT, render_relay6
-from tests.lab.kea import check_config, install_member, require_kea, start_member, stop_member
+from dhcp_failover.secret_names import control_secret
+from tests.lab.kea import check_config, install_member, require_kea, start_member, stop_member, wait_for_states
 from tests.lab.kea6 import (
     Kea6,
     Lease6,
@@ -31,7 +36,7 @@ from tests.lab.kea6 import (
     wait_for_states6,
 )
 from tests.lab.netlab import Lab, LabError, require_lab
-from tests.support.factories import inventory_data, site_data
+from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 SERVER_NET6 = "2001:db8:77:1::/64"
 CLIENT_NET6 = "2001:db8:77:2::/64"
@@ -144,12 +149,27 @@ def lease_for(lab: Lab, mac: str) -> Lease6:
 def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: Path) -> None:
     require_lab()
     require_kea()
-    site = inventory_from_data(inventory_data(dual_stack_site_data())).sites[0]
+    data = inventory_data(dual_stack_site_data())
+    site = inventory_from_data(data).sites[0]
     mrd = site.kea.max_response_delay_ms / 1000
     duids = {duid_of(site, "lab-a"): "lab-a", duid_of(site, "lab-b"): "lab-b"}
+    inventory = write_inventory(tmp_path / "dual-stack.yaml", data)
+    store = tmp_path / "keys.json"
+    assert cli("keys", "--inventory", str(inventory), "--key-store", str(store)).returncode == 0
+    password = KeyStore.load(store).require(control_secret(site)).value
     with Lab(tmp_path / "lab") as lab:
         build_dual_stack(lab)
-        members = [install_member(lab, site, site.primary, "d1"), install_member(lab, site, site.secondary, "d2")]
+
+        def status() -> dict[str, dict[str, object]]:
+            """``status --json`` as an operator runs it: each member's v4 and v6 states."""
+            via = [f"--omapi-via={m.name}={' '.join(lab.netns_exec(host))}"
+                   for m, host in ((site.primary, "d1"), (site.secondary, "d2"))]
+            result = cli("status", "--inventory", str(inventory), "--site", site.name, "--key-store", str(store),
+                         *via, "--json")
+            return {m["member"]: m for m in json.loads(result.stdout)["members"]}
+
+        members = [install_member(lab, site, site.primary, "d1", password),
+                   install_member(lab, site, site.secondary, "d2", password)]
         pair: list[Kea6] = [v6_of(kea) for kea in members]
         for kea, kea6 in zip(members, pair, strict=True):
             check_config(lab, kea)
@@ -160,6 +180,11 @@ def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: 
             start_dhcp6(lab, kea6)
         wait_for_states6(pair, {"normal"}, timeout=15.0)
         print(f"kea6: start -> both v6 relationships normal in {time.monotonic() - started:.2f} s")
+        wait_for_states([m for m in members], {"normal"}, timeout=10.0)
+        time.sleep(site.kea.heartbeat_delay_ms / 1000 + 0.5)  # each member learns its partner's state by heartbeat
+        for name, seen in status().items():
+            assert (seen["local_state"], seen["partner_state"], seen["v6_local_state"], seen["v6_partner_state"]) == (
+                "normal", "normal", "normal", "normal"), (name, seen)
         start_relay6(lab, site)
 
         # Real dhclient -6 clients through the relay: an address and a /56 each, from both members.
@@ -202,6 +227,8 @@ def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: 
         lab.kill(pair[0].daemon)
         takeover = wait_for_states6([pair[1]], {"partner-down"}, timeout=mrd + 3.0)
         print(f"kea6: kill -9 primary -> secondary v6 partner-down in {takeover:.2f} s (mrd {mrd:.1f} s)")
+        survivor = status()["lab-b"]
+        assert survivor["v6_local_state"] == "partner-down" and survivor["error"] is None
         assert time.monotonic() - killed <= mrd + 3.5
         orphans = [mac for mac, lease in bound.items() if duids.get(lease.server_duid) == "lab-a"][:3]
         for mac in orphans:
@@ -229,3 +256,8 @@ def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: 
         for lease in bound.values():
             assert ("IA_NA", lease.address) in leases_d1 and ("IA_PD", lease.prefix) in leases_d1
         print(f"kea6: {len(clients)} clients, {len(addresses)} addresses, {len(prefixes)} prefixes, 0 duplicates")
+
+
+def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dhcp_failover", *argv], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
