@@ -26,8 +26,11 @@ MAX_ADDRESSES6 = 16
 # RFC 8415 section 11.1: a DUID is at most 128 octets plus its 2-octet type; the shortest real
 # one (DUID-LL of a 6-byte MAC) has 10. Written as colon-separated hex octets, as Kea prints it.
 DUID = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){2,129}$"
-# An interface name as Linux allows it (IFNAMSIZ - 1 characters), safe in JSON and shell.
-INTERFACE = r"^[A-Za-z0-9][A-Za-z0-9/:._-]{0,14}$"
+# A member's interface as Linux allows it (IFNAMSIZ - 1 characters, no '/' or ':'), safe in JSON
+# and shell, and unambiguous in Kea's "<interface>/<address>".
+INTERFACE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$"
+# A relay's interface, as routers name them too (GigabitEthernet0/1), like DHCPv4 relays'.
+RELAY_INTERFACE = r"^[A-Za-z0-9][A-Za-z0-9/:._-]{0,63}$"
 # RFC 8415 section 21.23: clients refresh no more often than every 600 s.
 IRT_MINIMUM = 600
 
@@ -35,6 +38,7 @@ Address6 = Annotated[IPv6Address, BeforeValidator(require_text)]
 Network6 = Annotated[IPv6Network, BeforeValidator(require_text)]
 PrefixLength = Annotated[int, Field(strict=True, ge=1, le=128)]
 Interface = Annotated[str, Field(pattern=INTERFACE)]
+RelayInterface = Annotated[str, Field(pattern=RELAY_INTERFACE)]
 
 
 def _no_duplicates(values: tuple[IPv6Address, ...]) -> tuple[IPv6Address, ...]:
@@ -136,7 +140,7 @@ class RelayedSubnet6(Strict):
     """One IPv6 subnet a relay serves: the interface it listens on there and its address (link-address)."""
 
     subnet: Network6 = Field(description="One of the dhcpv6 subnets.")
-    interface: Interface = Field(description="The relay's interface on that subnet.")
+    interface: RelayInterface = Field(description="The relay's interface on that subnet.")
     link_address: Address6 = Field(description="The relay's own global address on that subnet.")
 
 
@@ -145,7 +149,7 @@ class Relay6(Strict):
 
     name: SafeName = Field(description="The name of one of the site's relays (its files go to that relay's folder).")
     source_address: Address6 = Field(description="The IPv6 address relayed packets come from.")
-    upstream_interface: Interface = Field(
+    upstream_interface: RelayInterface = Field(
         description="Interface towards the servers: dhcrelay -6 sends on it (-u ADDRESS%INTERFACE)."
     )
     serves: Annotated[tuple[RelayedSubnet6, ...], Field(max_length=MAX_SUBNETS6)] = Field(

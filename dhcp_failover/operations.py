@@ -320,10 +320,10 @@ def drill(
     report = DrillReport(target.member.name, partner.member.name)
     watch = _Watch(site, access, report, on_event)
     watch.poll()
-    _shut_down(target, partner, watch, timeout)
+    _shut_down(site, target, partner, watch, timeout)
     channel = "Kea maintenance" if isinstance(target, KeaAccess) else "OMAPI"
     watch.step("shut_down", f"{target.member.name} shut down over {channel}")
-    if not watch.until(lambda s: s[partner.member.name].local_state in TAKEOVER_STATES, timeout):
+    if not watch.until(lambda s: _took_over(s[partner.member.name]), timeout):
         report.failure = (f"{partner.member.name} did not take over within {timeout:.0f} s "
                           f"(last seen: {watch.now[partner.member.name].summary})")
         return report
@@ -331,7 +331,8 @@ def drill(
     watch.step("took_over", f"{partner.member.name} took over: {report.takeover_state}")
     if isinstance(partner, KeaAccess):
         # In maintenance the member runs on: cancelling is its restart.
-        kea_control.maintenance_cancel(partner.endpoint, timeout=timeout)
+        for endpoint in _relationships(site, partner):
+            kea_control.maintenance_cancel(endpoint, timeout=timeout)
         watch.step("restarted", f"maintenance of {target.member.name} cancelled")
     elif restart is None:
         on_event(watch.elapsed(), f"waiting up to {timeout:.0f} s for {target.member.name} to be restarted")
@@ -351,12 +352,26 @@ def drill(
     return report
 
 
-def _shut_down(target: Access, partner: Access, watch: _Watch, timeout: float) -> None:
+def _took_over(status: MemberStatus) -> bool:
+    """The partner serves everyone: in each HA relationship it has (DHCPv4, and DHCPv6 on a dual-stack site)."""
+    v6 = not status.dual_stack or status.v6_local_state in TAKEOVER_STATES
+    return status.local_state in TAKEOVER_STATES and v6
+
+
+def _relationships(site: Site, access: KeaAccess) -> list[kea_control.KeaEndpoint]:
+    """The member's HA relationships: kea-dhcp4's, and kea-dhcp6's on a dual-stack site (same agent)."""
+    v6 = [dataclasses.replace(access.endpoint, service="dhcp6")] if site.dhcpv6 is not None else []
+    return [access.endpoint, *v6]
+
+
+def _shut_down(site: Site, target: Access, partner: Access, watch: _Watch, timeout: float) -> None:
     """Send the shutdown and keep watching both members while dhcpd takes its time over it.
     Kea: ``ha-maintenance-start`` to the partner, which puts ``target`` in-maintenance (it stops
-    serving) and takes over at once; a bare stop would look like a crash to the partner."""
+    serving) and takes over at once; a bare stop would look like a crash to the partner. A
+    dual-stack member hands over both relationships."""
     if isinstance(partner, KeaAccess):
-        kea_control.maintenance_start(partner.endpoint, timeout=timeout)
+        for endpoint in _relationships(site, partner):
+            kea_control.maintenance_start(endpoint, timeout=timeout)
         return
     assert isinstance(target, MemberAccess)
     with ThreadPoolExecutor(max_workers=1) as pool:

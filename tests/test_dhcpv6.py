@@ -139,6 +139,8 @@ SHAPE_CASES: list[tuple[str, Data, str]] = [
     ("bad-duid", v6_site(host(0, duid="00:03:zz")), "dhcpv6.subnets[0].hosts[0].duid"),
     ("address-as-number", v6_site(lambda v6: v6["members"][0].update(address=42)), "must be written as text"),
     ("unsafe-interface", v6_site(lambda v6: v6.update(interface="ens5; reboot")), "dhcpv6.interface"),
+    ("interface-with-slash", v6_site(lambda v6: v6.update(interface="ens5/1")), "dhcpv6.interface"),
+    ("unsafe-relay-interface", v6_site(relay6(interface="eth1 $(reboot)")), "dhcpv6.relays[0].serves[0].interface"),
     ("v4-address", v6_site(lambda v6: v6["members"][0].update(address="10.60.1.10")), "dhcpv6.members[0].address"),
     ("bad-vendor-hex", v6_site(subnet6(vendor={"enterprise_id": 4491, "suboptions": [{"code": 1, "hex": "0g"}]})),
      "dhcpv6.subnets[0].vendor.suboptions[0].hex"),

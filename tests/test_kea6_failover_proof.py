@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.local_keys import KeyStore
@@ -160,13 +161,16 @@ def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: 
     with Lab(tmp_path / "lab") as lab:
         build_dual_stack(lab)
 
-        def status() -> dict[str, dict[str, object]]:
-            """``status --json`` as an operator runs it: each member's v4 and v6 states."""
+        def operator(command: str, *args: str) -> Any:
+            """``status`` or ``drill`` with --json, as an operator runs it."""
             via = [f"--omapi-via={m.name}={' '.join(lab.netns_exec(host))}"
                    for m, host in ((site.primary, "d1"), (site.secondary, "d2"))]
-            result = cli("status", "--inventory", str(inventory), "--site", site.name, "--key-store", str(store),
-                         *via, "--json")
-            return {m["member"]: m for m in json.loads(result.stdout)["members"]}
+            result = cli(command, "--inventory", str(inventory), "--site", site.name, "--key-store", str(store),
+                         *via, *args, "--json")
+            return json.loads(result.stdout)
+
+        def status() -> dict[str, dict[str, object]]:
+            return {m["member"]: m for m in operator("status")["members"]}
 
         members = [install_member(lab, site, site.primary, "d1", password),
                    install_member(lab, site, site.secondary, "d2", password)]
@@ -256,6 +260,16 @@ def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: 
         for lease in bound.values():
             assert ("IA_NA", lease.address) in leases_d1 and ("IA_PD", lease.prefix) in leases_d1
         print(f"kea6: {len(clients)} clients, {len(addresses)} addresses, {len(prefixes)} prefixes, 0 duplicates")
+
+        # The drill hands both relationships of lab-a to lab-b (ha-maintenance-start) and back.
+        time.sleep(site.kea.heartbeat_delay_ms / 1000 + 0.5)
+        drill = operator("drill", "--member", "lab-a")
+        assert drill["ok"] and drill["takeover_state"] == "partner-down", drill
+        seen = [t["state"] for t in drill["transitions"] if t["member"] == "lab-a"]
+        assert any(state.startswith("shutdown/") and " v6 shutdown/" in state for state in seen), seen
+        print(f"kea6: drill hands both families over in {drill['timings']['took_over']:.2f} s, "
+              f"normal again at {drill['timings']['normal']:.2f} s")
+        assert api_leases6(pair[0]) == api_leases6(pair[1]) == leases_d1
 
 
 def cli(*argv: str) -> subprocess.CompletedProcess[str]:
