@@ -21,6 +21,7 @@ from .constructs.layout import aws_problems, is_placed
 from .constructs.naming import merged_tags
 from .derived_names import collisions
 from .dhcp_options import PROTOCOL_CODES, TYPED_CODES, Options, custom_value_ok
+from .dhcpv6_checks import dhcpv6_problems
 from .errors import InventoryError
 from .messages import excerpt
 from .model import (
@@ -676,6 +677,20 @@ def _monitoring(site: Site) -> Iterator[Problem]:
         yield Problem(where, message)
 
 
+def _dhcpv6(site: Site) -> Iterator[Problem]:
+    """The dhcpv6 section: only on a Kea site (ISC dhcpd has no DHCPv6 failover); both members with a fixed
+    IPv6 address in their IPv6 network; subnets /32 to /124 and disjoint; address pools inside their subnet,
+    disjoint and free of member, relay and reserved addresses; prefix-delegation pools disjoint from each other,
+    from the subnets and the members' networks, with delegated_length longer than the block (by two bits in
+    load-balancing) and an excluded_prefix inside the block and longer than delegated_length; reservations by
+    unique DUID, an address inside the subnet and outside its pools, a prefix outside every pool and subnet;
+    preferred_lifetime not above valid_lifetime, information_refresh_time at least 600 s; relays named after
+    the site's relays, each link_address inside its subnet, every subnet with a pool relayed; placed members in
+    existing subnets (a VPC the site makes learns its Amazon-provided IPv6 block only at apply)."""
+    for where, message in dhcpv6_problems(site):
+        yield Problem(where, message)
+
+
 # The registry of checks, in the order they run. docs/inventory.md's table of validation rules is
 # generated from it and from each check's docstring (python -m dhcp_failover docs), so a new
 # check goes here, with a docstring that says what it enforces.
@@ -694,6 +709,7 @@ SITE_CHECKS: tuple[Callable[[Site], Iterator[Problem]], ...] = (
     _shared_networks,
     _ddns,
     _monitoring,
+    _dhcpv6,
 )
 # Across sites, after every site's own checks.
 INVENTORY_CHECKS: tuple[Callable[[Inventory], Iterator[Problem]], ...] = (

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import yaml
 
@@ -23,6 +23,7 @@ from . import diagram, instance_connect, local_keys, operations, pool_status
 from .advice import site_warnings
 from .aws import AwsApi, SsmSecret, secret_region
 from .backends.isc import config_import as isc_import
+from .backends.isc import config_import6 as isc_import6
 from .backends.isc import config_reader as isc_reader
 from .backends.isc import leases as isc_leases
 from .backends.isc.omapi import OmapiError
@@ -266,6 +267,9 @@ def _report_status(args: argparse.Namespace, site: Site, access: list[operations
                 state = "not created yet (no instance in AWS)"
             if s.omapi_key == "previous":
                 state += " [answers to the OMAPI key from before the rotation]"
+            if s.dual_stack and not s.not_created:
+                state += (f"; dhcpv6 {s.v6_local_state} (partner: {s.v6_partner_state})" if s.v6_error is None
+                          else f"; dhcpv6 unreachable: {s.v6_error}")
             print(f"{site.name} {s.role:<9} {s.member:<20} {state}")
         if pools is not None:
             for p in pools.pools:
@@ -277,9 +281,9 @@ def _report_status(args: argparse.Namespace, site: Site, access: list[operations
     absent = [s for s in statuses if s.not_created]
     if absent:
         return _not_created(", ".join(s.member for s in absent), args.allow_not_created)
-    unreachable = [s for s in statuses if s.error]
+    unreachable = [s for s in statuses if s.error or s.v6_error]
     for s in unreachable:
-        _error(f"{s.member}: {s.error}")
+        _error(f"{s.member}: {s.error or f'dhcpv6: {s.v6_error}'}")
     if unreachable:
         return EXIT_UNREACHABLE
     if args.wait:
@@ -407,6 +411,9 @@ def _import(args: argparse.Namespace) -> int:
         raise ConfigImportError(f"{sources[-1]}: {exc}") from None
     except ConfigImportError as exc:
         raise ConfigImportError(f"{sources[0]}: {exc}") from None
+    if args.dhcpd6_conf:
+        sources.append(Path(args.dhcpd6_conf))
+        unmapped, placeholders = _import_dhcpd6(Path(args.dhcpd6_conf), root, data, unmapped, placeholders)
     out = Path(args.out)
     header = (f"# Imported from {' and '.join(s.name for s in sources)} by dhcp-failover import.\n"
               f"# Replace every '{isc_import.PLACEHOLDER}' before validate: it names each one it rejects.\n")
@@ -421,6 +428,22 @@ def _import(args: argparse.Namespace) -> int:
     if args.leases:
         _report_bindings(data, args.leases)
     return 0
+
+
+def _import_dhcpd6(
+    source: Path, root: Path, data: dict[str, Any], unmapped: list[tuple[int, str, str]], placeholders: list[str]
+) -> tuple[list[tuple[int, str, str]], list[str]]:
+    """The dhcpd6.conf as the imported site's dhcpv6 section; its unmapped lines are named by file."""
+    try:
+        tree = isc_reader.read_file(source, root)
+    except ConfigImportError as exc:
+        raise ConfigImportError(f"{source}: {exc}") from None
+    site = data["sites"][0]
+    section, unmapped6, placeholders6 = isc_import6.import_dhcpd6(tree, [str(m["name"]) for m in site["members"]])
+    if not section["subnets"]:
+        raise ConfigImportError(f"{source}: holds no subnet6; is this a dhcpd6.conf?")
+    site["dhcpv6"] = section
+    return unmapped + [(line, f"({source.name}) {text}", why) for line, text, why in unmapped6], placeholders + placeholders6
 
 
 def _report_bindings(data: dict[str, object], lease_files: list[str]) -> None:
@@ -646,6 +669,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imported.add_argument("--dhcpd-conf", required=True, metavar="FILE", help="one server's dhcpd.conf")
     imported.add_argument("--peer-conf", metavar="FILE", help="the failover partner's dhcpd.conf")
+    imported.add_argument("--dhcpd6-conf", metavar="FILE",
+                          help="the servers' dhcpd.conf for dhcpd -6 (dhcpd6.conf): becomes the site's dhcpv6 section")
     imported.add_argument("--site", help="the site's name (default: from the failover peer name)")
     imported.add_argument("--include-root", default="/", metavar="DIR",
                           help="where absolute include paths are read (default /, as dhcpd does; give the "

@@ -1,5 +1,6 @@
 """A picture of each site: client subnets behind their relays, the two members with their
-regions and zones, the failover link (or its WireGuard tunnel), and who may reach OMAPI.
+regions and zones, the failover link (or its WireGuard tunnel), and who may reach OMAPI; a
+dual-stack site shows both address families.
 
 Written as Mermaid (GitHub and most Markdown viewers draw it) and as Graphviz DOT, which
 ``dot`` (Debian's graphviz) renders to SVG where it is installed.
@@ -50,21 +51,38 @@ def graph(site: Site) -> tuple[list[Node], list[Edge]]:
         if subnet.pools:
             label.append(f"{len(subnet.pools)} pool(s)")
         nodes.append(Node(subnet_ids[subnet.network], label, "clients"))
+    v6 = site.dhcpv6
+    # A dual-stack site: its IPv6 subnets, each member's and relay's IPv6 address, the v6 hops.
+    subnet6_ids = {s.network: f"s6_{i}" for i, s in enumerate(v6.subnets)} if v6 else {}
+    for subnet6 in v6.subnets if v6 else ():
+        label = [str(subnet6.network)] + [f"{n} {what}" for n, what in (
+            (len(subnet6.pools), "pool(s)"), (len(subnet6.pd_pools), "prefix pool(s)")) if n]
+        nodes.append(Node(subnet6_ids[subnet6.network], label, "clients"))
     for member in (site.primary, site.secondary):
         # ISC's failover port; a Kea pair talks on its control port, named on the link.
         port = f":{member.failover_port}" if site.wireguard is None and site.server is ServerKind.ISC else ""
-        nodes.append(Node(_member_id(member), [f"{member.role.value} {member.name}", f"{member.address}{port}"],
-                          _place(member)))
+        label = [f"{member.role.value} {member.name}", f"{member.address}{port}"]
+        if v6 is not None:
+            label.append(str(v6.address_of(member.name)))
+        nodes.append(Node(_member_id(member), label, _place(member)))
+    relays6 = {r.name: r for r in v6.relays} if v6 else {}
     for i, relay in enumerate(site.relays):
         relay_id = f"r{i}"
-        nodes.append(Node(relay_id, [f"relay {relay.name}", str(relay.source_address)]))
+        relay6 = relays6.get(relay.name)
+        nodes.append(Node(relay_id, [f"relay {relay.name}", str(relay.source_address)]
+                          + ([str(relay6.source_address)] if relay6 else [])))
         for served in relay.serves:
             edges.append(Edge(subnet_ids[served.subnet], relay_id, f"{served.interface} / giaddr {served.giaddr}"))
         for member in (site.primary, site.secondary):
             edges.append(Edge(relay_id, _member_id(member), "DHCP udp/67"))
+        for served6 in relay6.serves if relay6 else ():
+            edges.append(Edge(subnet6_ids[served6.subnet], relay_id, f"{served6.interface} / link {served6.link_address}"))
+        for member in (site.primary, site.secondary) if relay6 else ():
+            edges.append(Edge(relay_id, _member_id(member), "DHCPv6 udp/547"))
     primary, secondary = _member_id(site.primary), _member_id(site.secondary)
     channel = backend_for(site).control_channel(site)
-    link = "failover" if site.server is ServerKind.ISC else f"Kea HA ({channel.label} tcp/{channel.port})"
+    families = " (v4 and v6)" if v6 is not None else ""
+    link = "failover" if site.server is ServerKind.ISC else f"Kea HA{families} ({channel.label} tcp/{channel.port})"
     if site.wireguard is None:
         edges.append(Edge(primary, secondary, "failover tcp" if site.server is ServerKind.ISC else link, both_ways=True))
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .cloudinit import member_tree
 from .derived_names import member_folder, relay_folder
 from .model import Inventory
+from .relay6 import render_relay6
 from .render import FileTree, render_relay
 
 
@@ -16,5 +17,5 @@ def render_inventory(inventory: Inventory, *, root: str = "") -> dict[str, FileT
         for member in site.members:
             trees[member_folder(site, member)] = member_tree(site, member, root=root)
         for relay in site.relays:
-            trees[relay_folder(site, relay)] = render_relay(site, relay)
+            trees[relay_folder(site, relay)] = render_relay(site, relay) + render_relay6(site, relay)
     return trees

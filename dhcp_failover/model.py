@@ -17,6 +17,7 @@ from .backends.isc.settings import Omapi, Software
 from .backends.kea.settings import KeaSettings
 from .ddns import Ddns
 from .dhcp_options import ClassName, ClientClass, OptionDefinition, Options, Pxe, SharedNetwork
+from .dhcpv6 import Dhcpv6
 from .fields import (
     AWS_REGION,
     BOOT_FILE,
@@ -434,6 +435,9 @@ class Site(Strict):
         alias="monitoring",
         description="Metrics, alarms, logs and a dashboard (see docs/monitoring.md); or {enabled: false, reason: ...} "
         "to say why nothing watches the pair.",
+    )
+    dhcpv6: Dhcpv6 | None = Field(
+        default=None, description="server: kea only: DHCPv6 beside DHCPv4, in its own HA relationship (docs/dhcpv6.md)."
     )
 
     @model_validator(mode="before")

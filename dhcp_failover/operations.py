@@ -70,14 +70,24 @@ class MemberStatus:
     omapi_key: str | None = None  # "current", or "previous" while a rotation is under way
     not_created: bool = False
     """No answer, and AWS has no instance for the member: a first deploy, not a fault."""
+    dual_stack: bool = False
+    """A Kea site with dhcpv6: the v6 relationship has states of its own (below)."""
+    v6_local_state: str | None = None
+    v6_partner_state: str | None = None
+    v6_error: str | None = None
 
     @property
     def normal(self) -> bool:
-        return self.local_state == "normal" and self.partner_state == "normal"
+        v4 = self.local_state == "normal" and self.partner_state == "normal"
+        v6 = self.v6_local_state == "normal" and self.v6_partner_state == "normal"
+        return v4 and (v6 or not self.dual_stack)
 
     @property
     def summary(self) -> str:
-        return "no answer" if self.error else f"{self.local_state}/{self.partner_state}"
+        v4 = "no answer" if self.error else f"{self.local_state}/{self.partner_state}"
+        if not self.dual_stack:
+            return v4
+        return f"{v4} v6 " + ("no answer" if self.v6_error else f"{self.v6_local_state}/{self.v6_partner_state}")
 
 
 def check_members(site: Site, names: Sequence[str]) -> None:
@@ -143,7 +153,8 @@ def read_member(site: Site, access: Access, timeout: float = READ_TIMEOUT) -> Me
             ha = kea_control.read_ha_state(access.endpoint, timeout=timeout)
         except kea_control.KeaControlError as exc:
             return MemberStatus(member, role, where, None, None, str(exc))
-        return MemberStatus(member, role, where, ha.local_state, ha.partner_state)
+        v4 = MemberStatus(member, role, where, ha.local_state, ha.partner_state)
+        return v4 if site.dhcpv6 is None else _with_v6(v4, access, timeout)
 
     def read(endpoint: OmapiEndpoint) -> FailoverState:
         return read_failover_state(endpoint, site.peer_name, command_prefix=access.command_prefix, timeout=timeout)
@@ -159,6 +170,15 @@ def read_member(site: Site, access: Access, timeout: float = READ_TIMEOUT) -> Me
         except OmapiError:
             return MemberStatus(member, role, where, None, None, str(exc))  # the current key's failure
     return MemberStatus(member, role, where, state.local_state, state.partner_state, omapi_key=key)
+
+
+def _with_v6(v4: MemberStatus, access: KeaAccess, timeout: float) -> MemberStatus:
+    """The member's DHCPv6 relationship, read through the same agent from kea-dhcp6."""
+    try:
+        ha6 = kea_control.read_ha_state(dataclasses.replace(access.endpoint, service="dhcp6"), timeout=timeout)
+    except kea_control.KeaControlError as exc:
+        return dataclasses.replace(v4, dual_stack=True, v6_error=str(exc))
+    return dataclasses.replace(v4, dual_stack=True, v6_local_state=ha6.local_state, v6_partner_state=ha6.partner_state)
 
 
 InstanceCheck = Callable[[Member], "bool | None"]
@@ -300,10 +320,10 @@ def drill(
     report = DrillReport(target.member.name, partner.member.name)
     watch = _Watch(site, access, report, on_event)
     watch.poll()
-    _shut_down(target, partner, watch, timeout)
+    _shut_down(site, target, partner, watch, timeout)
     channel = "Kea maintenance" if isinstance(target, KeaAccess) else "OMAPI"
     watch.step("shut_down", f"{target.member.name} shut down over {channel}")
-    if not watch.until(lambda s: s[partner.member.name].local_state in TAKEOVER_STATES, timeout):
+    if not watch.until(lambda s: _took_over(s[partner.member.name]), timeout):
         report.failure = (f"{partner.member.name} did not take over within {timeout:.0f} s "
                           f"(last seen: {watch.now[partner.member.name].summary})")
         return report
@@ -311,7 +331,8 @@ def drill(
     watch.step("took_over", f"{partner.member.name} took over: {report.takeover_state}")
     if isinstance(partner, KeaAccess):
         # In maintenance the member runs on: cancelling is its restart.
-        kea_control.maintenance_cancel(partner.endpoint, timeout=timeout)
+        for endpoint in _relationships(site, partner):
+            kea_control.maintenance_cancel(endpoint, timeout=timeout)
         watch.step("restarted", f"maintenance of {target.member.name} cancelled")
     elif restart is None:
         on_event(watch.elapsed(), f"waiting up to {timeout:.0f} s for {target.member.name} to be restarted")
@@ -331,12 +352,26 @@ def drill(
     return report
 
 
-def _shut_down(target: Access, partner: Access, watch: _Watch, timeout: float) -> None:
+def _took_over(status: MemberStatus) -> bool:
+    """The partner serves everyone: in each HA relationship it has (DHCPv4, and DHCPv6 on a dual-stack site)."""
+    v6 = not status.dual_stack or status.v6_local_state in TAKEOVER_STATES
+    return status.local_state in TAKEOVER_STATES and v6
+
+
+def _relationships(site: Site, access: KeaAccess) -> list[kea_control.KeaEndpoint]:
+    """The member's HA relationships: kea-dhcp4's, and kea-dhcp6's on a dual-stack site (same agent)."""
+    v6 = [dataclasses.replace(access.endpoint, service="dhcp6")] if site.dhcpv6 is not None else []
+    return [access.endpoint, *v6]
+
+
+def _shut_down(site: Site, target: Access, partner: Access, watch: _Watch, timeout: float) -> None:
     """Send the shutdown and keep watching both members while dhcpd takes its time over it.
     Kea: ``ha-maintenance-start`` to the partner, which puts ``target`` in-maintenance (it stops
-    serving) and takes over at once; a bare stop would look like a crash to the partner."""
+    serving) and takes over at once; a bare stop would look like a crash to the partner. A
+    dual-stack member hands over both relationships."""
     if isinstance(partner, KeaAccess):
-        kea_control.maintenance_start(partner.endpoint, timeout=timeout)
+        for endpoint in _relationships(site, partner):
+            kea_control.maintenance_start(endpoint, timeout=timeout)
         return
     assert isinstance(target, MemberAccess)
     with ThreadPoolExecutor(max_workers=1) as pool:

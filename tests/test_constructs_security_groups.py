@@ -69,9 +69,12 @@ def test_no_rule_admits_anything_from_anywhere(synthesized_examples: dict[str, A
             groups = stack.get("resource", {}).get("aws_security_group", {})
             endpoint_groups = {f"${{aws_security_group.{key}.id}}" for key in groups if key.startswith("instance-connect-")}
             for name, rule in ingress.items():
-                # Exactly one peer: a CIDR other than the world, or an Instance Connect Endpoint's group.
-                assert ("cidr_ipv4" in rule) != ("referenced_security_group_id" in rule), name
+                # Exactly one peer: a CIDR other than the world (IPv4, or IPv6 on a dual-stack site), or an
+                # Instance Connect Endpoint's group.
+                peers = [key for key in ("cidr_ipv4", "cidr_ipv6", "referenced_security_group_id") if key in rule]
+                assert len(peers) == 1, name
                 assert rule.get("cidr_ipv4", "") != "0.0.0.0/0", f"{path.parent.name}: {name}"
+                assert rule.get("cidr_ipv6", "") not in ("::/0", "::/1", "8000::/1"), f"{path.parent.name}: {name}"
                 if "referenced_security_group_id" in rule:
                     assert rule["referenced_security_group_id"] in endpoint_groups, name
                 assert rule["ip_protocol"] != "-1", name

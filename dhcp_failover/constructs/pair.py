@@ -240,6 +240,7 @@ class DhcpFailoverPair(Construct):
                     egress_ip_allocation_id=egress_ip.allocation_id if egress_ip is not None else None,
                     tags=server_tags,
                     key_name=operator.ssh_key_pair,
+                    ipv6_address=str(site.dhcpv6.address_of(m.name)) if site.dhcpv6 is not None else None,
                     provider=provider,
                 ),
             )

@@ -16,13 +16,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 
 from ..backends.registry import backend_for
 from ..model import Member, Role, Site
 from .naming import cidr_slug
 
 ANYWHERE = "0.0.0.0/0"
+# IPv6 rules admit single hosts only: never ::/0, nor its halves ::/1 and 8000::/1.
+IPV6_HOST_PREFIX = 128
 # Security groups never see link-local traffic (metadata, Time Sync), so no rule for it.
 _LINK_LOCAL = IPv4Network("169.254.0.0/16")
 
@@ -62,6 +64,8 @@ RULE_KINDS: Mapping[str, RuleKind] = {
     "kea-control-tcp-from-partner": RuleKind(IN, "tcp", None, "Kea HA heartbeats and lease updates from the partner at {peer}"),
     "kea-control-tcp-to-partner": RuleKind(OUT, "tcp", None, "Kea HA heartbeats and lease updates to the partner at {peer}"),
     "kea-control-tcp-from-admins": RuleKind(IN, "tcp", None, "Kea control agent from admin network {peer}"),
+    "dhcpv6-udp-547-from-relay": RuleKind(IN, "udp", 547, "DHCPv6 requests forwarded by relay {peer}"),
+    "dhcpv6-udp-547-to-relay": RuleKind(OUT, "udp", 547, "DHCPv6 replies to relay {peer}"),
     "ntp-udp-123-to-server": RuleKind(OUT, "udp", 123, "clock synchronization with {peer}"),
     "dns-udp-53-to-ddns-server": RuleKind(OUT, "udp", 53, "dynamic DNS updates (TSIG-signed) to {peer}"),
     "dns-tcp-53-to-ddns-server": RuleKind(OUT, "tcp", 53, "dynamic DNS updates too large for UDP to {peer}"),
@@ -128,6 +132,15 @@ def _host(address: IPv4Address) -> str:
     return f"{address}/32"
 
 
+def is_ipv6(cidr: str | None) -> bool:
+    """Whether a rule's peer is an IPv6 network (a token, such as a partner's Elastic IP, is IPv4)."""
+    return cidr is not None and ":" in cidr
+
+
+def _host6(address: IPv6Address) -> str:
+    return f"{address}/{IPV6_HOST_PREFIX}"
+
+
 def member_rules(
     site: Site,
     member: Member,
@@ -177,6 +190,7 @@ def _member_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> 
         yield _rule("dhcp-udp-68-to-clients", net, label=cidr_slug(net), peer=net)
         if site.ping_check:
             yield _rule("icmp-echo-to-clients", net, label=cidr_slug(net), peer=net)
+    yield from _dhcpv6_rules(site)
     yield from _partner_rules(site, member, endpoints)
     channel = backend_for(site).control_channel(site)
     for admins in channel.admin_networks:
@@ -184,6 +198,17 @@ def _member_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> 
     yield from _ntp_rules(site)
     yield from _ddns_rules(site)
     yield _rule("https-tcp-443-to-any", ANYWHERE, label=None, peer="anywhere")
+
+
+def _dhcpv6_rules(site: Site) -> Iterator[Rule]:
+    """A dual-stack site: DHCPv6 from and back to each relay's IPv6 source address. The v6 HA
+    relationship needs no row of its own: it goes through the Control Agent, like DHCPv4's."""
+    if site.dhcpv6 is None:
+        return
+    for relay in site.dhcpv6.relays:
+        cidr = _host6(relay.source_address)
+        yield _rule("dhcpv6-udp-547-from-relay", cidr, label=relay.name, peer=f"{relay.name} {relay.source_address}")
+        yield _rule("dhcpv6-udp-547-to-relay", cidr, label=relay.name, peer=f"{relay.name} {relay.source_address}")
 
 
 def _partner_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> Iterator[Rule]:

@@ -11,7 +11,7 @@ from constructs import Construct
 from ..model import Member, Role, Site
 from .aws_modules import security_group, vpc_security_group_egress_rule, vpc_security_group_ingress_rule
 from .naming import SiteNames
-from .rules import Direction, Rule, member_rules
+from .rules import Direction, Rule, is_ipv6, member_rules
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,7 +87,8 @@ def wire_rules(
             ip_protocol=rule.protocol,
             from_port=rule.from_port,
             to_port=rule.to_port,
-            cidr_ipv4=rule.cidr,
+            cidr_ipv4=rule.cidr if not is_ipv6(rule.cidr) else None,
+            cidr_ipv6=rule.cidr if is_ipv6(rule.cidr) else None,
             referenced_security_group_id=rule.peer_group,
             description=rule.description,
             tags=names.tags(name_part, rule.key),

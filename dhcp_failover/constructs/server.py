@@ -36,6 +36,9 @@ class DhcpServerProps:
     key_name: str | None = None
     """An existing EC2 key pair for the login user (reached only through an Instance Connect
     Endpoint). Changing it replaces the instance. Default: none, no SSH key."""
+    ipv6_address: str | None = None
+    """The member's fixed IPv6 address (a dual-stack site's dhcpv6.members); its subnet must
+    have an IPv6 CIDR that holds it. Default: none, IPv4 only."""
     user_data_replace_on_change: bool = True
     """Replace the instance when its user data changes. True: cloud-init runs only at first
     boot, so an in-place change would leave the running server on the old configuration. The
@@ -63,6 +66,7 @@ class DhcpServer(Construct):
             instance_type=placement.instance_type,
             subnet_id=props.subnet_id,
             private_ip=str(member.address),
+            ipv6_addresses=[props.ipv6_address] if props.ipv6_address is not None else None,
             vpc_security_group_ids=[props.security_group_id],
             iam_instance_profile=props.instance_profile_name,
             # associate_public_ip_address stays unset: with an Elastic IP it reads back true

@@ -10,10 +10,12 @@ from ...secret_names import control_secret
 from ..base import ControlChannel, PartnerLink
 from . import checks as input_rules
 from . import ddns as kea_ddns
-from . import render
+from . import render, render6
 
 # How long the bootstrap watches kea-dhcp4 after its start: a bad HA setting ends it at once.
 SETTLE_SECONDS = 2
+# How long the bootstrap waits for the member's fixed IPv6 address to appear on its interface.
+IPV6_ADDRESS_WAIT_SECONDS = 60
 
 
 class KeaBackend:
@@ -29,6 +31,7 @@ class KeaBackend:
         pin = render.kea_pin(site)
         names = ["kea-dhcp4-server"] + (["kea-ctrl-agent"] if render.uses_control_agent(site) else [])
         names += ["kea-dhcp-ddns-server"] if site.ddns else []
+        names += ["kea-dhcp6-server"] if site.dhcpv6 else []
         return [f'[{name}, "{pin.version}"]' for name in names]
 
     def render_bootstrap(self, site: Site, member: Member, shared: Mapping[str, object]) -> str:
@@ -39,6 +42,10 @@ class KeaBackend:
             password_file=render.password_path(),
             dhcp4_conf=render.DHCP4_CONF,
             agent_conf=render.CTRL_AGENT_CONF if render.uses_control_agent(site) else None,
+            dhcp6_conf=render6.DHCP6_CONF if site.dhcpv6 else None,
+            dhcp6_interface=site.dhcpv6.interface if site.dhcpv6 else None,
+            dhcp6_address=site.dhcpv6.address_of(member.name) if site.dhcpv6 else None,
+            dhcp6_address_wait=IPV6_ADDRESS_WAIT_SECONDS,
             settle_seconds=SETTLE_SECONDS,
             d2=self._d2_bootstrap(site, shared),
         )

@@ -43,6 +43,8 @@ class KeaEndpoint:
     port: int
     password: str = field(repr=False)
     command_prefix: tuple[str, ...] = ()
+    # The server behind the agent the commands go to: "dhcp6" for a site's DHCPv6 relationship.
+    service: str = "dhcp4"
 
     @property
     def url(self) -> str:
@@ -56,7 +58,7 @@ def neutral(state: str) -> NeutralState:
 def command(
     endpoint: KeaEndpoint, name: str, arguments: dict[str, Any] | None = None, *, timeout: float = 5.0
 ) -> dict[str, Any]:
-    """Send ``name`` to the member's dhcp4 server; its ``arguments`` (or {}) on success."""
+    """Send ``name`` to the member's dhcp4 (or ``endpoint.service``) server; its ``arguments`` (or {}) on success."""
     (reply,) = commands(endpoint, name, [arguments], timeout=timeout)
     return reply
 
@@ -69,7 +71,7 @@ def commands(
     The first failed command raises, naming its position."""
     blocks = []
     for arguments in batch:
-        body: dict[str, Any] = {"command": name, "service": ["dhcp4"]}
+        body: dict[str, Any] = {"command": name, "service": [endpoint.service]}
         if arguments is not None:
             body["arguments"] = arguments
         blocks.append(
@@ -171,6 +173,12 @@ def maintenance_cancel(endpoint: KeaEndpoint, *, timeout: float = 10.0) -> None:
 def leases(endpoint: KeaEndpoint, *, timeout: float = 10.0) -> list[dict[str, Any]]:
     """Every IPv4 lease the member holds (``lease4-get-all``, from lease_cmds)."""
     found = command(endpoint, "lease4-get-all", timeout=timeout).get("leases", [])
+    return list(found) if isinstance(found, list) else []
+
+
+def leases6(endpoint: KeaEndpoint, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Every IPv6 lease (addresses and delegated prefixes) of a dhcp6 endpoint (``lease6-get-all``)."""
+    found = command(endpoint, "lease6-get-all", timeout=timeout).get("leases", [])
     return list(found) if isinstance(found, list) else []
 
 

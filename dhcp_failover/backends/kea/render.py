@@ -28,6 +28,7 @@ PASSWORD_DIR = "/etc/kea"  # noqa: S105 - a folder, not a password
 PASSWORD_FILE = "dhcp-failover-password"  # noqa: S105 - a file name; written at boot from SSM, never rendered
 CONTROL_USER = "dhcp-failover"
 CONTROL_SOCKET = "/run/kea/kea4-ctrl-socket"
+CONTROL_SOCKET6 = "/run/kea/kea6-ctrl-socket"  # kea-dhcp6's, on a site with dhcpv6 (render6)
 LEASE_FILE = "/var/lib/kea/kea-leases4.csv"
 # Only on a monitored member (the reporter ships it); the pid file is named after the config
 # file and the process (Kea's KEA_PIDFILE_DIR is /run/kea under Debian's unit).
@@ -76,6 +77,9 @@ def render_member(site: Site, member: Member, *, root: str = "") -> FileTree:
     )
     if site.ddns is not None:
         tree += (RenderedFile(kea_ddns.D2_DROP_IN, D2_DROP_IN_TEXT),)
+    from .render6 import render_member6  # it builds on this module's HA pieces
+
+    tree += render_member6(site, member, root=root)
     if site.wireguard:
         tree += (RenderedFile(wireguard_paths(member).config, render_wireguard(site, member, root=root)),)
     return tree
@@ -192,15 +196,17 @@ def _http_control_socket(site: Site, member: Member, *, root: str) -> dict[str, 
 
 
 def ctrl_agent_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any]:
+    sockets = {"dhcp4": {"socket-type": "unix", "socket-name": root.rstrip("/") + CONTROL_SOCKET}}
+    if site.dhcpv6 is not None:
+        # The v6 HA relationship and operators reach kea-dhcp6 through the same agent ("service": ["dhcp6"]).
+        sockets["dhcp6"] = {"socket-type": "unix", "socket-name": root.rstrip("/") + CONTROL_SOCKET6}
     return {
         "Control-agent": {
             "comment": BANNER,
             "http-host": _listen_host(site, member),
             "http-port": site.kea.control_port,
             "authentication": _authentication(site, root=root),
-            "control-sockets": {
-                "dhcp4": {"socket-type": "unix", "socket-name": root.rstrip("/") + CONTROL_SOCKET},
-            },
+            "control-sockets": sockets,
             "loggers": [_logger("kea-ctrl-agent")],
         }
     }
