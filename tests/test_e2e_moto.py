@@ -17,6 +17,7 @@ Tests run in file order and share the deploy; the last one destroys it.
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import stat
@@ -117,7 +118,9 @@ class Deployment:
     def deployed_user_data(self, member: Member) -> bytes:
         attribute = self.ec2(member).describe_instance_attribute(
             InstanceId=self.instance(member)["InstanceId"], Attribute="userData")
-        return base64.b64decode(attribute["UserData"]["Value"])
+        raw = base64.b64decode(attribute["UserData"]["Value"])
+        # A monitored member carries the reporter: its user-data is gzipped (cloud-init unpacks it).
+        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
 
     def published_endpoint(self, member: Member) -> str:
         """ADDRESS:PORT of the member's tunnel end, as its partner's bootstrap reads it."""
@@ -212,8 +215,10 @@ def test_deployed_user_data_is_the_synthesized_cloud_config_byte_for_byte(deploy
     member = deployed.member(role)
     stack = json.loads((deployed.stacks.folder(member_stack_name(SITE, role)) / "cdk.tf.json").read_text())
     (resource,) = stack["resource"]["aws_instance"].values()
-    # cdk.tf.json holds it Terraform-escaped (`$${`), which Terraform turns back into the text.
-    synthesized = resource["user_data"].replace("$${", "${").replace("%%{", "%{")
+    if "user_data_base64" in resource:  # gzipped: no Terraform template escapes inside
+        synthesized = gzip.decompress(base64.b64decode(resource["user_data_base64"])).decode()
+    else:  # cdk.tf.json holds it Terraform-escaped (`$${`), which Terraform turns back into the text.
+        synthesized = resource["user_data"].replace("$${", "${").replace("%%{", "%{")
     assert synthesized == render_user_data(deployed.site, member).cloud_config
     assert deployed.deployed_user_data(member) == synthesized.encode()
 
@@ -287,7 +292,8 @@ def test_each_instance_policy_names_exactly_its_parameters_and_its_regions_key(d
         if isinstance(document, str):
             document = json.loads(document)
         statements = {s["Sid"]: s for s in document["Statement"]}
-        assert set(statements) == {"ReadOwnParameters", "DecryptOwnParameters", "PublishOwnWireGuardPublicKey"}
+        monitored = {"WriteOwnLogStreams", "PutMetricsInOwnNamespace"} if site.monitoring else set()
+        assert set(statements) == {"ReadOwnParameters", "DecryptOwnParameters", "PublishOwnWireGuardPublicKey", *monitored}
         assert sorted(statements["ReadOwnParameters"]["Resource"]) == sorted(arns + plain)
         assert statements["PublishOwnWireGuardPublicKey"]["Action"] == "ssm:PutParameter"
         assert statements["PublishOwnWireGuardPublicKey"]["Resource"] == own_key
