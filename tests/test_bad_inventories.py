@@ -127,7 +127,7 @@ CASES: list[tuple[str, Any, str]] = [
         subnet(0, hosts=[{"name": "pc", "mac": "00:11:22:33:44:55", "address": "10.77.1.20"}]),
         subnet(1, hosts=[{"name": "pc", "mac": "00:11:22:33:44:66", "address": "10.77.2.20"}]),
     )), "host 'pc' appears twice"),
-    ("unknown-os", mutate(lambda s: s.update(os="debian-14")), "os: 'debian-14' input should be 'debian-12' or 'debian-13'"),
+    ("unknown-os", mutate(lambda s: s.update(os="debian-14")), "os: 'debian-14' must be one of 'debian-12' or 'debian-13'"),
     ("isc-pin-not-in-os", mutate(lambda s: s.update(os="debian-13", software={"isc_dhcp_server": "4.4.3-P1-2"})),
      "software.isc_dhcp_server: '4.4.3-P1-2' is not a version debian-13 carries (4.4.3-P1-8)"),
     ("kea-pin-not-in-os", mutate(lambda s: s.update(server="kea", os="debian-13", kea={"package_version": "2.2.0-6"})),

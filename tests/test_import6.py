@@ -128,7 +128,7 @@ def test_placeholders_fail_validate_until_filled_in_then_it_renders(imported: tu
     site.pop("omapi", None)
     site["relays"] = [{"name": "core", "source_address": "10.60.1.1",
                        "serves": [{"subnet": "10.61.0.0/22", "interface": "eth1", "giaddr": "10.61.0.1"}]}]
-    with pytest.raises(InventoryError, match=r"dhcpv6.members\[0\].address: 'FILL IN' input is not a valid IPv6"):
+    with pytest.raises(InventoryError, match=r"dhcpv6.members\[0\].address: 'FILL IN' must be an IPv6 address"):
         inventory_from_data(data)
     site["dhcpv6"]["members"] = [
         {"member": m["name"], "address": f"2001:db8:60:1::{10 + i}", "network": "2001:db8:60:1::/64"}
