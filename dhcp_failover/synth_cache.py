@@ -98,9 +98,11 @@ def site_digest(toolchain: Toolchain, inventory: Inventory, site: Site, selectio
     inputs = {
         "format": CACHE_FORMAT,
         "toolchain": asdict(toolchain),
-        "site": site.model_dump(mode="json"),
+        # pydantic's own serializer: half the cost of model_dump + json.dumps, which a 500-site
+        # inventory pays on every synth (a reordered mapping only misses, never wrongly hits).
+        "site": site.model_dump_json(),
         "inventory_tags": dict(inventory.tags),
-        "state": inventory.state_of(site).model_dump(mode="json"),
+        "state": inventory.state_of(site).model_dump_json(),
         "local_api": selection.local_api.url if selection.local_api else None,
         "decommission": site.name in selection.decommissioned,
     }

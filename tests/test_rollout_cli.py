@@ -280,3 +280,32 @@ def test_the_apply_record_digest_follows_plain_variables_and_never_a_secret(tmp_
     record = records.read(folder)
     assert record is not None and record.config == base and record.drift_checked_at is None
     assert "one" not in Path(place.describe()).read_text()
+
+
+def test_an_apply_record_of_s3_state_lives_beside_the_state_object(tmp_path: Path, moto_endpoint: str) -> None:
+    """Against the session's local AWS API: any runner with the bucket reads what another wrote."""
+    import boto3
+
+    from dhcp_failover.apply_records import ApplyRecord, ApplyRecords, RecordError
+    from dhcp_failover.aws import AwsApi
+
+    s3 = boto3.client("s3", region_name="eu-west-1", endpoint_url=moto_endpoint, aws_access_key_id="test",
+                      aws_secret_access_key="test")
+    s3.create_bucket(Bucket="records-state", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    folder = tmp_path / "stacks" / "hq-shared"
+    folder.mkdir(parents=True)
+    backend = {"s3": {"bucket": "records-state", "key": "dhcp-failover/hq-shared.tfstate", "region": "eu-west-1"}}
+    (folder / "cdk.tf.json").write_text(json.dumps({"terraform": {"backend": backend}}))
+    writer, reader = ApplyRecords(AwsApi(moto_endpoint)), ApplyRecords(AwsApi(moto_endpoint))
+    assert reader.read(folder) is None
+    writer.write(folder, ApplyRecord().applied("abc").drift_checked(True))
+    record = reader.read(folder)
+    assert record is not None and record.config == "abc" and record.drift_found is True
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket="records-state")["Contents"]]
+    assert keys == ["dhcp-failover/hq-shared.tfstate.dhcp-failover.json"]
+    assert reader.where(folder) == "s3://records-state/dhcp-failover/hq-shared.tfstate.dhcp-failover.json"
+    backend["s3"]["bucket"] = "no-such-bucket"
+    (folder / "cdk.tf.json").write_text(json.dumps({"terraform": {"backend": backend}}))
+    with pytest.raises(RecordError, match=r"^s3://no-such-bucket/dhcp-failover/hq-shared.tfstate.dhcp-failover.json: "
+                                          r"NoSuchBucket"):
+        reader.write(folder, ApplyRecord())
