@@ -117,3 +117,12 @@ def test_a_version_1_inventory_renders_byte_for_byte_what_it_deployed() -> None:
     if os.environ.get("UPDATE_GOLDEN"):
         DEBIAN_12_USER_DATA.write_text(debian_12_user_data_digests())
     assert debian_12_user_data_digests() == DEBIAN_12_USER_DATA.read_text()
+
+
+def test_changing_os_changes_both_members_user_data_so_both_are_replaced() -> None:
+    """user_data_replace_on_change is on: a new os is a new instance for each member, which
+    rollout replaces one member at a time and --plan-only names (docs/rollouts.md)."""
+    for server in ("isc", "kea"):
+        old, new = site_of(1, server=server), site_of(1, server=server, os="debian-13")
+        for a, b in zip(old.members, new.members, strict=True):
+            assert render_cloud_config(old, a) != render_cloud_config(new, b)
