@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
-from dhcp_failover.backends.kea.render6 import DHCP6_CONF, SPELLINGS, dhcp6_config
+from dhcp_failover.backends.kea.render6 import DHCP6_CONF, DHCP6_LOG, SPELLINGS, dhcp6_config
 from dhcp_failover.cloudinit import render_cloud_config
 from dhcp_failover.constructs.rules import IPV6_HOST_PREFIX, is_ipv6, member_rules
 from dhcp_failover.diagram import mermaid
 from dhcp_failover.errors import InventoryError
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.model import Site
+from dhcp_failover.monitoring import FAILOVER_NORMAL_V6, alarm_specs, kea_reporter_config
 from tests.lab.kea import require_kea
 from tests.lab.kea6 import add_address6, check_config6, enable_ipv6
 from tests.lab.netlab import Lab, require_lab
@@ -316,3 +317,16 @@ def test_the_picture_shows_both_address_families() -> None:
     for text in ("10.61.0.0/22", "2001:db8:61::/64", "2001:db8:60:1::10", "2001:db8:60:1::11", "2001:db8:60:1::1",
                  "DHCP udp/67", "DHCPv6 udp/547", "Kea HA (v4 and v6)"):
         assert text in picture
+
+
+def test_a_monitored_dual_stack_member_reports_and_alarms_on_its_v6_relationship() -> None:
+    data = dual_stack()
+    data["sites"][0]["monitoring"] = {"alerts": {"emails": ["noc@example.com"]}}
+    site = inventory_from_data(data).sites[0]
+    names = {spec.key: spec for spec in alarm_specs(site)}
+    for role in ("primary", "secondary"):
+        assert names[f"{role}-v6-not-normal"].metric == FAILOVER_NORMAL_V6
+    config = kea_reporter_config(site, site.primary)
+    assert config["dhcp6"] is True and config["logs"]["kea-dhcp6"] == DHCP6_LOG
+    plain = inventory_from_data(inventory_data(site_data(server="kea", monitoring={"alerts": {"emails": ["n@example.com"]}})))
+    assert not any("v6" in spec.key for spec in alarm_specs(plain.sites[0]))
