@@ -330,3 +330,24 @@ def test_a_monitored_dual_stack_member_reports_and_alarms_on_its_v6_relationship
     assert config["dhcp6"] is True and config["logs"]["kea-dhcp6"] == DHCP6_LOG
     plain = inventory_from_data(inventory_data(site_data(server="kea", monitoring={"alerts": {"emails": ["n@example.com"]}})))
     assert not any("v6" in spec.key for spec in alarm_specs(plain.sites[0]))
+
+
+def test_two_sites_cannot_serve_the_same_ipv6_space() -> None:
+    data = dual_stack()
+    other = copy.deepcopy(data["sites"][0])
+    other["name"] = "annex"
+    for i, member in enumerate(other["members"]):
+        member.update(name=f"annex-dhcp-{'ab'[i]}", address=f"10.62.1.{10 + i}", network="10.62.1.0/24")
+    for i, member in enumerate(other["dhcpv6"]["members"]):
+        member.update(member=f"annex-dhcp-{'ab'[i]}", address=f"2001:db8:62:1::{10 + i}", network="2001:db8:62:1::/64")
+    other["subnets"] = [{"network": "10.63.0.0/24", "pools": [{"start": "10.63.0.10", "end": "10.63.0.20"}]}]
+    other["relays"] = [{"name": "annex-core", "source_address": "10.62.1.1",
+                        "serves": [{"subnet": "10.63.0.0/24", "interface": "eth1", "giaddr": "10.63.0.1"}]}]
+    other["dhcpv6"]["relays"][0].update(name="annex-core", source_address="2001:db8:62:1::1")
+    other["dhcpv6"]["subnets"][0]["hosts"] = []
+    data["sites"].append(other)
+    with pytest.raises(InventoryError) as caught:
+        inventory_from_data(data)
+    assert str(caught.value).split(" (and ")[0] == (
+        'site "campus": dhcpv6.subnets: 2001:db8:61::/64 overlaps 2001:db8:61::/64 of site "annex"; IPv6 space is '
+        "served by one pair only")
