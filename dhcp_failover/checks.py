@@ -471,6 +471,21 @@ def _subnets_claimed_once(inventory: Inventory) -> Iterator[Problem]:
         )
 
 
+def _ipv6_space_claimed_once(inventory: Inventory) -> Iterator[Problem]:
+    """DHCPv6 subnets and prefix-delegation blocks disjoint across sites: one pair serves each."""
+    claimed = [
+        ((int(net.network_address), int(net.broadcast_address)), site.name, (site.name, net))
+        for site in inventory.sites if site.dhcpv6 is not None
+        for subnet in site.dhcpv6.subnets
+        for net in (subnet.network, *(pd.prefix for pd in subnet.pd_pools))
+    ]
+    for (site_a, a), (site_b, b) in _overlapping_across(claimed, claimed):
+        yield Problem(
+            f'site "{site_b}": dhcpv6.subnets',
+            f'{b} overlaps {a} of site "{site_a}"; IPv6 space is served by one pair only',
+        )
+
+
 def _pools_clear_of_other_sites(inventory: Inventory) -> Iterator[Problem]:
     """A pool must not hand out addresses in the network where another pair's servers live."""
     servers = [
@@ -714,6 +729,7 @@ SITE_CHECKS: tuple[Callable[[Site], Iterator[Problem]], ...] = (
 # Across sites, after every site's own checks.
 INVENTORY_CHECKS: tuple[Callable[[Inventory], Iterator[Problem]], ...] = (
     _subnets_claimed_once,
+    _ipv6_space_claimed_once,
     _pools_clear_of_other_sites,
     _derived_names_unique,
 )

@@ -126,11 +126,12 @@ KEA_STATES = {
 }
 
 
-def kea_state(config: dict[str, Any], root: str, prefix: list[str]) -> int:
-    """The local HA state (``status-get`` to the member's own Control Agent), as an ISC number."""
+def kea_state(config: dict[str, Any], root: str, prefix: list[str], service: str = "dhcp4") -> int:
+    """The local HA state (``status-get`` to the member's own Control Agent), as an ISC number;
+    ``service`` dhcp6: the DHCPv6 relationship of a dual-stack member."""
     kea = config["kea"]
     password = under(root, kea["password_file"]).read_text()
-    body = json.dumps({"command": "status-get", "service": ["dhcp4"]})
+    body = json.dumps({"command": "status-get", "service": [service]})
     # The password goes to curl on stdin, never on a command line.
     curl_config = (f'user = "{kea["user"]}:{password}"\nheader = "Content-Type: application/json"\n'
                    f"data = {json.dumps(body)}\nurl = \"{kea['url']}\"\n")
@@ -235,6 +236,15 @@ def collect(config: dict[str, Any], root: str, omshell_prefix: list[str], chrony
     if state is not None:
         report.add("FailoverState", state)
     report.add("FailoverNormal", 1 if state == NORMAL else 0)
+    if kea and config.get("dhcp6"):
+        state6 = None
+        try:
+            state6 = kea_state(config, root, omshell_prefix, service="dhcp6")
+        except (ReporterError, OSError) as exc:
+            report.problems.append(f"dhcpv6: {exc}")
+        if state6 is not None:
+            report.add("FailoverStateV6", state6)
+        report.add("FailoverNormalV6", 1 if state6 == NORMAL else 0)
     try:
         lease_file = under(root, config["lease_file"])
         states = kea_lease_states(lease_file, time.time()) if kea else lease_states(lease_file)

@@ -18,6 +18,7 @@ from .aws import member_region
 from .backends.isc.render import OMAPI_KEY_FILE
 from .backends.kea import ddns as kea_ddns
 from .backends.kea import render as kea_render
+from .backends.kea import render6 as kea_render6
 from .model import Member, Pool, ServerKind, Site
 from .render import FileTree, RenderedFile, render_template
 
@@ -28,6 +29,9 @@ PERIOD = 60
 # Metric names (dimensions Site, Member; the pool metrics add Pool).
 FAILOVER_NORMAL = "FailoverNormal"
 FAILOVER_STATE = "FailoverState"
+# A dual-stack Kea member's DHCPv6 relationship, reported beside the DHCPv4 one.
+FAILOVER_NORMAL_V6 = "FailoverNormalV6"
+FAILOVER_STATE_V6 = "FailoverStateV6"
 DHCPD_RUNNING = "DhcpdRunning"
 CLOCK_OFFSET = "ClockOffsetSeconds"
 ACKS = "Acks"
@@ -119,6 +123,12 @@ def alarm_specs(site: Site) -> list[AlarmSpec]:
                 f"{m.name} out of failover state normal for over {grace} s (max-response-delay + margin)",
                 statistic="Maximum",
             ),
+            *([AlarmSpec(
+                f"{m.role.value}-v6-not-normal", m, FAILOVER_NORMAL_V6, dims, "LessThanThreshold", 1,
+                max(1, math.ceil(grace / PERIOD)), "breaching",
+                f"{m.name}'s DHCPv6 relationship out of its normal state for over {grace} s",
+                statistic="Maximum",
+            )] if site.dhcpv6 is not None else []),
             AlarmSpec(
                 f"{m.role.value}-dhcpd-down", m, DHCPD_RUNNING, dims, "LessThanThreshold", 1, 1, "breaching",
                 f"dhcpd not running on {m.name}, or its reporter silent (missing data breaches)",
@@ -225,7 +235,10 @@ def kea_reporter_config(site: Site, member: Member) -> dict[str, Any]:
         "lease_file": kea_render.LEASE_FILE,
         "pid_file": kea_render.DHCP4_PID_FILE,
         "logs": {"kea-dhcp4": kea_render.DHCP4_LOG, "bootstrap": BOOTSTRAP_LOG,
-                 **({"kea-dhcp-ddns": kea_ddns.D2_LOG} if site.ddns is not None else {})},
+                 **({"kea-dhcp-ddns": kea_ddns.D2_LOG} if site.ddns is not None else {}),
+                 **({"kea-dhcp6": kea_render6.DHCP6_LOG} if site.dhcpv6 is not None else {})},
+        # A dual-stack member: also the DHCPv6 relationship's state, from kea-dhcp6 through the agent.
+        **({"dhcp6": True} if site.dhcpv6 is not None else {}),
         # Kea logs every lease it hands out or renews with this message id.
         "ack_marker": "DHCP4_LEASE_ALLOC",
     }

@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
-from dhcp_failover.backends.kea.render6 import DHCP6_CONF, SPELLINGS, dhcp6_config
+from dhcp_failover.backends.kea.render6 import DHCP6_CONF, DHCP6_LOG, SPELLINGS, dhcp6_config
 from dhcp_failover.cloudinit import render_cloud_config
 from dhcp_failover.constructs.rules import IPV6_HOST_PREFIX, is_ipv6, member_rules
 from dhcp_failover.diagram import mermaid
 from dhcp_failover.errors import InventoryError
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.model import Site
+from dhcp_failover.monitoring import FAILOVER_NORMAL_V6, alarm_specs, kea_reporter_config
 from tests.lab.kea import require_kea
 from tests.lab.kea6 import add_address6, check_config6, enable_ipv6
 from tests.lab.netlab import Lab, require_lab
@@ -316,3 +317,37 @@ def test_the_picture_shows_both_address_families() -> None:
     for text in ("10.61.0.0/22", "2001:db8:61::/64", "2001:db8:60:1::10", "2001:db8:60:1::11", "2001:db8:60:1::1",
                  "DHCP udp/67", "DHCPv6 udp/547", "Kea HA (v4 and v6)"):
         assert text in picture
+
+
+def test_a_monitored_dual_stack_member_reports_and_alarms_on_its_v6_relationship() -> None:
+    data = dual_stack()
+    data["sites"][0]["monitoring"] = {"alerts": {"emails": ["noc@example.com"]}}
+    site = inventory_from_data(data).sites[0]
+    names = {spec.key: spec for spec in alarm_specs(site)}
+    for role in ("primary", "secondary"):
+        assert names[f"{role}-v6-not-normal"].metric == FAILOVER_NORMAL_V6
+    config = kea_reporter_config(site, site.primary)
+    assert config["dhcp6"] is True and config["logs"]["kea-dhcp6"] == DHCP6_LOG
+    plain = inventory_from_data(inventory_data(site_data(server="kea", monitoring={"alerts": {"emails": ["n@example.com"]}})))
+    assert not any("v6" in spec.key for spec in alarm_specs(plain.sites[0]))
+
+
+def test_two_sites_cannot_serve_the_same_ipv6_space() -> None:
+    data = dual_stack()
+    other = copy.deepcopy(data["sites"][0])
+    other["name"] = "annex"
+    for i, member in enumerate(other["members"]):
+        member.update(name=f"annex-dhcp-{'ab'[i]}", address=f"10.62.1.{10 + i}", network="10.62.1.0/24")
+    for i, member in enumerate(other["dhcpv6"]["members"]):
+        member.update(member=f"annex-dhcp-{'ab'[i]}", address=f"2001:db8:62:1::{10 + i}", network="2001:db8:62:1::/64")
+    other["subnets"] = [{"network": "10.63.0.0/24", "pools": [{"start": "10.63.0.10", "end": "10.63.0.20"}]}]
+    other["relays"] = [{"name": "annex-core", "source_address": "10.62.1.1",
+                        "serves": [{"subnet": "10.63.0.0/24", "interface": "eth1", "giaddr": "10.63.0.1"}]}]
+    other["dhcpv6"]["relays"][0].update(name="annex-core", source_address="2001:db8:62:1::1")
+    other["dhcpv6"]["subnets"][0]["hosts"] = []
+    data["sites"].append(other)
+    with pytest.raises(InventoryError) as caught:
+        inventory_from_data(data)
+    assert str(caught.value).split(" (and ")[0] == (
+        'site "campus": dhcpv6.subnets: 2001:db8:61::/64 overlaps 2001:db8:61::/64 of site "annex"; IPv6 space is '
+        "served by one pair only")

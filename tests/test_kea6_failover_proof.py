@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dhcp_failover import member_reporter
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.model import Site
+from dhcp_failover.monitoring import kea_reporter_config
 from dhcp_failover.relay6 import RELAY6_DEFAULTS, RELAY6_UNIT, render_relay6
 from dhcp_failover.secret_names import control_secret
 from tests.lab.kea import check_config, install_member, require_kea, start_member, stop_member, wait_for_states
@@ -189,6 +191,11 @@ def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: 
         for name, seen in status().items():
             assert (seen["local_state"], seen["partner_state"], seen["v6_local_state"], seen["v6_partner_state"]) == (
                 "normal", "normal", "normal", "normal"), (name, seen)
+        # The monitoring reporter's own reading of the v6 relationship, with the member's reporter config.
+        reporter_config = kea_reporter_config(site, site.primary)
+        assert reporter_config["dhcp6"] is True
+        assert member_reporter.kea_state(reporter_config, str(members[0].root), lab.netns_exec("d1"),
+                                         service="dhcp6") == member_reporter.NORMAL
         start_relay6(lab, site)
 
         # Real dhclient -6 clients through the relay: an address and a /56 each, from both members.
@@ -233,6 +240,8 @@ def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: 
         print(f"kea6: kill -9 primary -> secondary v6 partner-down in {takeover:.2f} s (mrd {mrd:.1f} s)")
         survivor = status()["lab-b"]
         assert survivor["v6_local_state"] == "partner-down" and survivor["error"] is None
+        assert member_reporter.kea_state(kea_reporter_config(site, site.secondary), str(members[1].root),
+                                         lab.netns_exec("d2"), service="dhcp6") == member_reporter.KEA_STATES["partner-down"]
         assert time.monotonic() - killed <= mrd + 3.5
         orphans = [mac for mac, lease in bound.items() if duids.get(lease.server_duid) == "lab-a"][:3]
         for mac in orphans:
@@ -265,8 +274,8 @@ def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: 
         time.sleep(site.kea.heartbeat_delay_ms / 1000 + 0.5)
         drill = operator("drill", "--member", "lab-a")
         assert drill["ok"] and drill["takeover_state"] == "partner-down", drill
-        seen = [t["state"] for t in drill["transitions"] if t["member"] == "lab-a"]
-        assert any(state.startswith("shutdown/") and " v6 shutdown/" in state for state in seen), seen
+        handed_over = [t["state"] for t in drill["transitions"] if t["member"] == "lab-a"]
+        assert any(state.startswith("shutdown/") and " v6 shutdown/" in state for state in handed_over), handed_over
         print(f"kea6: drill hands both families over in {drill['timings']['took_over']:.2f} s, "
               f"normal again at {drill['timings']['normal']:.2f} s")
         assert api_leases6(pair[0]) == api_leases6(pair[1]) == leases_d1
