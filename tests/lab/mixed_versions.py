@@ -206,11 +206,15 @@ class StatePoller:
         for host, rows in self.durations(until).items():
             lines.append(f"    {host}: " + " -> ".join(f"{s} {d:.1f}s" for s, d in rows))
         both_out = self.both_out_of_service(t0, until)
-        lines.append(f"    both members out of service: {both_out:.1f} s in total")
+        lines.append(f"    both members out of service (neither in a serving state, polled every {self.every} s) once clients "
+                     f"started: {both_out:.1f} s in total")
         return "\n".join(lines)
 
+    # States in which a member answers at least its own clients (Kea's communication-recovery serves
+    # its own scope while it waits for its partner; globally-disabled members are not seen here:
+    # the Kea scenarios print dhcp-state where it matters).
     SERVING = frozenset({"normal", "communications-interrupted", "partner-down", "load-balancing", "hot-standby",
-                         "partner-in-maintenance"})
+                         "partner-in-maintenance", "communication-recovery"})
 
     def both_out_of_service(self, t0: float, until: float) -> float:
         state: dict[str, str] = {}
@@ -221,10 +225,10 @@ class StatePoller:
             if out and since is None:
                 since = t
             elif not out and since is not None:
-                total += t - max(since, t0)
+                total += max(0.0, t - max(since, t0))
                 since = None
         if since is not None:
-            total += until - since
+            total += max(0.0, until - max(since, t0))
         return total
 
 
@@ -284,6 +288,7 @@ def isc_pair(workdir: Path, primary_release: OsRelease, secondary_release: OsRel
         lab.start_dhcrelay(topo.relay, [topo.primary_ip, topo.secondary_ip], ["eth1"], ["eth0"])
         prober = Prober(lab, topo, phase="normal")
         prober.start()
+        t0 = time.time()
         time.sleep(14)
         by_server = {ip: sum(p.server == ip for p in prober.probes) for ip in (topo.primary_ip, topo.secondary_ip)}
         say(f"  normal: served by primary {by_server[topo.primary_ip]}, by secondary {by_server[topo.secondary_ip]}")
@@ -386,9 +391,10 @@ def lease_state(kea: kea_lab.KeaMember, address: str) -> str:
         lease.get("state"), str(lease.get("state")))
 
 
-def release_one(lab: Lab, host: str) -> tuple[str, str] | None:
-    """A client on subnet A (no relay) gets a lease and releases it (dhclient -r): (address, server)."""
-    client = lab.start_dhclient(host, "eth0", timeout=PROBE_TIMEOUT)
+def release_one(lab: Lab, host: str) -> tuple[str, str, str] | None:
+    """A brand-new client gets a lease and releases it (dhclient -r): (address, server, MAC)."""
+    mac = lab.fresh_mac()
+    client = lab.start_dhclient(host, "eth0", mac=mac, timeout=PROBE_TIMEOUT)
     try:
         lease = client.wait_for_lease(PROBE_TIMEOUT + 2)
     except Exception:  # noqa: BLE001
@@ -398,13 +404,16 @@ def release_one(lab: Lab, host: str) -> tuple[str, str] | None:
     stem = client.lease_file.with_suffix("")
     lab.run(host, ["dhclient", "-4", "-r", "-cf", f"{stem}.conf", "-lf", str(client.lease_file), "-pf", f"{stem}.pid",
                    "-sf", str(lab.workdir / "dhclient-hook.sh"), "eth0"], check=False, timeout=15)
-    return lease.address, lease.server
+    return lease.address, lease.server, mac
 
 
-def kea_upgrade(workdir: Path, load_balancing: bool) -> None:
+def kea_upgrade(workdir: Path, load_balancing: bool, window: bool) -> None:
+    """``window``: hold the mixed pair for a while (releases, ha-maintenance-start each way); without
+    it, the procedure: hand over to the 3.0 member the moment it is synced, releases running throughout."""
     root13 = trixie_root()
     mode = "load-balancing" if load_balancing else "hot-standby"
-    say(f"\n== Kea 2.2.0 -> 3.0.3 upgrade of a {mode} pair, member by member (secondary first)")
+    how = "held mixed for releases and maintenance tests" if window else "handed over to 3.0 as soon as it synced"
+    say(f"\n== Kea 2.2.0 -> 3.0.3 upgrade of a {mode} pair, secondary first, {how}")
     sites = {r: kea_site(r, load_balancing) for r in (DEB12, DEB13)}
     with Lab(workdir) as lab, bounded(SCENARIO_LIMIT):
         topo = build_failover_topology(lab)
@@ -436,6 +445,7 @@ def kea_upgrade(workdir: Path, load_balancing: bool) -> None:
         lab.start_dhcrelay(topo.relay, [topo.primary_ip, topo.secondary_ip], ["eth1"], ["eth0"])
         prober = Prober(lab, topo, phase="2.2+2.2")
         prober.start()
+        t0 = time.time()
         time.sleep(8)
 
         # Step 1: the 2.2 secondary goes (its instance is terminated); the 2.2 primary serves alone.
@@ -446,6 +456,24 @@ def kea_upgrade(workdir: Path, load_balancing: bool) -> None:
         say(f"  step 1, secondary stopped -> 2.2 primary partner-down in {took:.1f} s")
         time.sleep(4)
 
+        lab.add_host("c3")
+        lab.connect("c3", "sw2", "eth0")
+        released: list[tuple[str, str, str]] = []
+        attempts: list[object] = []
+        stop_releases = threading.Event()
+
+        def release_forever() -> None:
+            while not stop_releases.is_set():
+                result = release_one(lab, "c3")
+                attempts.append(result)
+                if result is not None:
+                    released.append(result)
+                stop_releases.wait(0.5)
+
+        releaser = threading.Thread(target=release_forever, daemon=True)
+        if not window:
+            releaser.start()
+
         # Step 2: a new 3.0 secondary, empty, syncs from the 2.2 primary.
         prober.phase = "3.0 joins"
         members["d2"] = kea_install(lab, sites[DEB13], "d2", DEB13, root13)
@@ -454,45 +482,56 @@ def kea_upgrade(workdir: Path, load_balancing: bool) -> None:
         joined = wait_until("both normal", both_normal, 120)
         say(f"  step 2, 3.0 secondary started -> both normal in {joined:.1f} s ({time.monotonic() - stopped:.1f} s "
             f"after step 1); states {states()}, d1 {disabled('d1')}, d2 {disabled('d2')}")
-        expected = prober.bound()
-        time.sleep(2)
-        on_new = active_leases(members["d2"])
-        say(f"  the 3.0 member's leases after its sync: {sum(on_new.get(a) == m for a, m in expected.items())}"
-            f"/{len(expected)} of the clients bound so far")
+        if not window:
+            # The rollout's step: the 3.0 member takes everything over at once.
+            control.maintenance_start(members["d2"].endpoint)
+            time.sleep(0.5)
+            say(f"  ha-maintenance-start to the 3.0 member {time.monotonic() - booted:.1f} s after it started: states "
+                f"{states()}, d2 {disabled('d2')}")
+        else:
+            expected = prober.bound()
+            time.sleep(2)
+            on_new = active_leases(members["d2"])
+            say(f"  the 3.0 member's leases after its sync: {sum(on_new.get(a) == m for a, m in expected.items())}"
+                f"/{len(expected)} of the clients bound so far")
 
-        # The mixed window: who serves, what releases do, what ha-maintenance-start does each way.
-        prober.phase = "mixed window"
-        time.sleep(6)
-        released = [r for r in (release_one(lab, topo.client_a) for _ in range(6)) if r is not None]
-        time.sleep(2)
-        ip_host = {topo.primary_ip: "d1", topo.secondary_ip: "d2"}
-        for address, server in released:
-            say(f"  release of {address} on {ip_host.get(server, server)} ({'2.2' if server == topo.primary_ip else '3.0'}):"
-                f" d1 {lease_state(members['d1'], address)}, d2 {lease_state(members['d2'], address)}")
-        say(f"  after the releases: states {states()}")
-        for target, other in (("d1", "d2"), ("d2", "d1")):
-            label = "2.2" if target == "d1" else "3.0"
-            try:
-                control.maintenance_start(members[target].endpoint)
-                time.sleep(2)
-                say(f"  ha-maintenance-start to the {label} member: ok; states d1/d2 {states()}, "
-                    f"{other} {disabled(other)}, {target} {disabled(target)}")
-            except control.KeaControlError as exc:
-                say(f"  ha-maintenance-start to the {label} member: refused: {exc}")
-            if target == "d2":
-                break  # keep it: the rollout's handover
-            try:
-                control.maintenance_cancel(members[target].endpoint)
-                back = wait_until("both normal", both_normal, 30)
-                say(f"  ha-maintenance-cancel: both normal again in {back:.1f} s")
-            except (control.KeaControlError, LabError) as exc:
-                say(f"  ha-maintenance-cancel to the {label} member: {exc}; states {states()}")
-                for host in ("d1", "d2"):
-                    try:
-                        control.maintenance_cancel(members[host].endpoint)
-                    except control.KeaControlError:
-                        pass
-                wait_until("both normal", both_normal, 60)
+            # The mixed window: who serves, what releases do, what ha-maintenance-start does each way.
+            prober.phase = "mixed window"
+            time.sleep(6)
+            # Kea listens on UDP sockets (relayed traffic only): the releasing client sits behind the relay too.
+            batch = [release_one(lab, "c3") for _ in range(6)]
+            attempts += batch
+            released += [r for r in batch if r is not None]
+            say(f"  releases: {len(released)}/{len(attempts)} clients got a lease and released it")
+            time.sleep(2)
+            ip_host = {topo.primary_ip: "d1", topo.secondary_ip: "d2"}
+            for address, server, _ in released:
+                say(f"  release of {address} on {ip_host.get(server, server)} ({'2.2' if server == topo.primary_ip else '3.0'}):"
+                    f" d1 {lease_state(members['d1'], address)}, d2 {lease_state(members['d2'], address)}")
+            say(f"  after the releases: states {states()}")
+            for target, other in (("d1", "d2"), ("d2", "d1")):
+                label = "2.2" if target == "d1" else "3.0"
+                try:
+                    control.maintenance_start(members[target].endpoint)
+                    time.sleep(2)
+                    say(f"  ha-maintenance-start to the {label} member: ok; states d1/d2 {states()}, "
+                        f"{other} {disabled(other)}, {target} {disabled(target)}")
+                except control.KeaControlError as exc:
+                    say(f"  ha-maintenance-start to the {label} member: refused: {exc}")
+                if target == "d2":
+                    break  # keep it: the rollout's handover
+                try:
+                    control.maintenance_cancel(members[target].endpoint)
+                    back = wait_until("both normal", both_normal, 30)
+                    say(f"  ha-maintenance-cancel: both normal again in {back:.1f} s")
+                except (control.KeaControlError, LabError) as exc:
+                    say(f"  ha-maintenance-cancel to the {label} member: {exc}; states {states()}")
+                    for host in ("d1", "d2"):
+                        try:
+                            control.maintenance_cancel(members[host].endpoint)
+                        except control.KeaControlError:
+                            pass
+                    wait_until("both normal", both_normal, 60)
 
         # Step 3: the 3.0 member serves all (partner-in-maintenance), the 2.2 primary goes.
         prober.phase = "3.0 alone"
@@ -500,6 +539,14 @@ def kea_upgrade(workdir: Path, load_balancing: bool) -> None:
         kea_lab.stop_member(lab, members["d1"], crash=False)
         took = wait_until("d2 partner-down", lambda: state("d2") == "partner-down", 30)
         say(f"  step 3, 2.2 primary stopped -> 3.0 secondary partner-down in {took:.1f} s; d2 {disabled('d2')}")
+        if disabled("d2") == "globally-disabled":
+            detail = control.command(members["d2"].endpoint, "status-get", timeout=2).get("dhcp-state")
+            say(f"  d2 dhcp-state: {detail}")
+            try:
+                control.command(members["d2"].endpoint, "dhcp-enable", {"origin-id": 2000}, timeout=3)
+                say(f"  dhcp-enable origin-id 2000 to d2: ok, d2 {disabled('d2')}")
+            except control.KeaControlError as exc:
+                say(f"  dhcp-enable origin-id 2000 to d2: {exc}")
         time.sleep(4)
 
         # Step 4: a new 3.0 primary syncs from the 3.0 secondary.
@@ -510,22 +557,26 @@ def kea_upgrade(workdir: Path, load_balancing: bool) -> None:
         say(f"  step 4, 3.0 primary started -> both normal in {joined:.1f} s ({time.monotonic() - handover:.1f} s after step 3);"
             f" states {states()}")
         time.sleep(8)
+        stop_releases.set()
+        if releaser.is_alive():
+            releaser.join(timeout=PROBE_TIMEOUT + 20)
         prober.stop()
         poller.stop()
         end = time.time()
+        say(f"  releases: {len(released)}/{len(attempts)} clients got a lease and released it "
+            f"({sum(srv == topo.secondary_ip for _, srv, _ in released)} on the secondary)")
         expected = prober.bound()
-        released_addresses = {a for a, _ in released}
+        released_addresses = {a for a, _, _ in released}
         sets = {h: active_leases(m) for h, m in members.items()}
         lost = {h: [a for a, m in expected.items() if sets[h].get(a) != m and a not in released_addresses] for h in sets}
         say(f"  final: lease sets identical {sets['d1'] == sets['d2']} ({len(sets['d1'])} / {len(sets['d2'])} active); "
             f"bindings lost on d1 {len(lost['d1'])}, on d2 {len(lost['d2'])}; released still active "
-            f"{sum(a in sets['d2'] for a in released_addresses)}/{len(released_addresses)}")
+            f"(bound to the client that released it) {sum(sets['d2'].get(a) == m for a, _, m in released)}/{len(released)}")
         say("  " + prober.summary() + f"; duplicate addresses {prober.duplicates()}")
         failed = [f"{p.started - t0:.1f}s ({p.phase})" for p in prober.probes if p.address is None]
         if failed:
             say(f"  unanswered clients at: {', '.join(failed)}")
         say("  states:\n" + poller.report(t0, end))
-        del booted
 
 
 def isc_both(workdir: Path) -> None:
@@ -535,8 +586,10 @@ def isc_both(workdir: Path) -> None:
 
 SCENARIOS: dict[str, Callable[[Path], None]] = {
     "isc": lambda w: isc_both(w),
-    "kea-lb": lambda w: kea_upgrade(w / "kea-lb", load_balancing=True),
-    "kea-hs": lambda w: kea_upgrade(w / "kea-hs", load_balancing=False),
+    "kea-lb-window": lambda w: kea_upgrade(w / "kea-lb-window", load_balancing=True, window=True),
+    "kea-lb": lambda w: kea_upgrade(w / "kea-lb", load_balancing=True, window=False),
+    "kea-hs-window": lambda w: kea_upgrade(w / "kea-hs-window", load_balancing=False, window=True),
+    "kea-hs": lambda w: kea_upgrade(w / "kea-hs", load_balancing=False, window=False),
 }
 
 
