@@ -459,20 +459,31 @@ def kea_upgrade(workdir: Path, load_balancing: bool, window: bool) -> None:
         lab.add_host("c3")
         lab.connect("c3", "sw2", "eth0")
         released: list[tuple[str, str, str]] = []
+        release_log: dict[str, tuple[float, str, tuple[str, str]]] = {}
+
+        def states_safe() -> tuple[str, str]:
+            try:
+                return states()
+            except control.KeaControlError:
+                return ("?", "?")
         attempts: list[object] = []
         stop_releases = threading.Event()
 
         def release_forever() -> None:
             while not stop_releases.is_set():
+                started, phase = time.time(), prober.phase
                 result = release_one(lab, "c3")
                 attempts.append(result)
                 if result is not None:
                     released.append(result)
+                    release_log[result[0]] = (started - t0, phase, states_safe())
                 stop_releases.wait(0.5)
 
         releaser = threading.Thread(target=release_forever, daemon=True)
         if not window:
             releaser.start()
+
+        ip_host = {topo.primary_ip: "d1", topo.secondary_ip: "d2"}
 
         # Step 2: a new 3.0 secondary, empty, syncs from the 2.2 primary.
         prober.phase = "3.0 joins"
@@ -504,7 +515,6 @@ def kea_upgrade(workdir: Path, load_balancing: bool, window: bool) -> None:
             released += [r for r in batch if r is not None]
             say(f"  releases: {len(released)}/{len(attempts)} clients got a lease and released it")
             time.sleep(2)
-            ip_host = {topo.primary_ip: "d1", topo.secondary_ip: "d2"}
             for address, server, _ in released:
                 say(f"  release of {address} on {ip_host.get(server, server)} ({'2.2' if server == topo.primary_ip else '3.0'}):"
                     f" d1 {lease_state(members['d1'], address)}, d2 {lease_state(members['d2'], address)}")
@@ -572,6 +582,11 @@ def kea_upgrade(workdir: Path, load_balancing: bool, window: bool) -> None:
         say(f"  final: lease sets identical {sets['d1'] == sets['d2']} ({len(sets['d1'])} / {len(sets['d2'])} active); "
             f"bindings lost on d1 {len(lost['d1'])}, on d2 {len(lost['d2'])}; released still active "
             f"(bound to the client that released it) {sum(sets['d2'].get(a) == m for a, _, m in released)}/{len(released)}")
+        for address, server, mac in released:
+            if sets["d2"].get(address) == mac:
+                when, phase, seen = release_log.get(address, (0.0, "?", ("?", "?")))
+                say(f"  release not applied: {address} released to {ip_host.get(server, server)} at {when:.1f} s ({phase}), "
+                    f"states before it d1/d2 {seen}")
         say("  " + prober.summary() + f"; duplicate addresses {prober.duplicates()}")
         failed = [f"{p.started - t0:.1f}s ({p.phase})" for p in prober.probes if p.address is None]
         if failed:
