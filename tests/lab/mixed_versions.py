@@ -25,6 +25,7 @@ and (private) mount goes with the ``Lab`` even when a step fails.
 from __future__ import annotations
 
 import argparse
+import json
 import calendar
 import re
 import base64
@@ -366,7 +367,8 @@ def version(release: OsRelease, server: str) -> str:
     return "2.2.0" if release is DEB12 else "3.0.3"
 
 
-def kea_install(lab: Lab, site: Site, host: str, release: OsRelease, root13: Path) -> kea_lab.KeaMember:
+def kea_install(lab: Lab, site: Site, host: str, release: OsRelease, root13: Path,
+                no_affinity: bool = False) -> kea_lab.KeaMember:
     """A new instance of the member on ``host``: a fresh root (empty lease file), as a new EC2 instance."""
     old = lab.workdir / f"{host}-root"
     if old.exists():
@@ -374,7 +376,14 @@ def kea_install(lab: Lab, site: Site, host: str, release: OsRelease, root13: Pat
     for log in lab.workdir.glob(f"{host}-kea-*.log"):
         log.rename(log.with_suffix(f".{time.monotonic_ns()}.old"))
     member = site.primary if host == "d1" else site.secondary
-    return kea_lab.install_member(lab, site, member, host, debian_root=root13 if release is DEB13 else None)
+    kea = kea_lab.install_member(lab, site, member, host, debian_root=root13 if release is DEB13 else None)
+    if no_affinity and release is DEB13:
+        # Experiment: no lease affinity on 3.0 (hold-reclaimed-time 0), so that a release deletes
+        # the lease as 2.2 does instead of keeping it in 3.0's new "released" state.
+        config = json.loads(kea.dhcp4_conf.read_text())
+        config["Dhcp4"]["expired-leases-processing"] = {"hold-reclaimed-time": 0}
+        kea.dhcp4_conf.write_text(json.dumps(config, indent=2))
+    return kea
 
 
 def active_leases(kea: kea_lab.KeaMember) -> dict[str, str]:
@@ -407,12 +416,13 @@ def release_one(lab: Lab, host: str) -> tuple[str, str, str] | None:
     return lease.address, lease.server, mac
 
 
-def kea_upgrade(workdir: Path, load_balancing: bool, window: bool) -> None:
+def kea_upgrade(workdir: Path, load_balancing: bool, window: bool, no_affinity: bool = False) -> None:
     """``window``: hold the mixed pair for a while (releases, ha-maintenance-start each way); without
     it, the procedure: hand over to the 3.0 member the moment it is synced, releases running throughout."""
     root13 = trixie_root()
     mode = "load-balancing" if load_balancing else "hot-standby"
     how = "held mixed for releases and maintenance tests" if window else "handed over to 3.0 as soon as it synced"
+    how += ", 3.0 with hold-reclaimed-time 0" if no_affinity else ""
     say(f"\n== Kea 2.2.0 -> 3.0.3 upgrade of a {mode} pair, secondary first, {how}")
     sites = {r: kea_site(r, load_balancing) for r in (DEB12, DEB13)}
     with Lab(workdir) as lab, bounded(SCENARIO_LIMIT):
@@ -487,7 +497,7 @@ def kea_upgrade(workdir: Path, load_balancing: bool, window: bool) -> None:
 
         # Step 2: a new 3.0 secondary, empty, syncs from the 2.2 primary.
         prober.phase = "3.0 joins"
-        members["d2"] = kea_install(lab, sites[DEB13], "d2", DEB13, root13)
+        members["d2"] = kea_install(lab, sites[DEB13], "d2", DEB13, root13, no_affinity)
         booted = time.monotonic()
         kea_lab.start_member(lab, members["d2"])
         joined = wait_until("both normal", both_normal, 120)
@@ -561,7 +571,7 @@ def kea_upgrade(workdir: Path, load_balancing: bool, window: bool) -> None:
 
         # Step 4: a new 3.0 primary syncs from the 3.0 secondary.
         prober.phase = "3.0+3.0"
-        members["d1"] = kea_install(lab, sites[DEB13], "d1", DEB13, root13)
+        members["d1"] = kea_install(lab, sites[DEB13], "d1", DEB13, root13, no_affinity)
         kea_lab.start_member(lab, members["d1"])
         joined = wait_until("both normal", both_normal, 120)
         say(f"  step 4, 3.0 primary started -> both normal in {joined:.1f} s ({time.monotonic() - handover:.1f} s after step 3);"
@@ -603,6 +613,8 @@ SCENARIOS: dict[str, Callable[[Path], None]] = {
     "isc": lambda w: isc_both(w),
     "kea-lb-window": lambda w: kea_upgrade(w / "kea-lb-window", load_balancing=True, window=True),
     "kea-lb": lambda w: kea_upgrade(w / "kea-lb", load_balancing=True, window=False),
+    "kea-lb-window-noaffinity": lambda w: kea_upgrade(w / "kea-lb-window-na", load_balancing=True, window=True,
+                                                      no_affinity=True),
     "kea-hs-window": lambda w: kea_upgrade(w / "kea-hs-window", load_balancing=False, window=True),
     "kea-hs": lambda w: kea_upgrade(w / "kea-hs", load_balancing=False, window=False),
 }
