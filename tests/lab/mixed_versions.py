@@ -416,13 +416,15 @@ def release_one(lab: Lab, host: str) -> tuple[str, str, str] | None:
     return lease.address, lease.server, mac
 
 
-def kea_upgrade(workdir: Path, load_balancing: bool, window: bool, no_affinity: bool = False) -> None:
+def kea_upgrade(workdir: Path, load_balancing: bool, window: bool, no_affinity: bool = False,
+                hold_maintenance: float = 0.0) -> None:
     """``window``: hold the mixed pair for a while (releases, ha-maintenance-start each way); without
     it, the procedure: hand over to the 3.0 member the moment it is synced, releases running throughout."""
     root13 = trixie_root()
     mode = "load-balancing" if load_balancing else "hot-standby"
     how = "held mixed for releases and maintenance tests" if window else "handed over to 3.0 as soon as it synced"
     how += ", 3.0 with hold-reclaimed-time 0" if no_affinity else ""
+    how += f", {hold_maintenance:g} s in maintenance before the 2.2 member goes" if hold_maintenance else ""
     say(f"\n== Kea 2.2.0 -> 3.0.3 upgrade of a {mode} pair, secondary first, {how}")
     sites = {r: kea_site(r, load_balancing) for r in (DEB12, DEB13)}
     with Lab(workdir) as lab, bounded(SCENARIO_LIMIT):
@@ -509,6 +511,11 @@ def kea_upgrade(workdir: Path, load_balancing: bool, window: bool, no_affinity: 
             time.sleep(0.5)
             say(f"  ha-maintenance-start to the 3.0 member {time.monotonic() - booted:.1f} s after it started: states "
                 f"{states()}, d2 {disabled('d2')}")
+            if hold_maintenance:
+                # What a rollout's terraform plan and apply of the primary stack take, in maintenance.
+                prober.phase = "3.0 serves, 2.2 in maintenance"
+                time.sleep(hold_maintenance)
+                say(f"  after {hold_maintenance:g} s: states {states()}, d2 {disabled('d2')}")
         else:
             expected = prober.bound()
             time.sleep(2)
@@ -615,6 +622,7 @@ SCENARIOS: dict[str, Callable[[Path], None]] = {
     "kea-lb": lambda w: kea_upgrade(w / "kea-lb", load_balancing=True, window=False),
     "kea-lb-window-noaffinity": lambda w: kea_upgrade(w / "kea-lb-window-na", load_balancing=True, window=True,
                                                       no_affinity=True),
+    "kea-lb-hold": lambda w: kea_upgrade(w / "kea-lb-hold", load_balancing=True, window=False, hold_maintenance=20),
     "kea-hs-window": lambda w: kea_upgrade(w / "kea-hs-window", load_balancing=False, window=True),
     "kea-hs": lambda w: kea_upgrade(w / "kea-hs", load_balancing=False, window=False),
 }
