@@ -25,11 +25,11 @@ and (private) mount goes with the ``Lab`` even when a step fails.
 from __future__ import annotations
 
 import argparse
-import json
-import calendar
-import re
 import base64
+import calendar
+import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -37,10 +37,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from dhcp_failover.backends.isc.omapi import OmapiEndpoint, OmapiError, read_failover_state
 from dhcp_failover.backends.kea import control
@@ -48,7 +47,7 @@ from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Site
 from dhcp_failover.releases import OsRelease
 from tests.lab import kea as kea_lab
-from tests.lab.failover_harness import active_bindings, client_grants
+from tests.lab.failover_harness import client_grants
 from tests.lab.member_files import install_member as install_isc_member
 from tests.lab.netlab import Daemon, FailoverTopology, Lab, LabError, build_failover_topology, require_lab
 from tests.support.debian_roots import spec
@@ -75,6 +74,29 @@ def bounded(seconds: int) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# Background workers of the running scenario: stopped before its Lab is torn down, so that no
+# client is started in a namespace being deleted (even when a step fails or the alarm fires).
+_WORKERS: list[Prober | StatePoller] = []
+_STOPPERS: list[threading.Event] = []
+_THREADS: list[threading.Thread] = []
+
+
+@contextmanager
+def workers_stopped() -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for event in _STOPPERS:
+            event.set()
+        for worker in _WORKERS:
+            worker.stop()
+        for thread in _THREADS:
+            thread.join(timeout=PROBE_TIMEOUT + 20)
+        _WORKERS.clear()
+        _THREADS.clear()
+        _STOPPERS.clear()
 
 
 def trixie_root() -> Path:
@@ -115,6 +137,7 @@ class Prober:
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
+        _WORKERS.append(self)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -129,7 +152,7 @@ class Prober:
             client = self.lab.start_dhclient(self.topo.client_b, "eth0", mac=mac, timeout=PROBE_TIMEOUT)
             try:
                 client.wait_for_lease(PROBE_TIMEOUT + 2)
-            except Exception:  # noqa: BLE001 - an unanswered client is a figure, not an error
+            except Exception:  # noqa: BLE001, S110 - an unanswered client is a figure, not an error
                 pass
             finally:
                 self.lab.kill(client.daemon)
@@ -174,6 +197,7 @@ class StatePoller:
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
+        _WORKERS.append(self)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -239,7 +263,7 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float, every: floa
         try:
             if check():
                 return time.monotonic() - start
-        except Exception:  # noqa: BLE001 - retried until the deadline
+        except Exception:  # noqa: BLE001, S110 - retried until the deadline
             pass
         time.sleep(every)
     raise LabError(f"not {what} after {timeout} s")
@@ -264,7 +288,7 @@ def isc_pair(workdir: Path, primary_release: OsRelease, secondary_release: OsRel
     releases = {"d1": primary_release, "d2": secondary_release}
     site = sites["d1"]
     endpoint = OmapiEndpoint("127.0.0.1", site.omapi.port, site.omapi.key_name, site.omapi.algorithm.value, secret)
-    with Lab(workdir) as lab, bounded(SCENARIO_LIMIT):
+    with Lab(workdir) as lab, bounded(SCENARIO_LIMIT), workers_stopped():
         topo = build_failover_topology(lab)
         member_names = {"d1": site.primary.name, "d2": site.secondary.name}
         confs = {host: install_isc_member(sites[host], member_names[host], lab.workdir / host, secret) for host in ("d1", "d2")}
@@ -416,8 +440,10 @@ def release_one(lab: Lab, host: str) -> tuple[str, str, str] | None:
     return lease.address, lease.server, mac
 
 
-def kea_upgrade(workdir: Path, load_balancing: bool, window: bool, no_affinity: bool = False,
-                hold_maintenance: float = 0.0) -> None:
+def kea_upgrade(  # noqa: C901 - one scripted scenario, step by step
+    workdir: Path, load_balancing: bool, window: bool, no_affinity: bool = False,
+    hold_maintenance: float = 0.0,
+) -> None:
     """``window``: hold the mixed pair for a while (releases, ha-maintenance-start each way); without
     it, the procedure: hand over to the 3.0 member the moment it is synced, releases running throughout."""
     root13 = trixie_root()
@@ -427,7 +453,7 @@ def kea_upgrade(workdir: Path, load_balancing: bool, window: bool, no_affinity: 
     how += f", {hold_maintenance:g} s in maintenance before the 2.2 member goes" if hold_maintenance else ""
     say(f"\n== Kea 2.2.0 -> 3.0.3 upgrade of a {mode} pair, secondary first, {how}")
     sites = {r: kea_site(r, load_balancing) for r in (DEB12, DEB13)}
-    with Lab(workdir) as lab, bounded(SCENARIO_LIMIT):
+    with Lab(workdir) as lab, bounded(SCENARIO_LIMIT), workers_stopped():
         topo = build_failover_topology(lab)
         members = {"d1": kea_install(lab, sites[DEB12], "d1", DEB12, root13),
                    "d2": kea_install(lab, sites[DEB12], "d2", DEB12, root13)}
@@ -480,6 +506,7 @@ def kea_upgrade(workdir: Path, load_balancing: bool, window: bool, no_affinity: 
                 return ("?", "?")
         attempts: list[object] = []
         stop_releases = threading.Event()
+        _STOPPERS.append(stop_releases)
 
         def release_forever() -> None:
             while not stop_releases.is_set():
@@ -492,6 +519,7 @@ def kea_upgrade(workdir: Path, load_balancing: bool, window: bool, no_affinity: 
                 stop_releases.wait(0.5)
 
         releaser = threading.Thread(target=release_forever, daemon=True)
+        _THREADS.append(releaser)
         if not window:
             releaser.start()
 
@@ -554,10 +582,8 @@ def kea_upgrade(workdir: Path, load_balancing: bool, window: bool, no_affinity: 
                 except (control.KeaControlError, LabError) as exc:
                     say(f"  ha-maintenance-cancel to the {label} member: {exc}; states {states()}")
                     for host in ("d1", "d2"):
-                        try:
+                        with suppress(control.KeaControlError):
                             control.maintenance_cancel(members[host].endpoint)
-                        except control.KeaControlError:
-                            pass
                     wait_until("both normal", both_normal, 60)
 
         # Step 3: the 3.0 member serves all (partner-in-maintenance), the 2.2 primary goes.
@@ -617,7 +643,7 @@ def isc_both(workdir: Path) -> None:
 
 
 SCENARIOS: dict[str, Callable[[Path], None]] = {
-    "isc": lambda w: isc_both(w),
+    "isc": isc_both,
     "kea-lb-window": lambda w: kea_upgrade(w / "kea-lb-window", load_balancing=True, window=True),
     "kea-lb": lambda w: kea_upgrade(w / "kea-lb", load_balancing=True, window=False),
     "kea-lb-window-noaffinity": lambda w: kea_upgrade(w / "kea-lb-window-na", load_balancing=True, window=True,
