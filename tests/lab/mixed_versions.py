@@ -158,8 +158,8 @@ class Prober:
                 self.lab.kill(client.daemon)
             grants = client_grants(mac, client.daemon.log_path)
             grant = grants[0] if grants else None
-            self.probes.append(Probe(started, time.time(), mac, grant and grant.address, grant and grant.server, phase,
-                                     grant.ends if grant else 0.0))
+            self.probes.append(Probe(started, time.time(), mac, grant.address if grant else None,
+                                     grant.server if grant else None, phase, grant.ends if grant else 0.0))
             self._stop.wait(self.every)
 
     def valid(self, at: float) -> dict[str, str]:
@@ -180,8 +180,8 @@ class Prober:
             phases.setdefault(probe.phase, []).append(probe)
         parts = []
         for phase, probes in phases.items():
-            failed = [p for p in probes if p.address is None]
-            parts.append(f"{phase}: {len(probes) - len(failed)}/{len(probes)}")
+            unanswered = [p for p in probes if p.address is None]
+            parts.append(f"{phase}: {len(probes) - len(unanswered)}/{len(probes)}")
         failed = sum(p.address is None for p in self.probes)
         return f"clients served {len(self.probes) - failed}/{len(self.probes)} (failed {failed}; by phase: {', '.join(parts)})"
 
@@ -324,7 +324,10 @@ def isc_pair(workdir: Path, primary_release: OsRelease, secondary_release: OsRel
             prober.phase = f"kill -9 {label}"
             killed = time.monotonic()
             lab.kill(daemons[victim])
-            down = wait_until(f"{survivor} partner-down", lambda s=survivor: state(s) == "partner-down", 60, every=0.3)
+            def survivor_down(host: str = survivor) -> bool:
+                return state(host) == "partner-down"
+
+            down = wait_until(f"{survivor} partner-down", survivor_down, 60, every=0.3)
             say(f"  kill -9 {label} ({version(releases[victim], 'isc')}) -> survivor partner-down in {down:.1f} s")
             time.sleep(12)  # past MCLT: the survivor also hands out the dead member's free leases
             prober.phase = f"{label} restarted"
@@ -421,7 +424,7 @@ def lease_state(kea: kea_lab.KeaMember, address: str) -> str:
     except control.KeaControlError as exc:
         return f"error ({exc})"
     return "none" if not lease else {0: "active", 1: "declined", 2: "expired-reclaimed", 3: "released"}.get(
-        lease.get("state"), str(lease.get("state")))
+        int(lease.get("state", -1)), str(lease.get("state")))
 
 
 def release_one(lab: Lab, host: str) -> tuple[str, str, str] | None:
