@@ -652,6 +652,9 @@ SCENARIOS: dict[str, Callable[[Path], None]] = {
     "kea-lb-window-noaffinity": lambda w: kea_upgrade(w / "kea-lb-window-na", load_balancing=True, window=True,
                                                       no_affinity=True),
     "kea-lb-hold": lambda w: kea_upgrade(w / "kea-lb-hold", load_balancing=True, window=False, hold_maintenance=20),
+    # The recommended procedure: both the renderer change and the handover at once.
+    "kea-lb-noaffinity": lambda w: kea_upgrade(w / "kea-lb-na", load_balancing=True, window=False, no_affinity=True,
+                                               hold_maintenance=20),
     "kea-hs-window": lambda w: kea_upgrade(w / "kea-hs-window", load_balancing=False, window=True),
     "kea-hs": lambda w: kea_upgrade(w / "kea-hs", load_balancing=False, window=False),
 }
