@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from .fields import DOMAIN_NAME, HOST_NAME, Bool, SafeName, Seconds, Strict, require_text
+from .fields import DOMAIN_NAME, HOST_NAME, INTERFACE_NAME, Bool, SafeName, Seconds, Strict, allowing, require_text
 
 MAX_SUBNETS6 = 1000
 MAX_POOLS6 = 100
@@ -25,14 +25,15 @@ MAX_RELAYS6 = 200
 MAX_ADDRESSES6 = 16
 # RFC 8415 section 11.1: a DUID is at most 128 octets plus its 2-octet type; the shortest real
 # one (DUID-LL of a 6-byte MAC) has 10. Written as colon-separated hex octets, as Kea prints it.
-DUID = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){2,129}$"
+DUID = allowing(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){2,129}$", "a DUID: 3-130 hex pairs joined by ':', like 00:03:00:01:52:54:00:12:34:56")
 # A member's interface as Linux allows it (IFNAMSIZ - 1 characters, no '/' or ':'), safe in JSON
 # and shell, and unambiguous in Kea's "<interface>/<address>".
-INTERFACE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$"
+INTERFACE = allowing(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$", "a Linux interface name: 1-15 letters, digits and . _ -, like eth0 or ens5")
 # A relay's interface, as routers name them too (GigabitEthernet0/1), like DHCPv4 relays'.
-RELAY_INTERFACE = r"^[A-Za-z0-9][A-Za-z0-9/:._-]{0,63}$"
+RELAY_INTERFACE = INTERFACE_NAME
 # RFC 8415 section 21.23: clients refresh no more often than every 600 s.
 IRT_MINIMUM = 600
+HEX_DIGITS = allowing(r"^([0-9a-fA-F]{2}){1,255}$", "1-255 bytes as hex digits, two per byte, like 0a0b0c")
 
 Address6 = Annotated[IPv6Address, BeforeValidator(require_text)]
 Network6 = Annotated[IPv6Network, BeforeValidator(require_text)]
@@ -92,7 +93,7 @@ class VendorSuboption(Strict):
     """One sub-option of the vendor-specific information option (17), as raw bytes."""
 
     code: Annotated[int, Field(strict=True, ge=1, le=65535)] = Field(description="The sub-option's code.")
-    hex: Annotated[str, Field(pattern=r"^([0-9a-fA-F]{2}){1,255}$")] = Field(
+    hex: Annotated[str, Field(pattern=HEX_DIGITS)] = Field(
         description="Its value as hex digits, two per byte."
     )
 

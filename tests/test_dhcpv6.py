@@ -68,12 +68,21 @@ def isc_with_dhcpv6() -> Data:
     return data
 
 
+def kea_3_with_dhcpv6() -> Data:
+    data = dual_stack()
+    data["sites"][0]["os"] = "debian-13"
+    return data
+
+
 WHERE = 'site "campus": dhcpv6.'
 # (id, inventory, the whole error line after "error: ")
 CASES: list[tuple[str, Data, str]] = [
     ("isc-site", isc_with_dhcpv6(),
      ('site "campus": dhcpv6: is set on an isc site, but ISC dhcpd has no DHCPv6 failover; set server: kea '
       "(Kea HA serves DHCPv6) or remove dhcpv6")),
+    ("kea-3-site", kea_3_with_dhcpv6(),
+     ('site "campus": dhcpv6: is not supported yet with Kea 3.0 (os: debian-13); set os: debian-12 for this site, '
+      "whose Kea 2.2 serves DHCPv6 in HA (docs/dhcpv6.md)")),
     ("pool-outside-subnet", v6_site(subnet6(pools=[{"start": "2001:db8:62::1", "end": "2001:db8:62::ff"}])),
      WHERE + "subnets[0].pools[0]: 2001:db8:62::1-2001:db8:62::ff is not inside the subnet 2001:db8:61::/64"),
     ("pools-overlap", v6_site(subnet6(pools=[{"start": "2001:db8:61::100", "end": "2001:db8:61::1ff"},
