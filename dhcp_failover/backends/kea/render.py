@@ -110,8 +110,9 @@ def _peer_role(site: Site, member: Member) -> str:
     return "secondary" if site.failover.load_balancing else "standby"
 
 
-def dhcp4_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any]:
-    prefix = root.rstrip("/")
+def ha_relationship(site: Site, member: Member, *, root: str = "") -> dict[str, Any]:
+    """The member's side of one HA relationship (DHCPv4's, or DHCPv6's in render6): both peers
+    reached through the control channel with the pair's password, the site's timers."""
     kea = site.kea
     peers = [
         {
@@ -124,7 +125,7 @@ def dhcp4_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any
         }
         for m in (site.primary, site.secondary)
     ]
-    high_availability = {
+    return {
         "this-server-name": member.name,
         "mode": ha_mode(site),
         "heartbeat-delay": kea.heartbeat_delay_ms,
@@ -136,6 +137,11 @@ def dhcp4_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any
         "restrict-commands": True,
         "peers": peers,
     }
+
+
+def dhcp4_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any]:
+    prefix = root.rstrip("/")
+    high_availability = ha_relationship(site, member, root=root)
     unix_socket = {"socket-type": "unix", "socket-name": prefix + CONTROL_SOCKET}
     if uses_control_agent(site):
         control: dict[str, Any] = {"control-socket": unix_socket}

@@ -23,16 +23,12 @@ from ...model import Member, Site
 from ...render import BANNER, FileTree, RenderedFile
 from .render import (
     CONTROL_SOCKET6,
-    CONTROL_USER,
     HA_HOOK,
     LEASE_CMDS_HOOK,
     _logger,
-    _peer_role,
     as_json,
-    control_url,
-    ha_mode,
+    ha_relationship,
     kea_pin,
-    password_path,
 )
 
 DHCP6_CONF = "/etc/kea/kea-dhcp6.conf"
@@ -101,28 +97,7 @@ def server_duid(site: Site, member: Member) -> str:
 def dhcp6_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any]:
     v6 = _section(site)
     prefix = root.rstrip("/")
-    kea = site.kea
-    peers = [
-        {
-            "name": m.name,
-            "url": control_url(site, m),
-            "role": _peer_role(site, m),
-            "auto-failover": True,
-            "basic-auth-user": CONTROL_USER,
-            "basic-auth-password-file": password_path(root),
-        }
-        for m in (site.primary, site.secondary)
-    ]
-    high_availability = {
-        "this-server-name": member.name,
-        "mode": ha_mode(site),
-        "heartbeat-delay": kea.heartbeat_delay_ms,
-        "max-response-delay": kea.max_response_delay_ms,
-        "max-ack-delay": kea.max_ack_delay_ms,
-        "max-unacked-clients": kea.max_unacked_clients,
-        "restrict-commands": True,
-        "peers": peers,
-    }
+    high_availability = ha_relationship(site, member, root=root)
     words = spelling(site)
     config: dict[str, Any] = {
         "comment": BANNER,
