@@ -79,7 +79,10 @@ def kea_check(site: Site, folder: Path, *, ddns_secret: str | None = None) -> No
             checks.append(("kea-ctrl-agent", kea.agent_conf))
         if site.ddns is not None and ddns_secret is not None:
             kea.d2_conf.parent.mkdir(parents=True, exist_ok=True)
-            kea.d2_conf.write_text(as_json(d2_config(site, {key.name: ddns_secret for key in site.ddns.keys})))
+            # D2's config names the member's own log folder; under a root (where Kea 3.0 accepts
+            # log files only), the same folder inside it.
+            d2_text = as_json(d2_config(site, {key.name: ddns_secret for key in site.ddns.keys}))
+            kea.d2_conf.write_text(d2_text.replace('"/var/log/kea/', f'"{root}/var/log/kea/'))
             checks.append(("kea-dhcp-ddns", kea.d2_conf))
         for tool, conf in checks:
             command = kea.command(tool if debian_root else require(tool), "-t", str(conf))
