@@ -169,6 +169,7 @@ def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: 
                    for m, host in ((site.primary, "d1"), (site.secondary, "d2"))]
             result = cli(command, "--inventory", str(inventory), "--site", site.name, "--key-store", str(store),
                          *via, *args, "--json")
+            assert result.stdout, f"{command} printed nothing (exit {result.returncode}): {result.stderr[-2000:]}"
             return json.loads(result.stdout)
 
         def status() -> dict[str, dict[str, object]]:
@@ -270,8 +271,17 @@ def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: 
             assert ("IA_NA", lease.address) in leases_d1 and ("IA_PD", lease.prefix) in leases_d1
         print(f"kea6: {len(clients)} clients, {len(addresses)} addresses, {len(prefixes)} prefixes, 0 duplicates")
 
-        # The drill hands both relationships of lab-a to lab-b (ha-maintenance-start) and back.
-        time.sleep(site.kea.heartbeat_delay_ms / 1000 + 0.5)
+        # The drill hands both relationships of lab-a to lab-b (ha-maintenance-start) and back. It
+        # starts only from a pair normal in both families as status sees it: the restarted
+        # member's DHCPv4 relationship may still be syncing when its v6 one is normal.
+        deadline = time.monotonic() + 30.0
+        while True:
+            time.sleep(site.kea.heartbeat_delay_ms / 1000 + 0.5)
+            states = status()
+            if all((m["local_state"], m["partner_state"], m["v6_local_state"], m["v6_partner_state"]) ==
+                   ("normal", "normal", "normal", "normal") for m in states.values()):
+                break
+            assert time.monotonic() < deadline, f"not normal in both families 30 s after the restart: {states}"
         drill = operator("drill", "--member", "lab-a")
         assert drill["ok"] and drill["takeover_state"] == "partner-down", drill
         handed_over = [t["state"] for t in drill["transitions"] if t["member"] == "lab-a"]
