@@ -721,13 +721,18 @@ def build_parser() -> argparse.ArgumentParser:
     rollout.add_argument("--changed", action="store_true",
                          help="only stacks whose configuration differs from the one they were last applied from "
                               "(the apply record rollout keeps beside each stack's state); the others are skipped "
-                              "without a plan. No record yet: every stack is planned, with a warning")
+                              "without a plan. No record yet: every stack is planned, with a warning. An apply "
+                              "does this by default; with --plan-only it reviews only what changed")
+    rollout.add_argument("--all-stacks", action="store_true",
+                         help="an apply plans every stack, also those whose configuration is the one last applied "
+                              "(their plan finds what changed behind terraform's back, as --drift shows)")
     rollout.add_argument("--drift", action="store_true",
                          help="apply nothing: a refresh-only plan of every stack, reported as drift (what AWS "
                               "holds that the state does not say) in the plan review's shapes; exit 4 on drift")
     rollout.add_argument("--shard", metavar="K/N", type=_shard,
-                         help="only the selected sites that hash to shard K of N (by site name, so a CI matrix of "
-                              "N jobs covers the fleet once and a site keeps its shard when others are added)")
+                         help="only shard K of the selected sites split N ways (as even as whole sites allow, by "
+                              "a hash of each name: every job of a CI matrix computes the same split, and adding "
+                              "a site moves few others)")
     rollout.set_defaults(run=_rollout)
 
     schema = commands.add_parser("schema", help="print the inventory's JSON Schema (for editors)")

@@ -14,7 +14,6 @@ same command resumes.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import signal
@@ -24,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from . import shards
 from .app import select_sites, site_names
 from .apply_records import ApplyRecords
 from .cli import EXIT_BAD_INPUT, EXIT_NOT_NORMAL
@@ -49,12 +49,6 @@ EXIT_ROLLOUT_FAILED = EXIT_NOT_NORMAL
 EXIT_DRIFT = 4  # --drift: some stack's resources differ from its state
 
 
-def shard_of(site: str, shards: int) -> int:
-    """The shard (1 to ``shards``) a site belongs to: a hash of its name alone, so adding or
-    removing other sites never moves it, and every runner of a CI matrix agrees."""
-    return int.from_bytes(hashlib.sha256(site.encode()).digest()[:8], "big") % shards + 1
-
-
 def parse_shard(text: str) -> tuple[int, int]:
     """``K/N`` for ``--shard``: this runner is shard K of N."""
     index, sep, count = text.partition("/")
@@ -71,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.drift and args.changed:
             raise RolloutInputError("--drift checks every stack against AWS; drop --changed (or --drift)")
+        if args.all_stacks and (args.changed or plan_only):
+            raise RolloutInputError("--all-stacks is for an apply, which otherwise plans only changed stacks; "
+                                    f"drop it (or {'--changed' if args.changed else '--plan-only/--drift'})")
         terraform = Terraform.from_environment()
         inventory_path = Path(args.inventory)
         inventory = load_inventory(inventory_path)
@@ -78,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         sites = list(select_sites(inventory, sites=selected).sites)
         if args.shard:
             k, n = args.shard
-            sites = [site for site in sites if shard_of(site.name, n) == k]
+            shard_by_site = shards.split((site.name for site in sites), n)
+            sites = [site for site in sites if shard_by_site[site.name] == k]
         gates = None if plan_only or args.no_gate or not sites else build_gates(args, inventory_path, inventory, sites)
         synth = _synth(args, inventory, tuple(site.name for site in sites)) if sites else None
         folders = stack_folders(synth.outdir, [site.name for site in sites]) if synth else {}
@@ -96,10 +94,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"synth: {synth.summary()}", file=progress, flush=True)
     with _stopped_by_signals(terraform) as received:
         report = roll_out(sites, folders, terraform, gates=gates, parallel=_parallel(args), plan_only=plan_only,
-                          progress=print_lines(progress), drift=args.drift, changed_only=args.changed,
+                          progress=print_lines(progress), drift=args.drift, changed_only=_changed_only(args),
                           records=ApplyRecords())
     if report.never_recorded:
-        print("warning: --changed: no stack has an apply record yet (rollout writes one with each apply); "
+        asked = "--changed: " if args.changed else ""
+        print(f"warning: {asked}no stack has an apply record yet (rollout writes one with each apply); "
               "planned every stack", file=sys.stderr)
     _print_report(args, report)
     print(summary_table(report), file=progress)
@@ -119,6 +118,15 @@ def run(args: argparse.Namespace) -> int:
               "back as the configuration says)", file=sys.stderr)
         return EXIT_DRIFT
     return 0
+
+
+def _changed_only(args: argparse.Namespace) -> bool:
+    """An apply skips stacks whose configuration is the one last applied (a pipeline run pays for
+    what changed; the scheduled --drift check covers what changed behind terraform's back);
+    a review plans every stack unless asked for --changed."""
+    if args.changed:
+        return True
+    return not (args.plan_only or args.drift or args.all_stacks)
 
 
 def _print_report(args: argparse.Namespace, report: RolloutReport) -> None:

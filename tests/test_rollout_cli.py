@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,9 @@ BAD_INPUTS = {
                      "argument --shard: '5/4': K must be from 1 to N (4), e.g. 1/4"),
     "shard not K/N": (["--plan-only", "--shard", "half"], None, "argument --shard: 'half': give K/N"),
     "drift and changed": (["--drift", "--changed"], None, "--drift checks every stack against AWS; drop --changed"),
+    "all stacks of a review": (["--plan-only", "--all-stacks"], None,
+                               "--all-stacks is for an apply, which otherwise plans only changed stacks; drop it"),
+    "all stacks and changed": (["--changed", "--all-stacks"], None, "drop it (or --changed)"),
 }
 
 
@@ -230,26 +234,39 @@ def test_init_runs_again_only_when_what_it_reads_changed(tmp_path: Path) -> None
     assert tf.init(folder) is True
 
 
-def test_shards_cover_every_site_exactly_once_and_keep_their_sites_when_sites_are_added() -> None:
-    from dhcp_failover.rollout_command import shard_of
+def test_shards_cover_every_site_exactly_once_as_evenly_as_whole_sites_allow() -> None:
+    from dhcp_failover.shards import split
 
-    sites = [f"site-{i:03d}" for i in range(12)]
-    shards = {k: [site for site in sites if shard_of(site, 4) == k] for k in range(1, 5)}
-    assert sorted(site for members in shards.values() for site in members) == sorted(sites)
-    assert all(members for members in shards.values())  # 12 sites: no runner of the matrix idles
-    grown = sites + [f"new-{i}" for i in range(30)]
-    assert all(shard_of(site, 4) == k for k, members in shards.items() for site in members)
-    assert {shard_of(site, 4) for site in grown} == {1, 2, 3, 4}
+    for count in (8, 10, 12, 20, 500):
+        sites = [f"site-{i:03d}" for i in range(count)]
+        shard_of = split(sites, 4)
+        assert sorted(shard_of) == sites and set(shard_of.values()) == {1, 2, 3, 4}
+        loads = Counter(shard_of.values()).values()
+        assert max(loads) == -(-count // 4), (count, sorted(loads))  # a plain hash of the name fell 4/3/1/0 for 8
+    assert split(reversed(sites), 4) == shard_of  # the split follows the set of names, never their order
+
+
+def test_a_site_added_to_the_fleet_moves_only_a_few_others_to_another_shard() -> None:
+    from dhcp_failover.shards import split
+
+    sites = [f"site-{i:03d}" for i in range(200)]
+    before = split(sites, 4)
+    for new in range(20):
+        sites.append(f"new-{new}")
+        after = split(sites, 4)
+        moved = [site for site in before if before[site] != after[site]]
+        assert len(moved) <= 5, moved  # dealt out round robin in hash order, 116 of 200 moved on average
+        before = after
 
 
 def test_a_shard_that_holds_no_selected_site_does_nothing(tmp_path: Path) -> None:
-    from dhcp_failover.rollout_command import shard_of
+    from dhcp_failover.shards import split
 
     names = ["lab", "depot", "branch"]
     data = inventory_data(*(json.loads(json.dumps(placed_site(name)).replace('"10.77.', f'"10.{80 + i}.'))
                             for i, name in enumerate(names)))
     write_inventory(tmp_path / "sites.yaml", data)
-    empty = next(i for i in range(1, 9) if i not in {shard_of(name, 8) for name in names})
+    empty = next(i for i in range(1, 9) if i not in split(names, 8).values())
     result = rollout(tmp_path, "--inventory", "sites.yaml", "--plan-only", "--shard", f"{empty}/8", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["sites"] == []

@@ -202,7 +202,7 @@ def test_a_failing_plan_stops_its_site_only_while_the_other_rolls_through_its_ga
     before = project.instance_ids()
     # branch's secrets are missing: its first plan fails, nothing of it may be applied.
     env = {k: v for k, v in project.env.items() if not k.startswith("TF_VAR_branch_")}
-    result = project.rollout("--parallel", "2", "--json", env=env)
+    result = project.rollout("--parallel", "2", "--all-stacks", "--json", env=env)
     assert result.returncode == 3, result.stderr
     report = json.loads(result.stdout)
     assert not report["ok"]
@@ -234,7 +234,7 @@ def test_a_failing_plan_stops_its_site_only_while_the_other_rolls_through_its_ga
 
 def test_an_interrupted_rollout_resumes_where_it_stopped(project: Project) -> None:
     before = project.instance_ids()
-    process = subprocess.Popen(project.argv("--sites", "branch"), cwd=project.folder, env=project.env, text=True,
+    process = subprocess.Popen(project.argv("--sites", "branch", "--all-stacks"), cwd=project.folder, env=project.env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     seen = []
     try:
@@ -253,7 +253,7 @@ def test_an_interrupted_rollout_resumes_where_it_stopped(project: Project) -> No
     middle = project.instance_ids()
     assert middle["branch-b"] != before["branch-b"] and middle["branch-a"] == before["branch-a"]
 
-    result = project.rollout("--sites", "branch", "--json")
+    result = project.rollout("--sites", "branch", "--all-stacks", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert [s["site"] for s in report["sites"]] == ["branch"]
@@ -298,7 +298,7 @@ def _running(pid: int) -> bool:
 def test_sigterm_stops_the_terraform_runs_it_started_and_leaves_no_state_locked(project: Project) -> None:
     """A pipeline cancelled mid-rollout: SIGTERM to the command alone (not its process group)."""
     before = project.instance_ids()
-    process = subprocess.Popen(project.argv("--parallel", "2"), cwd=project.folder, env=project.env, text=True,
+    process = subprocess.Popen(project.argv("--parallel", "2", "--all-stacks"), cwd=project.folder, env=project.env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 300
@@ -329,13 +329,26 @@ def test_sigterm_stops_the_terraform_runs_it_started_and_leaves_no_state_locked(
 
 def test_a_finished_rollout_run_again_skips_every_stack_without_waiting(project: Project) -> None:
     before = project.instance_ids()
+    # An apply plans only what changed since its apply record: nothing here, so not even a plan.
     result = project.rollout("--parallel", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for site in SITES:
+        assert steps(report, site) == [(f"{site}-{stack}", "skip", "done") for stack in ("shared", "secondary", "primary")]
+        assert [step["detail"].split(";")[0] for step in site_report(report, site)["steps"]] == [
+            f"unchanged since {record}" for record in _applied_at(report, site)]
+    # Asked for every stack, each is planned and finds nothing to do.
+    result = project.rollout("--parallel", "2", "--all-stacks", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     for site in SITES:
         assert steps(report, site) == [(f"{site}-{stack}", action, "done")
                                        for stack in ("shared", "secondary", "primary") for action in ("plan", "skip")]
     assert project.instance_ids() == before
+
+
+def _applied_at(report: dict[str, Any], site: str) -> list[str]:
+    return [stack["applied_at"] for stack in site_report(report, site)["unchanged"]]
 
 
 def test_one_pipeline_run_replaces_every_member_of_both_sites_one_member_at_a_time(project: Project) -> None:
@@ -493,3 +506,39 @@ def test_drift_reports_a_rule_deleted_behind_terraforms_back_and_changed_does_no
     assert "0 of 0 stack(s) change" in changed.stdout and "**6 stack(s) skipped as unchanged**" in changed.stdout
     assert re.search(r"^\| depot \| `depot-shared` \| [\dT:Z-]+ \| [\dT:Z-]+ \(drift found\) \|$", changed.stdout, re.M)
     assert re.search(r"^\| branch \| `branch-primary` \| [\dT:Z-]+ \| [\dT:Z-]+ \|$", changed.stdout, re.M)
+
+
+def test_an_apply_leaves_drift_to_all_stacks_and_two_shards_at_once_take_one_site_each(project: Project) -> None:
+    """After the drift test: depot-shared lacks the rule deleted behind terraform's back."""
+    endpoint = project.env[ENDPOINT_ENV]
+    ec2 = boto3.client("ec2", region_name="eu-west-1", endpoint_url=endpoint, aws_access_key_id="test",
+                       aws_secret_access_key="test")
+
+    def relay_rules() -> int:
+        (group,) = ec2.describe_security_groups(
+            Filters=[{"Name": "tag:Name", "Values": ["depot-primary"]}])["SecurityGroups"]
+        return sum(1 for p in group["IpPermissions"] if p.get("FromPort") == 67 and p["IpProtocol"] == "udp")
+
+    missing = relay_rules()
+    # An apply plans only what changed since its apply record: the drifted stack's configuration did not.
+    kept = project.rollout("--json")
+    assert kept.returncode == 0, kept.stderr
+    assert {step["action"] for site in json.loads(kept.stdout)["sites"] for step in site["steps"]} == {"skip"}
+    assert relay_rules() == missing
+
+    # Two jobs of one --shard K/2 matrix at once, each asked for every stack of its share.
+    jobs = [subprocess.Popen(project.argv("--all-stacks", "--shard", f"{k}/2", "--json"), cwd=project.folder,
+                             env=project.env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for k in (1, 2)]
+    outputs = [job.communicate(timeout=1200) for job in jobs]
+    for job, (_, stderr) in zip(jobs, outputs, strict=True):
+        print(stderr[-3000:])
+        assert job.returncode == 0, stderr
+    reports = [json.loads(stdout) for stdout, _ in outputs]
+    taken = [[site["site"] for site in report["sites"]] for report in reports]
+    assert sorted(site for sites in taken for site in sites) == sorted(SITES), taken
+    assert all(len(sites) == 1 for sites in taken), taken  # 2 sites, 2 shards: one each
+    depot = next(report for report in reports if report["sites"][0]["site"] == "depot")
+    assert ("depot-shared", "apply", "done") in steps(depot, "depot")
+    assert relay_rules() == missing + 1  # the plan of every stack put the rule back
+    assert not json.loads(project.rollout("--drift", "--json").stdout)["drift_found"]
