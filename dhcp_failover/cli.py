@@ -723,7 +723,9 @@ def build_parser() -> argparse.ArgumentParser:
         "3 a site failed (plan, apply, or its gate): see the summary; 4 --drift found drift",
     )
     _add_member_access(rollout, one_site=False)
-    rollout.add_argument("--sites", metavar="A,B", help="only these sites (default: every placed site)")
+    rollout.add_argument("--sites", metavar="A,B",
+                         help="only these sites, comma-separated (default: $DHCP_FAILOVER_SITES when set, else every "
+                              "placed site); a list that names no site is an error, never every site")
     rollout.add_argument("--parallel", type=_positive_int, metavar="N",
                          help="sites at once (default 1; with --plan-only, one per CPU: plans are CPU-bound and "
                               "apply nothing); the members of a site never run at once")
