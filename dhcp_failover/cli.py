@@ -172,10 +172,8 @@ def _omapi_key_store(
     return local_keys.KeyStore.load(store_path)
 
 
-def _not_created(names: str, allowed: bool) -> int:
-    if allowed:
-        print(f"note: {names} not created yet (no instance in AWS): nothing to wait for", file=sys.stderr)
-        return 0
+def _not_created(names: str) -> int:
+    """Without --allow-not-created; with it, the member is left out and its partner must answer."""
     _error(f"{names} not created yet (no instance in AWS); deploy it, or pass --allow-not-created on a first deploy")
     return EXIT_NOT_CREATED
 
@@ -253,7 +251,7 @@ def _status(args: argparse.Namespace) -> int:
         with _reach_members(args) as (site, access, keys_from):
             return _report_status(args, site, access, keys_from)
     except instance_connect.NotCreated as absent:
-        return _not_created(str(absent), args.allow_not_created)
+        return _not_created(str(absent))  # only without --allow-not-created: see _reach_members
 
 
 def _report_status(args: argparse.Namespace, site: Site, access: list[operations.Access], keys_from: str) -> int:
@@ -298,7 +296,7 @@ def _report_status(args: argparse.Namespace, site: Site, access: list[operations
                   file=sys.stderr)
         return 0
     if absent and not allowed:
-        return _not_created(", ".join(s.member for s in absent), allowed)
+        return _not_created(", ".join(s.member for s in absent))
     # Checked before "not created": an allowed absent member never excuses a partner that exists and is silent.
     unreachable = [s for s in statuses if not s.not_created and (s.error or s.v6_error)]
     for s in unreachable:
