@@ -172,8 +172,13 @@ def _omapi_key_store(
     return local_keys.KeyStore.load(store_path)
 
 
-def _not_created(names: str) -> int:
-    """Without --allow-not-created; with it, the member is left out and its partner must answer."""
+def _not_created(names: str, allowed: bool = False) -> int:
+    """A member with no instance, without --allow-not-created (with it, the member is left out and
+    its partner must answer); or, ``allowed``, no member with one."""
+    if allowed:
+        _error(f"{names} not created yet (no instance in AWS): --allow-not-created leaves out a member not "
+               "created, and waits for its partner; deploy the secondary first, or check the AWS account and region")
+        return EXIT_NOT_CREATED
     _error(f"{names} not created yet (no instance in AWS); deploy it, or pass --allow-not-created on a first deploy")
     return EXIT_NOT_CREATED
 
@@ -295,8 +300,8 @@ def _report_status(args: argparse.Namespace, site: Site, access: list[operations
             print(f"note: {', '.join(s.member for s in absent)} not created yet (no instance in AWS){answered}",
                   file=sys.stderr)
         return 0
-    if absent and not allowed:
-        return _not_created(", ".join(s.member for s in absent))
+    if operations.nothing_to_wait_for(statuses, allow_not_created=allowed):
+        return _not_created(", ".join(s.member for s in absent), allowed)
     # Checked before "not created": an allowed absent member never excuses a partner that exists and is silent.
     unreachable = [s for s in statuses if not s.not_created and (s.error or s.v6_error)]
     for s in unreachable:

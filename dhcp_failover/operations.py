@@ -33,7 +33,8 @@ POLL_INTERVAL = 0.2  # seconds between OMAPI reads while waiting; one read takes
 READ_TIMEOUT = 5.0  # per OMAPI read: a member that is down must not stall the others' reads
 PROGRESS_INTERVAL = 30.0
 """Seconds a waiting gate may stay silent: a gate can wait an hour (MCLT in recover-wait), and a
-pipeline log, or a person, must see what it waits for meanwhile."""
+pipeline log, or a person, must see what it waits for meanwhile. 30 s keeps that hour to about
+120 lines, and far inside the idle-output limits of CI runners (often 10 minutes)."""
 
 
 @dataclass(frozen=True)
@@ -213,11 +214,20 @@ def gate_passes(statuses: Sequence[MemberStatus], *, allow_not_created: bool = F
     ``allow_not_created`` (a first deploy) a member that EC2 says has no instance is left out, and
     then its partner cannot be normal (nobody to talk to): it must answer, in every relationship it
     has, with any failover state. A member that does not answer is never left out unless EC2 proved
-    it has no instance: an unreachable member that exists, or one whose lookup failed, holds the gate."""
-    absent = [s for s in statuses if s.not_created]
-    if not absent:
+    it has no instance: an unreachable member that exists, or one whose lookup failed, holds the gate.
+    Nor does a pair of which no member exists pass (AWS asked in the wrong account or region looks
+    like that): there is always one member to wait for."""
+    present = [s for s in statuses if not s.not_created]
+    if len(present) == len(statuses):
         return all(s.normal for s in statuses)
-    return allow_not_created and all(s.answers for s in statuses if not s.not_created)
+    return allow_not_created and bool(present) and all(s.answers for s in present)
+
+
+def nothing_to_wait_for(statuses: Sequence[MemberStatus], *, allow_not_created: bool = False) -> bool:
+    """A member has no instance and waiting cannot change that: without ``allow_not_created``, or
+    when no member has one."""
+    absent = [s for s in statuses if s.not_created]
+    return bool(absent) and (not allow_not_created or len(absent) == len(statuses))
 
 
 def member_states(statuses: Sequence[MemberStatus]) -> str:
@@ -246,8 +256,8 @@ def wait_until_normal(
 ) -> tuple[bool, list[MemberStatus]]:
     """Poll both members until ``gate_passes``, or until ``timeout`` seconds; ``(passed, last
     statuses)``. A member with no instance stops the wait at once unless ``allow_not_created``
-    (nothing will ever answer there). ``progress`` gets a ``waiting_line`` at the first poll
-    that does not pass and then at least every ``progress_every`` seconds."""
+    (nothing will ever answer there), and so do two. ``progress`` gets a ``waiting_line`` at the
+    first poll that does not pass and then at least every ``progress_every`` seconds."""
     start = time.monotonic()
     deadline = start + timeout
     said: float | None = None
@@ -257,7 +267,7 @@ def wait_until_normal(
         if gate_passes(statuses, allow_not_created=allow_not_created):
             return True, statuses
         now = time.monotonic()
-        if now >= deadline or (not allow_not_created and any(s.not_created for s in statuses)):
+        if now >= deadline or nothing_to_wait_for(statuses, allow_not_created=allow_not_created):
             return False, statuses
         if progress is not None and (said is None or due(said, now, interval + now - polled, progress_every)):
             progress(waiting_line(statuses, now - start, timeout))

@@ -98,6 +98,11 @@ def test_a_member_not_created_admits_only_a_partner_that_answers() -> None:
     assert not operations.gate_passes([absent, answering])
     assert not operations.gate_passes([absent, silent], allow_not_created=True)
     assert not operations.gate_passes([absent, v6_silent], allow_not_created=True)
+    # Neither member in EC2 (AWS asked in the wrong account or region looks so): no gate passes on nothing.
+    absent_too = operations.MemberStatus("ops-b", "secondary", CLOSED, None, None, "refused", not_created=True)
+    assert not operations.gate_passes([absent, absent_too], allow_not_created=True)
+    assert operations.nothing_to_wait_for([absent, absent_too], allow_not_created=True)
+    assert not operations.nothing_to_wait_for([absent, silent], allow_not_created=True)
 
 
 class _KeaAgent(BaseHTTPRequestHandler):
