@@ -8,7 +8,8 @@ without arguments), else examples/minimal.yaml next to this file. Bad input ends
 ``error:`` line on stderr, exit status 2, and nothing written: everything is checked before
 the cdktf app exists.
 
---sites (else $DHCP_FAILOVER_SITES), comma-separated, synthesizes only those sites' stacks.
+--sites (else $DHCP_FAILOVER_SITES), comma-separated, synthesizes only those sites' stacks; one
+that names no site (empty, or only commas and blanks) is an error, never "every site".
 --cache DIR keeps each site's stacks in DIR by a digest of what makes them, and synthesizes only
 the sites whose digest is not there yet (dhcp_failover/synth_cache.py); the output is the same.
 """
@@ -78,7 +79,8 @@ def _synth(argv: Sequence[str] | None) -> int:
         "--sites",
         metavar="A,B",
         type=site_names,
-        help=f"synthesize only these sites, comma-separated (default: ${SITES_ENV}, else every site)",
+        help=f"synthesize only these sites, comma-separated (default: ${SITES_ENV} when set, else every site); "
+             "a list that names no site is an error",
     )
     parser.add_argument(
         "--cache",

@@ -116,11 +116,17 @@ def site_names(text: str) -> tuple[str, ...]:
 
 
 def selected_sites(inventory: Inventory, wanted: tuple[str, ...] | None, source: str) -> frozenset[str] | None:
-    """The site names to synthesize (None: all). ``source`` names where the list came from,
-    for the one-line error about a site the inventory does not have or cannot deploy."""
-    if not wanted:
+    """The site names to synthesize (None: all, when no list was given). ``source`` names where the
+    list came from, for the one-line error about a site the inventory does not have or cannot
+    deploy. A list that was given but names no site (``--sites ''``, a pipeline's empty ``$SITES``)
+    is an error, never "every site": that would apply the whole fleet."""
+    if wanted is None:
         return None
     known = {site.name: site for site in inventory.sites}
+    if not wanted:
+        placed = ", ".join(name for name, site in known.items() if is_placed(site))
+        raise SettingsError(f"{source} names no site; give one or more, comma-separated (placed sites: {placed}), "
+                            "or leave it out for every placed site")
     for name in wanted:
         if name not in known:
             raise SettingsError(f"{source} names site {name!r}, which the inventory does not have "
@@ -151,10 +157,13 @@ def select_sites(
     environ = os.environ if environ is None else environ
     local_api = local_api_from_env(environ)
     decommissioned = decommissioned_from_env(environ, inventory)
-    if sites:
+    if sites is not None:
         selected = selected_sites(inventory, sites, "--sites")
+    elif SITES_ENV in environ:  # set, even to "" (a pipeline's empty variable): a selection was meant
+        names = site_names(environ[SITES_ENV])
+        selected = selected_sites(inventory, names, f"${SITES_ENV}" if names else f"${SITES_ENV}={environ[SITES_ENV]!r}")
     else:
-        selected = selected_sites(inventory, site_names(environ.get(SITES_ENV, "")), f"${SITES_ENV}")
+        selected = None
     placed = tuple(site for site in inventory.sites if is_placed(site) and (selected is None or site.name in selected))
     if not placed:
         raise InventoryError(
@@ -176,10 +185,11 @@ def plan_synth(
     """Check and prepare the synth of a validated inventory; raise InventoryError or
     SettingsError with one line when it cannot be deployed as is.
 
-    ``sites``: synthesize only these (``main.py --sites``); else ``$DHCP_FAILOVER_SITES``; else
-    all. A selected site is synthesized whole (its member stacks read its shared stack's state);
-    the others are not rendered at all, which is what keeps a one-site synth of a large
-    inventory near the cost of a one-site inventory."""
+    ``sites``: synthesize only these (``main.py --sites``); else ``$DHCP_FAILOVER_SITES`` when it
+    is set; else all. A selection that names no site is an error. A selected site is synthesized
+    whole (its member stacks read its shared stack's state); the others are not rendered at all,
+    which is what keeps a one-site synth of a large inventory near the cost of a one-site
+    inventory."""
     selection = select_sites(inventory, environ, sites=sites)
     site_plans = tuple(
         SitePlan(site, {m.role: user_data(site, m) for m in (site.primary, site.secondary)},

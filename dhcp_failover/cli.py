@@ -50,7 +50,8 @@ OMAPI_EXIT_CODES = (
     "exit status: 0 both members normal (drill: the partner took over and both are normal again); "
     "2 bad input; 3 not normal, --wait timed out, or the drill failed; "
     "4 a member's OMAPI did not answer (down, unreachable, or the key is wrong); "
-    "5 a member has no instance in AWS yet (status: 0 with --allow-not-created)"
+    "5 a member has no instance in AWS yet (status --allow-not-created leaves it out: 0 once the other member "
+    "answers)"
 )
 KEYS_FROM = ("ssm", "key-store")
 VIA_INSTANCE_CONNECT = "instance-connect"
@@ -148,9 +149,15 @@ def _reach_members(args: argparse.Namespace) -> Iterator[tuple[Site, list[operat
     if not tunnelled:
         yield site, operations.member_access(site, store, hosts=hosts, via=via), keys_from
         return
-    tunnels = instance_connect.plan_tunnels(AwsApi.from_env(), site)
+    # status --allow-not-created: a member with no instance must not spare its partner the read.
+    absent_ok = bool(getattr(args, "allow_not_created", False))
+    tunnels = instance_connect.plan_tunnels(AwsApi.from_env(), site, absent_ok=absent_ok)
     with instance_connect.open_tunnels(tunnels) as ports:
-        yield site, operations.member_access(site, store, hosts=instance_connect.reroute(ports)), keys_from
+        routes = dict(instance_connect.reroute(ports))
+        # Nothing listens there: the member reads as not answering, and EC2 then says it is not created.
+        routes.update({m.name: f"127.0.0.1:{instance_connect.free_local_port()}"
+                       for m in site.members if m.name not in routes})
+        yield site, operations.member_access(site, store, hosts=routes), keys_from
 
 
 def _omapi_key_store(
@@ -165,10 +172,13 @@ def _omapi_key_store(
     return local_keys.KeyStore.load(store_path)
 
 
-def _not_created(names: str, allowed: bool) -> int:
+def _not_created(names: str, allowed: bool = False) -> int:
+    """A member with no instance, without --allow-not-created (with it, the member is left out and
+    its partner must answer); or, ``allowed``, no member with one."""
     if allowed:
-        print(f"note: {names} not created yet (no instance in AWS): nothing to wait for", file=sys.stderr)
-        return 0
+        _error(f"{names} not created yet (no instance in AWS): --allow-not-created leaves out a member not "
+               "created, and waits for its partner; deploy the secondary first, or check the AWS account and region")
+        return EXIT_NOT_CREATED
     _error(f"{names} not created yet (no instance in AWS); deploy it, or pass --allow-not-created on a first deploy")
     return EXIT_NOT_CREATED
 
@@ -246,16 +256,22 @@ def _status(args: argparse.Namespace) -> int:
         with _reach_members(args) as (site, access, keys_from):
             return _report_status(args, site, access, keys_from)
     except instance_connect.NotCreated as absent:
-        return _not_created(str(absent), args.allow_not_created)
+        return _not_created(str(absent))  # only without --allow-not-created: see _reach_members
 
 
 def _report_status(args: argparse.Namespace, site: Site, access: list[operations.Access], keys_from: str) -> int:
     exists = _instance_check(keys_from, args.allow_not_created)
+    allowed = args.allow_not_created
     if args.wait:
-        normal, statuses = operations.wait_until_normal(site, access, args.timeout, exists=exists)
+        def waiting(line: str) -> None:
+            print(f"status: site {site.name} waiting: {line}", file=sys.stderr, flush=True)
+
+        passed, statuses = operations.wait_until_normal(site, access, args.timeout, exists=exists,
+                                                        allow_not_created=allowed, progress=waiting)
     else:
         statuses = operations.read_status(site, access, exists=exists)
-        normal = all(s.normal for s in statuses)
+        passed = operations.gate_passes(statuses, allow_not_created=allowed)
+    normal = all(s.normal for s in statuses)
     pools = _pools(site, keys_from, args.pools)
     if args.json:
         print(json.dumps({"site": site.name, "normal": normal, "members": [vars(s) for s in statuses],
@@ -276,12 +292,18 @@ def _report_status(args: argparse.Namespace, site: Site, access: list[operations
                 print(f"{site.name} pool      {p.summary}")
             if pools.error:
                 print(f"{site.name} pools     unknown: {pools.error}")
-    if normal:
-        return 0
     absent = [s for s in statuses if s.not_created]
-    if absent:
-        return _not_created(", ".join(s.member for s in absent), args.allow_not_created)
-    unreachable = [s for s in statuses if s.error or s.v6_error]
+    if passed:
+        if absent:
+            others = [s.member for s in statuses if not s.not_created]
+            answered = f"; {', '.join(others)} answered" if others else ""
+            print(f"note: {', '.join(s.member for s in absent)} not created yet (no instance in AWS){answered}",
+                  file=sys.stderr)
+        return 0
+    if operations.nothing_to_wait_for(statuses, allow_not_created=allowed):
+        return _not_created(", ".join(s.member for s in absent), allowed)
+    # Checked before "not created": an allowed absent member never excuses a partner that exists and is silent.
+    unreachable = [s for s in statuses if not s.not_created and (s.error or s.v6_error)]
     for s in unreachable:
         _error(f"{s.member}: {s.error or f'dhcpv6: {s.v6_error}'}")
     if unreachable:
@@ -610,10 +632,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--pools", action="store_true",
                         help="show pool usage from CloudWatch (monitored sites; the default when the key comes "
                              "from SSM or a local AWS API is set)")
-    status.add_argument("--wait", choices=["normal"], help="poll until both members are normal (up to --timeout)")
+    status.add_argument("--wait", choices=["normal"],
+                        help="poll until both members are normal (up to --timeout), with a line on stderr at first "
+                             f"and at least every {operations.PROGRESS_INTERVAL:g} s: each member's state, the time "
+                             "waited and the limit")
     status.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS", help="for --wait (default 120)")
     status.add_argument("--allow-not-created", action="store_true",
-                        help="a member with no instance in AWS yet (a first deploy) is nothing to wait for: exit 0")
+                        help="a member that EC2 says has no instance yet (a first deploy) is left out; its partner "
+                             "must still answer, in any state (with --wait: until --timeout, else exit 4)")
     status.set_defaults(run=_status)
 
     drill = commands.add_parser(
@@ -700,7 +726,9 @@ def build_parser() -> argparse.ArgumentParser:
         "3 a site failed (plan, apply, or its gate): see the summary; 4 --drift found drift",
     )
     _add_member_access(rollout, one_site=False)
-    rollout.add_argument("--sites", metavar="A,B", help="only these sites (default: every placed site)")
+    rollout.add_argument("--sites", metavar="A,B",
+                         help="only these sites, comma-separated (default: $DHCP_FAILOVER_SITES when set, else every "
+                              "placed site); a list that names no site is an error, never every site")
     rollout.add_argument("--parallel", type=_positive_int, metavar="N",
                          help="sites at once (default 1; with --plan-only, one per CPU: plans are CPU-bound and "
                               "apply nothing); the members of a site never run at once")

@@ -31,6 +31,10 @@ from .secret_names import SecretKind, control_secret, site_secrets
 TAKEOVER_STATES = ("communications-interrupted", "partner-down")
 POLL_INTERVAL = 0.2  # seconds between OMAPI reads while waiting; one read takes ~20 ms
 READ_TIMEOUT = 5.0  # per OMAPI read: a member that is down must not stall the others' reads
+PROGRESS_INTERVAL = 30.0
+"""Seconds a waiting gate may stay silent: a gate can wait an hour (MCLT in recover-wait), and a
+pipeline log, or a person, must see what it waits for meanwhile. 30 s keeps that hour to about
+120 lines, and far inside the idle-output limits of CI runners (often 10 minutes)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,13 @@ class MemberStatus:
         v4 = self.local_state == "normal" and self.partner_state == "normal"
         v6 = self.v6_local_state == "normal" and self.v6_partner_state == "normal"
         return v4 and (v6 or not self.dual_stack)
+
+    @property
+    def answers(self) -> bool:
+        """The member answered with a failover state in every relationship it has (DHCPv4, and
+        DHCPv6 on a dual-stack site), whatever the state."""
+        v4 = self.error is None and self.local_state is not None
+        return v4 and (not self.dual_stack or (self.v6_error is None and self.v6_local_state is not None))
 
     @property
     def summary(self) -> str:
@@ -198,6 +209,40 @@ def read_status(
     ]
 
 
+def gate_passes(statuses: Sequence[MemberStatus], *, allow_not_created: bool = False) -> bool:
+    """What every gate waits for: each member that exists answers and is normal. With
+    ``allow_not_created`` (a first deploy) a member that EC2 says has no instance is left out, and
+    then its partner cannot be normal (nobody to talk to): it must answer, in every relationship it
+    has, with any failover state. A member that does not answer is never left out unless EC2 proved
+    it has no instance: an unreachable member that exists, or one whose lookup failed, holds the gate.
+    Nor does a pair of which no member exists pass (AWS asked in the wrong account or region looks
+    like that): there is always one member to wait for."""
+    present = [s for s in statuses if not s.not_created]
+    if len(present) == len(statuses):
+        return all(s.normal for s in statuses)
+    return allow_not_created and bool(present) and all(s.answers for s in present)
+
+
+def nothing_to_wait_for(statuses: Sequence[MemberStatus], *, allow_not_created: bool = False) -> bool:
+    """A member has no instance and waiting cannot change that: without ``allow_not_created``, or
+    when no member has one."""
+    absent = [s for s in statuses if s.not_created]
+    return bool(absent) and (not allow_not_created or len(absent) == len(statuses))
+
+
+def member_states(statuses: Sequence[MemberStatus]) -> str:
+    """``hq-a no answer, hq-b normal/normal``: each member and what it said, for a waiting line."""
+    return ", ".join(f"{s.member} {'not created yet' if s.not_created else s.summary}" for s in statuses)
+
+
+def waiting_line(statuses: Sequence[MemberStatus], elapsed: float, limit: float) -> str:
+    """One progress line of a waiting gate: every member's state, the time waited and the limit."""
+    return f"{member_states(statuses)}; {elapsed:.0f} s of {limit:g} s"
+
+
+Say = Callable[[str], None]
+
+
 def wait_until_normal(
     site: Site,
     access: Sequence[Access],
@@ -205,16 +250,35 @@ def wait_until_normal(
     interval: float = 0.5,
     *,
     exists: InstanceCheck | None = None,
+    allow_not_created: bool = False,
+    progress: Say | None = None,
+    progress_every: float = PROGRESS_INTERVAL,
 ) -> tuple[bool, list[MemberStatus]]:
-    """Poll both members until both say normal/normal, or until ``timeout`` seconds; stop at
-    once when a member has no instance at all (nothing will ever answer there)."""
-    deadline = time.monotonic() + timeout
+    """Poll both members until ``gate_passes``, or until ``timeout`` seconds; ``(passed, last
+    statuses)``. A member with no instance stops the wait at once unless ``allow_not_created``
+    (nothing will ever answer there), and so do two. ``progress`` gets a ``waiting_line`` at the
+    first poll that does not pass and then at least every ``progress_every`` seconds."""
+    start = time.monotonic()
+    deadline = start + timeout
+    said: float | None = None
     while True:
+        polled = time.monotonic()
         statuses = read_status(site, access, exists=exists)
-        done = all(s.normal for s in statuses) or any(s.not_created for s in statuses)
-        if done or time.monotonic() >= deadline:
-            return all(s.normal for s in statuses), statuses
+        if gate_passes(statuses, allow_not_created=allow_not_created):
+            return True, statuses
+        now = time.monotonic()
+        if now >= deadline or nothing_to_wait_for(statuses, allow_not_created=allow_not_created):
+            return False, statuses
+        if progress is not None and (said is None or due(said, now, interval + now - polled, progress_every)):
+            progress(waiting_line(statuses, now - start, timeout))
+            said = now
         time.sleep(interval)
+
+
+def due(said: float, now: float, next_poll_in: float, every: float) -> bool:
+    """Whether a waiting line is due now: the next chance, one pause and one poll later (a poll
+    that waits out silent members takes seconds), would leave more than ``every`` since the last."""
+    return now + next_poll_in - said >= every
 
 
 class DrillError(Exception):

@@ -10,7 +10,10 @@ runs right after the secondary was applied (before the primary is even planned),
 before a primary change when the secondary had nothing to do (a rerun after an interrupted
 rollout must not replace the primary while the rebuilt secondary is still recovering). On a
 first deploy the primary has no instance in its state yet, so the gate after the secondary only
-waits for the secondary to answer and says "partner not created yet".
+waits for the secondary to answer, in any state but in every relationship it has (DHCPv6 too on
+a dual-stack site), and says "partner not created yet". A member that does not answer, for
+whatever reason (down, a tunnel that did not come up), holds the gate until its timeout. While
+it waits, a gate prints what it has seen at least every ``operations.PROGRESS_INTERVAL`` seconds.
 
 Sites run in parallel (threads, up to ``parallel``); the members of one site never do. A failed
 step stops its site at once and the others go on. A rerun resumes: finished stacks plan clean.
@@ -106,6 +109,8 @@ class Gate:
 
     reach: Reach
     timeout: float
+    progress_every: float = operations.PROGRESS_INTERVAL
+    """Seconds between the gate's progress lines while it waits."""
 
 
 Progress = Callable[[str], None]
@@ -317,7 +322,9 @@ class SiteRollout:
         want = "the secondary answers (partner not created yet)" if partner_absent else "both members normal"
         self.progress(f"[{self.clock.elapsed():7.1f} s] {self.site.name:<12} {after:<24} gate waiting: "
                       f"{want}, up to {self.gate.timeout:g} s")
+        said = time.monotonic()
         while True:
+            polled = time.monotonic()
             try:
                 with self.gate.reach() as access:
                     statuses = operations.read_status(self.site, access)
@@ -328,22 +335,29 @@ class SiteRollout:
                 self._log(after, "gate", "failed", time.monotonic() - start, str(exc))
                 raise _StepFailed(f"{after}: gate: {exc}") from None
             if partner_absent:
+                # The secondary cannot be normal without its partner; it must answer in every
+                # relationship it has (a dual-stack site: DHCPv6 too), or the primary would be
+                # created beside a secondary that serves nobody.
                 mine = next(s for s in statuses if s.role == Role.SECONDARY.value)
-                passed = mine.error is None
-                seen = f"secondary {mine.summary}; partner not created yet"
+                passed = mine.answers
+                seen = f"secondary {mine.member} {mine.summary}; partner not created yet"
             else:
                 passed = all(s.normal for s in statuses)
-                seen = "normal" if passed else "not normal yet: " + ", ".join(f"{s.member} {s.summary}"
-                                                                             for s in statuses)
+                seen = "normal" if passed else f"not normal yet: {operations.member_states(statuses)}"
             if passed:
                 self._log(after, "gate", "passed", time.monotonic() - start, seen)
                 return
             if self.tf.stopping:
                 self._log(after, "gate", "failed", time.monotonic() - start, f"{seen}; {STOPPED}")
                 raise _StepFailed(f"{after}: gate: {STOPPED}")
-            if time.monotonic() >= deadline:
-                self._log(after, "gate", "failed", time.monotonic() - start, seen)
+            now = time.monotonic()
+            if now >= deadline:
+                self._log(after, "gate", "failed", now - start, seen)
                 raise _StepFailed(f"{after}: gate: {seen} after {self.gate.timeout:g} s")
+            if operations.due(said, now, GATE_POLL + now - polled, self.gate.progress_every):
+                self.progress(f"[{self.clock.elapsed():7.1f} s] {self.site.name:<12} {after:<24} gate waiting: "
+                              f"{seen}; {now - start:.0f} s of {self.gate.timeout:g} s")
+                said = now
             time.sleep(GATE_POLL)
 
 

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         terraform = Terraform.from_environment()
         inventory_path = Path(args.inventory)
         inventory = load_inventory(inventory_path)
-        selected = site_names(args.sites or "") or None
+        selected = None if args.sites is None else site_names(args.sites)  # "": an error, never every site
         sites = list(select_sites(inventory, sites=selected).sites)
         if args.shard:
             k, n = args.shard

@@ -7,7 +7,9 @@ is a fresh copy of the checkout with an empty key store; it runs what a pipeline
 `keys --ssm` (exports), `python main.py`, then `terraform` per stack (driven directly).
 
 In order: two runners apply the same stack at once and exactly one proceeds (for each lock
-kind); runner A deploys every stack of both sites; runner B, fresh, takes A's secrets from SSM
+kind); runner A deploys each site's secondary, where the gate by hand (`status --wait normal
+--allow-not-created`) must not pass a secondary that exists and does not answer beside a primary
+not created yet, then each primary; runner B, fresh, takes A's secrets from SSM
 and plans no change anywhere; the state objects in S3 hold no secret; a rotation by A is a
 version bump that B adopts (value, version and the previous key) and again plans no change.
 """
@@ -200,21 +202,67 @@ def test_two_concurrent_applies_of_one_stack_exactly_one_proceeds(gitops: GitOps
     # The lock was released: runner B's plans below read this state (and find nothing to change).
 
 
-def test_runner_a_deploys_every_stack_of_both_sites(gitops: GitOps) -> None:
-    def deploy(site: str) -> list[tuple[str, int, str]]:
-        done = []
-        for stack in _order(site)[1:]:  # the shared stacks are in place (previous test)
-            result = gitops.a.apply(stack)
-            done.append((stack, result.returncode, result.stderr[-2000:]))
-            if result.returncode != 0:
-                break
-        return done
+def _apply_in_each_site(gitops: GitOps, role: Role) -> None:
+    def deploy(site: str) -> tuple[str, int, str]:
+        stack = member_stack_name(site, role)
+        result = gitops.a.apply(stack)
+        return stack, result.returncode, result.stderr[-2000:]
 
     start = time.monotonic()
     with ThreadPoolExecutor(len(SITES)) as pool:
-        outcomes = [step for steps in pool.map(deploy, SITES) for step in steps]
-    gitops.timings["member applies"] = round(time.monotonic() - start, 1)
+        outcomes = list(pool.map(deploy, SITES))
+    gitops.timings[f"{role.value} applies"] = round(time.monotonic() - start, 1)
     assert [(stack, code) for stack, code, _ in outcomes if code != 0] == [], outcomes
+
+
+def _gate_by_hand(gitops: GitOps, *args: str) -> subprocess.CompletedProcess[str]:
+    """`status --site london --allow-not-created` with the key from SSM and both members' OMAPI
+    on a closed loopback port (moto's instances run no dhcpd)."""
+    london = load_inventory(gitops.a.inventory).site("london")
+    silent = [arg for m in london.members for arg in ("--omapi-host", f"{m.name}=127.0.0.1:1")]
+    return subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), "-m", "dhcp_failover", "status", "--inventory", INVENTORY,
+         "--site", "london", "--omapi-key-from", "ssm", "--allow-not-created", *silent, *args],
+        cwd=gitops.a.folder, env={**gitops.base_env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+        timeout=120,
+    )
+
+
+def test_a_gate_with_no_member_created_does_not_pass_on_nothing(gitops: GitOps) -> None:
+    result = _gate_by_hand(gitops, "--wait", "normal", "--timeout", "600")
+    assert result.returncode == 5, result.stderr
+    assert result.stderr.splitlines()[-1].startswith(
+        "error: lon-dhcp-a, lon-dhcp-b not created yet (no instance in AWS): --allow-not-created leaves out a member")
+
+
+def test_runner_a_deploys_each_sites_secondary_first(gitops: GitOps) -> None:
+    _apply_in_each_site(gitops, Role.SECONDARY)  # the shared stacks are in place (previous test)
+
+
+def test_a_gate_never_passes_a_secondary_that_exists_and_does_not_answer_while_the_primary_is_not_created(
+    gitops: GitOps,
+) -> None:
+    """The gate by hand of a first deploy, `status --wait normal --allow-not-created`, right after
+    the secondary's apply: EC2 proves the primary has no instance, so it is left out, but the
+    secondary's instance exists and its OMAPI (a closed loopback port here) never answers: the
+    gate waits out --timeout, saying what it waits for, and exits 4 (unreachable), never 0."""
+    start = time.monotonic()
+    result = _gate_by_hand(gitops, "--wait", "normal", "--timeout", "2")
+    assert time.monotonic() - start >= 2
+    assert result.returncode == 4, result.stderr
+    rows = [line.split(None, 3) for line in result.stdout.splitlines()]
+    states = {words[2]: words[3] for words in rows if words[1] in ("primary", "secondary")}
+    assert states["lon-dhcp-a"] == "not created yet (no instance in AWS)"
+    assert states["lon-dhcp-b"].startswith("unreachable: "), result.stdout
+    lines = result.stderr.splitlines()
+    assert lines[0] == ("status: site london waiting: lon-dhcp-a not created yet, lon-dhcp-b no answer; "
+                        "0 s of 2 s"), result.stderr
+    assert lines[-1].startswith("error: lon-dhcp-b: ") and "127.0.0.1:1" in lines[-1], result.stderr
+    assert not any(line.startswith("note:") for line in lines), result.stderr
+
+
+def test_runner_a_deploys_each_sites_primary_after_its_secondary(gitops: GitOps) -> None:
+    _apply_in_each_site(gitops, Role.PRIMARY)
     ec2 = {site: gitops.client("ec2", region) for site, region in (("london", "eu-west-2"), ("paris", "eu-west-3"))}
     for site, client in ec2.items():
         running = [i for r in client.describe_instances(Filters=[

@@ -137,7 +137,10 @@ def test_partitioned_pair_is_not_normal_and_the_drill_refuses(cli: Any, pair: Bo
         status = cli("status")
         assert status.returncode == 3 and status.stdout.count("communications-interrupted") == 2
         waited = cli("status", "--wait", "normal", "--timeout", "1")
-        assert waited.returncode == 3 and waited.stderr == "error: site ops not normal after 1 s\n"
+        said, error = waited.stderr.splitlines()  # what the wait saw at its first poll, then why it gave up
+        assert waited.returncode == 3 and error == "error: site ops not normal after 1 s"
+        assert said.startswith("status: site ops waiting: ops-a communications-interrupted/") and \
+            ", ops-b communications-interrupted/" in said and said.endswith("; 0 s of 1 s"), said
         drill = cli("drill")
         assert drill.returncode == 3
         assert "a drill now could leave nobody serving" in drill.stderr.splitlines()[-1]

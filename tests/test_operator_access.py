@@ -321,7 +321,7 @@ def test_sigterm_to_the_command_still_stops_the_tunnels(operator: Any, deployed:
     assert all(_gone(pid) for pid in pids), pids
 
 
-def test_a_member_without_instance_exits_5_and_opens_no_tunnel(
+def test_a_member_without_instance_exits_5_and_opens_no_tunnel_and_never_excuses_its_partner(
     operator: Any, deployed: dict[str, str], moto_endpoint: str  # noqa: F811
 ) -> None:
     ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=moto_endpoint, aws_access_key_id="test",
@@ -331,11 +331,16 @@ def test_a_member_without_instance_exits_5_and_opens_no_tunnel(
         result = operator("status")
         assert result.returncode == 5
         assert "lab-b not created yet" in one_error_line(result)
-        allowed = operator("status", "--allow-not-created")
-        assert allowed.returncode == 0 and "note: lab-b not created yet" in allowed.stderr
         drill = operator("drill")
         assert drill.returncode == 5 and "lab-b" in one_error_line(drill)
         assert operator.calls() == []
+        # --allow-not-created leaves lab-b out, but lab-a exists: it is read through its tunnel, and
+        # the stand-in's tunnel does not speak OMAPI, so lab-a does not answer: exit 4, never 0.
+        allowed = operator("status", "--allow-not-created")
+        assert allowed.returncode == 4, allowed.stderr
+        assert one_error_line(allowed).startswith("error: lab-a: ")
+        (tunnel,) = operator.calls()
+        assert tunnel["argv"][tunnel["argv"].index("--instance-id") + 1] == deployed["site:lab-a"]
     finally:
         ec2.start_instances(InstanceIds=[deployed["site:lab-b"]])
 

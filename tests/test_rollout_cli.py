@@ -24,9 +24,12 @@ from tests.support.factories import REPO, inventory_data, write_inventory
 TERRAFORM_DIR = "/usr/local/bin"
 
 
-def rollout(cwd: Path, *args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
+def rollout(cwd: Path, *args: str, path: str | None = None,
+            sites_env: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in (INVENTORY_ENV, ENDPOINT_ENV, SITES_ENV, "CDKTF_OUTDIR")}
     env["PYTHONPATH"] = str(REPO)
+    if sites_env is not None:
+        env[SITES_ENV] = sites_env
     if path is not None:
         env["PATH"] = path
     return subprocess.run([sys.executable, "-m", "dhcp_failover", "rollout", *args], cwd=cwd, env=env,
@@ -35,6 +38,10 @@ def rollout(cwd: Path, *args: str, path: str | None = None) -> subprocess.Comple
 
 BAD_INPUTS = {
     "unknown site": (["--sites", "lab,nosuch"], None, "--sites names site 'nosuch', which the inventory does not have"),
+    # A pipeline's empty $SITES: never "every site".
+    "empty sites": (["--sites", ""], None, "--sites names no site; give one or more, comma-separated (placed sites: lab)"),
+    "blank sites": (["--sites", "  "], None, "--sites names no site"),
+    "sites of commas only": (["--sites", " , ,"], None, "--sites names no site"),
     "parallel 0": (["--parallel", "0"], None, "argument --parallel: 0 is not 1 or more"),
     "parallel not a number": (["--parallel", "two"], None, "argument --parallel: 'two' is not a whole number"),
     "no terraform": ([], "/usr/bin:/bin", "terraform is not on PATH"),
@@ -75,6 +82,16 @@ def test_bad_input_is_one_error_line_exit_2_and_nothing_synthesized(tmp_path: Pa
     assert result.stdout == ""
     assert not (tmp_path / "cdktf.out").exists()
     assert not list(tmp_path.glob("*.tfstate"))
+
+
+@pytest.mark.parametrize("value", ["", " ", ","])
+def test_a_sites_variable_that_names_no_site_is_one_error_line_not_every_site(tmp_path: Path, value: str) -> None:
+    write_inventory(tmp_path / "sites.yaml", inventory_data(placed_site("lab")))
+    result = rollout(tmp_path, "--inventory", "sites.yaml", "--plan-only", sites_env=value)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [(f"error: ${SITES_ENV}={value!r} names no site; give one or more, "
+                                           "comma-separated (placed sites: lab), or leave it out for every placed site")]
+    assert result.stdout == "" and not (tmp_path / "cdktf.out").exists()
 
 
 def test_a_stack_folder_missing_from_the_synth_is_refused(tmp_path: Path) -> None:

@@ -77,6 +77,10 @@ BAD_INPUTS = {
     "bad option": (["--inventroy", "x.yaml"], {}, "unrecognized arguments"),
     "unknown site selected": (["--sites", "hq,nosuch"], {}, "--sites names site 'nosuch', which the inventory"),
     "unknown site in env": ([], {SITES_ENV: "elsewhere"}, f"${SITES_ENV} names site 'elsewhere', which"),
+    "empty sites selected": (["--sites", ""], {}, "--sites names no site; give one or more, comma-separated"),
+    "sites of commas only": (["--sites", ", ,"], {}, "--sites names no site"),
+    "empty sites in env": ([], {SITES_ENV: ""}, f"${SITES_ENV}='' names no site"),
+    "blank sites in env": ([], {SITES_ENV: " , "}, f"${SITES_ENV}=' , ' names no site"),
     "unplaced site selected": (["--inventory", "mixed.yaml", "--sites", "lab"], {}, "site 'lab', which has no placement"),
 }
 
