@@ -2,7 +2,7 @@
 what changed, and the drift check spread over shards.
 
     .venv/bin/python -m benchmarks.cost [--repeat N] [--fleet 500] [--deployed 10] [--drift-sites 20]
-                                        [--synth-only | --drift-only]
+                                        [--synth-only | --review-only | --drift-only]
 
 1. Synth, fresh interpreters (best of N): ``main.py --cache`` on a ``--fleet``-site inventory
    whose cache is warm except for one site that changed, vs ``main.py`` on a 1-site inventory
@@ -128,6 +128,7 @@ def main() -> int:
     parser.add_argument("--deployed", type=int, default=10, help="sites deployed for the plan review (default 10)")
     parser.add_argument("--drift-sites", type=int, default=20, help="sites deployed for the drift figure (default 20)")
     parser.add_argument("--synth-only", action="store_true", help="only the synth figures (no AWS API)")
+    parser.add_argument("--review-only", action="store_true", help="only the plan review figure (section 2)")
     parser.add_argument("--drift-only", action="store_true", help="only the drift figure (section 3)")
     parser.add_argument("--skip-drift", action="store_true", help="leave out the drift figure (its deploy is long)")
     args = parser.parse_args()
@@ -135,6 +136,9 @@ def main() -> int:
         work = Path(scratch)
         if args.drift_only:
             drift_figures(work, args.drift_sites)
+            return 0
+        if args.review_only:
+            plan_review_figures(work, args.deployed, args.repeat)
             return 0
         synth_figures(work, args.fleet, args.repeat)
         if args.synth_only:
