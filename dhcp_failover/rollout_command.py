@@ -27,11 +27,13 @@ from types import FrameType
 from .app import select_sites, site_names
 from .apply_records import ApplyRecords
 from .cli import EXIT_BAD_INPUT, EXIT_NOT_NORMAL
-from .errors import SettingsError
+from .config_diff import member_config_diff
+from .errors import InventoryError, SettingsError
 from .inventory import load_inventory
 from .messages import one_line
 from .model import Inventory
 from .rollout import (
+    ConfigDiffer,
     RolloutInputError,
     RolloutReport,
     drift_markdown,
@@ -71,9 +73,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.drift and args.changed:
             raise RolloutInputError("--drift checks every stack against AWS; drop --changed (or --drift)")
+        if args.base_inventory and not args.plan_only:
+            raise RolloutInputError("--base-inventory is for the plan review: add --plan-only (or drop it)")
         terraform = Terraform.from_environment()
         inventory_path = Path(args.inventory)
         inventory = load_inventory(inventory_path)
+        config_diff = _config_differ(Path(args.base_inventory)) if args.base_inventory else None
         selected = site_names(args.sites or "") or None
         sites = list(select_sites(inventory, sites=selected).sites)
         if args.shard:
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     with _stopped_by_signals(terraform) as received:
         report = roll_out(sites, folders, terraform, gates=gates, parallel=_parallel(args), plan_only=plan_only,
                           progress=print_lines(progress), drift=args.drift, changed_only=args.changed,
-                          records=ApplyRecords())
+                          records=ApplyRecords(), config_diff=config_diff)
     if report.never_recorded:
         print("warning: --changed: no stack has an apply record yet (rollout writes one with each apply); "
               "planned every stack", file=sys.stderr)
@@ -119,6 +124,14 @@ def run(args: argparse.Namespace) -> int:
               "back as the configuration says)", file=sys.stderr)
         return EXIT_DRIFT
     return 0
+
+
+def _config_differ(base_path: Path) -> ConfigDiffer:
+    try:
+        base = load_inventory(base_path)
+    except InventoryError as exc:
+        raise RolloutInputError(f"--base-inventory: {exc}") from None
+    return lambda site, role: member_config_diff(base, site, role, os.environ)
 
 
 def _print_report(args: argparse.Namespace, report: RolloutReport) -> None:
