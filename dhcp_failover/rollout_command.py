@@ -73,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.drift and args.changed:
             raise RolloutInputError("--drift checks every stack against AWS; drop --changed (or --drift)")
-        if args.base_inventory and not args.plan_only:
-            raise RolloutInputError("--base-inventory is for the plan review: add --plan-only (or drop it)")
+        if args.base_inventory and (args.drift or not args.plan_only):
+            raise RolloutInputError("--base-inventory is for the plan review: add --plan-only (not --drift), "
+                                    "or drop it")
         terraform = Terraform.from_environment()
         inventory_path = Path(args.inventory)
         inventory = load_inventory(inventory_path)

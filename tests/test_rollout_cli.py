@@ -66,6 +66,8 @@ BAD_INPUTS = {
     "drift and changed": (["--drift", "--changed"], None, "--drift checks every stack against AWS; drop --changed"),
     "base inventory without plan-only": (["--base-inventory", "sites.yaml", "--no-gate"], None,
                                          "--base-inventory is for the plan review: add --plan-only"),
+    "base inventory with drift": (["--drift", "--base-inventory", "sites.yaml"], None,
+                                  "--base-inventory is for the plan review: add --plan-only (not --drift)"),
     "base inventory missing": (["--plan-only", "--base-inventory", "base.yaml"], None,
                                "--base-inventory: base.yaml: no such inventory file"),
 }
