@@ -17,6 +17,11 @@ step stops its site at once and the others go on. A rerun resumes: finished stac
 Once the terraform runner is interrupted (SIGTERM/SIGINT to the command), every site stops at
 its current step: the terraform commands running finish their in-flight work and unlock the
 state, and no further step starts.
+
+The plan review (``plan_only``) plans the same stacks in the same order and applies nothing. A
+member stack reads its shared stack's outputs from that stack's state, so while the shared stack
+was never applied its members have nothing to plan against: they are named as waiting for that
+apply (not a failure), next to the shared stack's plan.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ failover states over OMAPI.
 
 The session's moto server, one project folder and one inventory of two sites (depot and branch) for the whole
 module; the tests run in file order and each builds on the state the last one left:
-first deploy and plan review of a DNS change (the example pipelines' commands, as written),
+the review of the sites before anything is deployed (their member stacks wait for the shared
+stacks' apply), first deploy and plan review of a DNS change with each replaced member's config
+diff (the example pipelines' commands, as written),
 that change rolled out while one site's plan fails, an interrupted rollout resumed, a run
 that finds nothing to do, a second DNS change rolled out to both sites in one pipeline run,
 and `status` from a third folder with only AWS access (issue 12).
