@@ -560,12 +560,20 @@ def plan_markdown(report: RolloutReport) -> str:
 def _config_diff_lines(diffs: list[MemberConfigDiff]) -> list[str]:
     lines = [("**Config diff of each replaced member** (its files as `render` writes them, from the base inventory "
              "to this one; secrets are never shown):"), ""]
+    budget = CONFIG_DIFF_BUDGET
     for diff in diffs:
         who = f"{diff.role} {diff.member} (`{diff.folder}`)"
         if not diff.diff:
             lines += [f"- {who}: rendered files unchanged (what changes is in its user-data or instance settings)",
                       ""]
             continue
+        if len(diff.diff) > budget:
+            lines += [(f"- {who}: {len(diff.files_changed)} file(s) changed: {', '.join(diff.files_changed)} (diff "
+                      f"left out: the review shows {CONFIG_DIFF_BUDGET} characters of diffs; `--json` has them all)"),
+                      ""]
+            budget = 0
+            continue
+        budget -= len(diff.diff)
         fence = "```" + "`" * max((len(run) - 2 for run in _FENCES.findall(diff.diff)), default=0)
         lines += [f"<details><summary>{who}: {len(diff.files_changed)} file(s) changed: "
                   + ", ".join(diff.files_changed) + "</summary>", "", fence + "diff", diff.diff, fence, "",
@@ -574,6 +582,8 @@ def _config_diff_lines(diffs: list[MemberConfigDiff]) -> list[str]:
 
 
 _FENCES = re.compile(r"`{3,}")
+CONFIG_DIFF_BUDGET = 40_000
+"""Characters of config diffs in the Markdown: a GitHub comment holds 65,536 in all."""
 
 
 def _changed_only_lines(report: RolloutReport) -> list[str]:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from dhcp_failover.config_diff import mask_secrets, member_config_diff
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.model import Role
 from dhcp_failover.rollout import (
+    CONFIG_DIFF_BUDGET,
     NotPlanned,
     RolloutInputError,
     RolloutReport,
@@ -169,6 +171,12 @@ def test_a_replaced_members_config_diff_shows_its_changed_lines_and_never_a_secr
     assert ("<details><summary>secondary hq-b (`hq/hq-b`): 1 file(s) changed: /etc/dhcp/dhcpd.conf</summary>\n\n"
             "```diff\n--- base/hq/hq-b/etc/dhcp/dhcpd.conf\n+++ head/hq/hq-b/etc/dhcp/dhcpd.conf\n") in markdown
     assert secret.lower() not in markdown and secret.lower() not in json.dumps(report.as_dict())
+    # A pull-request comment has a size limit: past the review's budget, members are named without their diff.
+    many = replace(report.sites[0].plans[0], config_diffs=(diff,) * (CONFIG_DIFF_BUDGET // len(diff.diff) + 2))
+    capped = plan_markdown(RolloutReport(True, [SiteReport("hq", status="planned", plans=[many])], 1.0))
+    assert capped.count("```diff\n") == CONFIG_DIFF_BUDGET // len(diff.diff)
+    assert capped.count("- secondary hq-b (`hq/hq-b`): 1 file(s) changed: /etc/dhcp/dhcpd.conf (diff left out: the "
+                        f"review shows {CONFIG_DIFF_BUDGET} characters of diffs; `--json` has them all)") == 2
     # A site the base does not have: every file is new. A literal key (never rendered today) is hidden.
     new = member_config_diff(None, site, Role.PRIMARY, {})
     assert "--- /dev/null\n+++ head/hq/hq-a/etc/dhcp/dhcpd.conf" in new.diff
