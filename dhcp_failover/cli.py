@@ -735,6 +735,10 @@ def build_parser() -> argparse.ArgumentParser:
     rollout.add_argument("--plan-only", action="store_true",
                          help="plan every stack, print the review as Markdown (adds, changes, destroys, "
                               "instance replacements), apply nothing")
+    rollout.add_argument("--base-inventory", metavar="PATH",
+                         help="with --plan-only: the inventory the change starts from (the base branch's); the "
+                              "review shows each replaced member's rendered files (what render writes) from it to "
+                              "--inventory, secrets never shown")
     rollout.add_argument("--gate-timeout", type=float, default=3900.0, metavar="SECONDS",
                          help="how long each gate waits for normal (default 3900: a rebuilt member waits "
                               "MCLT, 3600 s by default, in recover-wait)")

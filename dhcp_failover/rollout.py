@@ -20,22 +20,29 @@ step stops its site at once and the others go on. A rerun resumes: finished stac
 Once the terraform runner is interrupted (SIGTERM/SIGINT to the command), every site stops at
 its current step: the terraform commands running finish their in-flight work and unlock the
 state, and no further step starts.
+
+The plan review (``plan_only``) plans the same stacks in the same order and applies nothing. A
+member stack reads its shared stack's outputs from that stack's state, so while the shared stack
+was never applied its members have nothing to plan against: they are named as waiting for that
+apply (not a failure), next to the shared stack's plan.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
 from . import operations
 from .apply_records import ApplyRecord, ApplyRecords, RecordError, config_digest
 from .backends.isc.omapi import OmapiError
+from .config_diff import MemberConfigDiff
 from .constructs.naming import member_stack_name, shared_stack_name
 from .errors import UserError
 from .model import Role, Site
@@ -63,6 +70,18 @@ class StackPlan:
     """In words: ``replaces secondary dhcp-b of site hq: user_data changed``."""
     drift: tuple[str, ...] = ()
     """``rollout --drift``: each resource AWS changed behind terraform's back, in words."""
+    config_diffs: tuple[MemberConfigDiff, ...] = ()
+    """``--base-inventory``: per replaced member, its rendered files base against head."""
+
+
+@dataclass(frozen=True)
+class NotPlanned:
+    """A stack the plan review could not plan, and why."""
+
+    stack: str
+    reason: str
+    waits_for: str | None = None
+    """The stack whose apply it waits for (its shared stack, never applied); None: a failure."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +115,8 @@ class SiteReport:
     """``--changed``: stacks skipped because their apply record matches their configuration."""
     unrecorded: list[str] = field(default_factory=list)
     """``--changed``: stacks planned because they have no apply record to compare with."""
+    not_planned: list[NotPlanned] = field(default_factory=list)
+    """``--plan-only``: stacks with no plan in the review, each with why."""
     seconds: float = 0.0
 
 
@@ -114,6 +135,8 @@ class Gate:
 
 
 Progress = Callable[[str], None]
+ConfigDiffer = Callable[[Site, Role], MemberConfigDiff]
+"""A replaced member's rendered files against the base's (dhcp_failover.config_diff)."""
 
 
 def stack_order(site: str) -> tuple[str, str, str]:
@@ -133,9 +156,14 @@ def stack_folders(outdir: Path, sites: Sequence[str]) -> dict[str, Path]:
     return folders
 
 
+def stack_role(site: Site, stack: str) -> Role | None:
+    """The member a stack deploys; None for the shared stack."""
+    return next((r for r in Role if stack == member_stack_name(site.name, r)), None)
+
+
 def describe_plan(site: Site, stack: str, plan: Plan) -> StackPlan:
     """The plan's tally, and every instance replacement in words with the attributes forcing it."""
-    role = next((r for r in Role if stack == member_stack_name(site.name, r)), None)
+    role = stack_role(site, stack)
     replacements = []
     for change in plan.of_type(INSTANCE):
         if not change.replaces:
@@ -159,8 +187,10 @@ class SiteRollout:
 
     def __init__(self, site: Site, folders: Mapping[str, Path], terraform: Terraform, *, gate: Gate | None,
                  plan_only: bool, progress: Progress, clock: _Clock, drift: bool = False,
-                 changed_only: bool = False, records: ApplyRecords | None = None) -> None:
+                 changed_only: bool = False, records: ApplyRecords | None = None,
+                 config_diff: ConfigDiffer | None = None) -> None:
         self.site, self.folders, self.tf = site, folders, terraform
+        self.config_diff = config_diff
         self.gate, self.plan_only, self.drift, self.changed_only = gate, plan_only, drift, changed_only
         self.records = records
         self.progress, self.clock = progress, clock
@@ -185,12 +215,11 @@ class SiteRollout:
                 self._check_drift(stack)
             return
         todo = [stack for stack in (shared, secondary, primary) if not (self.changed_only and self._unchanged(stack))]
+        if self.plan_only:
+            self._review_all(todo)
+            return
         for stack in todo:
             self._init(stack)
-        if self.plan_only:
-            for stack in todo:
-                self._review(stack)
-            return
         if shared in todo:
             self._plan_and_apply(shared)
         secondary_applied = secondary in todo and self._plan_and_apply(secondary)
@@ -276,7 +305,7 @@ class SiteRollout:
             fn()
         except TerraformFailed as exc:
             self._log(stack, action, "failed", time.monotonic() - start, str(exc))
-            raise _StepFailed(f"{stack}: {action}: {exc}") from None
+            raise _StepFailed(stack, f"{stack}: {action}: {exc}") from None
         self._log(stack, action, "done", time.monotonic() - start, detail())
 
     def _init(self, stack: str) -> None:
@@ -309,9 +338,47 @@ class SiteRollout:
         self._record_applied(stack)
         return True
 
+    def _review_all(self, todo: list[str]) -> None:
+        """Each stack planned in deploy order. A member stack reads its shared stack's outputs from
+        that stack's state (terraform_remote_state): while the shared stack was never applied there
+        is nothing to read, so the member waits for that apply, named with why. A stack skipped
+        as unchanged (``--changed``) has an apply record, so it was applied."""
+        shared = shared_stack_name(self.site.name)
+        try:
+            for stack in todo:
+                self._init(stack)
+            unapplied = shared in todo and len(todo) > 1 and not self._applied(shared)
+            for stack in todo:
+                if unapplied and stack != shared:
+                    self._wait_for_apply(stack, shared)
+                else:
+                    self._review(stack)
+        except _StepFailed as exc:
+            accounted = {plan.stack for plan in self.report.plans} | {n.stack for n in self.report.not_planned}
+            self.report.not_planned += [
+                NotPlanned(stack, str(exc) if stack == exc.stack else f"not planned: `{exc.stack}` failed first")
+                for stack in todo if stack not in accounted]
+            raise
+
+    def _applied(self, shared: str) -> bool:
+        found: list[str] = []
+        self._step(shared, "state", lambda: found.extend(self.tf.resources_in_state(self.folders[shared])),
+                   lambda: f"{len(found)} resource(s)" if found else "no state yet: never applied")
+        return bool(found)
+
+    def _wait_for_apply(self, stack: str, shared: str) -> None:
+        reason = (f"plans after `{shared}` is applied: it reads `{shared}`'s outputs from its state, and "
+                  f"`{shared}` was never applied")
+        self.report.not_planned.append(NotPlanned(stack, reason, waits_for=shared))
+        self._log(stack, "plan", "waiting", 0.0, reason)
+
     def _review(self, stack: str) -> None:
         plan = self._plan(stack, describe=True)
-        self.report.plans.append(describe_plan(self.site, stack, plan))
+        described = describe_plan(self.site, stack, plan)
+        role = stack_role(self.site, stack)
+        if self.config_diff is not None and role is not None and described.replacements:
+            described = replace(described, config_diffs=(self.config_diff(self.site, role),))
+        self.report.plans.append(described)
 
     def _gate(self, after: str, *, partner_absent: bool) -> None:
         if self.gate is None:
@@ -333,7 +400,7 @@ class SiteRollout:
                             for m in (self.site.primary, self.site.secondary)]
             except UserError as exc:  # the key or the route cannot be had: waiting will not help
                 self._log(after, "gate", "failed", time.monotonic() - start, str(exc))
-                raise _StepFailed(f"{after}: gate: {exc}") from None
+                raise _StepFailed(after, f"{after}: gate: {exc}") from None
             if partner_absent:
                 # The secondary cannot be normal without its partner; it must answer in every
                 # relationship it has (a dual-stack site: DHCPv6 too), or the primary would be
@@ -349,11 +416,11 @@ class SiteRollout:
                 return
             if self.tf.stopping:
                 self._log(after, "gate", "failed", time.monotonic() - start, f"{seen}; {STOPPED}")
-                raise _StepFailed(f"{after}: gate: {STOPPED}")
+                raise _StepFailed(after, f"{after}: gate: {STOPPED}")
             now = time.monotonic()
             if now >= deadline:
                 self._log(after, "gate", "failed", now - start, seen)
-                raise _StepFailed(f"{after}: gate: {seen} after {self.gate.timeout:g} s")
+                raise _StepFailed(after, f"{after}: gate: {seen} after {self.gate.timeout:g} s")
             if operations.due(said, now, GATE_POLL + now - polled, self.gate.progress_every):
                 self.progress(f"[{self.clock.elapsed():7.1f} s] {self.site.name:<12} {after:<24} gate waiting: "
                               f"{seen}; {now - start:.0f} s of {self.gate.timeout:g} s")
@@ -362,7 +429,9 @@ class SiteRollout:
 
 
 class _StepFailed(Exception):
-    pass
+    def __init__(self, stack: str, message: str) -> None:
+        super().__init__(message)
+        self.stack = stack
 
 
 def _instances(addresses: list[str]) -> list[str]:
@@ -406,19 +475,30 @@ class RolloutReport:
                 and not any(site.unchanged for site in self.sites)
                 and all(len(site.unrecorded) == 3 for site in self.sites if site.status != "failed"))
 
+    @property
+    def stacks_planned(self) -> int:
+        return sum(len(site.plans) for site in self.sites)
+
+    @property
+    def stacks_not_planned(self) -> int:
+        return sum(len(site.not_planned) for site in self.sites)
+
     def as_dict(self) -> dict[str, object]:
         return {"ok": self.ok, "plan_only": self.plan_only, "drift": self.drift, "changed_only": self.changed_only,
                 "drift_found": self.drift_found, "seconds": round(self.seconds, 1),
+                "stacks_planned": self.stacks_planned, "stacks_not_planned": self.stacks_not_planned,
                 "sites": [asdict(site) for site in self.sites]}
 
 
 def roll_out(sites: Sequence[Site], folders: Mapping[str, Path], terraform: Terraform, *,
              gates: Mapping[str, Gate] | None, parallel: int, plan_only: bool, progress: Progress,
-             drift: bool = False, changed_only: bool = False, records: ApplyRecords | None = None) -> RolloutReport:
+             drift: bool = False, changed_only: bool = False, records: ApplyRecords | None = None,
+             config_diff: ConfigDiffer | None = None) -> RolloutReport:
     """Every site in its own thread (at most ``parallel`` at once); reports in the given order.
     ``gates`` None: no gate (plan-only, drift, or --no-gate). ``records``: where each stack's
     apply record is read and written (None: no records, as before they existed); ``drift``: a
-    refresh-only plan of every stack instead; ``changed_only``: skip stacks whose record matches."""
+    refresh-only plan of every stack instead; ``changed_only``: skip stacks whose record matches;
+    ``config_diff``: the plan review shows each replaced member's rendered files against the base's."""
     clock = _Clock()
     lock = threading.Lock()
 
@@ -429,7 +509,7 @@ def roll_out(sites: Sequence[Site], folders: Mapping[str, Path], terraform: Terr
     def one(site: Site) -> SiteReport:
         gate = None if gates is None else gates[site.name]
         return SiteRollout(site, folders, terraform, gate=gate, plan_only=plan_only, progress=say, clock=clock,
-                           drift=drift, changed_only=changed_only, records=records).run()
+                           drift=drift, changed_only=changed_only, records=records, config_diff=config_diff).run()
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         reports = list(pool.map(one, sites))
@@ -451,11 +531,14 @@ def summary_table(report: RolloutReport) -> str:
 
 
 def plan_markdown(report: RolloutReport) -> str:
-    """The plan review as Markdown for a pull-request comment."""
+    """The plan review as Markdown for a pull-request comment: the counts cover the stacks planned,
+    and every stack that has no plan is named with why."""
     plans = [plan for site in report.sites for plan in site.plans]
     changed = [plan for plan in plans if plan.adds or plan.changes or plan.destroys]
-    lines = [(f"### dhcp-failover rollout plan: {len(report.sites)} site(s), {len(changed)} of {len(plans)} "
-             "stack(s) change"), ""]
+    not_planned = [stack for site in report.sites for stack in site.not_planned]
+    header = (f"### dhcp-failover rollout plan: {len(report.sites)} site(s), {len(changed)} of {len(plans)} "
+              "stack(s) change")
+    lines = [header + (f", {len(not_planned)} stack(s) not planned" if not_planned else ""), ""]
     if changed:
         lines += ["| site | stack | add | change | destroy |", "|---|---|---:|---:|---:|"]
         lines += [f"| {p.site} | `{p.stack}` | {p.adds} | {p.changes} | {p.destroys} |" for p in changed]
@@ -466,14 +549,55 @@ def plan_markdown(report: RolloutReport) -> str:
                   "the rollout waits for `normal` in between):"), ""]
         lines += [f"- {text}" for text in replacements]
         lines.append("")
+    diffs = [diff for plan in plans for diff in plan.config_diffs]
+    if diffs:
+        lines += _config_diff_lines(diffs)
+    waiting = [stack for stack in not_planned if stack.waits_for]
+    if waiting:
+        lines += [("**Plans after an apply** (a member stack reads its shared stack's outputs, which exist only "
+                  "once that stack is applied; the rollout applies it first):"), ""]
+        lines += [f"- `{stack.stack}`: {stack.reason}" for stack in waiting] + [""]
     failed = [site for site in report.sites if site.status == "failed"]
     if failed:
-        lines += ["**Could not plan:**", ""] + [f"- {site.site}: {site.failure}" for site in failed] + [""]
-    if not changed and not failed:
+        lines += ["**Could not plan:**", ""]
+        for site in failed:
+            named = [stack for stack in site.not_planned if not stack.waits_for]
+            lines += [f"- `{stack.stack}`: {stack.reason}" for stack in named] or [f"- {site.site}: {site.failure}"]
+        lines.append("")
+    if not changed and not failed and not waiting:
         lines += ["No changes.", ""]
     if report.changed_only:
         lines += _changed_only_lines(report)
     return "\n".join(lines)
+
+
+def _config_diff_lines(diffs: list[MemberConfigDiff]) -> list[str]:
+    lines = [("**Config diff of each replaced member** (its files as `render` writes them, from the base inventory "
+             "to this one; secrets are never shown):"), ""]
+    budget = CONFIG_DIFF_BUDGET
+    for diff in diffs:
+        who = f"{diff.role} {diff.member} (`{diff.folder}`)"
+        if not diff.diff:
+            lines += [f"- {who}: rendered files unchanged (what changes is in its user-data or instance settings)",
+                      ""]
+            continue
+        if len(diff.diff) > budget:
+            lines += [(f"- {who}: {len(diff.files_changed)} file(s) changed: {', '.join(diff.files_changed)} (diff "
+                      f"left out: the review shows {CONFIG_DIFF_BUDGET} characters of diffs; `--json` has them all)"),
+                      ""]
+            budget = 0
+            continue
+        budget -= len(diff.diff)
+        fence = "```" + "`" * max((len(run) - 2 for run in _FENCES.findall(diff.diff)), default=0)
+        lines += [f"<details><summary>{who}: {len(diff.files_changed)} file(s) changed: "
+                  + ", ".join(diff.files_changed) + "</summary>", "", fence + "diff", diff.diff, fence, "",
+                  "</details>", ""]
+    return lines
+
+
+_FENCES = re.compile(r"`{3,}")
+CONFIG_DIFF_BUDGET = 40_000
+"""Characters of config diffs in the Markdown: a GitHub comment holds 65,536 in all."""
 
 
 def _changed_only_lines(report: RolloutReport) -> list[str]:

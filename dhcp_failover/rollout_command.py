@@ -27,11 +27,13 @@ from . import shards
 from .app import select_sites, site_names
 from .apply_records import ApplyRecords
 from .cli import EXIT_BAD_INPUT, EXIT_NOT_NORMAL
-from .errors import SettingsError
+from .config_diff import member_config_diff
+from .errors import InventoryError, SettingsError
 from .inventory import load_inventory
 from .messages import one_line
 from .model import Inventory
 from .rollout import (
+    ConfigDiffer,
     RolloutInputError,
     RolloutReport,
     drift_markdown,
@@ -68,9 +70,13 @@ def run(args: argparse.Namespace) -> int:
         if args.all_stacks and (args.changed or plan_only):
             raise RolloutInputError("--all-stacks is for an apply, which otherwise plans only changed stacks; "
                                     f"drop it (or {'--changed' if args.changed else '--plan-only/--drift'})")
+        if args.base_inventory and (args.drift or not args.plan_only):
+            raise RolloutInputError("--base-inventory is for the plan review: add --plan-only (not --drift), "
+                                    "or drop it")
         terraform = Terraform.from_environment()
         inventory_path = Path(args.inventory)
         inventory = load_inventory(inventory_path)
+        config_diff = _config_differ(Path(args.base_inventory)) if args.base_inventory else None
         selected = None if args.sites is None else site_names(args.sites)  # "": an error, never every site
         sites = list(select_sites(inventory, sites=selected).sites)
         if args.shard:
@@ -95,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     with _stopped_by_signals(terraform) as received:
         report = roll_out(sites, folders, terraform, gates=gates, parallel=_parallel(args), plan_only=plan_only,
                           progress=print_lines(progress), drift=args.drift, changed_only=_changed_only(args),
-                          records=ApplyRecords())
+                          records=ApplyRecords(), config_diff=config_diff)
     if report.never_recorded:
         asked = "--changed: " if args.changed else ""
         print(f"warning: {asked}no stack has an apply record yet (rollout writes one with each apply); "
@@ -127,6 +133,14 @@ def _changed_only(args: argparse.Namespace) -> bool:
     if args.changed:
         return True
     return not (args.plan_only or args.drift or args.all_stacks)
+
+
+def _config_differ(base_path: Path) -> ConfigDiffer:
+    try:
+        base = load_inventory(base_path)
+    except InventoryError as exc:
+        raise RolloutInputError(f"--base-inventory: {exc}") from None
+    return lambda site, role: member_config_diff(base, site, role, os.environ)
 
 
 def _print_report(args: argparse.Namespace, report: RolloutReport) -> None:

@@ -9,14 +9,27 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dhcp_failover.app import ENDPOINT_ENV, SITES_ENV
+from dhcp_failover.config_diff import mask_secrets, member_config_diff
 from dhcp_failover.inventory import inventory_from_data
-from dhcp_failover.rollout import RolloutInputError, describe_plan, stack_folders
+from dhcp_failover.model import Role
+from dhcp_failover.rollout import (
+    CONFIG_DIFF_BUDGET,
+    NotPlanned,
+    RolloutInputError,
+    RolloutReport,
+    SiteReport,
+    StackPlan,
+    describe_plan,
+    plan_markdown,
+    stack_folders,
+)
 from dhcp_failover.terraform import first_error, parse_plan
 from tests.support.checkout import INVENTORY_ENV, placed_site
 from tests.support.factories import REPO, inventory_data, write_inventory
@@ -64,6 +77,12 @@ BAD_INPUTS = {
     "all stacks of a review": (["--plan-only", "--all-stacks"], None,
                                "--all-stacks is for an apply, which otherwise plans only changed stacks; drop it"),
     "all stacks and changed": (["--changed", "--all-stacks"], None, "drop it (or --changed)"),
+    "base inventory without plan-only": (["--base-inventory", "sites.yaml", "--no-gate"], None,
+                                         "--base-inventory is for the plan review: add --plan-only"),
+    "base inventory with drift": (["--drift", "--base-inventory", "sites.yaml"], None,
+                                  "--base-inventory is for the plan review: add --plan-only (not --drift)"),
+    "base inventory missing": (["--plan-only", "--base-inventory", "base.yaml"], None,
+                               "--base-inventory: base.yaml: no such inventory file"),
 }
 
 
@@ -127,6 +146,63 @@ def test_plan_review_counts_like_terraform_and_names_each_replacement_with_its_c
     assert describe_plan(site, "hq-primary", plan).replacements == (
         "replaces primary hq-a of site hq: user_data changed, ami changed",)
     assert not parse_plan({"resource_changes": []}).changes
+
+
+def test_plan_review_counts_only_the_stacks_it_planned_and_names_each_one_it_could_not_with_why() -> None:
+    waits = ("plans after `new-shared` is applied: it reads `new-shared`'s outputs from its state, and "
+             "`new-shared` was never applied")
+    new = SiteReport("new", status="planned", plans=[StackPlan("new", "new-shared", 41, 0, 0, ())],
+                     not_planned=[NotPlanned("new-secondary", waits, "new-shared"),
+                                  NotPlanned("new-primary", waits, "new-shared")])
+    broken = SiteReport("old", status="failed", failure="old-shared: plan: terraform plan exited 1: boom",
+                        not_planned=[NotPlanned("old-shared", "old-shared: plan: terraform plan exited 1: boom"),
+                                     NotPlanned("old-secondary", "not planned: `old-shared` failed first"),
+                                     NotPlanned("old-primary", "not planned: `old-shared` failed first")])
+    report = RolloutReport(True, [new, broken], 1.0)
+    markdown = plan_markdown(report)
+    assert markdown.splitlines()[0] == ("### dhcp-failover rollout plan: 2 site(s), 1 of 1 stack(s) change, "
+                                        "5 stack(s) not planned")
+    assert "| new | `new-shared` | 41 | 0 | 0 |" in markdown
+    assert f"- `new-secondary`: {waits}\n- `new-primary`: {waits}\n" in markdown
+    assert ("**Could not plan:**\n\n- `old-shared`: old-shared: plan: terraform plan exited 1: boom\n"
+            "- `old-secondary`: not planned: `old-shared` failed first\n"
+            "- `old-primary`: not planned: `old-shared` failed first\n") in markdown
+    shown = report.as_dict()
+    assert (shown["stacks_planned"], shown["stacks_not_planned"]) == (1, 5)
+    assert json.loads(json.dumps(shown))["sites"][0]["not_planned"][0] == {
+        "stack": "new-secondary", "reason": waits, "waits_for": "new-shared"}
+
+
+def test_a_replaced_members_config_diff_shows_its_changed_lines_and_never_a_secret() -> None:
+    secret = "c2VjcmV0LXZhbHVlLWhlcmU"  # as keys --ssm would export it (and an operator pasted it)
+    base = inventory_from_data(inventory_data(placed_site("hq")))
+    changed = placed_site("hq")
+    changed["subnets"][0]["domain_name"] = f"{secret.lower()}.example.org"
+    changed["subnets"][1]["routers"] = ["10.77.2.2"]
+    (site,) = inventory_from_data(inventory_data(changed)).sites
+    environ = {"TF_VAR_hq_omapi_key": secret.lower(), "TF_VAR_hq_omapi_key_version": "1"}
+    diff = member_config_diff(base, site, Role.SECONDARY, environ)
+    assert (diff.member, diff.folder, diff.files_changed) == ("hq-b", "hq/hq-b", ("/etc/dhcp/dhcpd.conf",))
+    assert "-  option routers 10.77.2.1;\n+  option routers 10.77.2.2;" in diff.diff
+    assert secret.lower() not in diff.diff and '+  option domain-name "***.example.org";' in diff.diff
+    report = RolloutReport(True, [SiteReport("hq", status="planned", plans=[
+        StackPlan("hq", "hq-secondary", 2, 0, 2, ("replaces secondary hq-b of site hq: user_data changed",),
+                  config_diffs=(diff,))])], 1.0)
+    markdown = plan_markdown(report)
+    assert ("<details><summary>secondary hq-b (`hq/hq-b`): 1 file(s) changed: /etc/dhcp/dhcpd.conf</summary>\n\n"
+            "```diff\n--- base/hq/hq-b/etc/dhcp/dhcpd.conf\n+++ head/hq/hq-b/etc/dhcp/dhcpd.conf\n") in markdown
+    assert secret.lower() not in markdown and secret.lower() not in json.dumps(report.as_dict())
+    # A pull-request comment has a size limit: past the review's budget, members are named without their diff.
+    many = replace(report.sites[0].plans[0], config_diffs=(diff,) * (CONFIG_DIFF_BUDGET // len(diff.diff) + 2))
+    capped = plan_markdown(RolloutReport(True, [SiteReport("hq", status="planned", plans=[many])], 1.0))
+    assert capped.count("```diff\n") == CONFIG_DIFF_BUDGET // len(diff.diff)
+    assert capped.count("- secondary hq-b (`hq/hq-b`): 1 file(s) changed: /etc/dhcp/dhcpd.conf (diff left out: the "
+                        f"review shows {CONFIG_DIFF_BUDGET} characters of diffs; `--json` has them all)") == 2
+    # A site the base does not have: every file is new. A literal key (never rendered today) is hidden.
+    new = member_config_diff(None, site, Role.PRIMARY, {})
+    assert "--- /dev/null\n+++ head/hq/hq-a/etc/dhcp/dhcpd.conf" in new.diff
+    assert mask_secrets('+  secret "bm90IGEgcmVhbCBrZXk=";', ()) == "+(a line that holds a secret: not shown)"
+    assert mask_secrets('+  secret \\"$omapi_secret\\";', ()) == '+  secret \\"$omapi_secret\\";'
 
 
 def test_terraform_errors_are_shown_as_their_first_error_line() -> None:
@@ -343,3 +419,4 @@ def test_an_apply_record_of_s3_state_lives_beside_the_state_object(tmp_path: Pat
     with pytest.raises(RecordError, match=r"^s3://no-such-bucket/dhcp-failover/hq-shared.tfstate.dhcp-failover.json: "
                                           r"NoSuchBucket"):
         reader.write(folder, ApplyRecord())
+

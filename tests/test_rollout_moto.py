@@ -5,7 +5,9 @@ failover states over OMAPI.
 
 The session's moto server, one project folder and one inventory of two sites (depot and branch) for the whole
 module; the tests run in file order and each builds on the state the last one left:
-first deploy and plan review of a DNS change (the example pipelines' commands, as written),
+the review of the sites before anything is deployed (their member stacks wait for the shared
+stacks' apply), first deploy and plan review of a DNS change with each replaced member's config
+diff (the example pipelines' commands, as written),
 that change rolled out while one site's plan fails, an interrupted rollout resumed, a run
 that finds nothing to do, a second DNS change rolled out to both sites in one pipeline run,
 and `status` from a third folder with only AWS access (issue 12).
@@ -73,6 +75,14 @@ def write_sites(path: Path, dns: str, *, depot_dns: str | None = None) -> Path:
     path.write_text(yaml.safe_dump(inventory_data(site_yaml("depot", 77, depot_dns or dns),
                                                   site_yaml("branch", 78, dns)), sort_keys=False))
     return path
+
+
+def write_base(project: Project, dns: str) -> Path:
+    """The base branch's inventory where the example pipelines' review reads it (``../base``, the
+    worktree of the base branch beside the checkout)."""
+    path = project.folder.parent / "base" / INVENTORY
+    path.parent.mkdir(exist_ok=True)
+    return write_sites(path, dns)
 
 
 @dataclass
@@ -157,6 +167,27 @@ def pipeline_key_exports(folder: Path, env: dict[str, str]) -> dict[str, str]:
     return parse_exports(run_python(["-m", *keys_command(GITHUB)], folder, env).stdout)
 
 
+def test_a_new_sites_pull_request_review_plans_its_shared_stacks_and_names_the_members_waiting_for_them(
+    project: Project,
+) -> None:
+    """Before the first deploy: the pipelines' review command on sites never deployed. A member
+    stack reads its shared stack's outputs from that stack's state, which does not exist yet."""
+    write_base(project, "10.0.0.53")
+    result = project.pipeline(plan_only=True)
+    assert result.returncode == 0, result.stderr
+    markdown = result.stdout
+    # Counts cover exactly the stacks planned; the four not planned are named, with why.
+    assert markdown.startswith(
+        "### dhcp-failover rollout plan: 2 site(s), 2 of 2 stack(s) change, 4 stack(s) not planned\n"), markdown
+    for site in SITES:
+        assert re.search(rf"^\| {site} \| `{site}-shared` \| \d+ \| 0 \| 0 \|$", markdown, re.M), markdown
+        for member in ("secondary", "primary"):
+            assert (f"- `{site}-{member}`: plans after `{site}-shared` is applied: it reads `{site}-shared`'s "
+                    f"outputs from its state, and `{site}-shared` was never applied") in markdown
+    assert "Could not plan" not in markdown and "Unable to find remote state" not in result.stderr
+    assert project.instance_ids() == {name: None for name in project.instance_ids()}  # nothing applied
+
+
 def test_first_rollout_deploys_each_site_in_order_and_gates_on_real_failover_states(project: Project) -> None:
     result = project.pipeline(plan_only=False)  # --changed --parallel 4 --omapi-key-from ssm --json
     assert result.returncode == 0, result.stderr
@@ -181,11 +212,12 @@ def test_first_rollout_deploys_each_site_in_order_and_gates_on_real_failover_sta
 
 def test_plan_only_reviews_a_dns_change_as_markdown_naming_each_replacement(project: Project) -> None:
     before = project.instance_ids()
+    write_base(project, "10.0.0.53")  # what was deployed
     write_sites(project.folder / INVENTORY, "10.0.0.54")
     result = project.pipeline(plan_only=True)
     assert result.returncode == 0, result.stderr
     markdown = result.stdout
-    assert markdown.startswith("### dhcp-failover rollout plan: 2 site(s)")
+    assert markdown.startswith("### dhcp-failover rollout plan: 2 site(s), 4 of 4 stack(s) change\n")
     # --changed: the shared stacks' configuration is the one last applied, so they are not planned.
     assert "**2 stack(s) skipped as unchanged** since their last apply" in markdown
     for site in SITES:
@@ -195,6 +227,16 @@ def test_plan_only_reviews_a_dns_change_as_markdown_naming_each_replacement(proj
         assert re.search(rf"^\| {site} \| `{site}-shared` \| \d{{4}}-\d\d-\d\dT[\d:]+Z \| never \|$", markdown, re.M)
         assert f"- replaces secondary {site}-b of site {site}: user_data changed" in markdown
         assert f"- replaces primary {site}-a of site {site}: user_data changed" in markdown
+        # What changes on each replaced member, as render writes its files (base → head).
+        for member, role in ((f"{site}-b", "secondary"), (f"{site}-a", "primary")):
+            assert (f"<details><summary>{role} {member} (`{site}/{member}`): 1 file(s) changed: "
+                    "/etc/dhcp/dhcpd.conf</summary>") in markdown
+            assert f"--- base/{site}/{member}/etc/dhcp/dhcpd.conf\n+++ head/{site}/{member}/etc/dhcp/dhcpd.conf" in markdown
+    assert markdown.count("\n-  option domain-name-servers 10.0.0.53;\n+  option domain-name-servers 10.0.0.54;\n") == 8
+    # No secret the pipeline's keys --ssm exported appears anywhere in the review.
+    secrets = [value for name, value in project.env.items()
+               if name.startswith("TF_VAR_") and not name.endswith("_version")]
+    assert secrets and not [value for value in secrets if value in markdown or value in result.stderr]
     assert project.instance_ids() == before  # nothing applied
 
 
