@@ -421,6 +421,7 @@ def _import(args: argparse.Namespace) -> int:
     if args.dhcpd6_conf:
         sources.append(Path(args.dhcpd6_conf))
         unmapped, placeholders = _import_dhcpd6(Path(args.dhcpd6_conf), root, data, unmapped, placeholders)
+    isc_import.deploy_placeholders(data, placeholders)
     out = Path(args.out)
     header = (f"# Imported from {' and '.join(s.name for s in sources)} by dhcp-failover import.\n"
               f"# Replace every '{isc_import.PLACEHOLDER}' before validate: it names each one it rejects.\n")
