@@ -23,14 +23,17 @@ class InventoryProblems(InventoryError):
 
     ``pending`` says which checks did not run because they need these fixed first, so the count
     is all there is to fix at this stage, never a promise about the next run. ``str()`` is one
-    line (for callers that show one); the CLI prints ``lines()``.
+    line for callers that show one: the first problem, as a single problem would read, then all
+    the others; the CLI prints ``shown()`` and ``summary()``.
     """
 
     def __init__(self, problems: Sequence[str], *, pending: str = "", source: str = "the inventory") -> None:
         self.problems = tuple(problems)
         self.pending = pending
         self.source = source
-        super().__init__(f"{len(self.problems)} problems in {source}: " + "; ".join(self.problems))
+        first, *rest = self.problems
+        after = f"; {pending}" if pending else ""
+        super().__init__(f"{first} (and {len(rest)} more problem(s): {'; '.join(rest)}{after})")
 
     def located(self, source: str) -> InventoryProblems:
         """The same problems, each prefixed with the file they are in."""
