@@ -25,7 +25,7 @@ from typing import NoReturn
 
 from dhcp_failover.advice import site_warnings
 from dhcp_failover.app import SITES_ENV, build_app, plan_synth, require_provider_endpoint, select_sites, site_names
-from dhcp_failover.errors import SettingsError, UserError
+from dhcp_failover.errors import InventoryProblems, SettingsError, UserError
 from dhcp_failover.inventory import load_inventory
 from dhcp_failover.messages import one_line
 
@@ -56,6 +56,11 @@ def _inventory_path(arg: str | None) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _synth(argv)
+    except InventoryProblems as exc:
+        for problem in exc.shown():
+            print(f"error: {one_line(problem)}", file=sys.stderr)
+        print(one_line(exc.summary()), file=sys.stderr)
+        return EXIT_BAD_INPUT
     except UserError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from .address_rules import unusable
 from .backends.kea.settings import KeaSettings
@@ -22,7 +22,7 @@ from .constructs.naming import merged_tags
 from .derived_names import collisions
 from .dhcp_options import PROTOCOL_CODES, TYPED_CODES, Options, custom_value_ok
 from .dhcpv6_checks import dhcpv6_problems
-from .errors import InventoryError
+from .errors import InventoryError, InventoryProblems
 from .messages import excerpt
 from .model import (
     MAX_TAGS,
@@ -58,6 +58,15 @@ class Problem:
 
 def check_inventory(inventory: Inventory) -> list[Problem]:
     """All problems, in inventory order (the first one is what the CLI reports)."""
+    return _checked(inventory)[0]
+
+
+# What does not run for a site until its other problems are fixed (see check_inventory).
+AWS_CHECKS_PENDING = "AWS's own limits are checked for a site once its other problems are fixed"
+
+
+def _checked(inventory: Inventory) -> tuple[list[Problem], bool]:
+    """All problems, and whether a site had problems that kept its AWS checks from running."""
     problems: list[Problem] = []
     problems += _site_names_unique(inventory)
     sound: list[Site] = []
@@ -72,16 +81,57 @@ def check_inventory(inventory: Inventory) -> list[Problem]:
         # What AWS refuses is only worth saying about a site that is otherwise right.
         problems += _aws(inventory, site)
     problems += state_backend_problems(inventory)
-    return problems
+    unchecked = [site for site in inventory.sites if site not in sound and (
+        is_placed(site) or merged_tags(inventory.tags, site.tags))]
+    return problems, bool(unchecked)
 
 
-def validate(inventory: Inventory) -> Inventory:
-    """Return the inventory unchanged, or raise InventoryError with its first problem."""
-    problems = check_inventory(inventory)
+def validate(inventory: Inventory, lines: Mapping[tuple[Any, ...], int] | None = None) -> Inventory:
+    """Return the inventory unchanged, or raise InventoryError with its one problem, or
+    InventoryProblems with all of them, in the order of the file's ``lines`` (from
+    ``safe_yaml.load_text_with_lines``; without them, the order the checks found them)."""
+    problems, skipped_aws = _checked(inventory)
+    if len(problems) == 1:
+        raise InventoryError(str(problems[0]))
     if problems:
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-        raise InventoryError(f"{problems[0]}{more}")
+        if lines:
+            order = {id(p): i for i, p in enumerate(problems)}
+            problems.sort(key=lambda p: (line_of(_path_of(p.where, inventory), lines), order[id(p)]))
+        raise InventoryProblems([str(p) for p in problems], pending=AWS_CHECKS_PENDING if skipped_aws else "")
     return inventory
+
+
+_STEP = re.compile(r'site "(?P<site>(?:[^"\\]|\\.)*)"(?::\s*)?|\[(?P<index>\d+)\]|\.?(?P<key>[A-Za-z_][A-Za-z0-9_-]*)')
+
+
+def _path_of(where: str, inventory: Inventory) -> tuple[Any, ...]:
+    """A problem's place (``site "hq": subnets[0].pools[1]``) as a path into the file's data,
+    as far as it reads as one."""
+    path: list[Any] = []
+    at = 0
+    while at < len(where):
+        step = _STEP.match(where, at)
+        if step is None or step.end() == at:
+            break
+        at = step.end()
+        if step["site"] is not None:
+            names = [site.name for site in inventory.sites]
+            if step["site"] not in names:
+                break
+            path = ["sites", names.index(step["site"])]
+        elif step["index"] is not None:
+            path.append(int(step["index"]))
+        else:
+            path.append(step["key"])
+    return tuple(path)
+
+
+def line_of(path: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int]) -> int:
+    """The line a path starts on, or its nearest enclosing key's; 0 for the inventory itself."""
+    for end in range(len(path), 0, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return 0
 
 
 def _check_site(site: Site) -> Iterator[Problem]:
@@ -97,13 +147,12 @@ def _members(site: Site) -> Iterator[Problem]:
     if len(site.members) != 2:
         yield Problem("members", f"has {len(site.members)} members; list exactly two (one primary, one secondary)")
     roles = [m.role for m in site.members]
-    for role in Role:
-        count = roles.count(role)
-        if count != 1:
-            yield Problem(
-                "members",
-                f"has {count} {role.value} member(s); a failover pair needs exactly one primary and one secondary",
-            )
+    counts = {role: roles.count(role) for role in Role}
+    if any(count != 1 for count in counts.values()):
+        # One line for both roles: one wrong role makes both counts wrong.
+        wrong = " and ".join(f"{count} {role.value} member(s)" for role, count in counts.items()
+                             if count != 1 or len(site.members) == 2)
+        yield Problem("members", f"has {wrong}; a failover pair needs exactly one primary and one secondary")
     yield from _unique_names("members", [m.name for m in site.members], "member")
     if len(site.members) == 2 and site.members[0].address == site.members[1].address:
         yield Problem("members", f"both members use address {site.members[0].address}; give each its own")
@@ -210,9 +259,10 @@ def _pool(pool: Pool, net: IPv4Network, reserved: dict[IPv4Address, str]) -> Ite
     if pool.start not in net or pool.end not in net:
         yield f"{_span(pool)} is not inside the subnet {net}"
         return
-    for addr, what in sorted(reserved.items()):
-        if pool.start <= addr <= pool.end:
-            yield f"{_span(pool)} contains {addr} ({what}); move the pool's bounds to exclude it"
+    inside = [f"{addr} ({what})" for addr, what in sorted(reserved.items()) if pool.start <= addr <= pool.end]
+    if inside:
+        # One line per pool: moving its bounds is one fix, whatever it covers.
+        yield f"{_span(pool)} contains {' and '.join(inside)}; move the pool's bounds to exclude {'them' if len(inside) > 1 else 'it'}"
 
 
 def _hosts(site: Site) -> Iterator[Problem]:

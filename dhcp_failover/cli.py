@@ -31,7 +31,7 @@ from .backends.kea import control as kea_control
 from .backends.kea import leases as kea_leases
 from .backends.kea.control import KeaControlError
 from .backends.kea.render import LEASE_FILE as KEA_LEASE_FILE
-from .errors import AwsError, ConfigImportError, InventoryError, UsageError, UserError
+from .errors import AwsError, ConfigImportError, InventoryError, InventoryProblems, UsageError, UserError
 from .host_files import render_inventory
 from .inventory import inventory_json_schema, load_inventory
 from .messages import one_line
@@ -60,6 +60,13 @@ VIA_INSTANCE_CONNECT = "instance-connect"
 def _error(message: str) -> None:
     """The one line of an error: whatever the message quotes, it cannot start a second line."""
     print(f"error: {one_line(message)}", file=sys.stderr)
+
+
+def _report(problems: InventoryProblems) -> None:
+    """Every problem of an inventory, one ``error:`` line each, then how many there are."""
+    for problem in problems.shown():
+        _error(problem)
+    print(one_line(problems.summary()), file=sys.stderr)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -436,6 +443,7 @@ def _import(args: argparse.Namespace) -> int:
     if args.dhcpd6_conf:
         sources.append(Path(args.dhcpd6_conf))
         unmapped, placeholders = _import_dhcpd6(Path(args.dhcpd6_conf), root, data, unmapped, placeholders)
+    isc_import.deploy_placeholders(data, placeholders)
     out = Path(args.out)
     header = (f"# Imported from {' and '.join(s.name for s in sources)} by dhcp-failover import.\n"
               f"# Replace every '{isc_import.PLACEHOLDER}' before validate: it names each one it rejects.\n")
@@ -786,6 +794,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         run: Callable[[argparse.Namespace], int] = args.run
         return run(args)
+    except InventoryProblems as exc:
+        _report(exc)
+        return EXIT_BAD_INPUT
     except UserError as exc:
         _error(f"{exc}")
         return EXIT_BAD_INPUT

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .checks import validate
-from .errors import InventoryError
+from .checks import line_of, validate
+from .errors import InventoryError, InventoryProblems
 from .fields import ALLOWED_BY_PATTERN
 from .messages import excerpt
 from .model import Inventory
-from .safe_yaml import YamlInputError, load_text, read_text
+from .safe_yaml import YamlInputError, load_text_with_lines, read_text
 
 # Pair-level failover settings people put under a member by habit (dhcpd.conf has them in
 # each server's peer block); the ISC guide says the secondary must not have them.
@@ -42,37 +43,51 @@ def load_inventory(path: str | Path) -> Inventory:
         raise InventoryError(f"{path}: {exc}") from None
     try:
         return parse_inventory(text)
+    except InventoryProblems as exc:
+        raise exc.located(str(path)) from None
     except InventoryError as exc:
         raise InventoryError(f"{path}: {exc}") from None
 
 
 def parse_inventory(text: str) -> Inventory:
     try:
-        data = load_text(text)
+        data, lines = load_text_with_lines(text)
     except YamlInputError as exc:
         raise InventoryError(str(exc)) from None
-    return inventory_from_data(data)
+    return inventory_from_data(data, lines)
 
 
-def inventory_from_data(data: Any) -> Inventory:
+def inventory_from_data(data: Any, lines: Mapping[tuple[Any, ...], int] | None = None) -> Inventory:
+    """Validate parsed inventory data: one problem raises InventoryError, several raise
+    InventoryProblems (all of the first stage that finds any, in the order of ``lines``)."""
     if not isinstance(data, dict):
         raise InventoryError("the inventory must be a mapping with a 'sites' list")
     try:
         inventory = Inventory.model_validate(data)
     except ValidationError as exc:
-        raise InventoryError(_describe(exc, data)) from None
-    return validate(inventory)
+        problems = _describe(exc, data, lines or {})
+        if len(problems) == 1:
+            raise InventoryError(problems[0]) from None
+        raise InventoryProblems(problems, pending=FIELD_CHECKS_PENDING) from None
+    return validate(inventory, lines)
 
 
-def _describe(exc: ValidationError, data: Any) -> str:
-    """The first problem as a line in the inventory's own words: the field's path as the file
-    spells it, the value quoted safely, and what the field allows."""
+# The rules across fields (checks.py) need every field valid first.
+FIELD_CHECKS_PENDING = "the rules that relate several fields are checked once these are fixed"
+
+
+def _describe(exc: ValidationError, data: Any, lines: Mapping[tuple[Any, ...], int]) -> list[str]:
+    """Every problem as a line in the inventory's own words (the field's path as the file spells
+    it, the value quoted safely, and what the field allows), in the file's order."""
     problems = _problems_by_field(exc, data)
     # A misspelt key also makes its intended key "missing"; the did-you-mean is the useful line.
-    loc = next((loc for loc, errors in problems.items() if any(e["type"] == "extra_forbidden" for e in errors)),
-               next(iter(problems)))
-    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-    return f"{_where(loc, data)}: {_what(problems[loc], loc)}{more}"
+    meant = {(*loc[:-1], close) for loc, errors in problems.items()
+             if any(e["type"] == "extra_forbidden" for e in errors) and loc
+             for close in difflib.get_close_matches(str(loc[-1])[:64], _allowed_keys(loc[:-1]), n=1, cutoff=0.6)}
+    kept = [loc for loc, errors in problems.items()
+            if not (loc in meant and all(e["type"] == "missing" for e in errors))]
+    kept.sort(key=lambda loc: line_of(loc, lines))
+    return [f"{_where(loc, data)}: {_what(problems[loc], loc)}" for loc in kept]
 
 
 def _problems_by_field(exc: ValidationError, data: Any) -> dict[tuple[Any, ...], list[Any]]:

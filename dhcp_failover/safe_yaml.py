@@ -68,6 +68,7 @@ class _Open:
     value: dict[str, Any] | list[Any]
     anchor: str | None
     line: int
+    path: tuple[Any, ...] = ()
     key: Any = None
     has_key: bool = False
     values: int = 1
@@ -83,6 +84,23 @@ class _Builder:
     building: set[str] = field(default_factory=set)
     total: int = 0
     root: Any = None
+    lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    """The line each key and list item starts on, by its path from the root (aliases' contents not)."""
+
+    def _next_path(self, line: int, *, is_key: Any = None) -> tuple[Any, ...]:
+        """The path of the value about to be attached, recording where it starts."""
+        if not self.stack:
+            return ()
+        parent = self.stack[-1]
+        if isinstance(parent.value, list):
+            path = (*parent.path, len(parent.value))
+            self.lines.setdefault(path, line)
+            return path
+        if not parent.has_key:
+            if isinstance(is_key, str):
+                self.lines.setdefault((*parent.path, is_key), line)
+            return parent.path
+        return (*parent.path, parent.key)
 
     def count(self, values: int, line: int) -> None:
         self.total += values
@@ -116,6 +134,7 @@ class _Builder:
 
     def scalar(self, value: Any, anchor: str | None, line: int) -> None:
         self.count(1, line)
+        self._next_path(line, is_key=value)
         if anchor is not None:
             self.anchors[anchor] = (value, 1, 1)
         self.attach(value, 1, 1, line)
@@ -126,7 +145,7 @@ class _Builder:
         self.count(1, line)
         if anchor is not None:
             self.building.add(anchor)
-        self.stack.append(_Open(value, anchor, line))
+        self.stack.append(_Open(value, anchor, line, self._next_path(line)))
 
     def close(self) -> None:
         node = self.stack.pop()
@@ -142,6 +161,7 @@ class _Builder:
             raise YamlInputError(f"line {line}: alias *{excerpt(anchor)[1:-1]} names no anchor defined before it")
         value, values, depth = self.anchors[anchor]
         self.count(values, line)
+        self._next_path(line)
         self.attach(value, values, depth, line)
 
 
@@ -175,7 +195,7 @@ def _line(event: Event) -> int:
     return event.start_mark.line + 1 if event.start_mark is not None else 0
 
 
-def _build(events: Any) -> Any:
+def _build(events: Any) -> _Builder:
     builder = _Builder()
     documents = 0
     for event in events:
@@ -197,15 +217,22 @@ def _build(events: Any) -> Any:
                 raise YamlInputError(f"line {line}: a second YAML document; an inventory is one document")
         elif not isinstance(event, (StreamStartEvent, StreamEndEvent, DocumentEndEvent)):
             raise YamlInputError(f"line {line}: unexpected YAML content")
-    return builder.root
+    return builder
 
 
 def load_text(text: str) -> Any:
     """Parse one YAML document; raise YamlInputError with one line on anything unsafe or broken."""
+    return load_text_with_lines(text)[0]
+
+
+def load_text_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """``load_text``, and the line each key and list item starts on, by its path (``("sites", 0,
+    "name")``), so problems can be told in the order the file has them."""
     if len(text) > MAX_BYTES:
         raise YamlInputError(f"is larger than {MAX_BYTES // (1024 * 1024)} MB; an inventory is far smaller")
     try:
-        return _build(yaml.parse(text, Loader=_LOADER))
+        builder = _build(yaml.parse(text, Loader=_LOADER))
+        return builder.root, builder.lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

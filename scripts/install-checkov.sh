@@ -14,5 +14,7 @@ python="${PYTHON:-python3}"
 installed="$("$venv/bin/python" -c 'from importlib.metadata import version; print(version("checkov"))' 2>/dev/null || true)"
 [ "$installed" = "$CHECKOV_VERSION" ] && exit 0
 
+# One line, so a first run's silent minute is not taken for a hang.
+echo "install-checkov: installing checkov $CHECKOV_VERSION into .venv-checkov (about a minute, once)" >&2
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install -qq --disable-pip-version-check "checkov==$CHECKOV_VERSION"

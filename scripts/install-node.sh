@@ -15,5 +15,7 @@ stamp=node_modules/.dhcp-failover-lock.sha256
 wanted="$(sha256sum package-lock.json | cut -d' ' -f1)"
 [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && exit 0
 
+# One line, so a first run's silent half-minute is not taken for a hang.
+echo "install-node: installing cdktf-cli and its node packages into node_modules (npm ci, once per lockfile)" >&2
 npm ci --no-audit --no-fund --loglevel=error
 echo "$wanted" > "$stamp"

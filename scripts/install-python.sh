@@ -12,6 +12,8 @@ stamp=.venv/.dhcp-failover-lock.sha256
 wanted="$(sha256sum Pipfile.lock | cut -d' ' -f1)"
 [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && exit 0
 
+# One line, so a first run's silent two minutes are not taken for a hang.
+echo "install-python: installing the locked Python packages into .venv (pipenv, about two minutes, once per lockfile)" >&2
 python="${PYTHON:-python3}"
 if ! "$python" -m pipenv --version >/dev/null 2>&1; then
   "$python" -m pip install -qq --disable-pip-version-check "pipenv==$PIPENV_VERSION"

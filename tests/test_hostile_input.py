@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.support.factories import REPO, inventory_data, site_data, write_inventory
-from tests.support.messages import assert_in_users_words
+from tests.support.messages import assert_in_users_words, error_lines
 
 Data = dict[str, Any]
 WALL_LIMIT = 10.0
@@ -189,16 +189,16 @@ def run_together(commands: list[list[str]], cwd: Path) -> list[tuple[subprocess.
         return list(pool.map(lambda args: run(args, cwd), commands))
 
 
-def assert_one_error_line(result: subprocess.CompletedProcess[str], seconds: float, expected: str) -> None:
+def assert_error_lines(result: subprocess.CompletedProcess[str], seconds: float, expected: str) -> None:
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert result.returncode == 2, result.stderr[-3000:]
     assert result.stdout == ""
-    lines = result.stderr.split("\n")
-    assert len(lines) == 2 and lines[1] == "", f"not one line: {result.stderr[:3000]!r}"
-    assert lines[0].startswith("error: ") and lines[0].isprintable(), lines[0][:300]
-    assert len(lines[0]) < 600, lines[0][:600]
-    assert expected in lines[0], lines[0]
-    assert_in_users_words(lines[0])
+    lines = error_lines(result.stderr)
+    for line in lines:
+        assert line.isprintable(), line[:300]
+        assert len(line) < 600, line[:600]
+        assert_in_users_words(line)
+    assert any(expected in line for line in lines), lines
     assert seconds < WALL_LIMIT, f"took {seconds:.1f} s"
 
 
@@ -207,7 +207,7 @@ def test_there_is_a_case_for_every_class() -> None:
 
 
 @pytest.mark.parametrize(("data", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_hostile_inventory_is_one_error_line_in_every_command(tmp_path: Path, data: Any, expected: str) -> None:
+def test_hostile_inventory_is_one_error_line_per_problem_in_every_command(tmp_path: Path, data: Any, expected: str) -> None:
     inventory = write_case(tmp_path / "inventory.yaml", data)
     out = tmp_path / "out"
     (out / "lab" / "lab-a").mkdir(parents=True)
@@ -218,7 +218,7 @@ def test_hostile_inventory_is_one_error_line_in_every_command(tmp_path: Path, da
         ["-m", "dhcp_failover", "render", "--inventory", str(inventory), "--out", str(out)],
         [str(REPO / "main.py"), "--inventory", str(inventory)],
     ], tmp_path):
-        assert_one_error_line(result, seconds, expected)
+        assert_error_lines(result, seconds, expected)
 
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["lab", "lab/lab-a", "lab/lab-a/keep.txt"]
     assert (out / "lab" / "lab-a" / "keep.txt").read_text() == "left as it was\n"

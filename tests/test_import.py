@@ -5,6 +5,7 @@ either rendered again or listed as not mapped with its line; placeholders fail v
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import subprocess
 import sys
@@ -15,12 +16,14 @@ from typing import Any
 import pytest
 import yaml
 
+from dhcp_failover.app import plan_synth
 from dhcp_failover.backends.isc.config_import import PLACEHOLDER, import_config
 from dhcp_failover.backends.isc.config_reader import parse, tokenize
 from dhcp_failover.backends.isc.render import render_dhcpd_conf
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.model import ServerKind
 from tests.lab.member_files import dhcpd_check
+from tests.support.checkout import run_main
 from tests.support.factories import ISC_EXAMPLES, REPO
 from tests.support.tools import require_file
 
@@ -486,3 +489,71 @@ def test_a_subnets_ddns_domainname_stays_listed_when_a_served_subnet_has_none() 
                               'subnet 10.2.0.0 netmask 255.255.255.0 {\n ddns-domainname "lan";\n}\n'
                               'subnet 10.3.0.0 netmask 255.255.255.0 {\n range 10.3.0.2 10.3.0.9;\n ddns-domainname "lan";\n}\n')
     assert [line for line, _, _ in unmapped] == [7, 11]
+
+
+# -- what a deploy still needs: "0 placeholder(s) to fill in" means synth works ---------------------
+
+SERVERS_ON_THE_CLIENT_LAN = """\
+failover peer "lan" {
+  primary; address 10.77.1.10; port 519; peer address 10.77.1.11; peer port 520;
+  max-response-delay 60; max-unacked-updates 10; mclt 3600; split 128; load balance max seconds 3;
+}
+subnet 10.77.1.0 netmask 255.255.255.0 {
+  option routers 10.77.1.1;
+  pool { failover peer "lan"; range 10.77.1.100 10.77.1.199; }
+}
+"""
+
+# What a user types for each kind of placeholder the import lists, by the key it sits under.
+FILLED_BY_KEY = {"region": "eu-west-1", "availability_zone": "eu-west-1a", "ami": "ami-0123456789abcdef0",
+                 "source_address": "10.77.0.254", "interface": "eth1", "network": "10.20.1.0/24"}
+
+
+def filled_in(node: Any, key: str = "") -> Any:
+    """Every placeholder replaced by what FILLED_BY_KEY gives its key; a member's address is the
+    10th (primary) or 11th host of its network."""
+    if isinstance(node, list):
+        return [filled_in(item, key) for item in node]
+    if not isinstance(node, dict):
+        return FILLED_BY_KEY[key] if node == PLACEHOLDER else node
+    filled = {k: filled_in(v, k) for k, v in node.items() if k != "address"}
+    if "address" in node:
+        host = 10 if node.get("role") == "primary" else 11
+        filled["address"] = (str(ipaddress.IPv4Network(filled["network"])[host]) if node["address"] == PLACEHOLDER
+                             else node["address"])
+    return {k: filled[k] for k in node}
+
+
+@pytest.mark.parametrize("files", ["guide-pair", "servers-on-the-client-lan"])
+def test_filling_in_every_listed_placeholder_of_an_import_is_all_a_synth_needs(tmp_path: Path, files: str) -> None:
+    confs = guide_pair() if files == "guide-pair" else (SERVERS_ON_THE_CLIENT_LAN,)
+    args = []
+    for name, text in zip(("--dhcpd-conf", "--peer-conf"), confs, strict=False):
+        (tmp_path / f"{name[2:]}.conf").write_text(text)
+        args += [name, str(tmp_path / f"{name[2:]}.conf")]
+    out = tmp_path / "imported.yaml"
+    result = subprocess.run([sys.executable, "-m", "dhcp_failover", "import", *args, "--out", str(out)],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    listed = [line.removeprefix("fill in: ") for line in result.stdout.splitlines() if line.startswith("fill in: ")]
+    assert f"{len(listed)} placeholder(s) to fill in" in result.stdout
+    for member in ("dhcp-primary", "dhcp-secondary"):
+        assert any(line.startswith(f"member {member}: placement: region, availability_zone") for line in listed), listed
+    if files == "servers-on-the-client-lan":
+        # In AWS nothing hears the LAN's broadcasts: the servers get addresses of their own, the LAN a relay.
+        assert any(line.startswith("member dhcp-primary: address and network, its own in AWS") for line in listed)
+        assert any(line.startswith("relays[0]: ") and "10.77.1.0/24" in line for line in listed), listed
+
+    data = yaml.safe_load(out.read_text())
+    filled = tmp_path / "filled.yaml"
+    filled.write_text(yaml.safe_dump(filled_in(data), sort_keys=False))
+    assert PLACEHOLDER not in filled.read_text()
+    validated = subprocess.run([sys.executable, "-m", "dhcp_failover", "validate", "--inventory", str(filled)],
+                               cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert validated.returncode == 0, validated.stderr
+    site = data["sites"][0]["name"]
+    assert plan_synth(load_inventory(filled), {}).stack_names == [f"{site}-shared", f"{site}-secondary", f"{site}-primary"]
+    if files == "guide-pair":  # one real synth is proof enough; each costs tens of seconds
+        synth = run_main(tmp_path, "--inventory", str(filled), script=REPO / "main.py")
+        assert synth.returncode == 0, synth.stderr
+        assert "synthesized 3 stack(s)" in synth.stdout, synth.stdout

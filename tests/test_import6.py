@@ -122,7 +122,9 @@ def test_placeholders_fail_validate_until_filled_in_then_it_renders(imported: tu
     site["server"] = "kea"
     site.pop("ping_check", None)
     for i, member in enumerate(site["members"]):
-        member.update(address=f"10.60.1.{10 + i}", network="10.60.1.0/24", port=None)
+        member.update(address=f"10.60.1.{10 + i}", network="10.60.1.0/24", port=None, placement={
+            "region": "eu-west-1", "subnet_id": "subnet-0123456789abcdef0", "vpc_id": "vpc-0123456789abcdef0",
+            "ami": "ami-0123456789abcdef0"})
         member.pop("port")
     site.pop("failover", None)
     site.pop("omapi", None)

@@ -175,3 +175,17 @@ def test_docs_picture_is_the_office_examples_dashboard(synthesized_examples: dic
         "regenerate docs/monitoring-dashboard.svg as docs/monitoring.md says")
     assert result.stdout.count("<rect ") == 1 + 5  # the background and five widgets
     assert "PoolFreePercent: office-dhcp-b 10.61.8.100-10.61.8.199" in result.stdout
+
+
+def test_the_dashboard_picture_says_what_state_numbers_mean_and_where_each_alarm_fires(
+        synthesized_examples: dict[str, Path]) -> None:
+    stack = synthesized_examples["office"] / "stacks" / "office-shared" / "cdk.tf.json"
+    result = subprocess.run([sys.executable, "-m", "dhcp_failover.dashboard_picture", str(stack)], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "2 normal, 3 communications-interrupted, 4 partner-down" in result.stdout
+    # office.yaml sets pool thresholds of its own: the picture reads them from the synthesized alarms.
+    assert "pool: PoolFreePercent &lt; 15 for 1 period(s) of 60 s" in result.stdout
+    assert "pool: PoolFreePercent &lt; 5 for 1 period(s) of 60 s" in result.stdout
+    assert "clock-offset: ClockOffsetSeconds &gt; 1 for 2 period(s) of 60 s (set by monitoring.clock_offset_seconds)" in (
+        result.stdout)

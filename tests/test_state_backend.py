@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.checkout import Stacks
 from tests.support.factories import REPO, inventory_data, write_inventory
+from tests.support.messages import error_lines
 
 S3 = {"backend": "s3", "bucket": "acme-dhcp-state", "region": "eu-west-1"}
 
@@ -71,7 +72,7 @@ def test_main_py_refuses_a_bad_state_section_and_writes_nothing(tmp_path: Path, 
     result = subprocess.run([sys.executable, str(REPO / "main.py"), "--inventory", str(inventory)], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "state: backend s3 needs a bucket" in result.stderr
+    assert any("state: backend s3 needs a bucket" in line for line in error_lines(result.stderr)), result.stderr
     assert not (tmp_path / "cdktf.out").exists()
 
 

@@ -94,7 +94,7 @@ def test_bad_input_is_one_error_line_exit_2_and_nothing_written(tmp_path: Path, 
     write_inventory(tmp_path / "semantic.yaml", inventory_data(semantic))
     write_inventory(tmp_path / "unplaced.yaml", inventory_data())
     wide = placed_site()
-    wide["members"][1].update(address="10.200.3.2", network="10.200.3.0/24")
+    wide["members"][1].update(address="10.200.3.10", network="10.200.3.0/24")
     write_inventory(tmp_path / "wide.yaml", inventory_data(wide))
     elsewhere = json.loads(json.dumps(placed_site("placed")).replace('"10.77.', '"10.78.'))
     write_inventory(tmp_path / "mixed.yaml", inventory_data(site_data(), elsewhere))

@@ -2,8 +2,9 @@
 inventory, listing every statement it could not map with its line number: nothing is silently
 dropped. What a dhcpd.conf cannot know (relay interfaces and addresses, a peer given by host
 name, the servers behind a WireGuard tunnel's ends) becomes a placeholder that ``validate``
-rejects, naming the field, until it is filled in. ``config_walk`` reads each file's statements;
-this module assembles the site from them.
+rejects, naming the field, until it is filled in; ``deploy_placeholders`` adds what a deploy
+needs besides (placement, and relays for servers that leave the client LAN). ``config_walk``
+reads each file's statements; this module assembles the site from them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from ...constructs.layout import aws_reserved_addresses
 from ...errors import ConfigImportError
 from ...messages import excerpt
 from ...model import Role, WireGuard
@@ -124,6 +126,56 @@ def _assemble(main: Importer, peer: Importer | None, site_name: str | None) -> I
     if peer is not None:
         unmapped += [(line, f"(peer) {text}", why) for line, text, why in sorted(peer.unmapped)]
     return {"version": 1, "sites": [site]}, unmapped, placeholders
+
+
+def deploy_placeholders(data: dict[str, Any], placeholders: list[str]) -> None:
+    """What a deploy needs that no dhcpd.conf says, as placeholders, so that none left means synth
+    works: where each member runs in AWS, and, for servers that sat on a client LAN, their own
+    address in AWS and a relay for that LAN (in AWS nothing hears the LAN's broadcasts)."""
+    site = data["sites"][0]
+    lans = {s["network"] for s in site["subnets"] if s.get("pools")}
+    networks = [m["network"] for m in site["members"]]
+    for member in site["members"]:
+        address, network = member["address"], member["network"]
+        if network in lans:
+            placeholders.append(
+                f"member {member['name']}: address and network, its own in AWS (it served the client LAN "
+                f"{network} from {address}; a relay forwards that LAN to it now)")
+            member["address"] = member["network"] = PLACEHOLDER
+        elif ipv4(address) and network != PLACEHOLDER:
+            net = ipaddress.IPv4Network(network)
+            if not 16 <= net.prefixlen <= 28:
+                placeholders.append(f"member {member['name']}: address and network ({network} cannot be an AWS "
+                                    "subnet: those are /16 to /28)")
+                member["address"] = member["network"] = PLACEHOLDER
+            elif ipaddress.IPv4Address(address) in aws_reserved_addresses(net):
+                placeholders.append(f"member {member['name']}: address ({address} is one of the 5 addresses AWS "
+                                    f"reserves in subnet {network}: the first four and the last)")
+                member["address"] = PLACEHOLDER
+        shared = " (both members are in one network: give them the same zone)" if (
+            networks.count(network) > 1 and network not in lans) else ""
+        if "dhcpv6" in site:
+            # A VPC the site makes gets its IPv6 block only at apply; DHCPv6 needs existing subnets.
+            member["placement"] = {"region": PLACEHOLDER, "subnet_id": PLACEHOLDER, "vpc_id": PLACEHOLDER,
+                                   "ami": PLACEHOLDER}
+            where = "subnet_id and vpc_id of an existing subnet whose IPv6 CIDR holds its dhcpv6 network"
+        else:
+            member["placement"] = {"region": PLACEHOLDER, "availability_zone": PLACEHOLDER, "ami": PLACEHOLDER}
+            where = f"availability_zone{shared} (or subnet_id and vpc_id of an existing subnet)"
+        placeholders.append(f"member {member['name']}: placement: region, {where} and ami, where it runs in AWS; "
+                            "without a placement the site is rendered but not deployed (remove placement for that)")
+    relays = site.setdefault("relays", [])
+    relayed = {served["subnet"] for relay in relays for served in relay["serves"]}
+    for subnet in site["subnets"]:
+        if subnet["network"] in lans - relayed:
+            i = len(relays)
+            relays.append({"name": f"relay-{i + 1}", "source_address": PLACEHOLDER,
+                           "serves": [{"subnet": subnet["network"], "interface": PLACEHOLDER,
+                                       "giaddr": (subnet.get("routers") or [PLACEHOLDER])[0]}]})
+            placeholders.append(f"relays[{i}]: source_address and the interface (and the giaddr, if no router is "
+                                f"given) of the relay for {subnet['network']}, which the servers sat on")
+    if not relays:
+        del site["relays"]
 
 
 def _around_fixed_addresses(pools: list[dict[str, Any]], hosts: list[dict[str, Any]]) -> list[dict[str, Any]]:
