@@ -375,6 +375,13 @@ def test_the_picture_shows_both_address_families() -> None:
         assert text in picture
 
 
+def test_the_kea_3_picture_shows_kea_dhcp6s_own_control_port() -> None:
+    picture = mermaid(inventory_from_data(kea_3_with_dhcpv6(admin_networks=["10.250.0.0/24"])).sites[0])
+    assert "Kea HA (v4 and v6) (kea-dhcp4 HTTP control socket tcp/8000, kea-dhcp6 tcp/8001)" in picture
+    assert "kea-dhcp4 HTTP control socket tcp/8000, kea-dhcp6 tcp/8001" in picture.split("admins 10.250.0.0/24")[1]
+    assert "tcp/8001" not in mermaid(example_site())
+
+
 def test_a_monitored_dual_stack_member_reports_and_alarms_on_its_v6_relationship() -> None:
     data = dual_stack()
     data["sites"][0]["monitoring"] = {"alerts": {"emails": ["noc@example.com"]}}
