@@ -13,7 +13,6 @@ from ipaddress import IPv6Address, IPv6Network
 
 from .dhcpv6 import IRT_MINIMUM, Dhcpv6, PdPool, Pool6, Subnet6
 from .model import ServerKind, Site
-from .releases import KeaSeries
 
 # Client subnets become security-group sources and Kea subnets: no larger than a /32, and
 # large enough for a pool of two addresses per member.
@@ -48,15 +47,6 @@ def dhcpv6_problems(site: Site) -> Iterator[tuple[str, str]]:
         yield "dhcpv6", (
             "is set on an isc site, but ISC dhcpd has no DHCPv6 failover; set server: kea (Kea HA serves DHCPv6) "
             "or remove dhcpv6"
-        )
-        return
-    pin = site.kea_pin
-    if pin is not None and pin.series is not KeaSeries.KEA_2_2:
-        # Kea 3.0 has no Control Agent, through which the v6 relationship's peers and operators
-        # reach kea-dhcp6 on Kea 2.2; kea-dhcp6's own control socket is not wired yet.
-        yield "dhcpv6", (
-            f"is not supported yet with Kea {pin.series.value} (os: {site.os.value}); set os: debian-12 for this "
-            "site, whose Kea 2.2 serves DHCPv6 in HA (docs/dhcpv6.md)"
         )
         return
     for rule in RULES:

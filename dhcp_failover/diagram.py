@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .backends.kea import render as kea_render
 from .backends.registry import backend_for
 from .model import Member, ServerKind, Site
 
@@ -82,7 +83,10 @@ def graph(site: Site) -> tuple[list[Node], list[Edge]]:
     primary, secondary = _member_id(site.primary), _member_id(site.secondary)
     channel = backend_for(site).control_channel(site)
     families = " (v4 and v6)" if v6 is not None else ""
-    link = "failover" if site.server is ServerKind.ISC else f"Kea HA{families} ({channel.label} tcp/{channel.port})"
+    # Kea 3.0 dual-stack: kea-dhcp6 answers on a port of its own (no Control Agent forwards to it).
+    port6 = kea_render.control_port6(site) if site.server is ServerKind.KEA else None
+    ports = f"tcp/{channel.port}" + (f", kea-dhcp6 tcp/{port6}" if port6 is not None else "")
+    link = "failover" if site.server is ServerKind.ISC else f"Kea HA{families} ({channel.label} {ports})"
     if site.wireguard is None:
         edges.append(Edge(primary, secondary, "failover tcp" if site.server is ServerKind.ISC else link, both_ways=True))
     else:
@@ -93,7 +97,7 @@ def graph(site: Site) -> tuple[list[Node], list[Edge]]:
     for i, net in enumerate(admins):
         nodes.append(Node(f"a{i}", [f"admins {net}"]))
         for member in (site.primary, site.secondary):
-            edges.append(Edge(f"a{i}", _member_id(member), f"{admin_label} tcp/{channel.port}", dashed=True))
+            edges.append(Edge(f"a{i}", _member_id(member), f"{admin_label} {ports}", dashed=True))
     return nodes, edges
 
 

@@ -127,14 +127,20 @@ KEA_STATES = {
 
 
 def kea_state(config: dict[str, Any], root: str, prefix: list[str], service: str = "dhcp4") -> int:
-    """The local HA state (``status-get`` to the member's own Control Agent), as an ISC number;
-    ``service`` dhcp6: the DHCPv6 relationship of a dual-stack member."""
+    """The local HA state (``status-get`` to the member's own control channel), as an ISC number;
+    ``service`` dhcp6: the DHCPv6 relationship of a dual-stack member, from kea-dhcp6's own socket
+    where the config names one (``dhcp6_url``, Kea 3.0), else through the Control Agent."""
     kea = config["kea"]
     password = under(root, kea["password_file"]).read_text()
-    body = json.dumps({"command": "status-get", "service": [service]})
+    url = kea["url"]
+    request: dict[str, Any] = {"command": "status-get", "service": [service]}
+    if service == "dhcp6" and "dhcp6_url" in kea:
+        url = kea["dhcp6_url"]
+        del request["service"]
+    body = json.dumps(request)
     # The password goes to curl on stdin, never on a command line.
     curl_config = (f'user = "{kea["user"]}:{password}"\nheader = "Content-Type: application/json"\n'
-                   f"data = {json.dumps(body)}\nurl = \"{kea['url']}\"\n")
+                   f"data = {json.dumps(body)}\nurl = \"{url}\"\n")
     try:
         result = subprocess.run([*prefix, "curl", "--silent", "--show-error", "--fail", "--max-time", "5",
                                  "--config", "-"], input=curl_config, capture_output=True, text=True, timeout=10,

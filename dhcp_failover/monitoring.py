@@ -231,13 +231,16 @@ def kea_reporter_config(site: Site, member: Member) -> dict[str, Any]:
             "url": f"http://{member.address}:{site.kea.control_port}/",
             "user": kea_render.CONTROL_USER,
             "password_file": kea_render.password_path(),
+            # Kea 3.0: kea-dhcp6's own control socket (on 2.2 the agent at "url" forwards to it).
+            **({"dhcp6_url": f"http://{member.address}:{port6}/"}
+               if (port6 := kea_render.control_port6(site)) is not None else {}),
         },
         "lease_file": kea_render.LEASE_FILE,
         "pid_file": kea_render.DHCP4_PID_FILE,
         "logs": {"kea-dhcp4": kea_render.DHCP4_LOG, "bootstrap": BOOTSTRAP_LOG,
                  **({"kea-dhcp-ddns": kea_ddns.D2_LOG} if site.ddns is not None else {}),
                  **({"kea-dhcp6": kea_render6.DHCP6_LOG} if site.dhcpv6 is not None else {})},
-        # A dual-stack member: also the DHCPv6 relationship's state, from kea-dhcp6 through the agent.
+        # A dual-stack member: also the DHCPv6 relationship's state, from kea-dhcp6.
         **({"dhcp6": True} if site.dhcpv6 is not None else {}),
         # Kea logs every lease it hands out or renews with this message id.
         "ack_marker": "DHCP4_LEASE_ALLOC",

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 from .backends.isc.omapi import FailoverState, OmapiEndpoint, OmapiError, read_failover_state, shutdown_server
 from .backends.kea import control as kea_control
+from .backends.kea import render as kea_render
 from .errors import InventoryError, UsageError
 from .local_keys import KeyStore
 from .model import Member, ServerKind, Site
@@ -165,7 +166,7 @@ def read_member(site: Site, access: Access, timeout: float = READ_TIMEOUT) -> Me
         except kea_control.KeaControlError as exc:
             return MemberStatus(member, role, where, None, None, str(exc))
         v4 = MemberStatus(member, role, where, ha.local_state, ha.partner_state)
-        return v4 if site.dhcpv6 is None else _with_v6(v4, access, timeout)
+        return v4 if site.dhcpv6 is None else _with_v6(v4, site, access, timeout)
 
     def read(endpoint: OmapiEndpoint) -> FailoverState:
         return read_failover_state(endpoint, site.peer_name, command_prefix=access.command_prefix, timeout=timeout)
@@ -183,10 +184,19 @@ def read_member(site: Site, access: Access, timeout: float = READ_TIMEOUT) -> Me
     return MemberStatus(member, role, where, state.local_state, state.partner_state, omapi_key=key)
 
 
-def _with_v6(v4: MemberStatus, access: KeaAccess, timeout: float) -> MemberStatus:
-    """The member's DHCPv6 relationship, read through the same agent from kea-dhcp6."""
+def dhcp6_endpoint(site: Site, endpoint: kea_control.KeaEndpoint) -> kea_control.KeaEndpoint:
+    """Where a dual-stack member's kea-dhcp6 answers: behind the same Control Agent on Kea 2.2
+    (``service`` dhcp6), on its own HTTP control socket on Kea 3.0 (``kea.control_port6``)."""
+    port6 = kea_render.control_port6(site)
+    if port6 is None:
+        return dataclasses.replace(endpoint, service="dhcp6")
+    return dataclasses.replace(endpoint, port=port6, service=None)
+
+
+def _with_v6(v4: MemberStatus, site: Site, access: KeaAccess, timeout: float) -> MemberStatus:
+    """The member's DHCPv6 relationship, read from kea-dhcp6 (dhcp6_endpoint)."""
     try:
-        ha6 = kea_control.read_ha_state(dataclasses.replace(access.endpoint, service="dhcp6"), timeout=timeout)
+        ha6 = kea_control.read_ha_state(dhcp6_endpoint(site, access.endpoint), timeout=timeout)
     except kea_control.KeaControlError as exc:
         return dataclasses.replace(v4, dual_stack=True, v6_error=str(exc))
     return dataclasses.replace(v4, dual_stack=True, v6_local_state=ha6.local_state, v6_partner_state=ha6.partner_state)
@@ -423,8 +433,8 @@ def _took_over(status: MemberStatus) -> bool:
 
 
 def _relationships(site: Site, access: KeaAccess) -> list[kea_control.KeaEndpoint]:
-    """The member's HA relationships: kea-dhcp4's, and kea-dhcp6's on a dual-stack site (same agent)."""
-    v6 = [dataclasses.replace(access.endpoint, service="dhcp6")] if site.dhcpv6 is not None else []
+    """The member's HA relationships: kea-dhcp4's, and kea-dhcp6's on a dual-stack site."""
+    v6 = [dhcp6_endpoint(site, access.endpoint)] if site.dhcpv6 is not None else []
     return [access.endpoint, *v6]
 
 

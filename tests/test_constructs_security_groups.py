@@ -158,3 +158,33 @@ def test_groups_live_in_their_members_regions(synthesized_examples: dict[str, An
     groups = stack["resource"]["aws_security_group"]
     providers = {g["//"]["metadata"]["path"].split("/")[-2]: g["provider"] for g in groups.values()}
     assert providers == {"primary": "aws", "secondary": "aws.us_east_1"}
+
+
+def _kea6_rows(stacks: dict[str, Any]) -> set[tuple[str, str, str, int, str]]:
+    """(role, direction, Name-tag row, port, peer) of every kea6-control rule of a synth."""
+    return {
+        (name.split("_")[1], direction.value, "kea6-" + rule["tags"]["Name"].split("-kea6-")[1], rule["from_port"], rule["cidr_ipv4"])
+        for stack in stacks.values()
+        for direction, kind in RULE_TYPES.items()
+        for name, rule in stack.get("resource", {}).get(kind, {}).items()
+        if "kea6-control" in rule["tags"]["Name"] and rule["from_port"] == rule["to_port"]
+    }
+
+
+def test_a_dual_stack_kea_3_site_admits_kea_dhcp6s_control_port_from_the_partner_and_admins_only(
+    synth_sites: Callable[..., Any],
+) -> None:
+    from tests.test_dhcpv6 import kea_2_2_with_dhcpv6, kea_3_with_dhcpv6
+
+    stacks = synth_sites(*kea_3_with_dhcpv6(admin_networks=["10.250.0.0/24"])["sites"])
+    a, b = "10.60.1.10/32", "10.60.1.11/32"
+    assert _kea6_rows(stacks) == {
+        ("primary", "ingress", "kea6-control-tcp-from-partner", 8001, b),
+        ("primary", "egress", "kea6-control-tcp-to-partner", 8001, b),
+        ("primary", "ingress", "kea6-control-tcp-from-admins-10-250-0-0-24", 8001, "10.250.0.0/24"),
+        ("secondary", "ingress", "kea6-control-tcp-from-partner", 8001, a),
+        ("secondary", "egress", "kea6-control-tcp-to-partner", 8001, a),
+        ("secondary", "ingress", "kea6-control-tcp-from-admins-10-250-0-0-24", 8001, "10.250.0.0/24"),
+    }
+    # Kea 2.2: the Control Agent on kea.control_port carries both relationships, no row of its own.
+    assert _kea6_rows(synth_sites(*kea_2_2_with_dhcpv6(admin_networks=["10.250.0.0/24"])["sites"])) == set()

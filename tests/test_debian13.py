@@ -1,6 +1,6 @@
 """The examples run Debian 13: every member's files pass the checks of trixie's own binaries,
 from the root scripts/build-debian-root.sh builds (``kea-dhcp4 -t`` and ``kea-dhcp-ddns -t`` of
-Kea 3.0.3, ``dhcpd -t`` of isc-dhcp-server 4.4.3-P1-8, each with no warning), and every
+Kea 3.0.3, ``kea-dhcp6 -t`` of a dual-stack site's members, ``dhcpd -t`` of isc-dhcp-server 4.4.3-P1-8, each with no warning), and every
 member's cloud-config passes trixie's ``cloud-init schema`` (cloud-init 25.1). The root itself
 holds exactly the pinned versions and refuses to start services, and a changed pin names a new
 root. (The Kea 3.0.3 pair is proven in tests/test_kea_failover_proof.py, an ISC pair on trixie's
@@ -24,7 +24,9 @@ from dhcp_failover.model import ServerKind, Site
 from dhcp_failover.releases import OsRelease
 from dhcp_failover.secret_names import control_secret
 from tests.lab.boot import CREDENTIALS, put_secret, write_files
+from tests.lab.kea6 import check_site6
 from tests.lab.member_files import dhcpd_check
+from tests.lab.netlab import Lab, require_lab
 from tests.support.debian_roots import host_mirrors, in_root, root_for, spec
 from tests.support.factories import EXAMPLES, site_data
 from tests.support.tools import require_root
@@ -42,15 +44,13 @@ def trixie() -> Path:
 
 
 def example_sites() -> list[Site]:
-    """Every example site that runs Debian 13: all but the dual-stack one, whose DHCPv6 runs on
-    Kea 2.2 until Kea 3.0's kea-dhcp6 control socket is wired (docs/dhcpv6.md)."""
-    return [site for path in EXAMPLES for site in load_inventory(path).sites if site.dhcpv6 is None]
+    """Every example site, the dual-stack one included."""
+    return [site for path in EXAMPLES for site in load_inventory(path).sites]
 
 
 def test_the_examples_run_debian_13() -> None:
-    assert {site.os for site in example_sites()} == {TRIXIE}
-    dual_stack = [site for path in EXAMPLES for site in load_inventory(path).sites if site.dhcpv6 is not None]
-    assert dual_stack and {site.os for site in dual_stack} == {OsRelease.DEBIAN_12}
+    sites = example_sites()
+    assert {site.os for site in sites} == {TRIXIE} and any(site.dhcpv6 is not None for site in sites)
 
 
 def test_the_root_holds_the_pinned_versions_and_starts_no_service(trixie: Path) -> None:
@@ -73,6 +73,17 @@ def test_every_members_files_pass_trixies_own_checks_without_a_warning(trixie: P
         else:
             dhcpd_check(site, tmp_path / site.name, debian_root=trixie)
     assert kinds == {ServerKind.ISC, ServerKind.KEA}
+
+
+def test_every_dual_stack_members_kea_dhcp6_conf_passes_trixies_kea_dhcp6_t_without_a_warning(
+    trixie: Path, tmp_path: Path
+) -> None:
+    require_lab()
+    dual_stack = [site for site in example_sites() if site.dhcpv6 is not None]
+    assert dual_stack
+    with Lab(tmp_path / "lab") as lab:
+        for site in dual_stack:
+            check_site6(lab, site, tmp_path / "v6", trixie)
 
 
 def test_every_members_cloud_config_passes_trixies_cloud_init_schema(trixie: Path, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dhcp_failover.backends.kea.control import KeaEndpoint
 from dhcp_failover.backends.kea.render6 import DHCP6_CONF, DHCP6_LOG, SPELLINGS, dhcp6_config
 from dhcp_failover.cloudinit import render_cloud_config
 from dhcp_failover.constructs.rules import IPV6_HOST_PREFIX, is_ipv6, member_rules
@@ -25,6 +26,7 @@ from dhcp_failover.errors import InventoryError
 from dhcp_failover.inventory import inventory_from_data, load_inventory
 from dhcp_failover.model import Site
 from dhcp_failover.monitoring import FAILOVER_NORMAL_V6, alarm_specs, kea_reporter_config
+from dhcp_failover.operations import dhcp6_endpoint
 from tests.lab.kea import require_kea
 from tests.lab.kea6 import add_address6, check_config6, enable_ipv6
 from tests.lab.netlab import Lab, require_lab
@@ -68,9 +70,16 @@ def isc_with_dhcpv6() -> Data:
     return data
 
 
-def kea_3_with_dhcpv6() -> Data:
+def kea_3_with_dhcpv6(**kea: Any) -> Data:
     data = dual_stack()
     data["sites"][0]["os"] = "debian-13"
+    data["sites"][0]["kea"] = {**data["sites"][0].get("kea", {}), **kea}
+    return data
+
+
+def kea_2_2_with_dhcpv6(**kea: Any) -> Data:
+    data = kea_3_with_dhcpv6(**kea)
+    data["sites"][0]["os"] = "debian-12"
     return data
 
 
@@ -80,9 +89,11 @@ CASES: list[tuple[str, Data, str]] = [
     ("isc-site", isc_with_dhcpv6(),
      ('site "campus": dhcpv6: is set on an isc site, but ISC dhcpd has no DHCPv6 failover; set server: kea '
       "(Kea HA serves DHCPv6) or remove dhcpv6")),
-    ("kea-3-site", kea_3_with_dhcpv6(),
-     ('site "campus": dhcpv6: is not supported yet with Kea 3.0 (os: debian-13); set os: debian-12 for this site, '
-      "whose Kea 2.2 serves DHCPv6 in HA (docs/dhcpv6.md)")),
+    ("control-port6-is-control-port", kea_3_with_dhcpv6(control_port6=8000),
+     ('site "campus": kea.control_port6: (8000) is kea.control_port too; on Kea 3.0 kea-dhcp4 and kea-dhcp6 each '
+      "listen on their own port, so choose another one (8001 is usual)")),
+    ("control-port6-is-dhcpv6", kea_3_with_dhcpv6(control_port6=547),
+     'site "campus": kea.control_port6: 547 is a DHCP port; use another one (8001 is usual)'),
     ("pool-outside-subnet", v6_site(subnet6(pools=[{"start": "2001:db8:62::1", "end": "2001:db8:62::ff"}])),
      WHERE + "subnets[0].pools[0]: 2001:db8:62::1-2001:db8:62::ff is not inside the subnet 2001:db8:61::/64"),
     ("pools-overlap", v6_site(subnet6(pools=[{"start": "2001:db8:61::100", "end": "2001:db8:61::1ff"},
@@ -182,11 +193,13 @@ def test_the_cli_says_it_in_one_line_and_writes_nothing(tmp_path: Path) -> None:
 
 
 def example_site() -> Site:
-    return load_inventory(EXAMPLE).sites[0]
+    """The example as Kea 2.2 (Debian 12) runs it, which this machine's kea-dhcp6 checks (Kea 3.0's
+    kea-dhcp6 -t checks the example as written, in tests/test_debian13.py)."""
+    return inventory_from_data(kea_2_2_with_dhcpv6()).sites[0]
 
 
 def hot_standby_site() -> Site:
-    data = dual_stack()
+    data = kea_2_2_with_dhcpv6()
     data["sites"][0]["failover"] = {"load_balancing": False}
     return inventory_from_data(data).sites[0]
 
@@ -253,6 +266,40 @@ def test_members_differ_in_name_address_and_duid_only() -> None:
     for key in ("interfaces-config", "server-id", "hooks-libraries"):
         a.pop(key), b.pop(key)
     assert a == b
+
+
+def test_kea_dhcp6_answers_on_its_own_authenticated_socket_on_kea_3_and_behind_the_agent_on_2_2() -> None:
+    site = inventory_from_data(kea_3_with_dhcpv6(admin_networks=["10.250.0.0/24"])).sites[0]
+    config = dhcp6_config(site, site.primary)["Dhcp6"]
+    unix, http = config["control-sockets"]
+    assert unix == {"socket-type": "unix", "socket-name": "/run/kea/kea6-ctrl-socket"}
+    assert (http["socket-type"], http["socket-address"], http["socket-port"]) == ("http", "10.60.1.10", 8001)
+    assert http["authentication"]["clients"] == [{"user": "dhcp-failover", "password-file": "dhcp-failover-password"}]
+    # Single-threaded, so the HA hook opens no listener of its own that checks no password.
+    assert config["multi-threading"] == {"enable-multi-threading": False}
+    ha = config["hooks-libraries"][1]["parameters"]["high-availability"][0]
+    assert ha["multi-threading"] == {"enable-multi-threading": False}
+    assert [peer["url"] for peer in ha["peers"]] == ["http://10.60.1.10:8001/", "http://10.60.1.11:8001/"]
+    # Kea 3.0.3 warns of any configured server-id: each member makes its own DUID.
+    assert "server-id" not in config and "control-socket" not in config
+    assert all("client-classes" in pool for pool in config["subnet6"][0]["pools"])
+    # Kea 2.2: kea-dhcp6 stays behind the Control Agent on kea.control_port.
+    site = inventory_from_data(kea_2_2_with_dhcpv6()).sites[0]
+    config = dhcp6_config(site, site.primary)["Dhcp6"]
+    assert config["control-socket"] == {"socket-type": "unix", "socket-name": "/run/kea/kea6-ctrl-socket"}
+    assert "control-sockets" not in config and "multi-threading" not in config and "server-id" in config
+    ha = config["hooks-libraries"][1]["parameters"]["high-availability"][0]
+    assert [peer["url"] for peer in ha["peers"]] == ["http://10.60.1.10:8000/", "http://10.60.1.11:8000/"]
+
+
+def test_operators_and_the_reporter_reach_kea_dhcp6_where_its_release_answers() -> None:
+    endpoint = KeaEndpoint("10.60.1.10", 8000, "secret")
+    kea_3 = inventory_from_data(kea_3_with_dhcpv6()).sites[0]
+    kea_2_2 = inventory_from_data(kea_2_2_with_dhcpv6()).sites[0]
+    assert dhcp6_endpoint(kea_3, endpoint) == KeaEndpoint("10.60.1.10", 8001, "secret", service=None)
+    assert dhcp6_endpoint(kea_2_2, endpoint) == KeaEndpoint("10.60.1.10", 8000, "secret", service="dhcp6")
+    assert kea_reporter_config(kea_3, kea_3.primary)["kea"]["dhcp6_url"] == "http://10.60.1.10:8001/"
+    assert "dhcp6_url" not in kea_reporter_config(kea_2_2, kea_2_2.primary)["kea"]
 
 
 def test_kea_3_spells_pool_classes_as_a_list() -> None:
@@ -326,6 +373,13 @@ def test_the_picture_shows_both_address_families() -> None:
     for text in ("10.61.0.0/22", "2001:db8:61::/64", "2001:db8:60:1::10", "2001:db8:60:1::11", "2001:db8:60:1::1",
                  "DHCP udp/67", "DHCPv6 udp/547", "Kea HA (v4 and v6)"):
         assert text in picture
+
+
+def test_the_kea_3_picture_shows_kea_dhcp6s_own_control_port() -> None:
+    picture = mermaid(inventory_from_data(kea_3_with_dhcpv6(admin_networks=["10.250.0.0/24"])).sites[0])
+    assert "Kea HA (v4 and v6) (kea-dhcp4 HTTP control socket tcp/8000, kea-dhcp6 tcp/8001)" in picture
+    assert "kea-dhcp4 HTTP control socket tcp/8000, kea-dhcp6 tcp/8001" in picture.split("admins 10.250.0.0/24")[1]
+    assert "tcp/8001" not in mermaid(example_site())
 
 
 def test_a_monitored_dual_stack_member_reports_and_alarms_on_its_v6_relationship() -> None:

@@ -1,10 +1,14 @@
-"""The DHCPv6 failover proof, with real kea-dhcp6, kea-dhcp4, kea-ctrl-agent, ``dhcrelay -6``,
+"""The DHCPv6 failover proof, with real kea-dhcp6, kea-dhcp4 (and on Kea 2.2 kea-ctrl-agent), ``dhcrelay -6``,
 ``dhclient -6`` and ``perfdhcp -6`` in dual-stack network namespaces: both members' v6
 relationships reach load-balancing; relayed clients get addresses and delegated prefixes from
 both members (by server DUID); every lease is on both members; after kill -9 of one member the
 survivor's v6 relationship is partner-down and it serves the dead member's clients; after a
 restart both hold identical lease sets; over more than 30 clients no address or prefix is given
-twice."""
+twice.
+
+Run twice: on Debian 12 with this machine's Kea 2.2 (peers and operators through the Control
+Agent), and on Debian 13 with Kea 3.0.3 from the root of trixie (no agent: kea-dhcp6's own HTTP
+control socket on kea.control_port6; each member makes its own server DUID)."""
 
 from __future__ import annotations
 
@@ -17,12 +21,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dhcp_failover import member_reporter
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.model import Site
 from dhcp_failover.monitoring import kea_reporter_config
 from dhcp_failover.relay6 import RELAY6_DEFAULTS, RELAY6_UNIT, render_relay6
+from dhcp_failover.releases import OsRelease
 from dhcp_failover.secret_names import control_secret
 from tests.lab.kea import check_config, install_member, require_kea, start_member, stop_member, wait_for_states
 from tests.lab.kea6 import (
@@ -34,11 +41,13 @@ from tests.lab.kea6 import (
     duid_of,
     enable_ipv6,
     parse_dhclient6_leases,
+    server_duid_of,
     start_dhcp6,
     v6_of,
     wait_for_states6,
 )
 from tests.lab.netlab import Lab, LabError, require_lab
+from tests.support.debian_roots import LAB_RELEASES, root_for
 from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 SERVER_NET6 = "2001:db8:77:1::/64"
@@ -149,13 +158,14 @@ def lease_for(lab: Lab, mac: str) -> Lease6:
         return dhclient6(lab, mac)
 
 
-def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: Path) -> None:
+@pytest.mark.parametrize("release", [OsRelease.DEBIAN_12, *LAB_RELEASES], ids=lambda r: r.value)
+def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: Path, release: OsRelease) -> None:
     require_lab()
     require_kea()
-    data = inventory_data(dual_stack_site_data())
+    debian_root = root_for(release) if release in LAB_RELEASES else None
+    data = inventory_data({**dual_stack_site_data(), "os": release.value})
     site = inventory_from_data(data).sites[0]
     mrd = site.kea.max_response_delay_ms / 1000
-    duids = {duid_of(site, "lab-a"): "lab-a", duid_of(site, "lab-b"): "lab-b"}
     inventory = write_inventory(tmp_path / "dual-stack.yaml", data)
     store = tmp_path / "keys.json"
     assert cli("keys", "--inventory", str(inventory), "--key-store", str(store)).returncode == 0
@@ -175,16 +185,20 @@ def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: 
         def status() -> dict[str, dict[str, object]]:
             return {m["member"]: m for m in operator("status")["members"]}
 
-        members = [install_member(lab, site, site.primary, "d1", password),
-                   install_member(lab, site, site.secondary, "d2", password)]
-        pair: list[Kea6] = [v6_of(kea) for kea in members]
+        members = [install_member(lab, site, site.primary, "d1", password, debian_root=debian_root),
+                   install_member(lab, site, site.secondary, "d2", password, debian_root=debian_root)]
+        pair: list[Kea6] = [v6_of(site, kea) for kea in members]
         for kea, kea6 in zip(members, pair, strict=True):
             check_config(lab, kea)
-            check_config6(lab, kea.host, kea6.conf)
+            check_config6(lab, kea.host, kea6.conf, kea)
         started = time.monotonic()
         for kea, kea6 in zip(members, pair, strict=True):
             start_member(lab, kea)
             start_dhcp6(lab, kea6)
+        if debian_root is None:
+            duids = {duid_of(site, "lab-a"): "lab-a", duid_of(site, "lab-b"): "lab-b"}
+        else:
+            duids = {server_duid_of(pair[0]): "lab-a", server_duid_of(pair[1]): "lab-b"}
         wait_for_states6(pair, {"normal"}, timeout=15.0)
         print(f"kea6: start -> both v6 relationships normal in {time.monotonic() - started:.2f} s")
         wait_for_states([m for m in members], {"normal"}, timeout=10.0)
@@ -195,6 +209,7 @@ def test_kea_dhcp6_pair_serves_addresses_and_prefixes_through_a_crash(tmp_path: 
         # The monitoring reporter's own reading of the v6 relationship, with the member's reporter config.
         reporter_config = kea_reporter_config(site, site.primary)
         assert reporter_config["dhcp6"] is True
+        assert ("dhcp6_url" in reporter_config["kea"]) is (debian_root is not None)
         assert member_reporter.kea_state(reporter_config, str(members[0].root), lab.netns_exec("d1"),
                                          service="dhcp6") == member_reporter.NORMAL
         start_relay6(lab, site)

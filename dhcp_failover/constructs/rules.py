@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address
 
+from ..backends.kea import render as kea_render
 from ..backends.registry import backend_for
 from ..model import Member, Role, Site
 from .naming import cidr_slug
@@ -64,6 +65,13 @@ RULE_KINDS: Mapping[str, RuleKind] = {
     "kea-control-tcp-from-partner": RuleKind(IN, "tcp", None, "Kea HA heartbeats and lease updates from the partner at {peer}"),
     "kea-control-tcp-to-partner": RuleKind(OUT, "tcp", None, "Kea HA heartbeats and lease updates to the partner at {peer}"),
     "kea-control-tcp-from-admins": RuleKind(IN, "tcp", None, "Kea control agent from admin network {peer}"),
+    "kea6-control-tcp-from-partner": RuleKind(
+        IN, "tcp", None, "Kea DHCPv6 HA heartbeats and lease updates from the partner at {peer}"
+    ),
+    "kea6-control-tcp-to-partner": RuleKind(
+        OUT, "tcp", None, "Kea DHCPv6 HA heartbeats and lease updates to the partner at {peer}"
+    ),
+    "kea6-control-tcp-from-admins": RuleKind(IN, "tcp", None, "kea-dhcp6 HTTP control socket from admin network {peer}"),
     "dhcpv6-udp-547-from-relay": RuleKind(IN, "udp", 547, "DHCPv6 requests forwarded by relay {peer}"),
     "dhcpv6-udp-547-to-relay": RuleKind(OUT, "udp", 547, "DHCPv6 replies to relay {peer}"),
     "ntp-udp-123-to-server": RuleKind(OUT, "udp", 123, "clock synchronization with {peer}"),
@@ -191,6 +199,7 @@ def _member_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> 
         if site.ping_check:
             yield _rule("icmp-echo-to-clients", net, label=cidr_slug(net), peer=net)
     yield from _dhcpv6_rules(site)
+    yield from _kea6_control_rules(site, member)
     yield from _partner_rules(site, member, endpoints)
     channel = backend_for(site).control_channel(site)
     for admins in channel.admin_networks:
@@ -201,14 +210,29 @@ def _member_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> 
 
 
 def _dhcpv6_rules(site: Site) -> Iterator[Rule]:
-    """A dual-stack site: DHCPv6 from and back to each relay's IPv6 source address. The v6 HA
-    relationship needs no row of its own: it goes through the Control Agent, like DHCPv4's."""
+    """A dual-stack site: DHCPv6 from and back to each relay's IPv6 source address. On Kea 2.2 the
+    v6 HA relationship needs no row of its own: it goes through the Control Agent, like DHCPv4's
+    (on Kea 3.0: _kea6_control_rules)."""
     if site.dhcpv6 is None:
         return
     for relay in site.dhcpv6.relays:
         cidr = _host6(relay.source_address)
         yield _rule("dhcpv6-udp-547-from-relay", cidr, label=relay.name, peer=f"{relay.name} {relay.source_address}")
         yield _rule("dhcpv6-udp-547-to-relay", cidr, label=relay.name, peer=f"{relay.name} {relay.source_address}")
+
+
+def _kea6_control_rules(site: Site, member: Member) -> Iterator[Rule]:
+    """A dual-stack site on Kea 3.0 (no Control Agent): kea-dhcp6's own control port, exactly from
+    and to the partner (unless the tunnel carries it, as kea-dhcp4's) and from the admin networks."""
+    port = kea_render.control_port6(site)
+    if port is None:
+        return
+    if site.wireguard is None:
+        cidr = _host(site.partner_of(member).address)
+        yield _rule("kea6-control-tcp-from-partner", cidr, label=None, peer=cidr, port=port)
+        yield _rule("kea6-control-tcp-to-partner", cidr, label=None, peer=cidr, port=port)
+    for admins in site.kea.admin_networks:
+        yield _rule("kea6-control-tcp-from-admins", str(admins), label=cidr_slug(admins), peer=str(admins), port=port)
 
 
 def _partner_rules(site: Site, member: Member, endpoints: Mapping[Role, str]) -> Iterator[Rule]:

@@ -1,5 +1,7 @@
 """IPv6 in a ``netlab.Lab`` and the kea-dhcp6 side of a Kea member (``tests.lab.kea`` runs the
-kea-dhcp4 side and the Control Agent from the same root folder).
+kea-dhcp4 side and the Control Agent from the same root folder). A member of a Kea 3.0 release
+runs kea-dhcp6 from its Debian root, reached on kea-dhcp6's own control socket (no agent), and
+makes its server DUID itself (in its data folder, read by ``server_duid_of``).
 
 Namespaces start with IPv6 off in some containers and with duplicate address detection on,
 which keeps a new address "tentative" (unusable) for about a second: ``enable_ipv6`` turns it
@@ -7,16 +9,22 @@ on and DAD off before any interface is made, so addresses work at once."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dhcp_failover.backends.kea import control
-from dhcp_failover.backends.kea.render6 import DHCP6_CONF, LEASE_FILE6
+from dhcp_failover.backends.kea.render import password_path
+from dhcp_failover.backends.kea.render6 import DHCP6_CONF, LEASE_FILE6, dhcp6_config
 from dhcp_failover.model import Site
-from tests.lab.kea import KeaMember
+from dhcp_failover.operations import dhcp6_endpoint
+from tests.lab.kea import KeaMember, with_environment
 from tests.lab.netlab import Daemon, Lab, LabError
+
+# Where kea-dhcp6 keeps the DUID it made (Kea 3.0 members), under its data folder.
+SERVER_ID_FILE = "kea-dhcp6-serverid"
 
 
 def enable_ipv6(lab: Lab, host: str, *, forwarding: bool = False) -> None:
@@ -32,11 +40,43 @@ def add_address6(lab: Lab, host: str, ifname: str, cidr: str) -> None:
     lab.run(host, ["ip", "-6", "addr", "add", cidr, "dev", ifname, "nodad"])
 
 
-def check_config6(lab: Lab, host: str, conf: Path) -> None:
-    """``kea-dhcp6 -t``, in ``host``'s namespace (it refuses an interface or address it cannot see)."""
-    result = lab.run(host, ["kea-dhcp6", "-t", str(conf)], check=False)
+def check_config6(lab: Lab, host: str, conf: Path, kea: KeaMember | None = None) -> None:
+    """``kea-dhcp6 -t``, in ``host``'s namespace (it refuses an interface or address it cannot see);
+    given the member ``kea``, the Kea of its release, which must not warn when it is a root's."""
+    command = ["kea-dhcp6", "-t", str(conf)] if kea is None else with_environment(
+        kea, kea.command("kea-dhcp6", "-t", str(conf)))
+    result = lab.run(host, command, check=False)
     if result.returncode != 0:
         raise LabError(f"kea-dhcp6 -t {conf}: exit {result.returncode}: {result.stdout[-800:]}{result.stderr[-400:]}")
+    warnings = [line for line in (result.stdout + result.stderr).splitlines() if " WARN " in line]
+    if kea is not None and kea.debian_root is not None and warnings:
+        raise LabError(f"kea-dhcp6 -t {conf} warned: {warnings}")
+
+
+def check_site6(lab: Lab, site: Site, folder: Path, debian_root: Path | None) -> None:
+    """Both members' kea-dhcp6.conf pass ``kea-dhcp6 -t`` of the site's release (``debian_root``,
+    or this machine's), each in a namespace whose interface has the member's fixed address (which
+    -t insists on); a root's Kea gives no warning."""
+    assert site.dhcpv6 is not None
+    for member in site.members:
+        host = f"{site.name[:6]}{member.role.value[0]}"
+        lab.add_host(host)
+        enable_ipv6(lab, host)
+        lab.run(host, ["ip", "link", "add", site.dhcpv6.interface, "type", "veth", "peer", "name", "peer0"])
+        lab.run(host, ["ip", "link", "set", site.dhcpv6.interface, "up"])
+        add_address6(lab, host, site.dhcpv6.interface, f"{site.dhcpv6.address_of(member.name)}/64")
+        root = folder / site.name / member.name
+        for sub in ("run/kea", "var/lib/kea", "var/log/kea"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        (root / "run/kea").chmod(0o750)  # Kea 3.0 refuses a socket folder others may read
+        # What the bootstrap writes from SSM; Kea 3.0's HTTP control socket opens it.
+        Path(password_path(str(root))).parent.mkdir(parents=True, exist_ok=True)
+        Path(password_path(str(root))).write_text("well-formed-check-password")
+        conf = root / DHCP6_CONF.lstrip("/")
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(json.dumps(dhcp6_config(site, member, root=str(root))))
+        kea = KeaMember(host, member, root, control.KeaEndpoint("", 0, ""), debian_root=debian_root)
+        check_config6(lab, host, conf, kea)
 
 
 @dataclass
@@ -56,18 +96,16 @@ class Kea6:
         return self.member.root / LEASE_FILE6.lstrip("/")
 
 
-def v6_of(kea: KeaMember) -> Kea6:
-    endpoint = control.KeaEndpoint(kea.endpoint.host, kea.endpoint.port, kea.endpoint.password,
-                                   kea.endpoint.command_prefix, service="dhcp6")
-    return Kea6(kea, endpoint)
+def v6_of(site: Site, kea: KeaMember) -> Kea6:
+    """The member's kea-dhcp6, reached where operators reach it (``operations.dhcp6_endpoint``)."""
+    return Kea6(kea, dhcp6_endpoint(site, kea.endpoint))
 
 
 def start_dhcp6(lab: Lab, kea6: Kea6, timeout: float = 10.0) -> None:
-    """Start kea-dhcp6 (the member's agent must be running); return once it answers through the agent."""
-    root = kea6.member.root
-    env = ["env", f"KEA_PIDFILE_DIR={root / 'run/kea'}", "KEA_LOCKFILE_DIR=none"]
-    kea6.daemon = lab.spawn(kea6.member.host, [*env, "kea-dhcp6", "-c", str(kea6.conf)],
-                            lab.workdir / f"{kea6.member.host}-kea-dhcp6.log")
+    """Start kea-dhcp6 (on Kea 2.2 the member's agent must be running); return once it answers."""
+    kea = kea6.member
+    kea6.daemon = lab.spawn(kea.host, with_environment(kea, kea.command("kea-dhcp6", "-c", str(kea6.conf))),
+                            lab.workdir / f"{kea.host}-kea-dhcp6.log")
     deadline = time.monotonic() + timeout
     while True:
         if not kea6.daemon.alive():
@@ -129,6 +167,12 @@ def parse_dhclient6_leases(text: str) -> list[Lease6]:
             duid = ":".join(f"{int(octet, 16):02x}" for octet in server.group(1).split(":"))
             leases.append(Lease6(address.group(1) if address else None, prefix.group(1) if prefix else None, duid))
     return leases
+
+
+def server_duid_of(kea6: Kea6) -> str:
+    """The DUID a Kea 3.0 member made for itself (colon hex, as dhclient writes it), once started."""
+    text = (kea6.member.lease_file.parent / SERVER_ID_FILE).read_text().strip().lower()
+    return ":".join(f"{int(octet, 16):02x}" for octet in text.split(":"))
 
 
 def duid_of(site: Site, member_name: str) -> str:

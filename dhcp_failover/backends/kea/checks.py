@@ -123,7 +123,8 @@ def _set_options(options: Options) -> set[str]:
 
 
 def _timers(site: Site) -> Iterator[tuple[str, str]]:
-    """kea.max_response_delay_ms above kea.heartbeat_delay_ms; the control port not a DHCP port."""
+    """kea.max_response_delay_ms above kea.heartbeat_delay_ms; the control ports not DHCP ports, and
+    kea-dhcp6's (where it listens: a dual-stack site on Kea 3.0) not kea-dhcp4's."""
     kea = site.kea
     if kea.max_response_delay_ms <= kea.heartbeat_delay_ms:
         yield "kea.max_response_delay_ms", (
@@ -132,6 +133,18 @@ def _timers(site: Site) -> Iterator[tuple[str, str]]:
         )
     if kea.control_port in (67, 68):
         yield "kea.control_port", f"{kea.control_port} is a DHCP port; use another one (8000 is usual)"
+    if kea.control_port6 in (67, 68, 546, 547):
+        yield "kea.control_port6", f"{kea.control_port6} is a DHCP port; use another one (8001 is usual)"
+    elif _has_dhcp6_socket(site) and kea.control_port6 == kea.control_port:
+        yield "kea.control_port6", (
+            f"({kea.control_port6}) is kea.control_port too; on Kea 3.0 kea-dhcp4 and kea-dhcp6 each listen on "
+            "their own port, so choose another one (8001 is usual)"
+        )
+
+
+def _has_dhcp6_socket(site: Site) -> bool:
+    pin = site.kea_pin
+    return site.dhcpv6 is not None and pin is not None and pin.series is not KeaSeries.KEA_2_2
 
 
 def _pools(site: Site) -> Iterator[tuple[str, str]]:

@@ -1,4 +1,5 @@
-"""Kea's control API through the Control Agent: commands, HA states mapped to neutral ones.
+"""Kea's control API (through the Control Agent on Kea 2.2, to each server's own HTTP control
+socket on Kea 3.0): commands, HA states mapped to neutral ones.
 
 Requests go through ``curl`` so that, like omshell for ISC, they can run behind a command
 prefix (an ssh wrapper, an SSM port-forward script, ``ip netns exec`` in tests). The password
@@ -37,14 +38,16 @@ class KeaControlError(Exception):
 
 @dataclass(frozen=True)
 class KeaEndpoint:
-    """One member's Control Agent, with the pair's control password."""
+    """One member's control channel (its Control Agent, or a server's own HTTP socket), with the
+    pair's control password."""
 
     host: str
     port: int
     password: str = field(repr=False)
     command_prefix: tuple[str, ...] = ()
     # The server behind the agent the commands go to: "dhcp6" for a site's DHCPv6 relationship.
-    service: str = "dhcp4"
+    # None: the endpoint is the server's own socket (kea-dhcp6's on Kea 3.0), commands name none.
+    service: str | None = "dhcp4"
 
     @property
     def url(self) -> str:
@@ -71,7 +74,9 @@ def commands(
     The first failed command raises, naming its position."""
     blocks = []
     for arguments in batch:
-        body: dict[str, Any] = {"command": name, "service": [endpoint.service]}
+        body: dict[str, Any] = {"command": name}
+        if endpoint.service is not None:
+            body["service"] = [endpoint.service]
         if arguments is not None:
             body["arguments"] = arguments
         blocks.append(

@@ -93,11 +93,19 @@ def password_path(root: str = "") -> str:
     return f"{root.rstrip('/')}{PASSWORD_DIR}/{PASSWORD_FILE}"
 
 
-def control_url(site: Site, member: Member) -> str:
+def control_url(site: Site, member: Member, port: int | None = None) -> str:
     """Where the member's control channel answers (the Control Agent on 2.2, kea-dhcp4's own
-    HTTP socket on 3.0), for its partner (the tunnel address when there is one) and so for the
-    HA peer list."""
-    return f"http://{site.failover_address(member)}:{site.kea.control_port}/"
+    HTTP socket on 3.0, or ``port``: kea-dhcp6's), for its partner (the tunnel address when there
+    is one) and so for the HA peer list."""
+    return f"http://{site.failover_address(member)}:{site.kea.control_port if port is None else port}/"
+
+
+def control_port6(site: Site) -> int | None:
+    """kea-dhcp6's own HTTP control port on a dual-stack Kea 3.0 site; None where it has none (no
+    dhcpv6, or Kea 2.2, whose Control Agent forwards v6 commands to kea-dhcp6's unix socket)."""
+    if site.dhcpv6 is None or uses_control_agent(site):
+        return None
+    return site.kea.control_port6
 
 
 def ha_mode(site: Site) -> str:
@@ -110,14 +118,15 @@ def _peer_role(site: Site, member: Member) -> str:
     return "secondary" if site.failover.load_balancing else "standby"
 
 
-def ha_relationship(site: Site, member: Member, *, root: str = "") -> dict[str, Any]:
+def ha_relationship(site: Site, member: Member, *, root: str = "", port: int | None = None) -> dict[str, Any]:
     """The member's side of one HA relationship (DHCPv4's, or DHCPv6's in render6): both peers
-    reached through the control channel with the pair's password, the site's timers."""
+    reached through the control channel (or the control socket on ``port``) with the pair's
+    password, the site's timers."""
     kea = site.kea
     peers = [
         {
             "name": m.name,
-            "url": control_url(site, m),
+            "url": control_url(site, m, port),
             "role": _peer_role(site, m),
             "auto-failover": True,
             "basic-auth-user": CONTROL_USER,
@@ -191,12 +200,13 @@ def _authentication(site: Site, *, root: str) -> dict[str, Any]:
     }
 
 
-def _http_control_socket(site: Site, member: Member, *, root: str) -> dict[str, Any]:
-    """Kea 3.0: kea-dhcp4's own HTTP command socket, for the partner and for operators."""
+def _http_control_socket(site: Site, member: Member, *, root: str, port: int | None = None) -> dict[str, Any]:
+    """Kea 3.0: kea-dhcp4's own HTTP command socket (or, on ``port``, kea-dhcp6's), for the
+    partner and for operators."""
     return {
         "socket-type": "http",
         "socket-address": _listen_host(site, member),
-        "socket-port": site.kea.control_port,
+        "socket-port": site.kea.control_port if port is None else port,
         "authentication": _authentication(site, root=root),
     }
 

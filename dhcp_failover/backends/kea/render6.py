@@ -3,9 +3,11 @@ JSON, like kea-dhcp4.conf (``render``).
 
 The v6 server is a separate kea-dhcp6 process with its own HA relationship: its own hook
 configuration, its own lease file and its own states, so one family can be partner-down while
-the other is normal. Its peers reach each other through the same authenticated Control Agent,
-which forwards each command to the server its ``service`` names (``dhcp6``). The members'
-configs differ only in ``this-server-name``, the listening address and the server DUID.
+the other is normal. On Kea 2.2 its peers reach each other through the same authenticated Control
+Agent, which forwards each command to the server its ``service`` names (``dhcp6``); Kea 3.0 has no
+agent, so kea-dhcp6 answers on an HTTP control socket of its own (``kea.control_port6``, same
+password), as kea-dhcp4 does on ``kea.control_port``. The members' configs differ only in
+``this-server-name``, the listening address and the server DUID.
 
 What differs between Kea releases is looked up in ``SPELLINGS`` by the release of
 ``kea.package_version``, so a new release's spelling is one more entry.
@@ -25,8 +27,10 @@ from .render import (
     CONTROL_SOCKET6,
     HA_HOOK,
     LEASE_CMDS_HOOK,
+    _http_control_socket,
     _logger,
     as_json,
+    control_port6,
     ha_relationship,
     kea_pin,
 )
@@ -53,16 +57,19 @@ class Spelling:
     """How one Kea release spells what changed between releases."""
 
     class_list: bool  # pools name their class as "client-classes": [...] (3.0) or "client-class" (2.2)
+    # Whether the config sets the server's DUID (server_duid). Kea 3.0.3 warns of any server-id
+    # setting (DHCPSRV_CFGMGR_CONFIGURE_SERVERID), so there each member makes its own DUID-LLT once
+    # and keeps it in its data folder; a reinstalled member's clients then rebind to the new DUID.
+    server_id: bool
 
     def pool_class(self, name: str) -> dict[str, Any]:
         return {"client-classes": [name]} if self.class_list else {"client-class": name}
 
 
 SPELLINGS: dict[str, Spelling] = {
-    "2.2": Spelling(class_list=False),
-    # Kea 3.0 deprecates "client-class" in pools (its kea-dhcp4 -t warns of it); a dual-stack
-    # site on Kea 3.0 is refused for now (checks), so this spelling is not yet run.
-    "3.0": Spelling(class_list=True),
+    "2.2": Spelling(class_list=False, server_id=True),
+    # Kea 3.0 deprecates "client-class" in pools (its kea-dhcp6 -t warns of it).
+    "3.0": Spelling(class_list=True, server_id=False),
 }
 
 
@@ -97,17 +104,29 @@ def server_duid(site: Site, member: Member) -> str:
 def dhcp6_config(site: Site, member: Member, *, root: str = "") -> dict[str, Any]:
     v6 = _section(site)
     prefix = root.rstrip("/")
-    high_availability = ha_relationship(site, member, root=root)
+    port6 = control_port6(site)
+    high_availability = ha_relationship(site, member, root=root, port=port6)
     words = spelling(site)
+    unix_socket = {"socket-type": "unix", "socket-name": prefix + CONTROL_SOCKET6}
+    if port6 is None:
+        control: dict[str, Any] = {"control-socket": unix_socket}
+    else:
+        control = {
+            "control-sockets": [unix_socket, _http_control_socket(site, member, root=root, port=port6)],
+            # Single-threaded, as for kea-dhcp4 on 3.0 (render.dhcp4_config): a multi-threaded HA
+            # hook would open a listener of its own that checks no password.
+            "multi-threading": {"enable-multi-threading": False},
+        }
+        high_availability["multi-threading"] = {"enable-multi-threading": False}
     config: dict[str, Any] = {
         "comment": BANNER,
         # Relays send to the member's unicast address, and Kea opens a unicast socket only for an
         # address it is given ("*" would listen on link-local and multicast only).
         "interfaces-config": {"interfaces": [f"{v6.interface}/{v6.address_of(member.name)}"]},
-        "server-id": {
+        **({"server-id": {
             "type": "EN", "enterprise-id": ISC_ENTERPRISE_ID, "identifier": server_duid(site, member), "persist": False,
-        },
-        "control-socket": {"socket-type": "unix", "socket-name": prefix + CONTROL_SOCKET6},
+        }} if words.server_id else {}),
+        **control,
         "lease-database": {"type": "memfile", "persist": True, "name": prefix + LEASE_FILE6, "lfc-interval": 3600},
         "hooks-libraries": [
             {"library": LEASE_CMDS_HOOK},

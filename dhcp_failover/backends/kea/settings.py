@@ -38,6 +38,12 @@ class KeaSettings(Strict):
         description="HA peer traffic and operator commands, with basic auth: the Control Agent's port on Kea 2.2, "
         "kea-dhcp4's own HTTP control socket on Kea 3.0.",
     )
+    control_port6: Port = Field(
+        default=8001,
+        description="On a dual-stack site with Kea 3.0: kea-dhcp6's own HTTP control socket, for the v6 HA "
+        "relationship's peers and operators, with the same basic auth (on Kea 2.2 both go through the Control "
+        "Agent on control_port).",
+    )
     admin_networks: Annotated[tuple[Network, ...], Field(max_length=MAX_ADMIN_NETWORKS)] = Field(
         default=(), description="Private networks whose operators may reach the control port (none by default)."
     )
