@@ -559,7 +559,9 @@ def test_an_apply_leaves_drift_to_all_stacks_and_two_shards_at_once_take_one_sit
     def relay_rules() -> int:
         (group,) = ec2.describe_security_groups(
             Filters=[{"Name": "tag:Name", "Values": ["depot-primary"]}])["SecurityGroups"]
-        return sum(1 for p in group["IpPermissions"] if p.get("FromPort") == 67 and p["IpProtocol"] == "udp")
+        # One permission per protocol and port, each source a range of it.
+        return sum(len(p["IpRanges"]) for p in group["IpPermissions"] if p.get("FromPort") == 67
+                   and p["IpProtocol"] == "udp")
 
     missing = relay_rules()
     # An apply plans only what changed since its apply record: the drifted stack's configuration did not.
