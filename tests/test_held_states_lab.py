@@ -8,6 +8,7 @@ on the secondary and right after on the primary, brings the pair back to normal.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -45,12 +46,13 @@ def test_a_kea_pair_terminated_by_clock_skew_stops_the_gate_at_once_and_the_docu
         secondary = install_member(lab, site, site.secondary, topo.secondary, password)
         secondary.clock_offset = SKEW
 
+        via = [f"--omapi-via={m.name}={' '.join(lab.netns_exec(host))}"
+               for m, host in ((site.primary, topo.primary), (site.secondary, topo.secondary))]
+        status = ("status", "--inventory", str(inventory), "--site", site.name, "--key-store", str(store), *via)
+
         def wait_normal(timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
-            via = [f"--omapi-via={m.name}={' '.join(lab.netns_exec(host))}"
-                   for m, host in ((site.primary, topo.primary), (site.secondary, topo.secondary))]
             start = time.monotonic()
-            result = run("status", "--inventory", str(inventory), "--site", site.name, "--key-store", str(store),
-                         *via, "--wait", "normal", "--timeout", f"{timeout:g}", timeout=timeout + 30)
+            result = run(*status, "--wait", "normal", "--timeout", f"{timeout:g}", timeout=timeout + 30)
             return result, time.monotonic() - start
 
         for kea in (primary, secondary):
@@ -64,6 +66,10 @@ def test_a_kea_pair_terminated_by_clock_skew_stops_the_gate_at_once_and_the_docu
             errors[0]), gate.stderr
         assert seconds < 15, f"the gate took {seconds:.1f} s: it waited instead of stopping"
         print(f"gate stopped {seconds:.1f} s after both members started (timeout 60 s)")
+        # Pipelines see Kea's own word, where the neutral state says shutdown.
+        members = json.loads(run(*status, "--json").stdout)["members"]
+        assert "terminated" in {m["server_state"] for m in members}, members
+        assert {m["local_state"] for m in members} <= {"shutdown", "startup"}, members
 
         # The clock fixed and only the member that had it wrong restarted: its partner stays terminated.
         secondary.clock_offset = None

@@ -5,7 +5,7 @@ member; Kea compares its clock with the partner's heartbeat answer and gives up 
 members read ``terminated`` about 1.4 s after starting. Restarting only the skewed member leaves
 its partner in ``terminated`` and itself ``waiting``; ``ha-reset`` is accepted by both and
 changes nothing. Restarting kea-dhcp4 on both (clock fixed first) gives ``load-balancing`` on
-both 4.3-5.0 s after the second restart (tests/test_held_states_lab.py). The secondary goes
+both 3.9-5.0 s after the second restart (tests/test_held_states_lab.py). The secondary goes
 first: restarted, it waits for its terminated partner and serves nobody, while the terminated
 primary still answers its own clients (Kea's docs: a terminated server keeps serving per its HA
 mode), so the gap between the two restarts is the only one in which the secondary's share is
