@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -269,15 +270,17 @@ def _status(args: argparse.Namespace) -> int:
 def _report_status(args: argparse.Namespace, site: Site, access: list[operations.Access], keys_from: str) -> int:
     exists = _instance_check(keys_from, args.allow_not_created)
     allowed = args.allow_not_created
+    held = operations.HeldWatch(site)
     if args.wait:
         def waiting(line: str) -> None:
             print(f"status: site {site.name} waiting: {line}", file=sys.stderr, flush=True)
 
         passed, statuses = operations.wait_until_normal(site, access, args.timeout, exists=exists,
-                                                        allow_not_created=allowed, progress=waiting)
+                                                        allow_not_created=allowed, progress=waiting, held=held)
     else:
         statuses = operations.read_status(site, access, exists=exists)
         passed = operations.gate_passes(statuses, allow_not_created=allowed)
+        held.see(statuses, time.monotonic())
     normal = all(s.normal for s in statuses)
     pools = _pools(site, keys_from, args.pools)
     if args.json:
@@ -307,6 +310,10 @@ def _report_status(args: argparse.Namespace, site: Site, access: list[operations
             print(f"note: {', '.join(s.member for s in absent)} not created yet (no instance in AWS){answered}",
                   file=sys.stderr)
         return 0
+    hopeless = held.hopeless()
+    if hopeless:  # waiting never clears it, and it says more than a silent partner would
+        _error(f"site {site.name}: {hopeless}")
+        return EXIT_NOT_NORMAL
     if operations.nothing_to_wait_for(statuses, allow_not_created=allowed):
         return _not_created(", ".join(s.member for s in absent), allowed)
     # Checked before "not created": an allowed absent member never excuses a partner that exists and is silent.
@@ -316,7 +323,8 @@ def _report_status(args: argparse.Namespace, site: Site, access: list[operations
     if unreachable:
         return EXIT_UNREACHABLE
     if args.wait:
-        _error(f"site {site.name} not normal after {args.timeout:g} s")
+        stuck = held.stuck(time.monotonic())
+        _error(f"site {site.name}: {stuck}" if stuck else f"site {site.name} not normal after {args.timeout:g} s")
     return EXIT_NOT_NORMAL
 
 

@@ -21,9 +21,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
+from .backends.base import RECOVERY_DOC, HeldState
 from .backends.isc.omapi import FailoverState, OmapiEndpoint, OmapiError, read_failover_state, shutdown_server
 from .backends.kea import control as kea_control
 from .backends.kea import render as kea_render
+from .backends.registry import backend_for
 from .errors import InventoryError, UsageError
 from .local_keys import KeyStore
 from .model import Member, ServerKind, Site
@@ -80,6 +82,10 @@ class MemberStatus:
     v6_local_state: str | None = None
     v6_partner_state: str | None = None
     v6_error: str | None = None
+    server_state: str | None = None
+    """The server's own word for its state (Kea ``terminated``, which ``local_state`` calls
+    ``shutdown``; for ISC the same as ``local_state``), and the same for DHCPv6."""
+    v6_server_state: str | None = None
 
     @property
     def normal(self) -> bool:
@@ -165,7 +171,7 @@ def read_member(site: Site, access: Access, timeout: float = READ_TIMEOUT) -> Me
             ha = kea_control.read_ha_state(access.endpoint, timeout=timeout)
         except kea_control.KeaControlError as exc:
             return MemberStatus(member, role, where, None, None, str(exc))
-        v4 = MemberStatus(member, role, where, ha.local_state, ha.partner_state)
+        v4 = MemberStatus(member, role, where, ha.local_state, ha.partner_state, server_state=ha.local)
         return v4 if site.dhcpv6 is None else _with_v6(v4, site, access, timeout)
 
     def read(endpoint: OmapiEndpoint) -> FailoverState:
@@ -181,7 +187,8 @@ def read_member(site: Site, access: Access, timeout: float = READ_TIMEOUT) -> Me
             state, key = read(access.previous_key), "previous"
         except OmapiError:
             return MemberStatus(member, role, where, None, None, str(exc))  # the current key's failure
-    return MemberStatus(member, role, where, state.local_state, state.partner_state, omapi_key=key)
+    return MemberStatus(member, role, where, state.local_state, state.partner_state, omapi_key=key,
+                        server_state=state.local_state)
 
 
 def dhcp6_endpoint(site: Site, endpoint: kea_control.KeaEndpoint) -> kea_control.KeaEndpoint:
@@ -199,7 +206,8 @@ def _with_v6(v4: MemberStatus, site: Site, access: KeaAccess, timeout: float) ->
         ha6 = kea_control.read_ha_state(dhcp6_endpoint(site, access.endpoint), timeout=timeout)
     except kea_control.KeaControlError as exc:
         return dataclasses.replace(v4, dual_stack=True, v6_error=str(exc))
-    return dataclasses.replace(v4, dual_stack=True, v6_local_state=ha6.local_state, v6_partner_state=ha6.partner_state)
+    return dataclasses.replace(v4, dual_stack=True, v6_local_state=ha6.local_state, v6_partner_state=ha6.partner_state,
+                               v6_server_state=ha6.local)
 
 
 InstanceCheck = Callable[[Member], "bool | None"]
@@ -250,6 +258,61 @@ def waiting_line(statuses: Sequence[MemberStatus], elapsed: float, limit: float)
     return f"{member_states(statuses)}; {elapsed:.0f} s of {limit:g} s"
 
 
+@dataclass(frozen=True)
+class Held:
+    """A member seen in one of its backend's ``held_states`` (in DHCPv4, or DHCPv6 on a dual-stack site)."""
+
+    member: str
+    state: str
+    relationship: str  # "" for DHCPv4, " in DHCPv6"
+    row: HeldState
+
+
+class HeldWatch:
+    """What a gate's polls saw of the held states (backends' ``held_states``), and since when:
+    the line that stops the gate at once (a hopeless state such as Kea's ``terminated``), or the one
+    that names the member still held at the gate's timeout, its state and for how long."""
+
+    def __init__(self, site: Site) -> None:
+        self.table = backend_for(site).held_states
+        self.since: dict[tuple[str, str], tuple[str, float]] = {}  # (member, relationship) -> (state, first seen)
+        self.held: list[Held] = []
+
+    def see(self, statuses: Sequence[MemberStatus], now: float) -> None:
+        held = []
+        for status in statuses:
+            for relationship, state in (("", status.server_state), (" in DHCPv6", status.v6_server_state)):
+                row = self.table.get(state or "")
+                key = (status.member, relationship)
+                if state is None or row is None:
+                    self.since.pop(key, None)
+                    continue
+                if self.since.get(key, ("", 0.0))[0] != state:
+                    self.since[key] = (state, now)
+                held.append(Held(status.member, state, relationship, row))
+        self.held = held
+
+    def hopeless(self) -> str | None:
+        """``dhcp-b is in terminated (Kea HA gave up: ...); <recovery>; see docs/operations.md "..."``."""
+        found = [h for h in self.held if h.row.hopeless]
+        if not found:
+            return None
+        first = found[0]
+        members = " and ".join(dict.fromkeys(h.member for h in found if h.state == first.state))
+        verb = "are" if " and " in members else "is"
+        return (f"{members} {verb} in {first.state}{first.relationship} ({first.row.meaning}); "
+                f"{first.row.recovery}; see {RECOVERY_DOC}")
+
+    def stuck(self, now: float) -> str | None:
+        """``dhcp-b stuck in recover-wait for 3900 s (waits out MCLT ...); <recovery>; see ...``."""
+        if not self.held:
+            return None
+        first = self.held[0]
+        seconds = now - self.since[(first.member, first.relationship)][1]
+        return (f"{first.member} stuck in {first.state}{first.relationship} for {seconds:.0f} s "
+                f"({first.row.meaning}); {first.row.recovery}; see {RECOVERY_DOC}")
+
+
 Say = Callable[[str], None]
 
 
@@ -263,11 +326,15 @@ def wait_until_normal(
     allow_not_created: bool = False,
     progress: Say | None = None,
     progress_every: float = PROGRESS_INTERVAL,
+    held: HeldWatch | None = None,
 ) -> tuple[bool, list[MemberStatus]]:
     """Poll both members until ``gate_passes``, or until ``timeout`` seconds; ``(passed, last
     statuses)``. A member with no instance stops the wait at once unless ``allow_not_created``
-    (nothing will ever answer there), and so do two. ``progress`` gets a ``waiting_line`` at the
-    first poll that does not pass and then at least every ``progress_every`` seconds."""
+    (nothing will ever answer there), and so do two; so does a member in a hopeless state (Kea's
+    ``terminated``), which ``held`` then names, as it names a member still held at the timeout.
+    ``progress`` gets a ``waiting_line`` at the first poll that does not pass and then at least
+    every ``progress_every`` seconds."""
+    held = held or HeldWatch(site)
     start = time.monotonic()
     deadline = start + timeout
     said: float | None = None
@@ -277,7 +344,8 @@ def wait_until_normal(
         if gate_passes(statuses, allow_not_created=allow_not_created):
             return True, statuses
         now = time.monotonic()
-        if now >= deadline or nothing_to_wait_for(statuses, allow_not_created=allow_not_created):
+        held.see(statuses, now)
+        if now >= deadline or nothing_to_wait_for(statuses, allow_not_created=allow_not_created) or held.hopeless():
             return False, statuses
         if progress is not None and (said is None or due(said, now, interval + now - polled, progress_every)):
             progress(waiting_line(statuses, now - start, timeout))

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import checks
+from .backends.registry import backend_for_kind
 from .constructs.rules import RULE_KINDS
 from .ddns import Ddns, TsigKey
 from .errors import UsageError
@@ -194,6 +195,16 @@ def security_group_rules() -> str:
     return "\n".join(lines) + "\n"
 
 
+def held_states() -> str:
+    """Every backend's ``held_states`` table: the states a gate stops on, and their recovery."""
+    lines = ["| server | state | what it says | the gate stops | recovery |", "|---|---|---|---|---|"]
+    for kind in ServerKind:
+        for state, row in backend_for_kind(kind).held_states.items():
+            when = "at once" if row.hopeless else "at its timeout"
+            lines.append(f"| {kind.value} | `{state}` | {_cell(row.meaning)} | {when} | {_cell(row.recovery)} |")
+    return "\n".join(lines) + "\n"
+
+
 # --- secrets -----------------------------------------------------------------------------------
 
 
@@ -315,6 +326,7 @@ GENERATORS: Mapping[str, Callable[[], str]] = {
     "module-map": module_map,
     "inventory-fields": inventory_fields,
     "security-group-rules": security_group_rules,
+    "held-states": held_states,
     "site-secrets": site_secret_names,
     "validation-rules": validation_rules,
     "cli-help": cli_help,

@@ -12,7 +12,10 @@ rollout must not replace the primary while the rebuilt secondary is still recove
 first deploy the primary has no instance in its state yet, so the gate after the secondary only
 waits for the secondary to answer, in any state but in every relationship it has (DHCPv6 too on
 a dual-stack site), and says "partner not created yet". A member that does not answer, for
-whatever reason (down, a tunnel that did not come up), holds the gate until its timeout. While
+whatever reason (down, a tunnel that did not come up), holds the gate until its timeout; a member
+in a hopeless state (Kea's ``terminated``) stops it at once, and one still in a held state at the
+timeout (``recover-wait``, ``syncing``, ...) is named in the failure with its recovery
+(``operations.HeldWatch``, the backends' ``held_states`` tables). While
 it waits, a gate prints what it has seen at least every ``operations.PROGRESS_INTERVAL`` seconds.
 
 Sites run in parallel (threads, up to ``parallel``); the members of one site never do. A failed
@@ -390,6 +393,7 @@ class SiteRollout:
         self.progress(f"[{self.clock.elapsed():7.1f} s] {self.site.name:<12} {after:<24} gate waiting: "
                       f"{want}, up to {self.gate.timeout:g} s")
         said = time.monotonic()
+        held = operations.HeldWatch(self.site)
         while True:
             polled = time.monotonic()
             try:
@@ -414,13 +418,19 @@ class SiteRollout:
             if passed:
                 self._log(after, "gate", "passed", time.monotonic() - start, seen)
                 return
+            held.see(statuses, time.monotonic())
+            hopeless = held.hopeless()
+            if hopeless:  # e.g. Kea's terminated: no timeout clears it, an operator must
+                self._log(after, "gate", "failed", time.monotonic() - start, hopeless)
+                raise _StepFailed(after, f"{after}: gate: {hopeless}")
             if self.tf.stopping:
                 self._log(after, "gate", "failed", time.monotonic() - start, f"{seen}; {STOPPED}")
                 raise _StepFailed(after, f"{after}: gate: {STOPPED}")
             now = time.monotonic()
             if now >= deadline:
-                self._log(after, "gate", "failed", now - start, seen)
-                raise _StepFailed(after, f"{after}: gate: {seen} after {self.gate.timeout:g} s")
+                stuck = held.stuck(now)
+                self._log(after, "gate", "failed", now - start, stuck or seen)
+                raise _StepFailed(after, f"{after}: gate: {stuck or f'{seen} after {self.gate.timeout:g} s'}")
             if operations.due(said, now, GATE_POLL + now - polled, self.gate.progress_every):
                 self.progress(f"[{self.clock.elapsed():7.1f} s] {self.site.name:<12} {after:<24} gate waiting: "
                               f"{seen}; {now - start:.0f} s of {self.gate.timeout:g} s")

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real (dhcpd, dhcrelay, dhclient,
 # omshell, wg, wireguard-go, cloud-init, tcpdump, kea-dhcp4, kea-dhcp6, kea-ctrl-agent, kea-dhcp-ddns, perfdhcp, BIND 9 for
-# DDNS) without starting any of their services: a started chronyd, dhcpd or kea would reach out of
+# DDNS, libfaketime for a member with a wrong clock) without starting any of their services: a started chronyd, dhcpd or kea would reach out of
 # the sandbox.
 set -euo pipefail
 
 packages=(isc-dhcp-server isc-dhcp-relay isc-dhcp-client wireguard-tools wireguard-go
           cloud-init chrony iproute2 iputils-ping tcpdump kea-admin awscli graphviz bind9 bind9-dnsutils
-          kea-dhcp4-server kea-dhcp6-server kea-ctrl-agent kea-dhcp-ddns-server)
+          kea-dhcp4-server kea-dhcp6-server kea-ctrl-agent kea-dhcp-ddns-server faketime)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -138,7 +139,11 @@ def test_partitioned_pair_is_not_normal_and_the_drill_refuses(cli: Any, pair: Bo
         assert status.returncode == 3 and status.stdout.count("communications-interrupted") == 2
         waited = cli("status", "--wait", "normal", "--timeout", "1")
         said, error = waited.stderr.splitlines()  # what the wait saw at its first poll, then why it gave up
-        assert waited.returncode == 3 and error == "error: site ops not normal after 1 s"
+        # A wait that gives up names the member still held, its state, how long, and the recovery.
+        assert waited.returncode == 3 and re.match(
+            r"error: site ops: ops-a stuck in communications-interrupted for \d s \(cannot reach its partner\); ",
+            error), error
+        assert error.endswith('see docs/operations.md "When a gate stops on a state"'), error
         assert said.startswith("status: site ops waiting: ops-a communications-interrupted/") and \
             ", ops-b communications-interrupted/" in said and said.endswith("; 0 s of 1 s"), said
         drill = cli("drill")

@@ -34,6 +34,7 @@ REGION_OF_PAGE = {
     "security-group-rules": "aws.md",
     "site-secrets": "secrets.md",
     "cli-help": "operations.md",
+    "held-states": "operations.md",
     "module-map": "design.md",
 }
 
@@ -122,7 +123,7 @@ def test_prose_outside_the_generated_regions_is_kept(docs_copy: Path, docs_comma
         (lambda t: t.replace("<!-- END GENERATED security-group-rules -->", ""),
          "region 'security-group-rules' has no '<!-- END GENERATED security-group-rules -->' line"),
         (lambda t: t.replace("GENERATED security-group-rules", "GENERATED sg-rulez"),
-         ("unknown generated region 'sg-rulez'; known: cli-help, inventory-fields, module-map, "
+         ("unknown generated region 'sg-rulez'; known: cli-help, held-states, inventory-fields, module-map, "
           "security-group-rules, site-secrets, validation-rules")),
     ],
     ids=["unclosed", "unknown"],

@@ -53,6 +53,23 @@ class PartnerLink:
     partner_port: int  # and connects to its partner here
 
 
+RECOVERY_DOC = 'docs/operations.md "When a gate stops on a state"'
+"""Where every held state's recovery is written out (the section's title is part of each line)."""
+
+
+@dataclass(frozen=True)
+class HeldState:
+    """A server state a gate must not simply wait out: one row of a backend's ``held_states``.
+
+    ``hopeless``: waiting never clears it (Kea's ``terminated``), so a gate stops at once. Otherwise
+    the state is normal for a while (a rebuilt member catching up) and a gate stops on it only
+    when the member is still in it at the gate's timeout."""
+
+    meaning: str  # what the state says, in words: "Kea HA gave up: clock skew or versions"
+    recovery: str  # the documented recovery, one clause, verified in the lab where it says so
+    hopeless: bool = False
+
+
 # One input rule of a backend: yields (field, what to do) for each problem it finds in a site.
 SiteRule = Callable[[Site], Iterator[tuple[str, str]]]
 
@@ -64,6 +81,10 @@ class Backend(Protocol):
     checks: tuple[SiteRule, ...]
     """The server's own input rules, in the order they run; each one's docstring says what it
     enforces (docs/inventory.md's table of validation rules lists them)."""
+
+    held_states: Mapping[str, HeldState]
+    """The server's own state words (Kea ``terminated``, ISC ``recover-wait``) that need an
+    operator, or that a gate reports by name when a member is still in one at its timeout."""
 
     def render_member(self, site: Site, member: Member, *, root: str = "") -> FileTree:
         """The member's files on disk (absolute paths); ``root`` prefixes paths inside them."""

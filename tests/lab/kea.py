@@ -12,6 +12,7 @@ and log files only under its own folders, which the environment moves into the m
 from __future__ import annotations
 
 import csv
+import signal
 import subprocess
 import time
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ from tests.lab.netlab import Daemon, Lab, LabError
 from tests.support.debian_roots import in_root
 
 KEA_TOOLS = ("kea-dhcp4", "kea-ctrl-agent", "curl")
+FAKETIME_LIBRARY = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")  # Debian's faketime package
 PASSWORD = "lab-control-password-0123456789"
 
 
@@ -49,6 +51,8 @@ class KeaMember:
     agent: Daemon | None = None
     d2: Daemon | None = None
     debian_root: Path | None = None  # None: this machine's own Kea
+    clock_offset: str | None = None
+    """libfaketime's offset for the member's daemons (``"+120s"``): a member whose clock is wrong."""
 
     def command(self, tool: str, *args: str) -> list[str]:
         """``tool`` (kea-dhcp4, ...) with ``args``, from the member's Debian root when it has one."""
@@ -59,8 +63,12 @@ class KeaMember:
     def environment(self) -> list[str]:
         """``env`` and the variables that give the member its own pid, socket, lease and log folders."""
         run = self.root / "run/kea"
+        # kea-dhcp4 runs threads (HA's client, multi-threading): the MT build of libfaketime.
+        skew = [] if self.clock_offset is None else [f"LD_PRELOAD={FAKETIME_LIBRARY}",
+                                                     f"FAKETIME={self.clock_offset}"]
         return ["env", f"KEA_PIDFILE_DIR={run}", "KEA_LOCKFILE_DIR=none", f"KEA_CONTROL_SOCKET_DIR={run}",
-                f"KEA_DHCP_DATA_DIR={self.lease_file.parent}", f"KEA_LOG_FILE_DIR={self.root / 'var/log/kea'}"]
+                f"KEA_DHCP_DATA_DIR={self.lease_file.parent}", f"KEA_LOG_FILE_DIR={self.root / 'var/log/kea'}",
+                *skew]
 
     @property
     def dhcp4_conf(self) -> Path:
@@ -152,10 +160,28 @@ def start_member(lab: Lab, kea: KeaMember, timeout: float = 10.0) -> None:
         time.sleep(0.1)
 
 
+def restart_dhcp4(lab: Lab, kea: KeaMember, timeout: float = 10.0) -> None:
+    """What ``systemctl restart kea-dhcp4-server`` does: stop kea-dhcp4 (SIGTERM) and start it again,
+    with the member's environment as it is now; the agent runs on. Returns once it answers."""
+    if kea.dhcp4 is not None:
+        lab.kill(kea.dhcp4, signal.SIGTERM)
+    kea.dhcp4 = lab.spawn(kea.host, with_environment(kea, kea.command("kea-dhcp4", "-c", str(kea.dhcp4_conf))),
+                          lab.workdir / f"{kea.host}-kea-dhcp4.log")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            control.read_ha_state(kea.endpoint, timeout=1.0)
+            return
+        except control.KeaControlError as exc:
+            if not kea.dhcp4.alive():
+                raise LabError(f"kea-dhcp4 of {kea.host} exited: {kea.dhcp4.log_path.read_text()[-1500:]}") from None
+            if time.monotonic() > deadline:
+                raise LabError(f"{kea.host}: kea-dhcp4 not answering after {timeout} s: {exc}") from None
+        time.sleep(0.1)
+
+
 def stop_member(lab: Lab, kea: KeaMember, *, crash: bool = True) -> None:
     """kill -9 (a crash) both daemons of the member; the lease file stays, as on a real disk."""
-    import signal
-
     sig = signal.SIGKILL if crash else signal.SIGTERM
     for daemon in (kea.dhcp4, kea.agent, kea.d2):
         if daemon is not None:
@@ -198,8 +224,11 @@ def wait_for_states(members: list[KeaMember], wanted: set[str], timeout: float) 
     raise LabError(f"states {last} not all in {sorted(wanted)} after {timeout} s")
 
 
-def require_kea() -> None:
+def require_kea(*, faketime: bool = False) -> None:
+    """Skip (fail on CI) without Kea's tools, and with ``faketime`` without libfaketime."""
     missing = [tool for tool in KEA_TOOLS if subprocess.run(["which", tool], capture_output=True).returncode != 0]
+    if faketime and not FAKETIME_LIBRARY.exists():
+        missing.append(str(FAKETIME_LIBRARY))
     if missing:
         import os
 

@@ -10,12 +10,14 @@ from ...render import FileTree, render_template
 from ...secret_names import control_secret
 from ..base import ControlChannel, PartnerLink
 from . import checks as input_rules
+from .held_states import HELD_STATES
 from .render import DHCPD_CONF, OMAPI_KEY_FILE, render_member, render_omapi_key
 
 
 class IscBackend:
     kind = ServerKind.ISC
     checks = input_rules.CHECKS
+    held_states = HELD_STATES
 
     def render_member(self, site: Site, member: Member, *, root: str = "") -> FileTree:
         return render_member(site, member, root=root)

@@ -11,6 +11,7 @@ from ..base import ControlChannel, PartnerLink
 from . import checks as input_rules
 from . import ddns as kea_ddns
 from . import render, render6
+from .held_states import HELD_STATES
 
 # How long the bootstrap watches kea-dhcp4 after its start: a bad HA setting ends it at once.
 SETTLE_SECONDS = 2
@@ -21,6 +22,7 @@ IPV6_ADDRESS_WAIT_SECONDS = 60
 class KeaBackend:
     kind = ServerKind.KEA
     checks = input_rules.CHECKS
+    held_states = HELD_STATES
 
     def render_member(self, site: Site, member: Member, *, root: str = "") -> FileTree:
         return render.render_member(site, member, root=root)
