@@ -2,7 +2,8 @@
 """dhcp-failover-reporter: what one DHCP server publishes to CloudWatch every minute.
 
 Shipped verbatim in each member's user data and run by a systemd timer, so it uses only the
-standard library and botocore (Debian's python3-botocore); it imports nothing from this package.
+standard library and botocore (Debian 12's python3-botocore, or the copy inside Debian 13's
+awscli 2); it imports nothing from this package.
 It reads, on the member itself:
 
 - whether dhcpd (or kea-dhcp4) runs (its pid file, and /proc);
@@ -274,14 +275,28 @@ def collect(config: dict[str, Any], root: str, omshell_prefix: list[str], chrony
     return report
 
 
+def botocore_modules() -> tuple[Any, Any, Any]:
+    """botocore's ``config``, ``exceptions`` and ``session``: Debian 12's python3-botocore (which
+    awscli 1 depends on), else the copy inside awscli 2 (Debian 13's awscli installs no
+    python3-botocore, and a member installs awscli only)."""
+    import importlib
+
+    for package in ("botocore", "awscli.botocore"):
+        try:
+            config, exceptions, session = (importlib.import_module(f"{package}.{name}")
+                                           for name in ("config", "exceptions", "session"))
+        except ImportError:
+            continue
+        return config, exceptions, session
+    raise ReporterError("no botocore to publish with: install awscli (or python3-botocore)")
+
+
 def publish(config: dict[str, Any], report: Report, endpoint: str | None) -> None:
-    import botocore.config
-    import botocore.exceptions
-    import botocore.session
+    botocore_config, botocore_exceptions, botocore_session = botocore_modules()
 
     # Short timeouts and few retries: a run must end well within its minute.
-    settings = botocore.config.Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2})
-    session = botocore.session.get_session()
+    settings = botocore_config.Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2})
+    session = botocore_session.get_session()
 
     def client(service: str) -> Any:
         return session.create_client(service, region_name=config["region"], endpoint_url=endpoint, config=settings)
@@ -308,7 +323,7 @@ def publish(config: dict[str, Any], report: Report, endpoint: str | None) -> Non
             for i in range(0, len(lines), MAX_LOG_BATCH):
                 events = [{"timestamp": stamp, "message": line} for line in lines[i: i + MAX_LOG_BATCH]]
                 logs.put_log_events(logGroupName=config["log_group"], logStreamName=name, logEvents=events)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+    except (botocore_exceptions.BotoCoreError, botocore_exceptions.ClientError) as exc:
         raise ReporterError(f"CloudWatch: {exc}") from None
 
 

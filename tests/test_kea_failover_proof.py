@@ -6,8 +6,10 @@ member's clients at the addresses they had; after a restart both are normal with
 lease sets; ``status`` prints the neutral states and ``drill`` hands everything to one member
 (ha-maintenance-start) and back; over 60 clients no address is given twice and no binding is lost.
 
-Run twice: on Debian 12 with this machine's Kea 2.2 (peers through the Control Agent), and on
-Debian 13 with Kea 3.0.3 from the root of trixie (no agent: kea-dhcp4's own HTTP socket)."""
+Run on Debian 12 with this machine's Kea 2.2 (peers through the Control Agent), and on Debian 13
+with Kea 3.0.3 from the root of trixie (no agent: kea-dhcp4's own HTTP socket) twice: with the
+renderer's files, and booted from the synthesized user-data (each member's bootstrap run inside
+the root against moto, its files run at the paths they name, with Kea's default folders)."""
 
 from __future__ import annotations
 
@@ -24,11 +26,15 @@ from dhcp_failover.backends.kea import render as kea_render
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.local_keys import KeyStore
 from dhcp_failover.releases import OsRelease
-from dhcp_failover.secret_names import control_secret
+from dhcp_failover.secret_names import control_secret, site_secrets
+from tests.lab.boot import moto_endpoint, put_secret  # noqa: F401  (session fixture)
+from tests.lab.failover_harness import REGION
 from tests.lab.kea import (
     KeaMember,
     api_leases,
+    boot_member,
     install_member,
+    kea_user_ids,
     memfile_leases,
     require_kea,
     start_member,
@@ -51,22 +57,43 @@ def lease_for(lab: Lab, mac: str, timeout: float = 8.0) -> Lease:
         return lab.get_lease("c2", "eth0", mac=mac, timeout=timeout)
 
 
-@pytest.mark.parametrize("release", [OsRelease.DEBIAN_12, *LAB_RELEASES], ids=lambda r: r.value)
-def test_kea_pair_survives_a_crash_and_a_drill_without_losing_a_binding(tmp_path: Path, release: OsRelease) -> None:
+# Each release with files from the renderer; the default release also booted from its user-data.
+CASES = [(OsRelease.DEBIAN_12, False), *((release, False) for release in LAB_RELEASES), (LAB_RELEASES[0], True)]
+
+
+@pytest.mark.parametrize(("release", "from_user_data"), CASES,
+                         ids=lambda case: case.value if isinstance(case, OsRelease) else ("user-data" if case else "files"))
+def test_kea_pair_survives_a_crash_and_a_drill_without_losing_a_binding(
+    tmp_path: Path, release: OsRelease, from_user_data: bool, request: pytest.FixtureRequest
+) -> None:
     require_lab()
     require_kea()
     debian_root = root_for(release) if release in LAB_RELEASES else None
-    data = inventory_data({**site_data(), "server": "kea", "os": release.value})
+    # A name of its own for the booted pair: moto's SSM is shared by the session's suites.
+    data = inventory_data({**site_data("kea-ud" if from_user_data else "lab"), "server": "kea", "os": release.value})
     site = inventory_from_data(data).sites[0]
     mrd = site.kea.max_response_delay_ms / 1000
     inventory = write_inventory(tmp_path / "kea.yaml", data)
     store = tmp_path / "keys.json"
     assert run("keys", "--inventory", str(inventory), "--key-store", str(store)).returncode == 0
-    password = KeyStore.load(store).require(control_secret(site)).value
+    keys = KeyStore.load(store)
+    password = keys.require(control_secret(site)).value
     with Lab(tmp_path / "lab") as lab:
         topo = build_failover_topology(lab)
-        d1 = install_member(lab, site, site.primary, topo.primary, password, debian_root=debian_root)
-        d2 = install_member(lab, site, site.secondary, topo.secondary, password, debian_root=debian_root)
+        if from_user_data:
+            assert debian_root is not None
+            # The secrets where the stacks put them; each member's bootstrap fetches its own.
+            aws = request.getfixturevalue("moto_endpoint")
+            for spec in site_secrets(site):
+                put_secret(aws, REGION, spec.parameter_name, keys.require(spec).value)
+            d1 = boot_member(lab, site, site.primary, topo.primary, aws, debian_root)
+            d2 = boot_member(lab, site, site.secondary, topo.secondary, aws, debian_root)
+            for kea in (d1, d2):
+                assert kea.endpoint.password == password, "the bootstrap wrote the password from SSM"
+                assert not kea.agent_conf.exists(), "a Kea 3.0 member's user-data has no Control Agent"
+        else:
+            d1 = install_member(lab, site, site.primary, topo.primary, password, debian_root=debian_root)
+            d2 = install_member(lab, site, site.secondary, topo.secondary, password, debian_root=debian_root)
 
         def cli(command: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
             via = [f"--omapi-via={m.name}={' '.join(lab.netns_exec(host))}"
@@ -79,6 +106,13 @@ def test_kea_pair_survives_a_crash_and_a_drill_without_losing_a_binding(tmp_path
             start_member(lab, kea)
         wait_for_states(pair, {"normal"}, timeout=10.0)
         to_normal = time.monotonic() - started
+        if from_user_data:  # as Debian's unit runs it: as _kea, not root
+            assert debian_root is not None
+            uid = kea_user_ids(debian_root)[0]
+            for kea in pair:
+                assert kea.dhcp4 is not None
+                proc_status = Path(f"/proc/{kea.dhcp4.pid}/status").read_text()
+                assert f"\nUid:\t{uid}\t{uid}\t" in proc_status, proc_status
         # The daemons answering are the release's own Kea, not this machine's.
         for kea in pair:
             assert control.command(kea.endpoint, "version-get")["extended"].startswith(kea_render.kea_pin(site).version.split("-")[0])

@@ -2,11 +2,14 @@
 user-data) serves 30 clients that stay and renew; the site's inventory says server: kea, the
 ``convert-leases`` command turns both members' dhcpd.leases into Kea's memfile, ``load-leases``
 writes the same bindings into both running Kea members (hot-standby) through their control
-agents, and every one of the same running clients renews (or rebinds) the address it had."""
+agents (Kea 2.2) or kea-dhcp4's own HTTP socket (Kea 3.0.3, from the trixie root), and every one
+of the same running clients renews (or rebinds) the address it had. The converted memfile, as a
+member's lease file at its start, is read by that member's Kea as a file of its own schema."""
 
 from __future__ import annotations
 
 import csv
+import shutil
 import subprocess
 import sys
 import time
@@ -16,20 +19,24 @@ from typing import Any
 import pytest
 
 from dhcp_failover.backends.isc.leases import active_bindings
+from dhcp_failover.backends.kea import control
+from dhcp_failover.backends.kea.render import kea_pin
 from dhcp_failover.inventory import inventory_from_data
 from dhcp_failover.local_keys import KeyStore
+from dhcp_failover.releases import OsRelease
 from dhcp_failover.secret_names import control_secret
 from tests.lab.failover_harness import boot_pair
-from tests.lab.kea import api_leases, install_member, require_kea, start_member, wait_for_states
+from tests.lab.kea import api_leases, install_member, require_kea, start_member, stop_member, wait_for_states
 from tests.lab.netlab import Lab, require_lab
+from tests.support.debian_roots import LAB_RELEASES, root_for
 from tests.support.factories import REPO, inventory_data, site_data, write_inventory
 
 CLIENTS = 30
 LEASE_SECONDS = 20  # renew at 10 s, rebind at 17.5 s: every client is heard from within a lease
 
 
-def switch_site(server: str) -> dict[str, Any]:
-    data = site_data("sw")
+def switch_site(server: str, release: OsRelease = OsRelease.DEBIAN_12) -> dict[str, Any]:
+    data = {**site_data("sw"), "os": release.value}
     for subnet in data["subnets"]:
         subnet.update(default_lease_time=LEASE_SECONDS, max_lease_time=LEASE_SECONDS)
     if server == "isc":
@@ -42,8 +49,13 @@ def switch_site(server: str) -> dict[str, Any]:
 def memfile_rows(path: Path) -> list[dict[str, str]]:
     """The lease rows of a Kea memfile, on the columns that make a binding."""
     with path.open() as f:
-        return [{k: row[k] for k in ("address", "hwaddr", "valid_lifetime", "expire", "subnet_id")}
+        return [{k: row[k] for k in ("address", "hwaddr", "valid_lifetime", "expire", "subnet_id", "pool_id") if k in row}
                 for row in csv.DictReader(f)]
+
+
+def memfile_header(path: Path) -> str:
+    with path.open() as f:
+        return f.readline().strip()
 
 
 def run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -51,11 +63,15 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60)
 
 
+@pytest.mark.parametrize("release", [OsRelease.DEBIAN_12, *LAB_RELEASES], ids=lambda r: f"to-kea-on-{r.value}")
 def test_isc_site_switches_to_kea_and_every_client_keeps_its_address(
-    tmp_path: Path, moto_endpoint: str
+    tmp_path: Path, moto_endpoint: str, release: OsRelease
 ) -> None:
+    """From ISC on Debian 12 (what sites run today) to Kea on ``release``: Kea 2.2 on Debian 12,
+    or Kea 3.0.3 from the trixie root on Debian 13 (one change of ``server`` and ``os``)."""
     require_lab()
     require_kea()
+    debian_root = root_for(release) if release in LAB_RELEASES else None
     isc_site = inventory_from_data(inventory_data(switch_site("isc"))).sites[0]
     with Lab(tmp_path / "lab") as lab:
         pair = boot_pair(isc_site, lab, moto_endpoint)
@@ -73,7 +89,7 @@ def test_isc_site_switches_to_kea_and_every_client_keeps_its_address(
         # Each member's file alone may lag its partner's last updates: the command reads both.
         in_files = {str(b.address): b.mac for f in lease_files for b in active_bindings(f.read_text())}
         assert in_files == {address: mac for mac, address in before.items()}
-        kea_data = inventory_data(switch_site("kea"))
+        kea_data = inventory_data(switch_site("kea", release))
         inventory = write_inventory(tmp_path / "kea.yaml", kea_data)
         memfile = tmp_path / "kea-leases4.csv"
         result = run("convert-leases", "--inventory", str(inventory), "--site", "sw",
@@ -87,10 +103,12 @@ def test_isc_site_switches_to_kea_and_every_client_keeps_its_address(
         hosts = ((kea_site.primary, pair.topo.primary), (kea_site.secondary, pair.topo.secondary))
         # Both start empty and reach normal; then load-leases writes the bindings into each
         # running member through its control agent (HA would not pass them on).
-        members = [install_member(lab, kea_site, member, host, password) for member, host in hosts]
+        members = [install_member(lab, kea_site, member, host, password, debian_root=debian_root) for member, host in hosts]
         for kea in members:
             start_member(lab, kea)
         wait_for_states(members, {"normal"}, timeout=10.0)
+        for kea in members:  # the daemons answering are the release's own Kea
+            assert control.command(kea.endpoint, "version-get")["extended"].startswith(kea_pin(kea_site).version.split("-")[0])
         via = [f"--omapi-via={m.name}={' '.join(lab.netns_exec(host))}" for m, host in hosts]
         leases_args = [arg for f in lease_files for arg in ("--isc-leases", str(f))]
         for _ in range(2):  # a second run rewrites the same leases: the load can be repeated safely
@@ -100,6 +118,8 @@ def test_isc_site_switches_to_kea_and_every_client_keeps_its_address(
             assert result.stdout.count(f"{CLIENTS} binding(s) loaded") == 2
         expected = {a: m for m, a in before.items()}
         assert api_leases(members[0]) == api_leases(members[1]) == expected
+        # Loaded as default-state (0) leases: Kea 3.0's released state (3) would not renew them.
+        assert {lease["state"] for kea in members for lease in control.leases(kea.endpoint)} == {0}
         # The file convert-leases writes (for a copy before the first start) holds exactly the rows
         # Kea itself wrote for the loaded leases: same client, lifetime, end and subnet id.
         ours = memfile_rows(memfile)
@@ -107,6 +127,22 @@ def test_isc_site_switches_to_kea_and_every_client_keeps_its_address(
         for kea in members:
             written = memfile_rows(kea.lease_file)
             assert [row for row in ours if row not in written] == []
+        # The other way convert-leases offers: its file as a member's lease file at its first start.
+        # The member's own Kea reads it as a file of its own schema (no upgrade to warn about).
+        standby = members[1]
+        stop_member(lab, standby, crash=False)
+        for stale in standby.lease_file.parent.glob(f"{standby.lease_file.name}*"):
+            stale.unlink()
+        shutil.copy(memfile, standby.lease_file)
+        log = lab.workdir / f"{standby.host}-kea-dhcp4.log"
+        seen = len(log.read_text()) if log.exists() else 0
+        start_member(lab, standby)
+        wait_for_states(members, {"normal"}, timeout=10.0)
+        restarted_log = log.read_text()[seen:]
+        assert "DHCPSRV_MEMFILE_LEASE_FILE_LOAD" in restarted_log
+        assert [line for line in restarted_log.splitlines() if " WARN " in line and "MEMFILE" in line] == []
+        assert memfile_header(standby.lease_file) == memfile_header(members[0].lease_file)
+        assert api_leases(standby) == expected
 
         # The same running clients renew or rebind, each to the address it had under ISC.
         deadline = time.time() + LEASE_SECONDS + 5

@@ -43,10 +43,12 @@ from dhcp_failover.monitoring import (
     pool_name,
     site_pools,
 )
+from dhcp_failover.releases import OsRelease
 from tests.lab.boot import CREDENTIALS, moto_endpoint  # noqa: F401  (session fixture)
 from tests.lab.failover_harness import REGION, BootedPair, boot_pair, lease_states, operator_argv, operator_files
 from tests.lab.kea import install_member, require_kea, start_member, stop_member, wait_for_states
 from tests.lab.netlab import Lab, build_failover_topology, require_lab
+from tests.support.debian_roots import LAB_RELEASES, in_root, root_for
 from tests.support.deploy import free_port
 from tests.support.factories import REPO, inventory_data, site_data
 
@@ -305,15 +307,19 @@ def test_reporter_publishes_state_pools_clock_and_logs_through_a_failover(
     print(FIGURES)
 
 
+@pytest.mark.parametrize("release", [OsRelease.DEBIAN_12, *LAB_RELEASES], ids=lambda r: r.value)
 def test_reporter_on_a_kea_pair_publishes_ha_state_pools_and_kea_log(
-    moto_endpoint: str, chronyd: str, tmp_path: Path  # noqa: F811
+    moto_endpoint: str, chronyd: str, tmp_path: Path, release: OsRelease  # noqa: F811
 ) -> None:
-    """The same reporter on a Kea member: the HA state from its own Control Agent (as dhcpd's state
-    numbers), pools from Kea's memfile, Kea's log file to the member's stream; a crash shows."""
+    """The same reporter on a Kea member: the HA state from its Control Agent (Kea 2.2) or from
+    kea-dhcp4's own HTTP socket (Kea 3.0.3, no agent), as dhcpd's state numbers; pools from Kea's
+    memfile, Kea's log file to the member's stream; a crash shows. On Debian 13 the daemons, the
+    reporter's python3, its botocore and curl all come from the trixie root, as on the member."""
     require_lab()
     require_kea()
+    debian_root = root_for(release) if release in LAB_RELEASES else None
     data = monitored_site().model_dump(mode="json", exclude_none=True)
-    data.update(server="kea", failover={"load_balancing": False}, ping_check=False)
+    data.update(server="kea", failover={"load_balancing": False}, ping_check=False, os=release.value)
     site = inventory_from_data(inventory_data(data)).sites[0]
     primary, secondary = site.primary, site.secondary
     endpoint = moto_endpoint
@@ -322,7 +328,8 @@ def test_reporter_on_a_kea_pair_publishes_ha_state_pools_and_kea_log(
         logs.create_log_group(logGroupName=log_group_name(site))
     with Lab(tmp_path / "lab") as lab:
         topo = build_failover_topology(lab)
-        members = {m.name: install_member(lab, site, m, host) for m, host in ((primary, topo.primary), (secondary, topo.secondary))}
+        members = {m.name: install_member(lab, site, m, host, debian_root=debian_root)
+                   for m, host in ((primary, topo.primary), (secondary, topo.secondary))}
         for kea in members.values():
             for file in member_files(site, kea.member):
                 target = kea.root / file.path.lstrip("/")
@@ -331,6 +338,8 @@ def test_reporter_on_a_kea_pair_publishes_ha_state_pools_and_kea_log(
             (kea.root / KEA_LOG.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)  # systemd's LogsDirectory
             start_member(lab, kea)
         wait_for_states(list(members.values()), {"normal"}, timeout=10.0)
+        if debian_root is not None:
+            assert all(kea.agent is None for kea in members.values()), "Kea 3.0 members run no Control Agent"
         pool = site_pools(site)[0]
         loaded = [{"ip-address": str(IPv4Address(int(pool.start) + i)), "hw-address": f"02:00:00:00:01:{i:02x}",
                    "subnet-id": 1 + next(i for i, s in enumerate(site.subnets) if pool in s.pools),
@@ -342,11 +351,19 @@ def test_reporter_on_a_kea_pair_publishes_ha_state_pools_and_kea_log(
             kea = members[member.name]
             time.sleep(1.1)  # one run per second at most: each run is read back by its own window
             start = time.time()
-            result = subprocess.run(
-                [sys.executable, str(kea.root / REPORTER_PATH.lstrip("/")), "--root", str(kea.root), "--endpoint",
-                 endpoint, "--omshell-prefix", shlex.join(lab.netns_exec(kea.host)), "--chronyc-host", chronyd],
-                capture_output=True, text=True, timeout=60, env={**os.environ, **CREDENTIALS},
-            )
+            reporter = [str(kea.root / REPORTER_PATH.lstrip("/")), "--root", str(kea.root), "--endpoint", endpoint,
+                        "--chronyc-host", chronyd]
+            if debian_root is None:
+                argv = [sys.executable, *reporter, "--omshell-prefix", shlex.join(lab.netns_exec(kea.host))]
+                env = {**os.environ, **CREDENTIALS}
+            else:
+                # The reporter stays in this namespace (moto listens on its loopback) and sends its
+                # curl into the member's through kea-dhcp4's own network namespace.
+                assert kea.dhcp4 is not None
+                into_member = f"nsenter --net=/proc/{kea.dhcp4.pid}/ns/net"
+                argv = in_root(debian_root, ["/usr/bin/python3", *reporter, "--omshell-prefix", into_member])
+                env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **CREDENTIALS}
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
             assert result.returncode == 0, result.stderr
             assert "Kea control agent" not in result.stderr, result.stderr
             return start, time.time()

@@ -12,6 +12,7 @@ and log files only under its own folders, which the environment moves into the m
 from __future__ import annotations
 
 import csv
+import os
 import signal
 import subprocess
 import time
@@ -53,15 +54,22 @@ class KeaMember:
     debian_root: Path | None = None  # None: this machine's own Kea
     clock_offset: str | None = None
     """libfaketime's offset for the member's daemons (``"+120s"``): a member whose clock is wrong."""
+    booted: bool = False  # True: the files its user-data wrote, run at the paths they name
 
     def command(self, tool: str, *args: str) -> list[str]:
         """``tool`` (kea-dhcp4, ...) with ``args``, from the member's Debian root when it has one."""
+        if self.booted:
+            assert self.debian_root is not None, "a booted member runs its release's Kea"
+            return ["unshare", "--mount", "--propagation", "private", "sh", "-c", _ENTER_BOOTED,
+                    str(self.debian_root), str(self.root), f"/usr/sbin/{tool}", *args]
         if self.debian_root is None:
             return [tool, *args]
         return in_root(self.debian_root, [f"/usr/sbin/{tool}", *args])
 
     def environment(self) -> list[str]:
         """``env`` and the variables that give the member its own pid, socket, lease and log folders."""
+        if self.booted:
+            return []  # the unit's environment and the member's own folders (_ENTER_BOOTED)
         run = self.root / "run/kea"
         # kea-dhcp4 runs threads (HA's client, multi-threading): the MT build of libfaketime.
         skew = [] if self.clock_offset is None else [f"LD_PRELOAD={FAKETIME_LIBRARY}",
@@ -73,6 +81,11 @@ class KeaMember:
     @property
     def dhcp4_conf(self) -> Path:
         return self.root / DHCP4_CONF.lstrip("/")
+
+    @property
+    def dhcp4_conf_argument(self) -> str:
+        """The config as the daemon is given it: a booted member's by its deployed path."""
+        return DHCP4_CONF if self.booted else str(self.dhcp4_conf)
 
     @property
     def agent_conf(self) -> Path:
@@ -110,6 +123,59 @@ def install_member(
     return KeaMember(host, member, root, endpoint, debian_root=debian_root)
 
 
+# A booted member's daemon runs as Debian 13's kea-dhcp4-server.service runs it: from the root
+# of its release, as _kea with the unit's two capabilities and its KEA_LOCKFILE_DIR, with the
+# member's own Kea folders mounted where its deployed files name them (/etc/kea, /run/kea,
+# /var/lib/kea, /var/log/kea), in a private mount namespace: the files run byte for byte with
+# Kea 3.0's default folders, and two members on one machine never share one.
+_BOOTED_FOLDERS = ("/etc/kea", "/run/kea", "/var/lib/kea", "/var/log/kea")
+_UNIT_CAPABILITIES = "+net_bind_service,+net_raw"  # AmbientCapabilities= of Debian's unit
+_ENTER_BOOTED = (
+    'mount --bind /tmp "$0/tmp" && mount --bind /proc "$0/proc" && '
+    # The mount points Debian's units make at start (RuntimeDirectory, StateDirectory, LogsDirectory),
+    # on scratch folders: the root itself is shared and stays as built.
+    'for scratch in /run /var/lib /var/log; do mount -t tmpfs -o mode=755 scratch "$0$scratch" || exit 1; done && '
+    'mkdir -p "$0/run/kea" "$0/var/lib/kea" "$0/var/log/kea" && '
+    + " && ".join(f'mount --bind "$1{folder}" "$0{folder}"' for folder in _BOOTED_FOLDERS)
+    + ' && chroot "$0" install -d -o _kea -g _kea -m 0750 /run/lock/kea'
+    + ' && root="$0" && shift && exec chroot "$root" setpriv --reuid=_kea --regid=_kea --init-groups'
+    + f" --inh-caps={_UNIT_CAPABILITIES} --ambient-caps={_UNIT_CAPABILITIES}"
+    + ' env KEA_LOCKFILE_DIR=/run/lock/kea "$@"'
+)
+
+
+def kea_user_ids(debian_root: Path) -> tuple[int, int]:
+    """_kea's uid and gid in the release's root (its packages made the user)."""
+    for line in (debian_root / "etc/passwd").read_text().splitlines():
+        name, _, uid, gid, *_ = line.split(":")
+        if name == "_kea":
+            return int(uid), int(gid)
+    raise LabError(f"no _kea user in {debian_root}")
+
+
+def boot_member(lab: Lab, site: Site, member: Member, host: str, aws_endpoint: str, debian_root: Path) -> KeaMember:
+    """A new instance of ``member``: its synthesized user-data's files under a fresh root and its
+    bootstrap run inside its release's root against the local AWS API (which must hold the site's
+    secrets); the control password is the one the bootstrap wrote."""
+    from tests.lab.boot import boot
+
+    root = lab.workdir / f"{host}-booted"
+    # What the packages (dpkg-statoverride _kea:_kea 0750 /etc/kea) and Debian's unit (its
+    # Runtime, State and Logs directories: _kea's, mode 0750) make before and at the start.
+    uid, gid = kea_user_ids(debian_root)
+    for folder in _BOOTED_FOLDERS:
+        path = root / folder.lstrip("/")
+        path.mkdir(parents=True, exist_ok=True)
+        os.chown(path, uid, gid)
+        path.chmod(0o750)
+    result = boot(site, member, root, aws_endpoint, debian_root)
+    if result.returncode != 0:
+        raise LabError(f"bootstrap of {member.name} failed: {result.stdout[-800:]}{result.stderr[-800:]}")
+    password = Path(password_path(str(root))).read_text()
+    endpoint = control.KeaEndpoint(str(member.address), site.kea.control_port, password, tuple(lab.netns_exec(host)))
+    return KeaMember(host, member, root, endpoint, debian_root=debian_root, booted=True)
+
+
 def check_config(lab: Lab, kea: KeaMember) -> None:
     """``kea-dhcp4 -t``, ``kea-ctrl-agent -t`` (and ``kea-dhcp-ddns -t``) in the member's namespace."""
     checks = [("kea-dhcp4", kea.dhcp4_conf)]
@@ -130,6 +196,9 @@ def with_environment(kea: KeaMember, command: list[str]) -> list[str]:
     # The variables must reach the daemon inside the root: env runs there, just before it.
     if kea.debian_root is None:
         return [*kea.environment(), *command]
+    if kea.booted:
+        split = command.index(str(kea.root)) + 1
+        return [*command[:split], *kea.environment(), *command[split:]]
     split = command.index(str(kea.debian_root)) + 1
     return [*command[:split], *kea.environment(), *command[split:]]
 
@@ -137,13 +206,13 @@ def with_environment(kea: KeaMember, command: list[str]) -> list[str]:
 def start_member(lab: Lab, kea: KeaMember, timeout: float = 10.0) -> None:
     """Start kea-dhcp4 and its Control Agent (and D2 when installed); return once the agent
     relays a command."""
-    def spawn(tool: str, conf: Path) -> Daemon:
+    def spawn(tool: str, conf: Path | str) -> Daemon:
         return lab.spawn(kea.host, with_environment(kea, kea.command(tool, "-c", str(conf))),
                          lab.workdir / f"{kea.host}-{tool}.log")
 
     if kea.d2_conf.exists():
         kea.d2 = spawn("kea-dhcp-ddns", kea.d2_conf)
-    kea.dhcp4 = spawn("kea-dhcp4", kea.dhcp4_conf)
+    kea.dhcp4 = spawn("kea-dhcp4", kea.dhcp4_conf_argument)
     # Kea 3.0 members have no agent: kea-dhcp4 answers commands itself.
     kea.agent = spawn("kea-ctrl-agent", kea.agent_conf) if kea.agent_conf.exists() else None
     deadline = time.monotonic() + timeout

@@ -14,11 +14,14 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from ...model import Site
+from ...releases import KeaSeries
 from ..isc.leases import IscBinding as Binding
 from ..isc.leases import LeaseFileError, merged_bindings
 
-# Kea 2.2's memfile lease4 header (schema 2.1); Kea rewrites older headers, never this one.
+# Kea's memfile lease4 header per series, as that Kea writes it: Kea 2.2's schema 2.1, and Kea
+# 3.0's schema 3.0 (a pool_id column; 3.0 warns DHCPSRV_MEMFILE_NEEDS_UPGRADING on a 2.1 header).
 MEMFILE_HEADER = "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context"
+MEMFILE_HEADERS = {KeaSeries.KEA_2_2: MEMFILE_HEADER, KeaSeries.KEA_3_0: MEMFILE_HEADER + ",pool_id"}
 
 
 class LeaseConversionError(LeaseFileError):
@@ -27,13 +30,16 @@ class LeaseConversionError(LeaseFileError):
 
 def memfile_csv(site: Site, bindings: list[Binding]) -> str:
     """Kea's memfile for ``bindings``: the same file goes to both members before their start."""
-    lines = [MEMFILE_HEADER]
+    series = site.kea_pin.series if site.kea_pin is not None else KeaSeries.KEA_2_2
+    lines = [MEMFILE_HEADERS[series]]
+    # Pool 0: the subnet's (Kea 3.0 reads a pool id only from pools that declare one; ours do not).
+    pool_id = ["0"] if series is KeaSeries.KEA_3_0 else []
     for binding in bindings:
         subnet_id = _subnet_id(site, binding.address)
         valid = max(1, binding.ends - binding.starts)
         lines.append(",".join([
             str(binding.address), binding.mac, binding.client_id, str(valid), str(binding.ends), str(subnet_id),
-            "0", "0", binding.hostname, "0", "",
+            "0", "0", binding.hostname, "0", "", *pool_id,
         ]))
     return "\n".join(lines) + "\n"
 
