@@ -28,7 +28,7 @@ from dhcp_failover.model import Site
 from dhcp_failover.monitoring import FAILOVER_NORMAL_V6, alarm_specs, kea_reporter_config
 from dhcp_failover.operations import dhcp6_endpoint
 from tests.lab.kea import require_kea
-from tests.lab.kea6 import add_address6, check_config6, enable_ipv6
+from tests.lab.kea6 import add_member_host6, check_config6
 from tests.lab.netlab import Lab, require_lab
 from tests.support.factories import EXAMPLES, REPO, inventory_data, site_data, write_inventory
 
@@ -224,12 +224,7 @@ def test_every_rendered_kea_dhcp6_conf_passes_kea_dhcp6_t(tmp_path: Path) -> Non
             assert site.dhcpv6 is not None
             for member in site.members:
                 host = f"{name[:6]}{member.role.value[0]}"
-                lab.add_host(host)
-                enable_ipv6(lab, host)
-                # The member's interface as the config names it, with its fixed address.
-                lab.run(host, ["ip", "link", "add", site.dhcpv6.interface, "type", "veth", "peer", "name", "peer0"])
-                lab.run(host, ["ip", "link", "set", site.dhcpv6.interface, "up"])
-                add_address6(lab, host, site.dhcpv6.interface, f"{site.dhcpv6.address_of(member.name)}/64")
+                add_member_host6(lab, host, site, member)
                 conf = tmp_path / f"{host}.json"
                 conf.write_text(json.dumps(dhcp6_config(site, member, root=str(tmp_path / host))))
                 check_config6(lab, host, conf)

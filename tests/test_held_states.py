@@ -8,13 +8,10 @@ by clock skew, is tests/test_held_states_lab.py."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,38 +28,7 @@ from dhcp_failover.model import Site
 from dhcp_failover.rollout import Gate, SiteRollout, _Clock, _StepFailed
 from dhcp_failover.terraform import Terraform
 from tests.support.factories import REPO, inventory_data, site_data
-
-
-def _agent_for(states: dict[str, str]) -> type[BaseHTTPRequestHandler]:
-    class Agent(BaseHTTPRequestHandler):
-        """status-get as Kea 2.2's agent answers it, with ``states[service]`` as the local HA state."""
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            servers = {"local": {"state": states[body["service"][0]]}, "remote": {"last-state": "load-balancing"}}
-            data = json.dumps([{"result": 0, "arguments": {"high-availability": [{"ha-servers": servers}]}}]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    return Agent
-
-
-@contextmanager
-def kea_agent(**states: str) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _agent_for(states))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+from tests.support.kea_agent import kea_agent
 
 
 def _rollout(site: Site, tmp_path: Path, hosts: dict[str, str], timeout: float) -> SiteRollout:

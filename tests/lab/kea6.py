@@ -18,7 +18,7 @@ from pathlib import Path
 from dhcp_failover.backends.kea import control
 from dhcp_failover.backends.kea.render import password_path
 from dhcp_failover.backends.kea.render6 import DHCP6_CONF, LEASE_FILE6, dhcp6_config
-from dhcp_failover.model import Site
+from dhcp_failover.model import Member, Site
 from dhcp_failover.operations import dhcp6_endpoint
 from tests.lab.kea import KeaMember, with_environment
 from tests.lab.netlab import Daemon, Lab, LabError
@@ -53,6 +53,17 @@ def check_config6(lab: Lab, host: str, conf: Path, kea: KeaMember | None = None)
         raise LabError(f"kea-dhcp6 -t {conf} warned: {warnings}")
 
 
+def add_member_host6(lab: Lab, host: str, site: Site, member: Member) -> None:
+    """A namespace whose interface is the one the member's kea-dhcp6.conf names, holding the
+    member's fixed address (``kea-dhcp6 -t`` and the daemon insist on it)."""
+    assert site.dhcpv6 is not None
+    lab.add_host(host)
+    enable_ipv6(lab, host)
+    lab.run(host, ["ip", "link", "add", site.dhcpv6.interface, "type", "veth", "peer", "name", "peer0"])
+    lab.run(host, ["ip", "link", "set", site.dhcpv6.interface, "up"])
+    add_address6(lab, host, site.dhcpv6.interface, f"{site.dhcpv6.address_of(member.name)}/64")
+
+
 def check_site6(lab: Lab, site: Site, folder: Path, debian_root: Path | None) -> None:
     """Both members' kea-dhcp6.conf pass ``kea-dhcp6 -t`` of the site's release (``debian_root``,
     or this machine's), each in a namespace whose interface has the member's fixed address (which
@@ -60,11 +71,7 @@ def check_site6(lab: Lab, site: Site, folder: Path, debian_root: Path | None) ->
     assert site.dhcpv6 is not None
     for member in site.members:
         host = f"{site.name[:6]}{member.role.value[0]}"
-        lab.add_host(host)
-        enable_ipv6(lab, host)
-        lab.run(host, ["ip", "link", "add", site.dhcpv6.interface, "type", "veth", "peer", "name", "peer0"])
-        lab.run(host, ["ip", "link", "set", site.dhcpv6.interface, "up"])
-        add_address6(lab, host, site.dhcpv6.interface, f"{site.dhcpv6.address_of(member.name)}/64")
+        add_member_host6(lab, host, site, member)
         root = folder / site.name / member.name
         for sub in ("run/kea", "var/lib/kea", "var/log/kea"):
             (root / sub).mkdir(parents=True, exist_ok=True)
