@@ -586,3 +586,23 @@ def test_an_apply_leaves_drift_to_all_stacks_and_two_shards_at_once_take_one_sit
     assert ("depot-shared", "apply", "done") in steps(depot, "depot")
     assert relay_rules() == missing + 1  # the plan of every stack put the rule back
     assert not json.loads(project.rollout("--drift", "--json").stdout)["drift_found"]
+
+
+def test_a_site_moved_to_debian_13_is_reviewed_as_both_members_replaced_and_nothing_else(project: Project) -> None:
+    inventory = project.folder / INVENTORY
+    data = yaml.safe_load(inventory.read_text())
+    (depot,) = [site for site in data["sites"] if site["name"] == "depot"]
+    depot["os"] = "debian-13"
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        result = project.rollout("--plan-only", "--changed", "--json")
+    finally:
+        write_sites(inventory, "10.0.0.55")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert planned_stacks(report) == ["depot-secondary", "depot-primary"]  # the shared stack: no package in it
+    replacements = [line for plan in site_report(report, "depot")["plans"] for line in plan["replacements"]]
+    assert replacements == ["replaces secondary depot-b of site depot: user_data changed",
+                            "replaces primary depot-a of site depot: user_data changed"]
+    assert [u["stack"] for u in site_report(report, "branch")["unchanged"]] == [
+        "branch-shared", "branch-secondary", "branch-primary"]
