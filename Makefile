@@ -24,8 +24,11 @@ lint: install
 install:
 	scripts/install-python.sh
 
+# The Debian 13 root (debootstrap: mostly waiting on the mirror and dpkg) builds while node and
+# checkov install; both must succeed.
 install-test: install
 	scripts/install-system.sh
-	scripts/build-debian-root.sh
-	scripts/install-node.sh
-	scripts/install-checkov.sh
+	scripts/build-debian-root.sh & root=$$!; \
+	  scripts/install-node.sh && scripts/install-checkov.sh; tools=$$?; \
+	  wait $$root; built=$$?; \
+	  [ $$tools -eq 0 ] && [ $$built -eq 0 ]
