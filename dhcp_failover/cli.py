@@ -161,11 +161,7 @@ def _reach_members(args: argparse.Namespace) -> Iterator[tuple[Site, list[operat
     absent_ok = bool(getattr(args, "allow_not_created", False))
     tunnels = instance_connect.plan_tunnels(AwsApi.from_env(), site, absent_ok=absent_ok)
     with instance_connect.open_tunnels(tunnels) as ports:
-        routes = dict(instance_connect.reroute(ports))
-        # Nothing listens there: the member reads as not answering, and EC2 then says it is not created.
-        routes.update({m.name: f"127.0.0.1:{instance_connect.free_local_port()}"
-                       for m in site.members if m.name not in routes})
-        yield site, operations.member_access(site, store, hosts=routes), keys_from
+        yield site, operations.member_access(site, store, hosts=instance_connect.routes_for(site, ports)), keys_from
 
 
 def _omapi_key_store(

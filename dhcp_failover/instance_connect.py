@@ -195,3 +195,11 @@ def _start_failure(tunnel: Tunnel, status: int, output: list[str]) -> Exception:
 def reroute(ports: Mapping[str, int], host: str = "127.0.0.1") -> Mapping[str, str]:
     """member name → ``HOST:PORT`` for ``operations.member_access(hosts=...)``."""
     return {member: f"{host}:{port}" for member, port in ports.items()}
+
+
+def routes_for(site: Site, ports: Mapping[str, int]) -> Mapping[str, str]:
+    """``reroute`` of the tunnels, and for a member with no instance (no tunnel) a loopback port
+    nothing listens on: it reads as not answering at once, and EC2 then says it is not created."""
+    routes = dict(reroute(ports))
+    routes.update({m.name: f"127.0.0.1:{free_local_port()}" for m in site.members if m.name not in routes})
+    return routes

@@ -94,10 +94,6 @@ def _tunnelled(site: Site, keys: KEYS) -> Callable[[], AbstractContextManager[Se
         store = keys(site)
         tunnels = instance_connect.plan_tunnels(AwsApi.from_env(), site, absent_ok=True)
         with instance_connect.open_tunnels(tunnels) as ports:
-            routes = dict(instance_connect.reroute(ports))
-            # A member with no instance yet: nothing listens there, it reads "connection refused" at once.
-            routes.update({member.name: f"127.0.0.1:{instance_connect.free_local_port()}"
-                           for member in site.members if member.name not in routes})
-            yield operations.member_access(site, store, hosts=routes)
+            yield operations.member_access(site, store, hosts=instance_connect.routes_for(site, ports))
 
     return reach
